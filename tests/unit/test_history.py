@@ -1,0 +1,56 @@
+import json
+
+import numpy as np
+import pytest
+
+from walker_tui.engine import Walker, run
+from walker_tui.grids import parse_lrs
+from walker_tui.history import Curve, History, Recording
+from walker_tui.problems import LinearProblem
+
+
+def recorded_run():
+    rates = parse_lrs("0.1,0.5,0.9,1e30")
+    rec = Recording(rates, {"seed": 17, "lrs_spec": "0.1,0.5,0.9,1e30"})
+    run(Walker(LinearProblem(), rates), on_epoch=rec.add)
+    return rec
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".npz"])
+def test_record_round_trip(tmp_path, suffix):
+    rec = recorded_run()
+    path = tmp_path / f"run{suffix}"
+    rec.save(path)
+    back = Recording.load(path)
+    a, b = rec.arrays(), back.arrays()
+    assert back.options == rec.options
+    assert np.array_equal(a["lrs"], b["lrs"])
+    assert np.array_equal(a["epoch"], b["epoch"]) and np.array_equal(a["winner"], b["winner"])
+    assert np.array_equal(a["weights"], b["weights"])
+    # the 1e30 candidate overflows to inf: kept as such, not dropped
+    assert np.array_equal(a["losses"], b["losses"])
+    assert np.isinf(b["losses"][1:, 3]).all()
+    assert a["weights"].shape == (len(rec.epochs), 2, 4)
+
+
+def test_json_is_plain_json(tmp_path):
+    rec = recorded_run()
+    rec.save(tmp_path / "r.json")
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["epochs"][0]["lr"] == 0.1 and doc["epochs"][1]["winner"] == 1
+
+
+def test_curve_is_bounded_and_keeps_the_latest():
+    c = Curve(cap=64)
+    for i in range(100_000):
+        c.append(i, float(i))
+    xs, ys = c.points()
+    assert len(c) < 64 and xs[-1] == 99_999 and xs[0] == 0
+    assert xs == sorted(xs)
+
+
+def test_history_holds_recent_epochs():
+    h = History(keep=5)
+    run(Walker(LinearProblem(), parse_lrs("0.1:1:0.1")), on_epoch=h.add)
+    assert h.latest.epoch == 11
+    assert h.at(7).epoch == 7 and h.at(6) is None

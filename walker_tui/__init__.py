@@ -1,0 +1,3 @@
+"""walker-tui: watch and steer Walker SGD (a grid of learning rates tried at once) in the terminal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,300 @@
+"""The ``walker-tui`` command: the app, ``run`` and ``bench``.
+
+Only argparse and the torch-free grid parser are imported at start-up, so ``--help`` and argument
+errors answer at once; torch and textual are imported when there is work to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from . import __version__
+from .config import BENCH_LRS, DEFAULT_LRS, Config
+from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs
+
+PROBLEMS = ("linear",)
+OPTIMIZERS = ("walker", "stepper")
+RECORD_FORMATS = (".csv", ".json", ".npz")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``walker-tui run: error: ...`` and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --- argument types: each raises ArgumentTypeError with a message naming the problem ---
+
+
+def _lrs(text: str) -> str:
+    try:
+        parse_lrs(text)
+    except GridError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _int(low: int | None = None, what: str = "") -> type:
+    def conv(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"{value} is too small: {what}")
+        return value
+
+    return conv  # type: ignore[return-value]
+
+
+def _float(positive: bool, what: str) -> type:
+    def conv(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if math.isnan(value) or (positive and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{text!r} is not finite: {what}")
+        if value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"{text!r}: {what}")
+        return value
+
+    return conv  # type: ignore[return-value]
+
+
+def _w0(text: str) -> list[float]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"takes two numbers A,B (one per weight), got {text!r}")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes two numbers A,B, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"values must be finite, got {text!r}")
+    return values
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        return parse_lrs(text)
+    except GridError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+# --- parsers ---
+
+
+def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
+    g = p.add_argument_group("problem and walker")
+    g.add_argument("--problem", default="linear", choices=PROBLEMS, help="what to optimise")
+    g.add_argument(
+        "--n", type=_int(1, "--n must be at least 1"), default=100, help="data points (100)"
+    )
+    g.add_argument("--seed", type=_int(), default=17, help="random seed for data and w0 (17)")
+    g.add_argument(
+        "--lrs",
+        type=_lrs,
+        default=lrs_default,
+        metavar="GRID",
+        help=f"the walker's rates: {SYNTAX}; at most {MAX_RATES} ({lrs_default})",
+    )
+    g.add_argument(
+        "--w0", type=_w0, default=None, metavar="A,B", help="start weights (drawn from the seed)"
+    )
+    g.add_argument(
+        "--min-loss",
+        type=_float(False, "must be 0 or more (0 = never stop early)"),
+        default=0.1,
+        metavar="L",
+        help="stop when the loss is below L; 0 = never stop early (0.1)",
+    )
+    g.add_argument(
+        "--epochs", type=_int(1, "--epochs must be at least 1"), default=100, help="most epochs (100)"
+    )
+    g.add_argument(
+        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps"
+    )
+
+
+def _record(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--record",
+        metavar="PATH",
+        help="save every epoch's candidates, losses and winners (.csv, .json or .npz)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing --record file")
+
+
+def app_parser() -> Parser:
+    p = Parser(
+        prog="walker-tui",
+        description="Watch and steer the walker (SGD over a grid of learning rates) as it trains.",
+        epilog=(
+            "commands:\n"
+            "  walker-tui [options]        the app (keys: space pause, n step, r reseed, s race, ? help)\n"
+            "  walker-tui run [options]    headless: the notebook's table (see walker-tui run --help)\n"
+            "  walker-tui bench [options]  headless: the notebook's benchmark (walker-tui bench --help)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"walker-tui {__version__}")
+    _common(p, DEFAULT_LRS)
+    p.add_argument(
+        "--race",
+        type=_rates,
+        default=[0.3],
+        metavar="RATES",
+        help="the stepper rates that race the walker on key s (0.3)",
+    )
+    p.add_argument(
+        "--pace",
+        type=_float(False, "must be 0 or more (0 = as fast as it goes)"),
+        default=4.0,
+        metavar="EPS",
+        help="epochs per second at start; 0 = as fast as it goes (4)",
+    )
+    return p
+
+
+def run_parser() -> Parser:
+    p = Parser(prog="walker-tui run", description="Train headless and print the notebook's table.")
+    _common(p, DEFAULT_LRS)
+    p.add_argument(
+        "--optimizer", default="walker", choices=OPTIMIZERS, help="walker or stepper (walker)"
+    )
+    p.add_argument(
+        "--lr",
+        type=_float(True, "the stepper's rate must be positive and finite"),
+        default=0.3,
+        help="the stepper's rate (0.3)",
+    )
+    p.add_argument("--quiet", action="store_true", help="print only the final line")
+    _record(p)
+    return p
+
+
+def bench_parser() -> Parser:
+    p = Parser(
+        prog="walker-tui bench",
+        description=(
+            "The notebook's benchmark: the walker and steppers from the same w0 on the same data.\n"
+            "Defaults are the notebook's: the grid lin:0.1:1:10 and w0 drawn from a fresh seed\n"
+            "(manual_seed(seed); rand(2) * 1000 - 500), on the 100-point data."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p, BENCH_LRS)
+    p.add_argument(
+        "--stepper-lrs",
+        type=_rates,
+        default=[0.1, 0.9, 0.5, 0.7],
+        metavar="RATES",
+        help="the steppers' rates (0.1,0.9,0.5,0.7)",
+    )
+    p.add_argument(
+        "--repeat", type=_int(1, "--repeat must be at least 1"), default=5, help="timed runs (5)"
+    )
+    return p
+
+
+def _check_record(parser: Parser, path: str | None, force: bool) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    if target.suffix.lower() not in RECORD_FORMATS:
+        parser.error(f"argument --record: {path!r} must end in .csv, .json or .npz")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        parser.error(f"argument --record: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        parser.error(f"argument --record: folder {str(folder)!r} cannot be written")
+    if target.is_dir():
+        parser.error(f"argument --record: {path!r} is a folder")
+    if target.exists() and not force:
+        parser.error(f"argument --record: {path!r} exists; add --force to overwrite it")
+
+
+def make_config(args: argparse.Namespace, fresh_w0: bool = False) -> Config:
+    """Turn parsed arguments into a Config (w0 from a fresh seed for the benchmark)."""
+    w0 = args.w0
+    if w0 is None and fresh_w0:
+        from .problems import fresh_w0 as draw
+
+        w0 = draw(args.seed)
+    return Config(
+        problem=args.problem,
+        n=args.n,
+        seed=args.seed,
+        lrs=parse_lrs(args.lrs),
+        lrs_spec=args.lrs,
+        w0=w0,
+        min_loss=args.min_loss,
+        epochs=args.epochs,
+        device=args.device,
+        race=getattr(args, "race", [0.3]),
+        pace=getattr(args, "pace", 4.0),
+    )
+
+
+def _device(parser: Parser, spec: str) -> object:
+    from .engine import resolve_device
+
+    try:
+        return resolve_device(spec)
+    except ValueError as e:
+        parser.error(f"argument --device: {e}")
+
+
+VALUED = ("--w0", "--lrs", "--race", "--stepper-lrs", "--min-loss", "--lr", "--seed", "--n")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """Let ``--w0 -19,-19`` mean ``--w0=-19,-19``: argparse would take the value for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in VALUED and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``walker-tui`` console script."""
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    command = argv[0] if argv and argv[0] in ("run", "bench") else "app"
+    if command == "run":
+        parser = run_parser()
+        args = parser.parse_args(argv[1:])
+        _check_record(parser, args.record, args.force)
+        _device(parser, args.device)
+        from .headless import run_command
+
+        return run_command(make_config(args), args)
+    if command == "bench":
+        parser = bench_parser()
+        args = parser.parse_args(argv[1:])
+        _device(parser, args.device)
+        from .headless import bench_command
+
+        return bench_command(make_config(args, fresh_w0=True), args)
+    parser = app_parser()
+    args = parser.parse_args(argv)
+    _device(parser, args.device)
+    from .app import make_app
+
+    app = make_app(make_config(args))
+    app.run()
+    return app.return_code or 0
+

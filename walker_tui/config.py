@@ -1,0 +1,30 @@
+"""The validated options of a run, as one plain dataclass (no torch, no UI)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_LRS = "0.1:1:0.1"  # the notebook's np.arange(0.1, 1, 0.1): nine rates
+BENCH_LRS = "lin:0.1:1:10"  # the notebook's benchmark grid, np.linspace(0.1, 1, 10)
+
+
+@dataclass
+class Config:
+    """Everything a run, a benchmark or the app needs to know, already checked."""
+
+    problem: str = "linear"
+    n: int = 100
+    seed: int = 17
+    lrs: list[float] = field(default_factory=list)
+    lrs_spec: str = DEFAULT_LRS
+    w0: list[float] | None = None  # None: drawn from the seed after the data, as the notebook did
+    min_loss: float = 0.1
+    epochs: int = 100
+    device: str = "auto"
+    race: list[float] = field(default_factory=lambda: [0.3])
+    pace: float = 4.0  # epochs per second in the app; 0 = as fast as it goes
+
+    def options(self) -> dict[str, Any]:
+        """The options as plain JSON-able values, for recordings."""
+        return asdict(self)

@@ -1,0 +1,236 @@
+"""The trainers: the walker (a grid of learning rates tried at once) and the stepper (plain SGD).
+
+Pure torch, no UI imports. One ``step()`` is one epoch and returns an :class:`Epoch` whose tensors
+stay on the device; :func:`to_host` turns a batch of them into plain numbers with one transfer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .problems import Problem
+
+STATES = ("running", "paused", "finished", "diverged")
+
+
+@dataclass
+class Epoch:
+    """One epoch's record: the k candidates tried, their losses and the winner (device tensors)."""
+
+    epoch: int
+    weights: torch.Tensor  # d x k candidate weight vectors
+    losses: torch.Tensor  # k candidate losses (the winner's is its exact loss)
+    winner: torch.Tensor  # 0-d index of the winner; meaningless when no loss is finite
+    loss: torch.Tensor  # 0-d: the winner's loss, the number the notebook printed
+    finite: torch.Tensor  # 0-d bool: did any candidate have a finite loss?
+
+
+@dataclass
+class HostEpoch:
+    """An :class:`Epoch` on the host, as plain numbers."""
+
+    epoch: int
+    weights: np.ndarray
+    losses: np.ndarray
+    winner: int
+    lr: float
+    loss: float
+    diverged: bool
+
+
+class Walker:
+    """Walker SGD: every epoch try all rates from the same weights and keep the best candidate.
+
+    The candidates of an epoch are ``w - lr_j * g`` for the previous winner ``w`` and its gradient
+    ``g``; at epoch 1 they are all ``w0``, and the tie goes to the first rate. A candidate whose
+    loss is nan or inf never wins.
+    """
+
+    kind = "walker"
+
+    def __init__(self, problem: Problem, lrs: Sequence[float], w0: torch.Tensor | None = None):
+        self.problem = problem
+        self.rates = [float(r) for r in lrs]
+        self.lrs = torch.tensor(self.rates, dtype=torch.float32, device=problem.device)
+        start = problem.w0 if w0 is None else w0
+        self.w0 = start.to(device=problem.device, dtype=torch.float32).clone()
+        self.reset()
+
+    @property
+    def k(self) -> int:
+        return len(self.rates)
+
+    def reset(self, w: torch.Tensor | None = None, epoch: int = 0) -> None:
+        """Restart from ``w`` (default w0), as if ``epoch`` epochs had ended there."""
+        self.epoch = epoch
+        self.w = (self.w0 if w is None else w).clone()
+        self.grad: torch.Tensor | None = None
+        self.loss: torch.Tensor | None = None
+        if epoch > 0:
+            self.loss, self.grad = self.problem.loss_grad(self.w)
+
+    def step(self) -> Epoch:
+        """Run one epoch and return its record."""
+        if self.grad is None:
+            # Epoch 1: every candidate is w0, so one evaluation serves them all (exact ties).
+            self.loss, self.grad = self.problem.loss_grad(self.w)
+            any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
+            weights = self.w[:, None].expand(-1, self.k).clone()
+            losses = self.loss.expand(self.k).clone()
+            winner = torch.zeros((), dtype=torch.long, device=self.w.device)
+        else:
+            weights = self.w[:, None] - self.grad[:, None] * self.lrs[None, :]
+            if self.k == 1:
+                losses = None
+            else:
+                with torch.no_grad():
+                    losses = self.problem.line_losses(self.loss, self.grad, self.lrs)
+                    if losses is None:
+                        losses = self.problem.losses(weights)
+            if losses is None:
+                winner = torch.zeros((), dtype=torch.long, device=self.w.device)
+                any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
+            else:
+                finite = torch.isfinite(losses)
+                any_finite = finite.any()
+                winner = torch.argmin(torch.where(finite, losses, torch.inf))
+            self.w = weights[:, winner]
+            self.loss, self.grad = self.problem.loss_grad(self.w)
+            # The winner's loss is its exact loss at the new weights (the closed form may differ
+            # in the last float32 digit); it is also the loss printed and the stopping test.
+            if losses is None:
+                losses = self.loss[None].clone()
+            else:
+                losses = losses.index_put((winner[None],), self.loss)
+        self.epoch += 1
+        finite = any_finite & torch.isfinite(self.loss)
+        return Epoch(self.epoch, weights, losses, winner, self.loss, finite)
+
+
+class Stepper(Walker):
+    """Vanilla SGD with one rate: the walker with k = 1 (the notebook's "stepper")."""
+
+    kind = "stepper"
+
+    def __init__(self, problem: Problem, lr: float, w0: torch.Tensor | None = None):
+        super().__init__(problem, [lr], w0)
+
+
+def to_host(epochs: Sequence[Epoch], rates: Sequence[float]) -> list[HostEpoch]:
+    """Move a batch of epochs to the host in one transfer per field."""
+    if not epochs:
+        return []
+    weights = torch.stack([e.weights for e in epochs]).cpu().numpy()
+    losses = torch.stack([e.losses for e in epochs]).cpu().numpy()
+    winners = torch.stack([e.winner for e in epochs]).cpu().numpy()
+    loss = torch.stack([e.loss for e in epochs]).cpu().numpy()
+    finite = torch.stack([e.finite for e in epochs]).cpu().numpy()
+    return [
+        HostEpoch(
+            e.epoch,
+            weights[i],
+            losses[i],
+            int(winners[i]),
+            float(rates[int(winners[i])]),
+            float(loss[i]),
+            not bool(finite[i]),
+        )
+        for i, e in enumerate(epochs)
+    ]
+
+
+@dataclass
+class Outcome:
+    """How a run ended: ``finished`` (target or epoch limit), ``diverged`` or ``stopped``."""
+
+    state: str
+    epochs: int
+    loss: float
+
+
+def run(
+    trainer: Walker,
+    epochs: int = 100,
+    min_loss: float = 0.1,
+    stop: threading.Event | None = None,
+    on_epoch: Callable[[HostEpoch], None] | None = None,
+    sync_every: int = 1,
+) -> Outcome:
+    """Train until the printed loss is below ``min_loss``, ``epochs`` have run, or divergence.
+
+    ``sync_every`` > 1 runs that many epochs on the device between host transfers (one sync per
+    batch, not per epoch); when a stop condition falls inside a batch the trainer is rewound to that
+    epoch, so the result is the same as with ``sync_every=1``.
+    """
+    last: HostEpoch | None = None
+    for batch in _batches(trainer, epochs, sync_every, stop):
+        for rec in to_host(batch, trainer.rates):
+            last = rec
+            if on_epoch is not None:
+                on_epoch(rec)
+            if rec.diverged or rec.loss < min_loss or rec.epoch >= epochs:
+                if rec.epoch != trainer.epoch:
+                    trainer.reset(torch.as_tensor(rec.weights[:, rec.winner]), rec.epoch)
+                    trainer.w = trainer.w.to(trainer.problem.device)
+                state = "diverged" if rec.diverged else "finished"
+                return Outcome(state, rec.epoch, rec.loss)
+    if last is None:
+        return Outcome("stopped", trainer.epoch, float("nan"))
+    return Outcome("stopped", last.epoch, last.loss)
+
+
+def _batches(
+    trainer: Walker, epochs: int, size: int, stop: threading.Event | None
+) -> Iterator[list[Epoch]]:
+    while trainer.epoch < epochs and not (stop is not None and stop.is_set()):
+        n = min(size, epochs - trainer.epoch)
+        yield [trainer.step() for _ in range(n)]
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` (CUDA, then Apple MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+    Raises ValueError naming what is available when the asked-for device is not.
+    """
+    spec = spec.strip().lower()
+    cuda_n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    available = ["cpu"] + (["cuda"] + [f"cuda:{i}" for i in range(cuda_n)] if cuda_n else [])
+    available += ["mps"] if mps else []
+    if spec == "auto":
+        return torch.device("cuda" if cuda_n else "mps" if mps else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "mps":
+        if mps:
+            return torch.device("mps")
+    elif spec == "cuda" or spec.startswith("cuda:"):
+        index = spec.partition(":")[2]
+        if index and not index.isdigit():
+            raise ValueError(f"unknown device {spec!r}; available here: {', '.join(available)}")
+        if cuda_n and (not index or int(index) < cuda_n):
+            return torch.device(spec)
+    else:
+        raise ValueError(
+            f"unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps "
+            f"(available here: {', '.join(available)})"
+        )
+    return _unavailable(spec, available)
+
+
+def _unavailable(spec: str, available: list[str]) -> torch.device:
+    raise ValueError(f"device {spec!r} is not available here; available: {', '.join(available)}")
+
+
+def device_name(device: torch.device) -> str:
+    """A human name for the device: the GPU's name, or the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple MPS"
+    return "CPU"

@@ -1,0 +1,140 @@
+"""``walker-tui run`` and ``walker-tui bench``: the engine without the app, in the notebook's format."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+import torch
+
+from .config import Config
+from .engine import HostEpoch, Outcome, Stepper, Walker, device_name, resolve_device, run
+from .grids import format_rate
+from .history import Recording
+from .problems import Problem, make_problem
+
+
+def build(cfg: Config) -> tuple[Problem, torch.device]:
+    """The problem of a config, on its device."""
+    device = resolve_device(cfg.device)
+    return make_problem(cfg.problem, cfg.n, cfg.seed, device), device
+
+
+def start_weights(cfg: Config, problem: Problem) -> torch.Tensor:
+    if cfg.w0 is None:
+        return problem.w0
+    return torch.tensor(cfg.w0, dtype=torch.float32, device=problem.device)
+
+
+def sync_every(device: torch.device) -> int:
+    """Epochs between host transfers: every epoch on the CPU (free), in batches on a GPU."""
+    return 1 if device.type == "cpu" else 16
+
+
+def final_line(outcome: Outcome) -> str:
+    if outcome.state == "diverged":
+        return f"Diverged at epoch {outcome.epochs}: no candidate has a finite loss."
+    return f"Final loss: {outcome.loss:.3f} in {outcome.epochs} epochs."
+
+
+def run_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Print the notebook's table for one walker or stepper run. Exit 0, 1 diverged, 130 Ctrl+C."""
+    out = out or sys.stdout
+    problem, device = build(cfg)
+    w0 = start_weights(cfg, problem)
+    walker = args.optimizer == "walker"
+    trainer = Walker(problem, cfg.lrs, w0) if walker else Stepper(problem, args.lr, w0)
+    rates = trainer.rates
+    recording = Recording(rates, {**cfg.options(), "optimizer": args.optimizer, "lr": args.lr})
+
+    def on_epoch(rec: HostEpoch) -> None:
+        if args.record:
+            recording.add(rec)
+        if args.quiet:
+            return
+        loss = "nan" if rec.loss != rec.loss else f"{rec.loss:.3f}"
+        if walker:
+            out.write(f"{rec.epoch}\t{format_rate(rec.lr, rates)}\t{loss}\n")
+        else:
+            out.write(f"{rec.epoch}\t{loss}\n")
+
+    if not args.quiet:
+        out.write("Epoch\tLR\tLoss\n" if walker else "Epoch\tLoss\n")
+    try:
+        outcome = run(trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch,
+                      sync_every=sync_every(device))
+    except KeyboardInterrupt:
+        out.flush()
+        print(f"Interrupted at epoch {trainer.epoch}.", file=sys.stderr)
+        return _save(recording, args, 130)
+    out.write(final_line(outcome) + "\n")
+    out.flush()
+    return _save(recording, args, 1 if outcome.state == "diverged" else 0)
+
+
+def _save(recording: Recording, args: argparse.Namespace, code: int) -> int:
+    if args.record:
+        recording.save(args.record)
+    return code
+
+
+def timed(make: Callable[[], Walker], cfg: Config, repeat: int) -> tuple[Outcome, float]:
+    """Outcome and median wall time (seconds) to the target over ``repeat`` warm runs."""
+    make_sync = _synchronizer(make().problem.device)
+    outcome = run(make(), cfg.epochs, cfg.min_loss)  # warm-up, untimed
+    times = []
+    for _ in range(repeat):
+        trainer = make()
+        make_sync()
+        t0 = time.perf_counter()
+        outcome = run(trainer, cfg.epochs, cfg.min_loss, sync_every=sync_every(trainer.w.device))
+        make_sync()
+        times.append(time.perf_counter() - t0)
+    return outcome, statistics.median(times)
+
+
+def _synchronizer(device: torch.device) -> Callable[[], None]:
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def bench_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """The notebook's benchmark: walker and steppers from the same w0 on the same data."""
+    out = out or sys.stdout
+    problem, device = build(cfg)
+    w0 = start_weights(cfg, problem)
+    out.write(
+        f"Benchmark: {cfg.problem}, n={cfg.n}, seed {cfg.seed}, "
+        f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f}), target {cfg.min_loss:g}, "
+        f"device {device_name(device)}, median of {args.repeat} runs\n"
+    )
+    grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"
+    racers: list[tuple[str, str, Callable[[], Walker]]] = [
+        ("walker", grid, lambda: Walker(problem, cfg.lrs, w0))
+    ]
+    for lr in args.stepper_lrs:
+        racers.append(("stepper", f"{lr:g}", lambda lr=lr: Stepper(problem, lr, w0)))
+    out.write("Optimizer\tLR\tFinal loss\tEpochs\tTime to target\tPer epoch\tWalker vs this\n")
+    results = []
+    try:
+        for name, label, make in racers:
+            outcome, seconds = timed(make, cfg, args.repeat)
+            results.append(seconds)
+            ratio = "-" if name == "walker" else f"{seconds / results[0]:.2f}x faster"
+            if name != "walker" and seconds < results[0]:
+                ratio = f"{results[0] / seconds:.2f}x slower"
+            loss = "diverged" if outcome.state == "diverged" else f"{outcome.loss:.3f}"
+            out.write(
+                f"{name}\t{label}\t{loss}\t{outcome.epochs}\t{seconds * 1e3:.2f} ms\t"
+                f"{seconds / max(outcome.epochs, 1) * 1e3:.3f} ms\t{ratio}\n"
+            )
+            out.flush()
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    return 0

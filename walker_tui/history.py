@@ -1,0 +1,214 @@
+"""Recording epochs: a bounded history for the app and full recordings for ``--record``.
+
+No torch, no UI: plain numpy. A :class:`Curve` keeps at most ``cap`` points of a long series by
+halving its resolution when it fills, so memory stays bounded over millions of epochs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMATS = (".csv", ".json", ".npz")
+
+
+class Curve:
+    """A series of (x, y) points kept at most ``cap`` long: when full, every other point is dropped
+    and from then on only every ``stride``-th new point is kept (the last point is always known)."""
+
+    def __init__(self, cap: int = 4096) -> None:
+        self.cap = cap
+        self.stride = 1
+        self._seen = 0
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+        self.last: tuple[float, float] | None = None
+
+    def append(self, x: float, y: float) -> None:
+        self.last = (x, y)
+        if self._seen % self.stride == 0:
+            self.xs.append(x)
+            self.ys.append(y)
+            if len(self.xs) >= self.cap:
+                self.xs, self.ys = self.xs[::2], self.ys[::2]
+                self.stride *= 2
+        self._seen += 1
+
+    def __len__(self) -> int:
+        return len(self.xs)
+
+    def points(self) -> tuple[list[float], list[float]]:
+        """The kept points, ending with the latest point."""
+        if self.last is not None and (not self.xs or self.xs[-1] != self.last[0]):
+            return self.xs + [self.last[0]], self.ys + [self.last[1]]
+        return list(self.xs), list(self.ys)
+
+
+class History:
+    """The app's memory of one trainer: the recent epochs in full and the whole loss curve thinned."""
+
+    def __init__(self, keep: int = 2000, cap: int = 4096) -> None:
+        self.recent: deque[Any] = deque(maxlen=keep)
+        self.curve = Curve(cap)
+        self.path = Curve(cap)  # winner weights, x = w[0], y = w[1]
+
+    def add(self, rec: Any) -> None:
+        self.recent.append(rec)
+        self.curve.append(rec.epoch, rec.loss)
+        w = rec.weights[:, rec.winner]
+        self.path.append(float(w[0]), float(w[1]))
+
+    def at(self, epoch: int) -> Any | None:
+        """The record of ``epoch`` if it is still held."""
+        if not self.recent:
+            return None
+        first = self.recent[0].epoch
+        i = epoch - first
+        return self.recent[i] if 0 <= i < len(self.recent) else None
+
+    @property
+    def latest(self) -> Any | None:
+        return self.recent[-1] if self.recent else None
+
+
+@dataclass
+class Recording:
+    """Every epoch of a run: candidates (E x d x k), losses (E x k) and winners, plus the options."""
+
+    lrs: list[float]
+    options: dict[str, Any] = field(default_factory=dict)
+    epochs: list[int] = field(default_factory=list)
+    weights: list[np.ndarray] = field(default_factory=list)
+    losses: list[np.ndarray] = field(default_factory=list)
+    winners: list[int] = field(default_factory=list)
+
+    def add(self, rec: Any) -> None:
+        self.epochs.append(rec.epoch)
+        self.weights.append(np.asarray(rec.weights, dtype=np.float32))
+        self.losses.append(np.asarray(rec.losses, dtype=np.float32))
+        self.winners.append(rec.winner)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        k, d = len(self.lrs), (self.weights[0].shape[0] if self.weights else 0)
+        return {
+            "epoch": np.asarray(self.epochs, dtype=np.int64),
+            "weights": np.stack(self.weights) if self.weights else np.zeros((0, d, k), np.float32),
+            "losses": np.stack(self.losses) if self.losses else np.zeros((0, k), np.float32),
+            "winner": np.asarray(self.winners, dtype=np.int64),
+            "lrs": np.asarray(self.lrs, dtype=np.float64),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write by suffix (.csv, .json, .npz), atomically: a reader never sees half a file."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in FORMATS:
+            raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                {".csv": self._csv, ".json": self._json, ".npz": self._npz}[suffix](fh)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _npz(self, fh: Any) -> None:
+        np.savez(fh, **self.arrays(), options=np.asarray(json.dumps(self.options)))
+
+    def _json(self, fh: Any) -> None:
+        a = self.arrays()
+        doc = {
+            "options": self.options,
+            "lrs": self.lrs,
+            "epochs": [
+                {
+                    "epoch": int(a["epoch"][i]),
+                    "winner": int(a["winner"][i]),
+                    "lr": self.lrs[int(a["winner"][i])],
+                    "loss": _num(a["losses"][i][a["winner"][i]]),
+                    "losses": [_num(v) for v in a["losses"][i]],
+                    "weights": [[_num(v) for v in row] for row in a["weights"][i]],
+                }
+                for i in range(len(a["epoch"]))
+            ],
+        }
+        fh.write(json.dumps(doc, indent=1).encode())
+
+    def _csv(self, fh: Any) -> None:
+        import io
+
+        text = io.StringIO()
+        text.write(f"# walker-tui record; options: {json.dumps(self.options)}\n")
+        text.write(f"# lrs: {json.dumps(self.lrs)}\n")
+        a = self.arrays()
+        d = a["weights"].shape[1] if len(a["weights"]) else 0
+        out = csv.writer(text, lineterminator="\n")
+        head = ["epoch", "winner", "lr", "loss"]
+        for j in range(len(self.lrs)):
+            head += [f"loss_{j}"] + [f"w{i}_{j}" for i in range(d)]
+        out.writerow(head)
+        for i in range(len(a["epoch"])):
+            b = int(a["winner"][i])
+            row: list[Any] = [int(a["epoch"][i]), b, repr(self.lrs[b]), _num(a["losses"][i][b])]
+            for j in range(len(self.lrs)):
+                row += [_num(a["losses"][i][j])] + [_num(v) for v in a["weights"][i][:, j]]
+            out.writerow(row)
+        fh.write(text.getvalue().encode())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Recording:
+        """Read a recording written by :meth:`save`."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".npz":
+            with np.load(path) as z:
+                rec = cls(list(z["lrs"]), json.loads(str(z["options"])))
+                rec.epochs = [int(e) for e in z["epoch"]]
+                rec.weights = list(z["weights"])
+                rec.losses = list(z["losses"])
+                rec.winners = [int(b) for b in z["winner"]]
+            return rec
+        if suffix == ".json":
+            doc = json.loads(path.read_text())
+            rec = cls(doc["lrs"], doc["options"])
+            for e in doc["epochs"]:
+                rec.epochs.append(e["epoch"])
+                rec.winners.append(e["winner"])
+                rec.losses.append(np.asarray(e["losses"], dtype=np.float32))
+                rec.weights.append(np.asarray(e["weights"], dtype=np.float32))
+            return rec
+        if suffix == ".csv":
+            lines = path.read_text().splitlines()
+            options = json.loads(lines[0].split("options: ", 1)[1])
+            lrs = json.loads(lines[1].split("lrs: ", 1)[1])
+            rows = list(csv.reader(lines[2:]))
+            head, body = rows[0], rows[1:]
+            k = len(lrs)
+            d = (len(head) - 4) // k - 1
+            rec = cls(lrs, options)
+            for row in body:
+                vals = [float(v) for v in row[4:]]
+                per = np.asarray(vals, dtype=np.float32).reshape(k, d + 1)
+                rec.epochs.append(int(row[0]))
+                rec.winners.append(int(row[1]))
+                rec.losses.append(per[:, 0].copy())
+                rec.weights.append(per[:, 1:].T.copy())
+            return rec
+        raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
+
+
+def _num(v: Any) -> float | str:
+    """A float for JSON/CSV that round-trips float32 exactly; nan and inf as strings."""
+    f = float(v)
+    if f != f or f in (float("inf"), float("-inf")):
+        return str(f)
+    return float(np.float32(f).item()) if isinstance(v, np.floating) else f

@@ -1,0 +1,100 @@
+"""What is optimised: data, a batched loss over k candidate weight vectors, and a gradient.
+
+Pure torch, no UI imports. Every problem draws its data from a CPU generator seeded by the user's
+seed and only then moves it to the device, so a seed gives the same data on every device.
+"""
+
+from __future__ import annotations
+
+import torch
+
+PROBLEMS = ("linear",)
+
+
+class Problem:
+    """A differentiable loss over d weights, evaluated for k candidates at once.
+
+    Subclasses implement :meth:`losses`; :meth:`loss_grad` defaults to autograd on one candidate.
+    """
+
+    name: str = ""
+    dim: int = 2
+    w0: torch.Tensor
+    device: torch.device
+
+    def losses(self, W: torch.Tensor) -> torch.Tensor:
+        """Losses of the k columns of ``W`` (d x k), as a k-vector, without building a graph."""
+        raise NotImplementedError
+
+    def loss_grad(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss (0-d) and gradient (d) at one weight vector ``w``."""
+        w = w.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            loss = self.losses(w[:, None])[0]
+            (grad,) = torch.autograd.grad(loss, w)
+        return loss.detach(), grad
+
+    def line_losses(
+        self, loss: torch.Tensor, grad: torch.Tensor, lrs: torch.Tensor
+    ) -> torch.Tensor | None:
+        """Losses along ``w - lr * grad`` for every rate in closed form, or None if unknown."""
+        return None
+
+    def minimum(self) -> torch.Tensor:
+        """The weights at the known minimum."""
+        raise NotImplementedError
+
+
+class LinearProblem(Problem):
+    """The notebook's least-squares problem: y = x @ [3, 2] + U(0, 1) noise, x = [U(-1, 1), 1].
+
+    Data are drawn as the notebook drew them: ``manual_seed(seed)``, then x, then y, then
+    ``w0 = rand(2) * 1000 - 500``, all from torch's CPU generator.
+    """
+
+    name = "linear"
+    dim = 2
+
+    def __init__(self, n: int = 100, seed: int = 17, device: str | torch.device = "cpu") -> None:
+        self.n, self.seed, self.device = n, seed, torch.device(device)
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.ones(n, 2)
+        x[:, 0].uniform_(-1.0, 1.0, generator=gen)
+        y = x @ torch.tensor([3.0, 2.0]) + torch.rand(n, generator=gen)
+        self.w0 = (torch.rand(2, generator=gen) * 1000 - 500).to(self.device)
+        self.x = x.to(self.device)
+        self.y = y[:, None].to(self.device)
+
+    def losses(self, W: torch.Tensor) -> torch.Tensor:
+        return ((self.x @ W - self.y) ** 2).mean(0)
+
+    def loss_grad(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # r = Xw - y, L = mean(r^2), g = (2/n) X^T r: two passes over X, no autograd graph.
+        r = self.x @ w[:, None] - self.y
+        loss = (r * r).mean()
+        grad = (self.x.T @ r)[:, 0] * (2.0 / self.n)
+        return loss, grad
+
+    def line_losses(
+        self, loss: torch.Tensor, grad: torch.Tensor, lrs: torch.Tensor
+    ) -> torch.Tensor:
+        # Least squares is an exact quadratic along a line:
+        # L(w - a g) = L(w) - a |g|^2 + (a^2 / n) |X g|^2, so k candidates cost one matvec.
+        xg = self.x @ grad
+        return loss - lrs * (grad @ grad) + lrs * lrs * ((xg @ xg) / self.n)
+
+    def minimum(self) -> torch.Tensor:
+        return torch.linalg.lstsq(self.x.double().cpu(), self.y.double().cpu()).solution[:, 0]
+
+
+def fresh_w0(seed: int) -> list[float]:
+    """The notebook's benchmark start: ``manual_seed(seed); rand(2) * 1000 - 500``."""
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(2, generator=gen) * 1000 - 500).tolist()
+
+
+def make_problem(name: str, n: int, seed: int, device: str | torch.device) -> Problem:
+    """Build the named problem on ``device``."""
+    if name == "linear":
+        return LinearProblem(n=n, seed=seed, device=device)
+    raise ValueError(f"unknown problem {name!r}; choose from {', '.join(PROBLEMS)}")
