@@ -1,4 +1,6 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent / "unit"))
+here = Path(__file__).parent
+sys.path.insert(0, str(here / "unit"))
+sys.path.insert(0, str(here / "app"))

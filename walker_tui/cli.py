@@ -117,7 +117,10 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
         help="stop when the loss is below L; 0 = never stop early (0.1)",
     )
     g.add_argument(
-        "--epochs", type=_int(1, "--epochs must be at least 1"), default=100, help="most epochs (100)"
+        "--epochs",
+        type=_int(1, "--epochs must be at least 1"),
+        default=100,
+        help="most epochs (100)",
     )
     g.add_argument(
         "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps"
@@ -139,9 +142,9 @@ def app_parser() -> Parser:
         description="Watch and steer the walker (SGD over a grid of learning rates) as it trains.",
         epilog=(
             "commands:\n"
-            "  walker-tui [options]        the app (keys: space pause, n step, r reseed, s race, ? help)\n"
-            "  walker-tui run [options]    headless: the notebook's table (see walker-tui run --help)\n"
-            "  walker-tui bench [options]  headless: the notebook's benchmark (walker-tui bench --help)"
+            "  walker-tui [options]        the app (space pause, n step, s race, ? help)\n"
+            "  walker-tui run [options]    headless: the notebook's table (walker-tui run --help)\n"
+            "  walker-tui bench [options]  headless: the notebook's benchmark (bench --help)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -161,6 +164,7 @@ def app_parser() -> Parser:
         metavar="EPS",
         help="epochs per second at start; 0 = as fast as it goes (4)",
     )
+    p.add_argument("--paused", action="store_true", help="start paused (n steps one epoch)")
     return p
 
 
@@ -294,7 +298,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _device(parser, args.device)
     from .app import make_app
 
-    app = make_app(make_config(args))
+    app = make_app(make_config(args), start_paused=args.paused)
     app.run()
     return app.return_code or 0
-

@@ -25,6 +25,12 @@ class Config:
     race: list[float] = field(default_factory=lambda: [0.3])
     pace: float = 4.0  # epochs per second in the app; 0 = as fast as it goes
 
+    def __post_init__(self) -> None:
+        if not self.lrs:
+            from .grids import parse_lrs
+
+            self.lrs = parse_lrs(self.lrs_spec)
+
     def options(self) -> dict[str, Any]:
         """The options as plain JSON-able values, for recordings."""
         return asdict(self)

@@ -69,16 +69,16 @@ def parse_lrs(spec: str) -> list[float]:
         if head == "log":
             if start <= 0 or stop <= 0:
                 raise GridError("log: start and stop must be above 0 (a log range cannot touch 0)")
-            rates = [
-                10**v for v in _linspace(math.log10(start), math.log10(stop), num)
-            ]
+            rates = [10**v for v in _linspace(math.log10(start), math.log10(stop), num)]
         else:
             rates = _linspace(start, stop, num)
     elif ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
             raise GridError(f"start:stop:step takes three numbers, got {text!r}")
-        start, stop, step = (_number(p, w) for p, w in zip(parts, ("start", "stop", "step")))
+        start, stop, step = (
+            _number(p, w) for p, w in zip(parts, ("start", "stop", "step"), strict=True)
+        )
         rates = _arange(start, stop, step)
         if not rates:
             raise GridError(f"the range {text!r} yields no rate (numpy arange: stop is excluded)")

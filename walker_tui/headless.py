@@ -1,4 +1,4 @@
-"""``walker-tui run`` and ``walker-tui bench``: the engine without the app, in the notebook's format."""
+"""``walker-tui run`` and ``bench``: the engine without the app, in the notebook's format."""
 
 from __future__ import annotations
 
@@ -65,8 +65,9 @@ def run_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None
     if not args.quiet:
         out.write("Epoch\tLR\tLoss\n" if walker else "Epoch\tLoss\n")
     try:
-        outcome = run(trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch,
-                      sync_every=sync_every(device))
+        outcome = run(
+            trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch, sync_every=sync_every(device)
+        )
     except KeyboardInterrupt:
         out.flush()
         print(f"Interrupted at epoch {trainer.epoch}.", file=sys.stderr)

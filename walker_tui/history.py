@@ -21,67 +21,74 @@ FORMATS = (".csv", ".json", ".npz")
 
 
 class Curve:
-    """A series of (x, y) points kept at most ``cap`` long: when full, every other point is dropped
-    and from then on only every ``stride``-th new point is kept (the last point is always known)."""
+    """Rows (epoch, values...) of a long series kept at most ``cap`` long: when full, every other
+    row is dropped and from then on only every ``stride``-th new row is kept. The latest row is
+    always known, so a thinned curve still ends where the run is."""
 
     def __init__(self, cap: int = 4096) -> None:
         self.cap = cap
         self.stride = 1
         self._seen = 0
-        self.xs: list[float] = []
-        self.ys: list[float] = []
-        self.last: tuple[float, float] | None = None
+        self.rows: list[tuple[float, ...]] = []
+        self.last: tuple[float, ...] | None = None
 
-    def append(self, x: float, y: float) -> None:
-        self.last = (x, y)
+    def append(self, *row: float) -> None:
+        self.last = row
         if self._seen % self.stride == 0:
-            self.xs.append(x)
-            self.ys.append(y)
-            if len(self.xs) >= self.cap:
-                self.xs, self.ys = self.xs[::2], self.ys[::2]
+            self.rows.append(row)
+            if len(self.rows) >= self.cap:
+                self.rows = self.rows[::2]
                 self.stride *= 2
         self._seen += 1
 
     def __len__(self) -> int:
-        return len(self.xs)
+        return len(self.rows)
 
-    def points(self) -> tuple[list[float], list[float]]:
-        """The kept points, ending with the latest point."""
-        if self.last is not None and (not self.xs or self.xs[-1] != self.last[0]):
-            return self.xs + [self.last[0]], self.ys + [self.last[1]]
-        return list(self.xs), list(self.ys)
+    def columns(self, upto: float | None = None) -> list[np.ndarray]:
+        """The kept rows (ending with the latest, or cut at ``upto`` in the first column) as
+        columns."""
+        rows = self.rows
+        if self.last is not None and (not rows or rows[-1][0] != self.last[0]):
+            rows = rows + [self.last]
+        if upto is not None:
+            rows = [r for r in rows if r[0] <= upto]
+        if not rows:
+            return []
+        return list(np.asarray(rows, dtype=float).T)
 
 
 class History:
-    """The app's memory of one trainer: the recent epochs in full and the whole loss curve thinned."""
+    """The app's memory of one trainer: the recent epochs in full, and the whole run thinned to
+    at most ``cap`` rows of (epoch, loss, w[0], w[1])."""
 
     def __init__(self, keep: int = 2000, cap: int = 4096) -> None:
         self.recent: deque[Any] = deque(maxlen=keep)
         self.curve = Curve(cap)
-        self.path = Curve(cap)  # winner weights, x = w[0], y = w[1]
 
     def add(self, rec: Any) -> None:
         self.recent.append(rec)
-        self.curve.append(rec.epoch, rec.loss)
         w = rec.weights[:, rec.winner]
-        self.path.append(float(w[0]), float(w[1]))
+        self.curve.append(rec.epoch, rec.loss, float(w[0]), float(w[1]))
 
     def at(self, epoch: int) -> Any | None:
         """The record of ``epoch`` if it is still held."""
         if not self.recent:
             return None
-        first = self.recent[0].epoch
-        i = epoch - first
+        i = epoch - self.recent[0].epoch
         return self.recent[i] if 0 <= i < len(self.recent) else None
 
     @property
     def latest(self) -> Any | None:
         return self.recent[-1] if self.recent else None
 
+    @property
+    def first_held(self) -> int:
+        return self.recent[0].epoch if self.recent else 0
+
 
 @dataclass
 class Recording:
-    """Every epoch of a run: candidates (E x d x k), losses (E x k) and winners, plus the options."""
+    """Every epoch of a run: candidates (E x d x k), losses (E x k), winners, and the options."""
 
     lrs: list[float]
     options: dict[str, Any] = field(default_factory=dict)

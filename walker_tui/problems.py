@@ -6,6 +6,7 @@ seed and only then moves it to the device, so a seed gives the same data on ever
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 PROBLEMS = ("linear",)
@@ -43,6 +44,16 @@ class Problem:
     def minimum(self) -> torch.Tensor:
         """The weights at the known minimum."""
         raise NotImplementedError
+
+    def surface(self, points: torch.Tensor) -> np.ndarray:
+        """Losses at m weight vectors (d x m, float64) for the surface panel, in bounded chunks."""
+        chunk = max(1, (1 << 24) // max(1, getattr(self, "n", 1)))
+        out = []
+        with torch.no_grad():
+            for s in range(0, points.shape[1], chunk):
+                part = points[:, s : s + chunk].to(self.device, torch.float32)
+                out.append(self.losses(part).double().cpu())
+        return torch.cat(out).numpy()
 
 
 class LinearProblem(Problem):
@@ -82,6 +93,16 @@ class LinearProblem(Problem):
         # L(w - a g) = L(w) - a |g|^2 + (a^2 / n) |X g|^2, so k candidates cost one matvec.
         xg = self.x @ grad
         return loss - lrs * (grad @ grad) + lrs * lrs * ((xg @ xg) / self.n)
+
+    def surface(self, points: torch.Tensor) -> np.ndarray:
+        # L(w) = w^T A w - 2 b^T w + c with A = X^T X / n, b = X^T y / n, c = y^T y / n:
+        # one pass over the data, then O(1) per grid point whatever n is.
+        if not hasattr(self, "_quad"):
+            x, y = self.x.double(), self.y.double()[:, 0]
+            self._quad = ((x.T @ x / self.n).cpu(), (x.T @ y / self.n).cpu(), float(y @ y) / self.n)
+        a, b, c = self._quad
+        p = points.double()
+        return ((p * (a @ p)).sum(0) - 2 * (b @ p) + c).numpy()
 
     def minimum(self) -> torch.Tensor:
         return torch.linalg.lstsq(self.x.double().cpu(), self.y.double().cpu()).solution[:, 0]

@@ -1,4 +1,4 @@
-"""The tables the "Walker SGD" notebook printed (seed 17, n = 100), copied here as facts to reproduce.
+"""The tables the "Walker SGD" notebook printed (seed 17, n = 100): facts to reproduce.
 
 Stepper rows are "epoch<TAB>loss"; walker rows are "epoch<TAB>lr<TAB>loss".
 """

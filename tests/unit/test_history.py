@@ -44,9 +44,10 @@ def test_curve_is_bounded_and_keeps_the_latest():
     c = Curve(cap=64)
     for i in range(100_000):
         c.append(i, float(i))
-    xs, ys = c.points()
+    xs, ys = c.columns()
     assert len(c) < 64 and xs[-1] == 99_999 and xs[0] == 0
-    assert xs == sorted(xs)
+    assert list(xs) == sorted(xs) and list(ys) == list(xs)
+    assert c.columns(upto=50_000)[0].max() <= 50_000
 
 
 def test_history_holds_recent_epochs():

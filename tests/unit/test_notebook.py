@@ -35,7 +35,7 @@ def assert_table(got: str, want: str) -> None:
     got_rows = [r.split("\t") for r in got.strip().splitlines()]
     want_rows = [r.split("\t") for r in want.strip().splitlines()]
     assert len(got_rows) == len(want_rows), (got, want)
-    for g, w in zip(got_rows, want_rows):
+    for g, w in zip(got_rows, want_rows, strict=True):
         assert g[:-1] == w[:-1], (g, w)  # epoch and rate columns exactly
         assert same_number(g[-1], w[-1]), (g, w)
 

@@ -1,0 +1,61 @@
+"""One module per panel. Shared colours and tick helpers live here."""
+
+from __future__ import annotations
+
+import math
+
+WALKER_COLOR = "cyan"
+RACER_COLORS = ("orange", "magenta", "green", "yellow", "blue", "white")
+WINNER_COLOR = "red"
+WINNER_GLYPH = "★"
+
+
+def series_color(name: str, index: int) -> str:
+    """The walker is cyan; racers take the palette in order."""
+    return WALKER_COLOR if name == "walker" else RACER_COLORS[(index - 1) % len(RACER_COLORS)]
+
+
+def decade_ticks(lo: float, hi: float, most: int = 8) -> tuple[list[float], list[str]]:
+    """Ticks at whole decades between log10 values lo and hi, labelled as 1e<k>."""
+    a, b = math.floor(lo), math.ceil(hi)
+    if b == a:
+        b = a + 1
+    step = max(1, math.ceil((b - a) / most))
+    ticks = list(range(a, b + 1, step))
+    return [float(t) for t in ticks], [f"1e{t}" for t in ticks]
+
+
+def log_ticks(lo: float, hi: float, most: int = 8) -> tuple[list[float], list[str]]:
+    """Ticks for an axis of log10 values: whole decades when it spans two or more, otherwise a
+    few evenly spaced values labelled with their real numbers."""
+    if hi - lo >= 2:
+        ticks, labels = decade_ticks(lo, hi, most)
+        keep = [i for i, t in enumerate(ticks) if lo - 1e-9 <= t <= hi + 1e-9]
+        return [ticks[i] for i in keep], [labels[i] for i in keep]
+    count = max(2, min(4, most))
+    ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    return ticks, [f"{10**t:.3g}" for t in ticks]
+
+
+def thin(indices: list[int], width: int, keep: int | None = None) -> list[int]:
+    """At most about width/6 tick positions from ``indices``, always including ``keep``."""
+    most = max(2, width // 6)
+    step = max(1, math.ceil(len(indices) / most))
+    out = indices[::step]
+    if keep is not None and keep not in out:
+        out = sorted([i for i in out if abs(i - keep) >= step] + [keep])
+    return out
+
+
+def epoch_ticks(last: float, most: int) -> list[int]:
+    """Whole-number ticks from 1 to ``last``, at a round step, at most ``most`` of them."""
+    span = max(1.0, last - 1)
+    raw = span / max(1, most - 1)
+    step = 1
+    mag = 10 ** math.floor(math.log10(max(raw, 1)))
+    for mult in (1, 2, 5, 10):
+        step = int(mult * mag)
+        if step >= raw:
+            break
+    ticks = [1] + list(range(step, int(last) + 1, step))
+    return sorted(set(t for t in ticks if t <= last))

@@ -1,0 +1,75 @@
+"""Make the README's screenshots from the running app: `python scripts/screenshots.py`.
+
+Each picture is the real app driven by key presses (Textual's Pilot), saved as SVG in screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from walker_tui.app import make_app
+from walker_tui.config import Config
+
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+async def wait(pilot, cond, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise SystemExit("timed out waiting for the app")
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+
+
+async def shot(name: str, size: tuple[int, int], cfg: Config, keys: list[str], cond) -> None:
+    app = make_app(cfg)
+    async with app.run_test(size=size) as pilot:
+        await wait(pilot, lambda: app.histories)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.05)
+        await wait(pilot, lambda: cond(app))
+        path = OUT / f"{name}.svg"
+        app.save_screenshot(str(path))
+        print(f"wrote {path.relative_to(OUT.parent)}")
+
+
+async def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    base = dict(device="cpu")
+    # The bare command: the notebook's problem, walked to the target.
+    await shot(
+        "walker-120x40", (120, 40), Config(**base, pace=8), [], lambda a: a.state == "finished"
+    )
+    # A race against the notebook's stepper (0.3) and a fast one (0.7).
+    await shot(
+        "race-120x40",
+        (120, 40),
+        Config(**base, pace=0, race=[0.3, 0.7]),
+        ["s"],
+        lambda a: "stepper 0.3" in a.histories and a.state == "finished",
+    )
+    # The smallest terminal it is built for, paused mid-walk and stepped back one epoch.
+    await shot(
+        "paused-80x24",
+        (80, 24),
+        Config(**base, pace=4),
+        ["space", "n", "n"],
+        lambda a: a.state == "paused" and a.latest_epoch >= 2,
+    )
+    # The walker on a huge start with a 1e30 rate in its grid: inf candidates shown, never win.
+    await shot(
+        "wild-rate-120x40",
+        (120, 40),
+        Config(device="cpu", lrs_spec="0.1,0.5,0.9,1e30", pace=0),
+        [],
+        lambda a: a.state == "finished",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

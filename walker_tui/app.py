@@ -1,0 +1,415 @@
+"""The Textual app: panels, keys, and the training worker that drives a pure-engine Session."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import numpy as np
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
+
+from .config import Config
+from .help import HelpScreen
+from .history import History
+from .messages import Failed, Frames, Started, Surface
+from .session import Session, SurfaceData
+from .widgets.candidates import CandidateBars
+from .widgets.loss_curve import LossCurve
+from .widgets.status import StatusLine
+from .widgets.surface_plot import SurfacePlot
+
+PACES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 0.0]  # 0 = as fast as it goes
+MIN_SIZE = (60, 20)
+FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
+
+
+class Control:
+    """What the UI asks of the worker, behind a lock; ``wake`` cuts the worker's waits short."""
+
+    def __init__(self, paused: bool, pace: float) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.paused = paused
+        self.steps = 0
+        self.pace = pace
+
+    def set(self, **changes: object) -> None:
+        with self.lock:
+            for key, value in changes.items():
+                setattr(self, key, value)
+        self.wake.set()
+
+
+def describe_error(error: BaseException, cfg: Config) -> str:
+    """A one-line account of a worker failure; out-of-memory names the size that failed."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "out of memory" in str(error).lower():
+        return f"out of memory at --n {cfg.n} on {cfg.device}: {text}"
+    return f"{type(error).__name__}: {text}"
+
+
+class WalkerApp(App[int]):
+    """Watch and steer the walker; every key works whatever the worker is doing."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "walker-tui"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("space", "toggle_pause", "pause"),
+        Binding("n", "step", "step"),
+        Binding("left", "back", "back", show=False),
+        Binding("right", "forth", "forth", show=False),
+        Binding("r", "reseed", "reseed"),
+        Binding("s", "race", "race"),
+        Binding("plus,equals_sign", "faster", "faster", key_display="+"),
+        Binding("minus", "slower", "slower", key_display="-"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit_app", "quit"),
+    ]
+
+    def __init__(self, cfg: Config, start_paused: bool = False) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.seed = cfg.seed
+        self.race = False
+        self.gen = 0
+        pace = cfg.pace if cfg.pace in PACES else min(PACES[:-1], key=lambda p: abs(p - cfg.pace))
+        self.control = Control(paused=start_paused, pace=pace)
+        self.live_loops = 0  # training loops still running (each exits soon after cancel)
+        self._loops_lock = threading.Lock()
+        self.view_epoch: int | None = None  # None: follow the latest epoch
+        self._reset_view()
+
+    # --- layout ---
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield LossCurve(id="loss")
+                yield CandidateBars(id="bars")
+            yield SurfacePlot(id="surface")
+        yield Static(
+            "terminal too small: walker-tui needs at least "
+            f"{MIN_SIZE[0]}x{MIN_SIZE[1]}; enlarge it or press q",
+            id="too-small",
+        )
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.cfg.problem} · {len(self.cfg.lrs)} rates · {self.cfg.lrs_spec}"
+        self._check_size()
+        self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
+        self._start()
+
+    def on_resize(self) -> None:
+        self._check_size()
+        self.dirty = True
+
+    def _check_size(self) -> None:
+        w, h = self.size
+        self.screen.set_class(w < MIN_SIZE[0] or h < MIN_SIZE[1], "too-small")
+
+    # --- state ---
+
+    def _reset_view(self) -> None:
+        self.histories: dict[str, History] = {}
+        self.outcomes: dict = {}
+        self.surface: SurfaceData | None = None
+        self.device = "…"
+        self.rates: list[float] = list(self.cfg.lrs)
+        self.eps: float | None = None
+        self.error = ""
+        self.view_epoch = None
+        self.start_w: tuple[float, float] | None = None
+        self.minimum: tuple[float, float] | None = None
+        self.dirty = True
+
+    @property
+    def latest_epoch(self) -> int:
+        """The newest epoch of the run: in a race, of whichever trainer is still going."""
+        return max((h.latest.epoch for h in self.histories.values() if h.latest), default=0)
+
+    @property
+    def shown_epoch(self) -> int:
+        return self.latest_epoch if self.view_epoch is None else self.view_epoch
+
+    @property
+    def state(self) -> str:
+        if self.error:
+            return "error"
+        walker = self.outcomes.get("walker")
+        if walker is not None and walker.state == "diverged":
+            return "diverged"
+        if self.outcomes and all(o is not None for o in self.outcomes.values()):
+            return "finished"
+        if not self.histories:
+            return "starting"
+        return "paused" if self.control.paused else "running"
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        for name, outcome in self.outcomes.items():
+            if outcome is None:
+                continue
+            if outcome.state == "diverged":
+                parts.append(f"{name} diverged at epoch {outcome.epochs}")
+            else:
+                parts.append(f"{name} {outcome.loss:.3f} in {outcome.epochs} epochs")
+        text = " · ".join(parts)
+        if self.error:
+            text = f"error: {self.error} (r restarts, q quits)"
+        return text
+
+    # --- the worker ---
+
+    def _start(self) -> None:
+        self.gen += 1
+        self._reset_view()
+        self.control.set(steps=0)
+        self._train(self.gen, self.seed, self.race)
+
+    @work(thread=True, exclusive=True, group="train", exit_on_error=False)
+    def _train(self, gen: int, seed: int, race: bool) -> None:
+        cancelled = get_current_worker().cancelled_event
+        ctl = self.control
+        with self._loops_lock:
+            self.live_loops += 1
+        try:
+            session = Session(self.cfg, seed, race)
+            w0 = session.w0.cpu().numpy()
+            self.post_message(
+                Started(
+                    gen,
+                    session.device_name,
+                    list(session.trainers),
+                    session.trainers["walker"].rates,
+                    (float(w0[0]), float(w0[1])),
+                    (float(session.minimum[0]), float(session.minimum[1])),
+                )
+            )
+            surface = session.update_surface(np.array([w0[0]]), np.array([w0[1]]))
+            if surface is not None:
+                self.post_message(Surface(gen, surface))
+            pending: list[dict] = []
+            stamps: deque[float] = deque()
+            last_post = next_due = time.monotonic()
+            while not cancelled.is_set():
+                with ctl.lock:
+                    paused, pace = ctl.paused, ctl.pace
+                    go = not session.finished and (not paused or ctl.steps > 0)
+                    if go and paused:
+                        ctl.steps -= 1
+                now = time.monotonic()
+                if go and not paused and pace > 0:
+                    if now < next_due:
+                        self._flush(gen, session, pending, stamps, paused)
+                        pending = []
+                        ctl.wake.wait(min(next_due - now, 0.1))
+                        ctl.wake.clear()
+                        continue
+                    next_due = max(next_due, now - 0.25) + 1.0 / pace
+                if not go:
+                    if pending:
+                        self._flush(gen, session, pending, stamps, paused)
+                        pending = []
+                    ctl.wake.wait(0.1)
+                    ctl.wake.clear()
+                    continue
+                pending.append(session.step())
+                stamps.append(time.monotonic())
+                if paused or session.finished or stamps[-1] - last_post >= FRAME_INTERVAL:
+                    self._flush(gen, session, pending, stamps, paused)
+                    pending = []
+                    last_post = stamps[-1]
+            # a cancelled worker posts nothing more
+        except Exception as error:  # shown in the app, which stays usable
+            self.post_message(Failed(gen, describe_error(error, self.cfg)))
+        finally:
+            with self._loops_lock:
+                self.live_loops -= 1
+
+    def _flush(
+        self, gen: int, session: Session, pending: list[dict], stamps: deque, paused: bool
+    ) -> None:
+        if not pending:
+            return
+        xs, ys = [], []
+        for frame in pending:
+            for rec in frame.values():
+                w = rec.weights[:, rec.winner]
+                xs.append(float(w[0]))
+                ys.append(float(w[1]))
+        surface = session.update_surface(np.array(xs), np.array(ys))
+        if surface is not None:
+            self.post_message(Surface(gen, surface))
+        now = time.monotonic()
+        while stamps and stamps[0] < now - 1.0:
+            stamps.popleft()
+        eps = None if paused else float(len(stamps))
+        self.post_message(Frames(gen, pending, dict(session.outcomes), eps))
+
+    # --- messages from the worker ---
+
+    def on_started(self, msg: Started) -> None:
+        if msg.gen != self.gen:
+            return
+        self.device = msg.device
+        self.rates = msg.rates
+        self.histories = {name: History() for name in msg.names}
+        self.outcomes = {name: None for name in msg.names}
+        self.start_w, self.minimum = msg.start, msg.minimum
+        self.dirty = True
+
+    def on_surface(self, msg: Surface) -> None:
+        if msg.gen == self.gen:
+            self.surface = msg.surface
+            self.dirty = True
+
+    def on_frames(self, msg: Frames) -> None:
+        if msg.gen != self.gen:
+            return
+        for frame in msg.frames:
+            for name, rec in frame.items():
+                self.histories[name].add(rec)
+        self.outcomes = msg.outcomes
+        self.eps = msg.eps
+        self.dirty = True
+
+    def on_failed(self, msg: Failed) -> None:
+        if msg.gen != self.gen:
+            return
+        self.error = msg.text
+        self.notify(msg.text, title="training stopped", severity="error", timeout=10)
+        self.dirty = True
+
+    # --- drawing ---
+
+    def _redraw_if_dirty(self) -> None:
+        if self.dirty:
+            self.dirty = False
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Replot every panel from the data held on the app (at most 20 times a second)."""
+        epoch = self.shown_epoch
+        walker = self.histories.get("walker")
+        rec = walker.at(epoch) if walker else None
+        if rec is None and walker is not None and walker.latest is not None:
+            rec = walker.latest if epoch > walker.latest.epoch else None  # the walker is done
+        with self.batch_update():
+            series = {}
+            paths = {}
+            for name, hist in self.histories.items():
+                cols = hist.curve.columns()
+                if cols:
+                    series[name] = (cols[0], cols[1])
+                upto = hist.curve.columns(upto=epoch)
+                if upto:
+                    paths[name] = (upto[2], upto[3])
+            self.query_one(LossCurve).show(series, self.cfg.min_loss, self.view_epoch)
+            if rec is not None:
+                self.query_one(CandidateBars).show(self.rates, rec.losses, rec.winner, rec.epoch)
+                walk = (rec.weights[0], rec.weights[1])
+                win = (float(rec.weights[0, rec.winner]), float(rec.weights[1, rec.winner]))
+            else:
+                self.query_one(CandidateBars).show(self.rates, None, -1, 0)
+                walk, win = None, None
+            self.query_one(SurfacePlot).show(
+                self.surface, paths, walk, win, self.start_w, self.minimum
+            )
+            self.query_one(StatusLine).show(
+                problem=self.cfg.problem,
+                device=self.device,
+                seed=self.seed,
+                epoch=epoch,
+                latest=self.latest_epoch,
+                rate=self.rates[rec.winner] if rec is not None and not rec.diverged else None,
+                rates=self.rates,
+                loss=rec.loss if rec is not None else None,
+                target=self.cfg.min_loss,
+                state=self.state,
+                eps=self.eps if self.state == "running" else None,
+                pace=self.pace_text,
+                summary=self.summary,
+            )
+
+    @property
+    def pace_text(self) -> str:
+        pace = self.control.pace
+        return "max" if pace == 0 else f"{pace:g}/s"
+
+    # --- keys ---
+
+    def action_toggle_pause(self) -> None:
+        self.control.set(paused=not self.control.paused, steps=0)
+        if not self.control.paused:
+            self.view_epoch = None
+        self.dirty = True
+
+    def action_step(self) -> None:
+        self.view_epoch = None
+        with self.control.lock:
+            self.control.paused = True
+            self.control.steps += 1
+        self.control.wake.set()
+        self.dirty = True
+
+    def _move(self, delta: int) -> None:
+        walker = self.histories.get("walker")
+        if walker is None or walker.latest is None:
+            return
+        if not self.control.paused and self.state == "running":
+            self.control.set(paused=True, steps=0)
+        latest = self.latest_epoch
+        target = max(walker.first_held, min(latest, self.shown_epoch + delta))
+        self.view_epoch = None if target == latest else target
+        self.dirty = True
+
+    def action_back(self) -> None:
+        self._move(-1)
+
+    def action_forth(self) -> None:
+        self._move(1)
+
+    def action_reseed(self) -> None:
+        self.seed += 1
+        self._start()
+
+    def action_race(self) -> None:
+        self.race = not self.race
+        self._start()
+
+    def _pace_step(self, delta: int) -> None:
+        i = PACES.index(self.control.pace) if self.control.pace in PACES else 3
+        i = max(0, min(len(PACES) - 1, i + delta))
+        self.control.set(pace=PACES[i])
+        self.dirty = True
+
+    def action_faster(self) -> None:
+        self._pace_step(1)
+
+    def action_slower(self) -> None:
+        self._pace_step(-1)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_quit_app(self) -> None:
+        self.workers.cancel_group(self, "train")
+        self.control.wake.set()
+        self.exit(0)
+
+
+def make_app(cfg: Config, start_paused: bool = False) -> WalkerApp:
+    """The one factory for the CLI and the tests."""
+    return WalkerApp(cfg, start_paused=start_paused)

@@ -1,0 +1,41 @@
+"""The ``?`` help screen: every key with a word on what it does."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("space", "pause / resume training"),
+    ("n", "one epoch (pauses first if running)"),
+    ("left / right", "back / forth through the recorded epochs (pauses)"),
+    ("r", "reseed: next seed, new data and w0, from epoch 0"),
+    ("s", "race stepper(s) from the same w0; s again drops it"),
+    ("+ / -", "faster / slower pace, up to as fast as it goes"),
+    ("?", "this help"),
+    ("q", "quit"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal list of the keys; any of escape, ? or q closes it."""
+
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "close help"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        width = max(len(k) for k, _ in KEYS)
+        lines = ["[b]walker-tui keys[/b]", ""]
+        lines += [f"[b]{k:<{width}}[/b]  {what}" for k, what in KEYS]
+        lines += [
+            "",
+            "Each epoch the walker tries every rate of its grid from the",
+            "same weights and walks on from the best candidate.",
+            "escape, ? or q closes this help.",
+        ]
+        with Vertical(id="help-box"):
+            yield Static("\n".join(lines), id="help-text")

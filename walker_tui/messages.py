@@ -1,0 +1,55 @@
+"""Messages the training worker posts to the app. They carry plain numbers and numpy arrays only."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from .engine import HostEpoch, Outcome
+from .session import SurfaceData
+
+
+class Started(Message):
+    """A session is built: its device, names and start."""
+
+    def __init__(
+        self,
+        gen: int,
+        device: str,
+        names: list[str],
+        rates: list[float],
+        start: tuple[float, float],
+        minimum: tuple[float, float],
+    ) -> None:
+        super().__init__()
+        self.gen, self.device, self.names, self.rates = gen, device, names, rates
+        self.start, self.minimum = start, minimum
+
+
+class Frames(Message):
+    """Every epoch since the last message (coalesced), and the outcomes so far."""
+
+    def __init__(
+        self,
+        gen: int,
+        frames: list[dict[str, HostEpoch]],
+        outcomes: dict[str, Outcome | None],
+        eps: float,
+    ) -> None:
+        super().__init__()
+        self.gen, self.frames, self.outcomes, self.eps = gen, frames, outcomes, eps
+
+
+class Surface(Message):
+    """A new loss grid, when the window changed."""
+
+    def __init__(self, gen: int, surface: SurfaceData) -> None:
+        super().__init__()
+        self.gen, self.surface = gen, surface
+
+
+class Failed(Message):
+    """The worker hit an error: the text says what."""
+
+    def __init__(self, gen: int, text: str) -> None:
+        super().__init__()
+        self.gen, self.text = gen, text

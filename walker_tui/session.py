@@ -1,0 +1,95 @@
+"""A training session: the walker and its racing steppers stepped in lockstep from one w0.
+
+Pure engine code (no UI): the app's worker thread drives it, the tests drive it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .config import Config
+from .engine import HostEpoch, Outcome, Stepper, Walker, device_name, resolve_device, to_host
+from .problems import make_problem
+from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid
+
+
+@dataclass
+class SurfaceData:
+    """A loss grid over a window, ready to draw."""
+
+    window: Window
+    xs: np.ndarray
+    ys: np.ndarray
+    z: np.ndarray
+    contours: list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class Session:
+    """Everything one seed's run needs: problem, trainers, their outcomes and the surface."""
+
+    cfg: Config
+    seed: int
+    race: bool = False
+    trainers: dict[str, Walker] = field(default_factory=dict)
+    outcomes: dict[str, Outcome | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.device = resolve_device(self.cfg.device)
+        self.device_name = device_name(self.device)
+        self.problem = make_problem(self.cfg.problem, self.cfg.n, self.seed, self.device)
+        if self.cfg.w0 is not None:
+            w0 = torch.tensor(self.cfg.w0, dtype=torch.float32, device=self.device)
+        else:
+            w0 = self.problem.w0
+        self.w0 = w0
+        self.trainers["walker"] = Walker(self.problem, self.cfg.lrs, w0)
+        if self.race:
+            for lr in self.cfg.race:
+                self.trainers[f"stepper {lr:g}"] = Stepper(self.problem, lr, w0)
+        self.outcomes = {name: None for name in self.trainers}
+        self.minimum = self.problem.minimum().numpy()
+        self.surface: SurfaceData | None = None
+
+    @property
+    def finished(self) -> bool:
+        return all(o is not None for o in self.outcomes.values())
+
+    def step(self) -> dict[str, HostEpoch]:
+        """One epoch of every trainer still running; records their outcomes when they stop."""
+        out = {}
+        for name, trainer in self.trainers.items():
+            if self.outcomes[name] is not None:
+                continue
+            (rec,) = to_host([trainer.step()], trainer.rates)
+            out[name] = rec
+            if rec.diverged:
+                self.outcomes[name] = Outcome("diverged", rec.epoch, rec.loss)
+            elif rec.loss < self.cfg.min_loss or rec.epoch >= self.cfg.epochs:
+                self.outcomes[name] = Outcome("finished", rec.epoch, rec.loss)
+        return out
+
+    def update_surface(self, xs: np.ndarray, ys: np.ndarray) -> SurfaceData | None:
+        """Compute the grid for a window holding w0, the minimum and these points if the current
+        window does not hold them; None when nothing changed."""
+        xs = np.asarray(xs, dtype=float)
+        ys = np.asarray(ys, dtype=float)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        xs, ys = xs[ok], ys[ok]
+        if self.surface is None:
+            w0 = self.w0.cpu().numpy()
+            window = fit_window(
+                np.concatenate([[w0[0], self.minimum[0]], xs]),
+                np.concatenate([[w0[1], self.minimum[1]], ys]),
+            )
+        elif self.surface.window.contains(xs, ys):
+            return None
+        else:
+            window = grow(self.surface.window, xs, ys)
+        gx, gy, z = loss_grid(self.problem, window)
+        contours = contour_points(gx, gy, z, contour_levels(z))
+        self.surface = SurfaceData(window, gx, gy, z, contours)
+        return self.surface

@@ -1,0 +1,60 @@
+"""The loss curve: each trainer's winning loss per epoch on a log axis, with the target."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+from . import epoch_ticks, log_ticks, series_color
+
+
+class LossCurve(PlotextPlot):
+    """Data lives on the widget; :meth:`show` replots it (log10 computed here, not by plotext)."""
+
+    def show(
+        self,
+        series: dict[str, tuple[np.ndarray, np.ndarray]],
+        target: float,
+        view_epoch: int | None = None,
+    ) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.title("loss per epoch (log scale)")
+        plt.xlabel("epoch")
+        lows, highs = [], []
+        race = len(series) > 1
+        for i, (name, (xs, ys)) in enumerate(series.items()):
+            ys = np.asarray(ys, dtype=float)
+            ok = np.isfinite(ys) & (ys > 0)
+            if not ok.any():
+                continue
+            ly = np.log10(ys[ok])
+            lows.append(ly.min())
+            highs.append(ly.max())
+            plt.plot(
+                list(np.asarray(xs)[ok]),
+                list(ly),
+                marker="braille",
+                color=series_color(name, i),
+                label=name if race else None,
+            )
+        if target > 0:
+            lt = math.log10(target)
+            lows.append(lt)
+            highs.append(lt)
+            plt.hline(lt, "gray")
+        if view_epoch is not None:
+            plt.vline(view_epoch, "yellow")
+        last = max((float(np.max(xs)) for xs, _ in series.values() if len(xs)), default=1.0)
+        ticks = epoch_ticks(last, max(2, self.size.width // 8))
+        plt.xticks(ticks, [str(t) for t in ticks])
+        if lows:
+            lo, hi = min(lows), max(highs)
+            pad = max(0.02, 0.04 * (hi - lo))
+            lo, hi = lo - pad, hi + pad
+            ticks, labels = log_ticks(lo, hi, most=max(2, self.size.height // 3))
+            plt.yticks(ticks, labels)
+            plt.ylim(lo, hi)
+        self.refresh()
