@@ -7,7 +7,7 @@ import time
 from collections import deque
 
 import numpy as np
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -48,10 +48,12 @@ class Control:
 
 def describe_error(error: BaseException, cfg: Config) -> str:
     """A one-line account of a worker failure; out-of-memory names the size that failed."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if "out of memory" in str(error).lower():
-        return f"out of memory at --n {cfg.n} on {cfg.device}: {text}"
-    return f"{type(error).__name__}: {text}"
+    from .headless import is_out_of_memory, memory_message
+
+    if is_out_of_memory(error):
+        return memory_message(cfg, error)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}"[:200]
 
 
 class WalkerApp(App[int]):
@@ -71,6 +73,7 @@ class WalkerApp(App[int]):
         Binding("minus", "slower", "slower", key_display="-"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit_app", "quit"),
+        Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
     ]
 
     def __init__(self, cfg: Config, start_paused: bool = False) -> None:
@@ -109,12 +112,12 @@ class WalkerApp(App[int]):
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
         self._start()
 
-    def on_resize(self) -> None:
-        self._check_size()
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
         self.dirty = True
 
-    def _check_size(self) -> None:
-        w, h = self.size
+    def _check_size(self, width: int | None = None, height: int | None = None) -> None:
+        w, h = (width, height) if width is not None and height is not None else self.size
         self.screen.set_class(w < MIN_SIZE[0] or h < MIN_SIZE[1], "too-small")
 
     # --- state ---
@@ -183,6 +186,9 @@ class WalkerApp(App[int]):
         ctl = self.control
         with self._loops_lock:
             self.live_loops += 1
+        session: Session | None = None
+        pending: list[dict] = []
+        stamps: deque[float] = deque()
         try:
             session = Session(self.cfg, seed, race)
             w0 = session.w0.cpu().numpy()
@@ -199,8 +205,6 @@ class WalkerApp(App[int]):
             surface = session.update_surface(np.array([w0[0]]), np.array([w0[1]]))
             if surface is not None:
                 self.post_message(Surface(gen, surface))
-            pending: list[dict] = []
-            stamps: deque[float] = deque()
             last_post = next_due = time.monotonic()
             while not cancelled.is_set():
                 with ctl.lock:
@@ -231,7 +235,9 @@ class WalkerApp(App[int]):
                     pending = []
                     last_post = stamps[-1]
             # a cancelled worker posts nothing more
-        except Exception as error:  # shown in the app, which stays usable
+        except (Exception, MemoryError) as error:  # shown in the app, which stays usable
+            if session is not None and pending:  # nothing lost: the epochs before the fault
+                self.post_message(Frames(gen, pending, dict(session.outcomes), None))
             self.post_message(Failed(gen, describe_error(error, self.cfg)))
         finally:
             with self._loops_lock:

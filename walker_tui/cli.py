@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -218,7 +218,10 @@ def _check_record(parser: Parser, path: str | None, force: bool) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         parser.error(f"argument --record: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK):
+    try:  # a real write: os.access says yes to root even where writing fails
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
         parser.error(f"argument --record: folder {str(folder)!r} cannot be written")
     if target.is_dir():
         parser.error(f"argument --record: {path!r} is a folder")

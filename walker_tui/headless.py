@@ -35,15 +35,46 @@ def sync_every(device: torch.device) -> int:
     return 1 if device.type == "cpu" else 16
 
 
-def final_line(outcome: Outcome) -> str:
+def final_line(outcome: Outcome, walker: bool = True) -> str:
     if outcome.state == "diverged":
-        return f"Diverged at epoch {outcome.epochs}: no candidate has a finite loss."
+        why = "no candidate has a finite loss" if walker else "the loss is not finite"
+        return f"Diverged at epoch {outcome.epochs}: {why}."
     return f"Final loss: {outcome.loss:.3f} in {outcome.epochs} epochs."
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, the CPU allocator's failure, or Python's MemoryError."""
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or "out of memory" in text or "allocate memory" in text
+
+
+def memory_message(cfg: Config, error: BaseException) -> str:
+    """One line naming the size that failed: the data alone take 12 bytes a point (float32 x, y)."""
+    gib = cfg.n * 12 / 2**30
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+    return (
+        f"out of memory at --n {cfg.n} on device {cfg.device} "
+        f"(the data alone need about {gib:,.1f} GiB): {first}"
+    )
+
+
+def guarded(command: str, cfg: Config, body: Callable[[], int]) -> int:
+    """Run a headless command; out-of-memory becomes a one-line error (exit 1), not a traceback."""
+    try:
+        return body()
+    except (RuntimeError, MemoryError) as error:
+        if not is_out_of_memory(error):
+            raise
+        print(f"walker-tui {command}: error: {memory_message(cfg, error)}", file=sys.stderr)
+        return 1
 
 
 def run_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print the notebook's table for one walker or stepper run. Exit 0, 1 diverged, 130 Ctrl+C."""
-    out = out or sys.stdout
+    return guarded("run", cfg, lambda: _run(cfg, args, out or sys.stdout))
+
+
+def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
     walker = args.optimizer == "walker"
@@ -72,7 +103,7 @@ def run_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None
         out.flush()
         print(f"Interrupted at epoch {trainer.epoch}.", file=sys.stderr)
         return _save(recording, args, 130)
-    out.write(final_line(outcome) + "\n")
+    out.write(final_line(outcome, walker) + "\n")
     out.flush()
     return _save(recording, args, 1 if outcome.state == "diverged" else 0)
 
@@ -106,7 +137,10 @@ def _synchronizer(device: torch.device) -> Callable[[], None]:
 
 def bench_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The notebook's benchmark: walker and steppers from the same w0 on the same data."""
-    out = out or sys.stdout
+    return guarded("bench", cfg, lambda: _bench(cfg, args, out or sys.stdout))
+
+
+def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
     out.write(

@@ -92,24 +92,28 @@ class Recording:
 
     lrs: list[float]
     options: dict[str, Any] = field(default_factory=dict)
-    epochs: list[int] = field(default_factory=list)
-    weights: list[np.ndarray] = field(default_factory=list)
-    losses: list[np.ndarray] = field(default_factory=list)
-    winners: list[int] = field(default_factory=list)
+    # One tuple per epoch, appended in one step, so an interrupt never leaves it half-written.
+    rows: list[tuple[int, np.ndarray, np.ndarray, int]] = field(default_factory=list)
 
     def add(self, rec: Any) -> None:
-        self.epochs.append(rec.epoch)
-        self.weights.append(np.asarray(rec.weights, dtype=np.float32))
-        self.losses.append(np.asarray(rec.losses, dtype=np.float32))
-        self.winners.append(rec.winner)
+        self.rows.append(
+            (
+                rec.epoch,
+                np.asarray(rec.weights, dtype=np.float32),
+                np.asarray(rec.losses, dtype=np.float32),
+                rec.winner,
+            )
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        k, d = len(self.lrs), (self.weights[0].shape[0] if self.weights else 0)
+        rows = list(self.rows)
+        k = len(self.lrs)
+        d = rows[0][1].shape[0] if rows else 0
         return {
-            "epoch": np.asarray(self.epochs, dtype=np.int64),
-            "weights": np.stack(self.weights) if self.weights else np.zeros((0, d, k), np.float32),
-            "losses": np.stack(self.losses) if self.losses else np.zeros((0, k), np.float32),
-            "winner": np.asarray(self.winners, dtype=np.int64),
+            "epoch": np.asarray([r[0] for r in rows], dtype=np.int64),
+            "weights": np.stack([r[1] for r in rows]) if rows else np.zeros((0, d, k), np.float32),
+            "losses": np.stack([r[2] for r in rows]) if rows else np.zeros((0, k), np.float32),
+            "winner": np.asarray([r[3] for r in rows], dtype=np.int64),
             "lrs": np.asarray(self.lrs, dtype=np.float64),
         }
 
@@ -178,20 +182,21 @@ class Recording:
         suffix = path.suffix.lower()
         if suffix == ".npz":
             with np.load(path) as z:
-                rec = cls(list(z["lrs"]), json.loads(str(z["options"])))
-                rec.epochs = [int(e) for e in z["epoch"]]
-                rec.weights = list(z["weights"])
-                rec.losses = list(z["losses"])
-                rec.winners = [int(b) for b in z["winner"]]
+                rec = cls([float(r) for r in z["lrs"]], json.loads(str(z["options"])))
+                rec.rows = [
+                    (int(e), w, loss, int(b))
+                    for e, w, loss, b in zip(
+                        z["epoch"], z["weights"], z["losses"], z["winner"], strict=True
+                    )
+                ]
             return rec
         if suffix == ".json":
             doc = json.loads(path.read_text())
             rec = cls(doc["lrs"], doc["options"])
             for e in doc["epochs"]:
-                rec.epochs.append(e["epoch"])
-                rec.winners.append(e["winner"])
-                rec.losses.append(np.asarray(e["losses"], dtype=np.float32))
-                rec.weights.append(np.asarray(e["weights"], dtype=np.float32))
+                losses = np.asarray([float(v) for v in e["losses"]], dtype=np.float32)
+                weights = np.asarray(e["weights"], dtype=np.float32)
+                rec.rows.append((e["epoch"], weights, losses, e["winner"]))
             return rec
         if suffix == ".csv":
             lines = path.read_text().splitlines()
@@ -205,10 +210,7 @@ class Recording:
             for row in body:
                 vals = [float(v) for v in row[4:]]
                 per = np.asarray(vals, dtype=np.float32).reshape(k, d + 1)
-                rec.epochs.append(int(row[0]))
-                rec.winners.append(int(row[1]))
-                rec.losses.append(per[:, 0].copy())
-                rec.weights.append(per[:, 1:].T.copy())
+                rec.rows.append((int(row[0]), per[:, 1:].T.copy(), per[:, 0].copy(), int(row[1])))
             return rec
         raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
 

@@ -30,7 +30,7 @@ def test_record_round_trip(tmp_path, suffix):
     # the 1e30 candidate overflows to inf: kept as such, not dropped
     assert np.array_equal(a["losses"], b["losses"])
     assert np.isinf(b["losses"][1:, 3]).all()
-    assert a["weights"].shape == (len(rec.epochs), 2, 4)
+    assert a["weights"].shape == (len(rec.rows), 2, 4)
 
 
 def test_json_is_plain_json(tmp_path):

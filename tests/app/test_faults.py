@@ -1,0 +1,93 @@
+"""Pilot tests of faults: a worker exception, out of memory, a tiny terminal, NO_COLOR, divergence."""
+
+from helpers import settle, until
+
+from walker_tui.app import make_app
+from walker_tui.config import Config
+from walker_tui.session import Session
+from walker_tui.widgets.candidates import CandidateBars
+from walker_tui.widgets.status import StatusLine
+from walker_tui.widgets.surface_plot import SurfacePlot
+
+
+def status_text(app) -> str:
+    return str(app.query_one(StatusLine).render())
+
+
+async def test_worker_exception_is_shown_and_the_app_stays_usable(monkeypatch):
+    real_step = Session.step
+    calls = {"n": 0}
+
+    def flaky(self):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("boom in epoch 4")
+        return real_step(self)
+
+    monkeypatch.setattr(Session, "step", flaky)
+    app = make_app(Config(device="cpu", pace=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.state == "error")
+        assert "boom in epoch 4" in status_text(app)
+        assert "r restarts" in status_text(app)
+        assert app.latest_epoch == 3
+        await pilot.press("r")  # reseed still works: the fault was one-off
+        await until(pilot, lambda: app.state == "finished")
+        assert app.seed == 18 and not app.error
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_out_of_memory_in_the_app_names_the_size():
+    app = make_app(Config(device="cpu", n=10**12))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.state == "error")
+        assert "out of memory at --n 1000000000000" in status_text(app)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_tiny_terminal_says_so_and_recovers():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause(0.3)
+        notice = app.query_one("#too-small")
+        assert notice.display and "terminal too small" in str(notice.render())
+        assert not app.query_one("#main").display
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause(0.3)
+        assert not notice.display and app.query_one("#main").display
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 1)
+
+
+async def test_no_color_keeps_winner_and_current_point_visible(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        for _ in range(4):
+            await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 4)
+        await settle(pilot, app)
+        assert app.no_color
+        bars = app.query_one(CandidateBars).render().plain
+        surface = app.query_one(SurfacePlot).render().plain
+        assert "★0.70" in bars  # the winner's tick is starred (epoch 4's winner is 0.70)
+        assert bars.count("★") >= 2  # and a star over its bar
+        assert "★" in surface  # the current point
+        svg = app.export_screenshot()
+        assert "#f4005f" not in svg.lower()  # the winner's red is gone, the glyphs stay
+
+
+async def test_race_with_a_diverging_stepper():
+    app = make_app(Config(device="cpu", pace=0, race=[0.3, 5.0]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("s")
+        await until(pilot, lambda: "stepper 5" in app.histories and app.state == "finished")
+        assert app.outcomes["stepper 5"].state == "diverged"
+        assert app.outcomes["walker"].state == "finished"
+        assert app.outcomes["walker"].epochs == 11  # the walker carried on to its target
+        assert "stepper 5 diverged at epoch" in status_text(app)
+        assert "walker 0.094 in 11 epochs" in status_text(app)

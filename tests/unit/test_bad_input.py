@@ -1,0 +1,205 @@
+"""Bad input gets a one-line error naming the problem and exit status 2, before any work."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from walker_tui.cli import main
+from walker_tui.grids import MAX_RATES
+from walker_tui.history import Recording
+
+BAD = [
+    (["--lrs", ""], "--lrs: empty"),
+    (["--lrs", "0.1,x"], "not a number"),
+    (["--lrs", "nan"], "not finite"),
+    (["--lrs", "0.1,inf"], "not finite"),
+    (["--lrs", "0"], "not positive"),
+    (["--lrs", "-0.5,0.1"], "not positive"),
+    (["--lrs", "1:0.1:0.1"], "yields no rate"),
+    (["--lrs", "log:0:1:5"], "cannot touch 0"),
+    (["--lrs", f"lin:0.1:1:{MAX_RATES + 1}"], f"limit of {MAX_RATES}"),
+    (["--n", "0"], "--n must be at least 1"),
+    (["--n", "-5"], "--n must be at least 1"),
+    (["--n", "1.5"], "not a whole number"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--min-loss", "-1"], "--min-loss"),
+    (["--min-loss", "nan"], "not finite"),
+    (["--seed", "x"], "--seed: 'x' is not a whole number"),
+    (["--w0", "1"], "two numbers"),
+    (["--w0", "1,2,3"], "two numbers"),
+    (["--w0", "a,b"], "two numbers"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--device", "cuda:x"], "unknown device"),
+    (["--problem", "quartic"], "choose from 'linear'"),
+]
+RUN_ONLY = [
+    (["--lr", "0"], "--lr"),
+    (["--lr", "-1"], "--lr"),
+    (["--lr", "inf"], "not finite"),
+    (["--optimizer", "adam"], "choose from 'walker', 'stepper'"),
+    (["--record", "/no/such/folder/r.csv"], "does not exist"),
+    (["--record", "/proc/r.csv"], "cannot be written"),
+    (["--record", "r.txt"], "must end in .csv, .json or .npz"),
+]
+NO_GPU = [] if torch.cuda.is_available() else [(["--device", "cuda"], "available: cpu")]
+NO_GPU += [] if torch.cuda.device_count() > 7 else [(["--device", "cuda:7"], "not available")]
+NO_MPS = [] if torch.backends.mps.is_available() else [(["--device", "mps"], "not available")]
+
+
+def fails(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err  # one line, no usage dump, no traceback
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["bench"]], ids=["app", "run", "bench"])
+@pytest.mark.parametrize("args, words", BAD + NO_GPU + NO_MPS, ids=lambda v: str(v))
+def test_bad_input_everywhere(command, args, words, capsys):
+    line = fails(command + args, capsys)
+    assert words in line
+    assert line.startswith("walker-tui")
+
+
+@pytest.mark.parametrize("args, words", RUN_ONLY, ids=lambda v: str(v))
+def test_bad_run_input(args, words, capsys):
+    assert words in fails(["run", *args], capsys)
+
+
+def test_existing_record_needs_force(tmp_path, capsys):
+    target = tmp_path / "r.json"
+    target.write_text("keep me")
+    assert "add --force" in fails(["run", "--record", str(target)], capsys)
+    assert target.read_text() == "keep me"
+    assert main(["run", "--quiet", "--record", str(target), "--force", "--device", "cpu"]) == 0
+    assert len(Recording.load(target).rows) == 11
+
+
+def test_limit_is_said():
+    from walker_tui.grids import GridError, parse_lrs
+
+    with pytest.raises(GridError, match=str(MAX_RATES)):
+        parse_lrs(f"lin:0.1:1:{MAX_RATES + 1}")
+
+
+def cli(*args, **kw):
+    return subprocess.run(
+        [sys.executable, "-m", "walker_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
+
+
+def test_errors_are_not_tracebacks_in_a_real_process():
+    proc = cli("run", "--lrs", "1:0.1:0.1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_out_of_memory_names_the_size():
+    proc = cli("run", "--n", "1000000000000", "--device", "cpu")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "out of memory at --n 1000000000000" in proc.stderr
+
+
+def test_wild_rate_walks_exactly_as_without_it():
+    a = cli("run", "--lrs", "0.1,0.5,0.9,1e30", "--device", "cpu")
+    b = cli("run", "--lrs", "0.1,0.5,0.9", "--device", "cpu")
+    assert a.returncode == b.returncode == 0
+    assert a.stdout == b.stdout
+
+
+def test_diverging_stepper_says_so():
+    proc = cli("run", "--optimizer", "stepper", "--lr", "5", "--device", "cpu")
+    assert proc.returncode == 1
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("Diverged at epoch") and "diverged" in last.lower()
+
+
+def test_walker_with_only_wild_rates_diverges():
+    proc = cli("run", "--lrs", "1e30,1e31", "--device", "cpu")
+    assert proc.returncode == 1
+    assert proc.stdout.strip().splitlines()[-1] == (
+        "Diverged at epoch 2: no candidate has a finite loss."
+    )
+
+
+def test_bench_reports_a_diverged_stepper():
+    proc = cli("bench", "--stepper-lrs", "0.5,5", "--repeat", "1", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    rows = [r.split("\t") for r in proc.stdout.splitlines()[2:]]
+    assert rows[2][0] == "stepper" and rows[2][2] == "diverged"
+
+
+def test_ctrl_c_keeps_rows_and_a_valid_record(tmp_path):
+    record = tmp_path / "run.csv"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "walker_tui",
+            "run",
+            "--epochs",
+            "100000000",
+            "--min-loss",
+            "0",
+            "--record",
+            str(record),
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # wait until it is training (a few hundred rows out), then interrupt
+    rows = []
+    while len(rows) < 300:
+        rows.append(proc.stdout.readline())
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Interrupted at epoch" in err
+    printed = len(rows) + len(out.splitlines()) - 1  # minus the header
+    saved = Recording.load(record)
+    assert len(saved.rows) >= printed - 1 and saved.rows[0][0] == 1
+    epochs = [r[0] for r in saved.rows]
+    assert epochs == list(range(1, len(epochs) + 1))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_ctrl_c_in_bench_exits_130():
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "walker_tui",
+            "bench",
+            "--epochs",
+            "100000000",
+            "--min-loss",
+            "0",
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.readline()  # the header line: torch is loaded, work has begun
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
