@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -29,13 +30,15 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         width = max(len(k) for k, _ in KEYS)
-        lines = ["[b]walker-tui keys[/b]", ""]
-        lines += [f"[b]{k:<{width}}[/b]  {what}" for k, what in KEYS]
-        lines += [
-            "",
-            "Each epoch the walker tries every rate of its grid from the",
-            "same weights and walks on from the best candidate.",
-            "escape, ? or q closes this help.",
-        ]
+        text = Text()
+        text.append("walker-tui keys\n\n", style="bold")
+        for key, what in KEYS:
+            text.append(f"{key:<{width}}", style="bold")
+            text.append(f"  {what}\n")
+        text.append(
+            "\nEach epoch the walker tries every rate of its grid from the\n"
+            "same weights and walks on from the best candidate.\n"
+            "escape, ? or q closes this help."
+        )
         with Vertical(id="help-box"):
-            yield Static("\n".join(lines), id="help-text")
+            yield Static(text, id="help-text")

@@ -1,4 +1,4 @@
-"""Pilot tests of faults: a worker exception, out of memory, a tiny terminal, NO_COLOR, divergence."""
+"""Pilot tests of faults: worker exception, out of memory, tiny terminal, NO_COLOR, divergence."""
 
 from helpers import settle, until
 
@@ -73,7 +73,7 @@ async def test_no_color_keeps_winner_and_current_point_visible(monkeypatch):
         assert app.no_color
         bars = app.query_one(CandidateBars).render().plain
         surface = app.query_one(SurfacePlot).render().plain
-        assert "★0.70" in bars  # the winner's tick is starred (epoch 4's winner is 0.70)
+        assert "*0.70" in bars  # the winner's tick is starred (epoch 4's winner is 0.70)
         assert bars.count("★") >= 2  # and a star over its bar
         assert "★" in surface  # the current point
         svg = app.export_screenshot()

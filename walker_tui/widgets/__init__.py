@@ -37,9 +37,10 @@ def log_ticks(lo: float, hi: float, most: int = 8) -> tuple[list[float], list[st
     return ticks, [f"{10**t:.3g}" for t in ticks]
 
 
-def thin(indices: list[int], width: int, keep: int | None = None) -> list[int]:
-    """At most about width/6 tick positions from ``indices``, always including ``keep``."""
-    most = max(2, width // 6)
+def thin(indices: list[int], width: int, keep: int | None = None, label: int = 5) -> list[int]:
+    """Tick positions from ``indices`` spaced so labels ``label`` wide never touch (plotext
+    resolves touching labels in an order that varies from run to run), always with ``keep``."""
+    most = max(2, (width - 8) // (label + 3))
     step = max(1, math.ceil(len(indices) / most))
     out = indices[::step]
     if keep is not None and keep not in out:

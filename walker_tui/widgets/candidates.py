@@ -65,11 +65,12 @@ class CandidateBars(PlotextPlot):
         for i in bad:
             word = "nan" if math.isnan(losses[i]) else "inf"
             plt.text(word, pos[i], top + 0.08 * (top - base), color="gray", alignment="center")
-        shown = thin(list(range(len(rates))), self.size.width, winner if win_ok else None)
+        widest = max(len(format_rate(r, rates)) for r in rates) + 1
+        shown = thin(list(range(len(rates))), self.size.width, winner if win_ok else None, widest)
         labels = []
         for i in shown:
             text = format_rate(rates[i], rates)
-            labels.append(f"{WINNER_GLYPH}{text}" if i == winner and win_ok else text)
+            labels.append(f"*{text}" if i == winner and win_ok else text)  # ASCII: width never in doubt
         plt.xticks([pos[i] for i in shown], labels)
         ticks, tlabels = log_ticks(base, top, most=max(2, self.size.height // 3))
         plt.yticks(ticks, tlabels)
