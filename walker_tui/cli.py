@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -279,6 +280,15 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``walker-tui`` console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `walker-tui run | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     command = argv[0] if argv and argv[0] in ("run", "bench") else "app"
     if command == "run":

@@ -99,7 +99,7 @@ class Walker:
                 finite = torch.isfinite(losses)
                 any_finite = finite.any()
                 winner = torch.argmin(torch.where(finite, losses, torch.inf))
-            self.w = weights[:, winner]
+            self.w = weights[:, winner].contiguous()  # a strided view would slow every matvec
             self.loss, self.grad = self.problem.loss_grad(self.w)
             # The winner's loss is its exact loss at the new weights (the closed form may differ
             # in the last float32 digit); it is also the loss printed and the stopping test.

@@ -114,19 +114,25 @@ def _save(recording: Recording, args: argparse.Namespace, code: int) -> int:
     return code
 
 
-def timed(make: Callable[[], Walker], cfg: Config, repeat: int) -> tuple[Outcome, float]:
-    """Outcome and median wall time (seconds) to the target over ``repeat`` warm runs."""
-    make_sync = _synchronizer(make().problem.device)
-    outcome = run(make(), cfg.epochs, cfg.min_loss)  # warm-up, untimed
-    times = []
+def timed_round_robin(
+    makers: list[Callable[[], Walker]], cfg: Config, repeat: int
+) -> list[tuple[Outcome, float]]:
+    """Outcome and median wall time (seconds) to the target of each trainer over ``repeat`` warm
+    runs, interleaved (one run of each in turn) so a noisy machine slows them all alike."""
+    device = makers[0]().problem.device
+    sync = _synchronizer(device)
+    every = sync_every(device)
+    outcomes = [run(make(), cfg.epochs, cfg.min_loss, sync_every=every) for make in makers]
+    times: list[list[float]] = [[] for _ in makers]
     for _ in range(repeat):
-        trainer = make()
-        make_sync()
-        t0 = time.perf_counter()
-        outcome = run(trainer, cfg.epochs, cfg.min_loss, sync_every=sync_every(trainer.w.device))
-        make_sync()
-        times.append(time.perf_counter() - t0)
-    return outcome, statistics.median(times)
+        for i, make in enumerate(makers):
+            trainer = make()
+            sync()
+            t0 = time.perf_counter()
+            outcomes[i] = run(trainer, cfg.epochs, cfg.min_loss, sync_every=every)
+            sync()
+            times[i].append(time.perf_counter() - t0)
+    return [(o, statistics.median(t)) for o, t in zip(outcomes, times, strict=True)]
 
 
 def _synchronizer(device: torch.device) -> Callable[[], None]:
@@ -154,21 +160,23 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     ]
     for lr in args.stepper_lrs:
         racers.append(("stepper", f"{lr:g}", lambda lr=lr: Stepper(problem, lr, w0)))
-    out.write("Optimizer\tLR\tFinal loss\tEpochs\tTime to target\tPer epoch\tWalker vs this\n")
-    results = []
+    out.write("Optimizer\tLR\tFinal loss\tEpochs\tTime to target\tPer epoch\tWalker speed-up\n")
+    out.flush()
+    print(f"timing {len(racers)} optimizers, {args.repeat + 1} runs each…", file=sys.stderr)
     try:
-        for name, label, make in racers:
-            outcome, seconds = timed(make, cfg, args.repeat)
-            results.append(seconds)
-            ratio = "-" if name == "walker" else f"{seconds / results[0]:.2f}x faster"
-            if name != "walker" and seconds < results[0]:
-                ratio = f"{results[0] / seconds:.2f}x slower"
+        results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
+        walker_time = results[0][1]
+        for (name, label, _), (outcome, seconds) in zip(racers, results, strict=True):
+            ratio = "-" if name == "walker" else f"{seconds / walker_time:.2f}x"
             loss = "diverged" if outcome.state == "diverged" else f"{outcome.loss:.3f}"
             out.write(
                 f"{name}\t{label}\t{loss}\t{outcome.epochs}\t{seconds * 1e3:.2f} ms\t"
                 f"{seconds / max(outcome.epochs, 1) * 1e3:.3f} ms\t{ratio}\n"
             )
-            out.flush()
+        out.write(
+            "(walker speed-up: the stepper's time to target over the walker's; above 1x the "
+            "walker gets there first)\n"
+        )
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

@@ -60,7 +60,9 @@ class LinearProblem(Problem):
     """The notebook's least-squares problem: y = x @ [3, 2] + U(0, 1) noise, x = [U(-1, 1), 1].
 
     Data are drawn as the notebook drew them: ``manual_seed(seed)``, then x, then y, then
-    ``w0 = rand(2) * 1000 - 500``, all from torch's CPU generator.
+    ``w0 = rand(2) * 1000 - 500``, all from torch's CPU generator. The features are stored
+    transposed (d x n, contiguous): matrix-vector products then stream memory in order, about
+    4x faster on a CPU than the notebook's n x d layout.
     """
 
     name = "linear"
@@ -73,39 +75,51 @@ class LinearProblem(Problem):
         x[:, 0].uniform_(-1.0, 1.0, generator=gen)
         y = x @ torch.tensor([3.0, 2.0]) + torch.rand(n, generator=gen)
         self.w0 = (torch.rand(2, generator=gen) * 1000 - 500).to(self.device)
-        self.x = x.to(self.device)
-        self.y = y[:, None].to(self.device)
+        self.xt = x.T.contiguous().to(self.device)  # d x n
+        del x
+        self.y = y.to(self.device)  # n
+        # Sufficient statistics, once, in float64: A = X^T X / n, b = X^T y / n, c = y^T y / n.
+        xt64 = self.xt.double()
+        self.gram = (xt64 @ xt64.T) / n
+        self.xty = (xt64 @ self.y.double()) / n
+        self.yty = float(self.y.double() @ self.y.double()) / n
+        del xt64
+
+    @property
+    def x(self) -> torch.Tensor:
+        """The n x d design matrix, as the notebook held it (a view)."""
+        return self.xt.T
 
     def losses(self, W: torch.Tensor) -> torch.Tensor:
-        return ((self.x @ W - self.y) ** 2).mean(0)
+        return ((self.xt.T @ W - self.y[:, None]) ** 2).mean(0)
 
     def loss_grad(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # r = Xw - y, L = mean(r^2), g = (2/n) X^T r: two passes over X, no autograd graph.
-        r = self.x @ w[:, None] - self.y
-        loss = (r * r).mean()
-        grad = (self.x.T @ r)[:, 0] * (2.0 / self.n)
+        # r = Xw - y, L = mean(r^2), g = (2/n) X^T r: two streaming passes over the data.
+        # Both reductions are torch's cascaded sums: at n = 10^6 a float32 dot or gemv drifts by
+        # ~1e-5 relative (measured against float64), these by ~1e-7, for ~0.3 ms more an epoch.
+        r = torch.addmv(self.y, self.xt.T, w, beta=-1)
+        loss = r.square().mean()
+        grad = (self.xt * r).sum(1) * (2.0 / self.n)
         return loss, grad
 
     def line_losses(
         self, loss: torch.Tensor, grad: torch.Tensor, lrs: torch.Tensor
     ) -> torch.Tensor:
         # Least squares is an exact quadratic along a line:
-        # L(w - a g) = L(w) - a |g|^2 + (a^2 / n) |X g|^2, so k candidates cost one matvec.
-        xg = self.x @ grad
-        return loss - lrs * (grad @ grad) + lrs * lrs * ((xg @ xg) / self.n)
+        #   L(w - a g) = L(w) - a |g|^2 + (a^2 / n) |X g|^2,   |X g|^2 / n = g^T A g,
+        # so with the Gram matrix A the k candidates cost O(d^2 + k): no pass over the data.
+        g = grad.double()
+        curv = g @ (self.gram @ g)
+        return (loss.double() - lrs.double() * (g @ g) + lrs.double() ** 2 * curv).float()
 
     def surface(self, points: torch.Tensor) -> np.ndarray:
-        # L(w) = w^T A w - 2 b^T w + c with A = X^T X / n, b = X^T y / n, c = y^T y / n:
-        # one pass over the data, then O(1) per grid point whatever n is.
-        if not hasattr(self, "_quad"):
-            x, y = self.x.double(), self.y.double()[:, 0]
-            self._quad = ((x.T @ x / self.n).cpu(), (x.T @ y / self.n).cpu(), float(y @ y) / self.n)
-        a, b, c = self._quad
+        # L(w) = w^T A w - 2 b^T w + c: O(d^2) per grid point whatever n is.
+        a, b, c = self.gram.cpu(), self.xty.cpu(), self.yty
         p = points.double()
         return ((p * (a @ p)).sum(0) - 2 * (b @ p) + c).numpy()
 
     def minimum(self) -> torch.Tensor:
-        return torch.linalg.lstsq(self.x.double().cpu(), self.y.double().cpu()).solution[:, 0]
+        return torch.linalg.solve(self.gram.cpu(), self.xty.cpu())
 
 
 def fresh_w0(seed: int) -> list[float]:
