@@ -52,9 +52,11 @@ def main() -> int:
     lrs = parse_lrs(args.lrs)
     E = args.epochs
     every = 1 if device.type == "cpu" else 16
-    print(f"engine benchmark: n={args.n:,}, k={len(lrs)} rates ({args.lrs}), {E} epochs, "
-          f"device {device_name(device)}, torch threads {torch.get_num_threads()}, "
-          f"median of {args.repeat}")
+    print(
+        f"engine benchmark: n={args.n:,}, k={len(lrs)} rates ({args.lrs}), {E} epochs, "
+        f"device {device_name(device)}, torch threads {torch.get_num_threads()}, "
+        f"median of {args.repeat}"
+    )
 
     # The notebook's loop on the same data, laid out as the notebook held it (n x d, n x 1).
     x, y = problem.x.contiguous(), problem.y[:, None].contiguous()
@@ -65,34 +67,53 @@ def main() -> int:
 
     def ours():
         rows.clear()
-        return run(Walker(problem, lrs), E, 0.0, sync_every=every,
-                   on_epoch=lambda r: rows.append((r.epoch, r.lr, r.loss)))
+        return run(
+            Walker(problem, lrs),
+            E,
+            0.0,
+            sync_every=every,
+            on_epoch=lambda r: rows.append((r.epoch, r.lr, r.loss)),
+        )
 
     t_walk, _ = median_time(ours, args.repeat, sync)
-    t_step, _ = median_time(lambda: run(Stepper(problem, 0.5), E, 0.0, sync_every=every),
-                            args.repeat, sync)
+    t_step, _ = median_time(
+        lambda: run(Stepper(problem, 0.5), E, 0.0, sync_every=every), args.repeat, sync
+    )
     # Same results: the notebook's own run (to the target 0.1), row by row. (Run past the target,
     # the candidates tie to float32 noise and either implementation may pick either of them.)
     nb_rows = train_walker_sgd(x, y, problem.w0, lrs, 100, 0.1)
     rows.clear()
-    run(Walker(problem, lrs), 100, 0.1, sync_every=every,
-        on_epoch=lambda r: rows.append((r.epoch, r.lr, r.loss)))
+    run(
+        Walker(problem, lrs),
+        100,
+        0.1,
+        sync_every=every,
+        on_epoch=lambda r: rows.append((r.epoch, r.lr, r.loss)),
+    )
     same_rates = [(e, f"{lr:.2f}") for e, lr, _ in rows] == [
         (e, f"{lr:.2f}") for e, lr, _ in nb_rows
     ]
-    worst = max(abs(a[2] - b[2]) / max(abs(b[2]), 1e-12) for a, b in zip(rows, nb_rows))
+    worst = max(
+        abs(a[2] - b[2]) / max(abs(b[2]), 1e-12) for a, b in zip(rows, nb_rows, strict=False)
+    )
 
     window = fit_window([float(problem.w0[0]), 3.0], [float(problem.w0[1]), 2.5])
     t_surf, _ = median_time(lambda: loss_grid(problem, window), args.repeat, sync)
 
     per = lambda t: t / E * 1e3  # noqa: E731
     print(f"notebook loop   {per(t_nb):9.3f} ms/epoch")
-    print(f"walker          {per(t_walk):9.3f} ms/epoch   {t_nb / t_walk:6.1f}x faster than the "
-          f"notebook (goal >= 20x)")
-    print(f"stepper         {per(t_step):9.3f} ms/epoch   walker/stepper = "
-          f"{t_walk / t_step:.2f} (goal <= 1.5)")
-    print(f"to the target 0.1: notebook {len(nb_rows)} epochs, walker {len(rows)}; same rate "
-          f"every epoch: {same_rates}; largest relative loss difference {worst:.1e}")
+    print(
+        f"walker          {per(t_walk):9.3f} ms/epoch   {t_nb / t_walk:6.1f}x faster than the "
+        f"notebook (goal >= 20x)"
+    )
+    print(
+        f"stepper         {per(t_step):9.3f} ms/epoch   walker/stepper = "
+        f"{t_walk / t_step:.2f} (goal <= 1.5)"
+    )
+    print(
+        f"to the target 0.1: notebook {len(nb_rows)} epochs, walker {len(rows)}; same rate "
+        f"every epoch: {same_rates}; largest relative loss difference {worst:.1e}"
+    )
     print(f"surface grid 120x120 at n={args.n:,}: {t_surf * 1e3:.1f} ms (goal < 200 ms)")
     return 0 if same_rates else 1
 

@@ -15,10 +15,12 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from .config import Config
+from .engine import HostEpoch
 from .help import HelpScreen
 from .history import History
 from .messages import Failed, Frames, Started, Surface
 from .session import Session, SurfaceData
+from .widgets import TimedPlot
 from .widgets.candidates import CandidateBars
 from .widgets.loss_curve import LossCurve
 from .widgets.status import StatusLine
@@ -87,6 +89,8 @@ class WalkerApp(App[int]):
         self.live_loops = 0  # training loops still running (each exits soon after cancel)
         self._loops_lock = threading.Lock()
         self.view_epoch: int | None = None  # None: follow the latest epoch
+        self._next_frame = 0.0
+        self._last_redraw = 0.0
         self._reset_view()
 
     # --- layout ---
@@ -300,9 +304,20 @@ class WalkerApp(App[int]):
     # --- drawing ---
 
     def _redraw_if_dirty(self) -> None:
-        if self.dirty:
-            self.dirty = False
-            self.redraw()
+        """Redraw at most every FRAME_INTERVAL, and never let drawing take more than about half
+        the UI thread's time: a frame that cost 40 ms (replot plus plotext builds) waits 80 ms
+        before the next, so keys are answered between frames even at full pace."""
+        now = time.monotonic()
+        if not self.dirty or now < self._next_frame:
+            return
+        spent = self._last_redraw + sum(p.take_render_seconds() for p in self._plots())
+        self.dirty = False
+        self.redraw()
+        self._last_redraw = time.monotonic() - now
+        self._next_frame = now + max(FRAME_INTERVAL, 3.0 * spent)
+
+    def _plots(self) -> list[TimedPlot]:
+        return list(self.query(TimedPlot))
 
     def redraw(self) -> None:
         """Replot every panel from the data held on the app (at most 20 times a second)."""
@@ -332,21 +347,31 @@ class WalkerApp(App[int]):
             self.query_one(SurfacePlot).show(
                 self.surface, paths, walk, win, self.start_w, self.minimum
             )
-            self.query_one(StatusLine).show(
-                problem=self.cfg.problem,
-                device=self.device,
-                seed=self.seed,
-                epoch=epoch,
-                latest=self.latest_epoch,
-                rate=self.rates[rec.winner] if rec is not None and not rec.diverged else None,
-                rates=self.rates,
-                loss=rec.loss if rec is not None else None,
-                target=self.cfg.min_loss,
-                state=self.state,
-                eps=self.eps if self.state == "running" else None,
-                pace=self.pace_text,
-                summary=self.summary,
-            )
+            self.show_status(rec)
+
+    def show_status(self, rec: HostEpoch | None = None, look_up: bool = False) -> None:
+        """The status line alone: cheap, so keys update it at once instead of at the next frame."""
+        epoch = self.shown_epoch
+        if look_up:
+            walker = self.histories.get("walker")
+            rec = walker.at(epoch) if walker else None
+            if rec is None and walker is not None and walker.latest is not None:
+                rec = walker.latest if epoch > walker.latest.epoch else None
+        self.query_one(StatusLine).show(
+            problem=self.cfg.problem,
+            device=self.device,
+            seed=self.seed,
+            epoch=epoch,
+            latest=self.latest_epoch,
+            rate=self.rates[rec.winner] if rec is not None and not rec.diverged else None,
+            rates=self.rates,
+            loss=rec.loss if rec is not None else None,
+            target=self.cfg.min_loss,
+            state=self.state,
+            eps=self.eps if self.state == "running" else None,
+            pace=self.pace_text,
+            summary=self.summary,
+        )
 
     @property
     def pace_text(self) -> str:
@@ -360,6 +385,7 @@ class WalkerApp(App[int]):
         if not self.control.paused:
             self.view_epoch = None
         self.dirty = True
+        self.show_status(look_up=True)
 
     def action_step(self) -> None:
         self.view_epoch = None
@@ -399,6 +425,7 @@ class WalkerApp(App[int]):
         i = max(0, min(len(PACES) - 1, i + delta))
         self.control.set(pace=PACES[i])
         self.dirty = True
+        self.show_status(look_up=True)
 
     def action_faster(self) -> None:
         self._pace_step(1)

@@ -23,38 +23,47 @@ FORMATS = (".csv", ".json", ".npz")
 class Curve:
     """Rows (epoch, values...) of a long series kept at most ``cap`` long: when full, every other
     row is dropped and from then on only every ``stride``-th new row is kept. The latest row is
-    always known, so a thinned curve still ends where the run is."""
+    always known, so a thinned curve still ends where the run is. Rows live in one preallocated
+    numpy array, so reading the columns for a frame costs no conversion."""
 
     def __init__(self, cap: int = 4096) -> None:
         self.cap = cap
         self.stride = 1
         self._seen = 0
-        self.rows: list[tuple[float, ...]] = []
+        self._n = 0
+        self._rows: np.ndarray | None = None
         self.last: tuple[float, ...] | None = None
 
     def append(self, *row: float) -> None:
         self.last = row
+        if self._rows is None:
+            self._rows = np.empty((self.cap, len(row)))
         if self._seen % self.stride == 0:
-            self.rows.append(row)
-            if len(self.rows) >= self.cap:
-                self.rows = self.rows[::2]
+            self._rows[self._n] = row
+            self._n += 1
+            if self._n >= self.cap:
+                kept = self._rows[: self._n : 2].copy()
+                self._n = len(kept)
+                self._rows[: self._n] = kept
                 self.stride *= 2
         self._seen += 1
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self._n
 
     def columns(self, upto: float | None = None) -> list[np.ndarray]:
         """The kept rows (ending with the latest, or cut at ``upto`` in the first column) as
         columns."""
-        rows = self.rows
-        if self.last is not None and (not rows or rows[-1][0] != self.last[0]):
-            rows = rows + [self.last]
-        if upto is not None:
-            rows = [r for r in rows if r[0] <= upto]
-        if not rows:
+        if self._rows is None or self.last is None:
             return []
-        return list(np.asarray(rows, dtype=float).T)
+        rows = self._rows[: self._n]
+        if self._n == 0 or rows[-1, 0] != self.last[0]:
+            rows = np.vstack([rows, np.asarray(self.last, dtype=float)[None, :]])
+        if upto is not None:
+            rows = rows[: int(np.searchsorted(rows[:, 0], upto, side="right"))]
+        if len(rows) == 0:
+            return []
+        return list(rows.T)
 
 
 class History:

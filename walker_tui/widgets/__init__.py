@@ -3,6 +3,29 @@
 from __future__ import annotations
 
 import math
+import time
+
+import numpy as np
+from textual.app import RenderResult
+from textual_plotext import PlotextPlot
+
+
+class TimedPlot(PlotextPlot):
+    """A plotext panel that keeps count of the time its builds take (the app paces frames by it)."""
+
+    _render_seconds = 0.0
+
+    def render(self) -> RenderResult:
+        t0 = time.perf_counter()
+        try:
+            return super().render()
+        finally:
+            self._render_seconds += time.perf_counter() - t0
+
+    def take_render_seconds(self) -> float:
+        spent, self._render_seconds = self._render_seconds, 0.0
+        return spent
+
 
 WALKER_COLOR = "cyan"
 RACER_COLORS = ("orange", "magenta", "green", "yellow", "blue", "white")
@@ -60,3 +83,41 @@ def epoch_ticks(last: float, most: int) -> list[int]:
             break
     ticks = [1] + list(range(step, int(last) + 1, step))
     return sorted(set(t for t in ticks if t <= last))
+
+
+def envelope(xs: np.ndarray, ys: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most about ``points`` points of a long series: per bucket its first, lowest and highest
+    point, so spikes and the trend both survive; the last point is always kept."""
+    n = len(xs)
+    if n <= points:
+        return xs, ys
+    buckets = max(1, points // 3)
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    keep = {n - 1}
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if b <= a:
+            continue
+        seg = ys[a:b]
+        finite = np.isfinite(seg)
+        keep.add(a)
+        if finite.any():
+            idx = np.flatnonzero(finite)
+            keep.add(a + int(idx[np.argmin(seg[finite])]))
+            keep.add(a + int(idx[np.argmax(seg[finite])]))
+    order = np.array(sorted(keep))
+    return xs[order], ys[order]
+
+
+def snap(
+    xs: np.ndarray, ys: np.ndarray, window: tuple[float, float, float, float], cols: int, rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop points that land on the same braille dot of a cols x rows panel (2 x 4 dots a cell):
+    the picture is the same and plotext's per-point cost stays bounded by the panel's size."""
+    x0, x1, y0, y1 = window
+    if len(xs) == 0 or x1 <= x0 or y1 <= y0:
+        return xs, ys
+    gx = np.clip(((xs - x0) / (x1 - x0) * (2 * cols)).astype(np.int64), 0, 2 * cols)
+    gy = np.clip(((ys - y0) / (y1 - y0) * (4 * rows)).astype(np.int64), 0, 4 * rows)
+    _, first = np.unique(gx * (4 * rows + 1) + gy, return_index=True)
+    first.sort()
+    return xs[first], ys[first]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from textual_plotext import PlotextPlot
 
 from ..grids import format_rate
-from . import WINNER_COLOR, WINNER_GLYPH, log_ticks, thin
+from . import WINNER_COLOR, WINNER_GLYPH, TimedPlot, log_ticks, thin
 
 
-class CandidateBars(PlotextPlot):
+class CandidateBars(TimedPlot):
     """Bars on a log scale from a floor below the smallest loss; nan and inf candidates get a
     full-height grey bar labelled as such, the winner a red bar and a star over it."""
 
@@ -70,7 +69,9 @@ class CandidateBars(PlotextPlot):
         labels = []
         for i in shown:
             text = format_rate(rates[i], rates)
-            labels.append(f"*{text}" if i == winner and win_ok else text)  # ASCII: width never in doubt
+            labels.append(
+                f"*{text}" if i == winner and win_ok else text
+            )  # ASCII: width never in doubt
         plt.xticks([pos[i] for i in shown], labels)
         ticks, tlabels = log_ticks(base, top, most=max(2, self.size.height // 3))
         plt.yticks(ticks, tlabels)

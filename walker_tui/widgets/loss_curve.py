@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from textual_plotext import PlotextPlot
 
-from . import epoch_ticks, log_ticks, series_color
+from . import TimedPlot, envelope, epoch_ticks, log_ticks, series_color
 
 
-class LossCurve(PlotextPlot):
+class LossCurve(TimedPlot):
     """Data lives on the widget; :meth:`show` replots it (log10 computed here, not by plotext)."""
 
     def show(
@@ -33,9 +32,10 @@ class LossCurve(PlotextPlot):
             ly = np.log10(ys[ok])
             lows.append(ly.min())
             highs.append(ly.max())
+            px, py = envelope(np.asarray(xs, dtype=float)[ok], ly, 4 * max(self.size.width, 20))
             plt.plot(
-                list(np.asarray(xs)[ok]),
-                list(ly),
+                list(px),
+                list(py),
                 marker="braille",
                 color=series_color(name, i),
                 label=name if race else None,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from textual_plotext import PlotextPlot
 
 from ..session import SurfaceData
-from . import WINNER_COLOR, WINNER_GLYPH, series_color
+from . import WINNER_COLOR, WINNER_GLYPH, TimedPlot, series_color, snap
 
 LEVEL_COLORS = [
     (68, 1, 84),
@@ -22,7 +21,7 @@ LEVEL_COLORS = [
 ]
 
 
-class SurfacePlot(PlotextPlot):
+class SurfacePlot(TimedPlot):
     """Contours come from the worker once per window; each frame only overlays the points."""
 
     def show(
@@ -42,13 +41,17 @@ class SurfacePlot(PlotextPlot):
             self.refresh()
             return
         win = surface.window
+        box = (win.x0, win.x1, win.y0, win.y1)
+        cols, rows = max(self.size.width, 10), max(self.size.height, 5)
         for i, (px, py) in enumerate(surface.contours):
+            px, py = snap(np.asarray(px), np.asarray(py), box, cols, rows)
             if len(px):
                 color = LEVEL_COLORS[i * len(LEVEL_COLORS) // max(1, len(surface.contours))]
                 plt.scatter(list(px), list(py), marker="braille", color=color)
         if minimum is not None:
             plt.scatter([minimum[0]], [minimum[1]], marker="+", color="green")
         for i, (name, (xs, ys)) in enumerate(paths.items()):
+            xs, ys = snap(np.asarray(xs, float), np.asarray(ys, float), box, cols, rows)
             if len(xs):
                 plt.plot(list(xs), list(ys), marker="braille", color=series_color(name, i))
         if start is not None:
