@@ -232,8 +232,12 @@ class WalkerApp(App[int]):
                     ctl.wake.wait(0.1)
                     ctl.wake.clear()
                     continue
-                pending.append(session.step())
-                stamps.append(time.monotonic())
+                # Paused steps and paced runs go one epoch at a time; at full pace a GPU runs a
+                # batch between host transfers.
+                count = session.batch if (not paused and pace == 0) else 1
+                for frame in session.advance(count):
+                    pending.append(frame)
+                    stamps.append(time.monotonic())
                 if paused or session.finished or stamps[-1] - last_post >= FRAME_INTERVAL:
                     self._flush(gen, session, pending, stamps, paused)
                     pending = []

@@ -7,7 +7,7 @@ stay on the device; :func:`to_host` turns a batch of them into plain numbers wit
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,6 +153,32 @@ class Outcome:
     loss: float
 
 
+def stop_outcome(rec: HostEpoch, min_loss: float, epochs: int) -> Outcome | None:
+    """The outcome if this epoch ends the run: no finite candidate, the target, or the limit."""
+    if rec.diverged:
+        return Outcome("diverged", rec.epoch, rec.loss)
+    if rec.loss < min_loss or rec.epoch >= epochs:
+        return Outcome("finished", rec.epoch, rec.loss)
+    return None
+
+
+def advance(
+    trainer: Walker, count: int, min_loss: float, epochs: int
+) -> tuple[list[HostEpoch], Outcome | None]:
+    """Up to ``count`` epochs on the device, then one transfer to the host. If the run ends inside
+    the batch, the records stop there and the trainer is rewound to that epoch."""
+    count = min(count, epochs - trainer.epoch)
+    records = to_host([trainer.step() for _ in range(count)], trainer.rates)
+    for i, rec in enumerate(records):
+        outcome = stop_outcome(rec, min_loss, epochs)
+        if outcome is not None:
+            if rec.epoch != trainer.epoch:
+                w = torch.as_tensor(rec.weights[:, rec.winner]).to(trainer.problem.device)
+                trainer.reset(w, rec.epoch)
+            return records[: i + 1], outcome
+    return records, None
+
+
 def run(
     trainer: Walker,
     epochs: int = 100,
@@ -168,28 +194,17 @@ def run(
     epoch, so the result is the same as with ``sync_every=1``.
     """
     last: HostEpoch | None = None
-    for batch in _batches(trainer, epochs, sync_every, stop):
-        for rec in to_host(batch, trainer.rates):
+    while trainer.epoch < epochs and not (stop is not None and stop.is_set()):
+        records, outcome = advance(trainer, sync_every, min_loss, epochs)
+        for rec in records:
             last = rec
             if on_epoch is not None:
                 on_epoch(rec)
-            if rec.diverged or rec.loss < min_loss or rec.epoch >= epochs:
-                if rec.epoch != trainer.epoch:
-                    trainer.reset(torch.as_tensor(rec.weights[:, rec.winner]), rec.epoch)
-                    trainer.w = trainer.w.to(trainer.problem.device)
-                state = "diverged" if rec.diverged else "finished"
-                return Outcome(state, rec.epoch, rec.loss)
+        if outcome is not None:
+            return outcome
     if last is None:
         return Outcome("stopped", trainer.epoch, float("nan"))
     return Outcome("stopped", last.epoch, last.loss)
-
-
-def _batches(
-    trainer: Walker, epochs: int, size: int, stop: threading.Event | None
-) -> Iterator[list[Epoch]]:
-    while trainer.epoch < epochs and not (stop is not None and stop.is_set()):
-        n = min(size, epochs - trainer.epoch)
-        yield [trainer.step() for _ in range(n)]
 
 
 def resolve_device(spec: str = "auto") -> torch.device:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .config import Config
-from .engine import HostEpoch, Outcome, Stepper, Walker, device_name, resolve_device, to_host
+from .engine import HostEpoch, Outcome, Stepper, Walker, advance, device_name, resolve_device
 from .problems import make_problem
 from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid
 
@@ -58,19 +58,29 @@ class Session:
     def finished(self) -> bool:
         return all(o is not None for o in self.outcomes.values())
 
+    @property
+    def batch(self) -> int:
+        """Epochs per host transfer at full pace: one on the CPU (transfers are free), 16 on a GPU
+        (one sync per batch, not per epoch)."""
+        return 1 if self.device.type == "cpu" else 16
+
     def step(self) -> dict[str, HostEpoch]:
         """One epoch of every trainer still running; records their outcomes when they stop."""
-        out = {}
+        frames = self.advance(1)
+        return frames[0] if frames else {}
+
+    def advance(self, count: int) -> list[dict[str, HostEpoch]]:
+        """Up to ``count`` epochs of every trainer still running, in lockstep, with one host
+        transfer per trainer; one frame (trainer name -> record) per epoch."""
+        per: dict[str, list[HostEpoch]] = {}
         for name, trainer in self.trainers.items():
             if self.outcomes[name] is not None:
                 continue
-            (rec,) = to_host([trainer.step()], trainer.rates)
-            out[name] = rec
-            if rec.diverged:
-                self.outcomes[name] = Outcome("diverged", rec.epoch, rec.loss)
-            elif rec.loss < self.cfg.min_loss or rec.epoch >= self.cfg.epochs:
-                self.outcomes[name] = Outcome("finished", rec.epoch, rec.loss)
-        return out
+            per[name], self.outcomes[name] = advance(
+                trainer, count, self.cfg.min_loss, self.cfg.epochs
+            )
+        longest = max((len(r) for r in per.values()), default=0)
+        return [{n: r[i] for n, r in per.items() if i < len(r)} for i in range(longest)]
 
     def update_surface(self, xs: np.ndarray, ys: np.ndarray) -> SurfaceData | None:
         """Compute the grid for a window holding w0, the minimum and these points if the current

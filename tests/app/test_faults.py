@@ -15,16 +15,16 @@ def status_text(app) -> str:
 
 
 async def test_worker_exception_is_shown_and_the_app_stays_usable(monkeypatch):
-    real_step = Session.step
+    real_advance = Session.advance
     calls = {"n": 0}
 
-    def flaky(self):
+    def flaky(self, count):
         calls["n"] += 1
         if calls["n"] == 4:
             raise RuntimeError("boom in epoch 4")
-        return real_step(self)
+        return real_advance(self, count)
 
-    monkeypatch.setattr(Session, "step", flaky)
+    monkeypatch.setattr(Session, "advance", flaky)
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.state == "error")

@@ -100,3 +100,26 @@ def test_auto_device_falls_back_to_cpu_without_gpu():
     assert dev.type in ("cpu", "cuda", "mps")
     if not torch.cuda.is_available():
         assert dev.type != "cuda"
+
+
+def test_session_batches_stop_at_the_same_epoch_as_single_steps():
+    """The GPU path (several epochs between host transfers) ends each racer where it should."""
+    from walker_tui.config import Config
+    from walker_tui.session import Session
+
+    cfg = Config(device="cpu", race=[0.3, 0.7])
+    single, batched = Session(cfg, 17, race=True), Session(cfg, 17, race=True)
+    a = []
+    while not single.finished:
+        a.append(single.step())
+    b = []
+    while not batched.finished:
+        b.extend(batched.advance(16))
+    key = lambda frames: [{n: (r.epoch, r.winner, r.loss) for n, r in f.items()} for f in frames]  # noqa: E731
+    assert key(a) == key(b)
+    assert {n: o.epochs for n, o in batched.outcomes.items()} == {
+        n: o.epochs for n, o in single.outcomes.items()
+    }
+    # the notebook's facts: walker 11 epochs, stepper 0.3 30 epochs
+    assert batched.outcomes["walker"].epochs == 11
+    assert batched.outcomes["stepper 0.3"].epochs == 30
