@@ -342,7 +342,9 @@ class WalkerApp(App[int]):
                     paths[name] = (upto[2], upto[3])
             self.query_one(LossCurve).show(series, self.cfg.min_loss, self.view_epoch)
             if rec is not None:
-                self.query_one(CandidateBars).show(self.rates, rec.losses, rec.winner, rec.epoch)
+                self.query_one(CandidateBars).show(
+                    list(rec.rates), rec.losses, rec.winner, rec.epoch
+                )
                 walk = (rec.weights[0], rec.weights[1])
                 win = (float(rec.weights[0, rec.winner]), float(rec.weights[1, rec.winner]))
             else:
@@ -367,8 +369,8 @@ class WalkerApp(App[int]):
             seed=self.seed,
             epoch=epoch,
             latest=self.latest_epoch,
-            rate=self.rates[rec.winner] if rec is not None and not rec.diverged else None,
-            rates=self.rates,
+            rate=rec.lr if rec is not None and not rec.diverged else None,
+            rates=list(rec.rates) if rec is not None else self.rates,
             loss=rec.loss if rec is not None else None,
             target=self.cfg.min_loss,
             state=self.state,

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .catalog import CATALOG, PROBLEMS
 from .config import BENCH_LRS, DEFAULT_LRS, Config
 from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs
 
-PROBLEMS = ("linear",)
 OPTIMIZERS = ("walker", "stepper")
 RECORD_FORMATS = (".csv", ".json", ".npz")
 
@@ -95,7 +95,18 @@ def _rates(text: str) -> list[float]:
 
 def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
     g = p.add_argument_group("problem and walker")
-    g.add_argument("--problem", default="linear", choices=PROBLEMS, help="what to optimise")
+    g.add_argument(
+        "--problem",
+        default="linear",
+        choices=PROBLEMS,
+        help="what to optimise: " + "; ".join(f"{k}: {e.summary}" for k, e in CATALOG.items()),
+    )
+    g.add_argument(
+        "--kappa",
+        type=_float(True, "--kappa must be positive and finite"),
+        default=10.0,
+        help="condition number of --problem quadratic (10)",
+    )
     g.add_argument(
         "--n", type=_int(1, "--n must be at least 1"), default=100, help="data points (100)"
     )
@@ -103,9 +114,20 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
     g.add_argument(
         "--lrs",
         type=_lrs,
-        default=lrs_default,
+        default=None,
         metavar="GRID",
-        help=f"the walker's rates: {SYNTAX}; at most {MAX_RATES} ({lrs_default})",
+        help=f"the walker's rates: {SYNTAX}; at most {MAX_RATES} "
+        f"({lrs_default} for linear; each problem has its own default)",
+    )
+    g.add_argument(
+        "--grid",
+        choices=("fixed", "adaptive"),
+        default="fixed",
+        help="adaptive: a log grid re-centred on the winner each epoch, widened when the "
+        "winner sits on its edge (fixed)",
+    )
+    g.add_argument(
+        "--stay", action="store_true", help="add a zero-rate candidate: the loss never goes up"
     )
     g.add_argument(
         "--w0", type=_w0, default=None, metavar="A,B", help="start weights (drawn from the seed)"
@@ -120,8 +142,8 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
     g.add_argument(
         "--epochs",
         type=_int(1, "--epochs must be at least 1"),
-        default=100,
-        help="most epochs (100)",
+        default=None,
+        help="most epochs (100 for linear; each problem has its own default)",
     )
     g.add_argument(
         "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps"
@@ -230,22 +252,29 @@ def _check_record(parser: Parser, path: str | None, force: bool) -> None:
         parser.error(f"argument --record: {path!r} exists; add --force to overwrite it")
 
 
-def make_config(args: argparse.Namespace, fresh_w0: bool = False) -> Config:
-    """Turn parsed arguments into a Config (w0 from a fresh seed for the benchmark)."""
+def make_config(
+    args: argparse.Namespace, fresh_w0: bool = False, lrs_default: str = DEFAULT_LRS
+) -> Config:
+    """Turn parsed arguments into a Config (w0 from a fresh seed for the notebook's benchmark)."""
     w0 = args.w0
-    if w0 is None and fresh_w0:
+    if w0 is None and fresh_w0 and args.problem == "linear":
         from .problems import fresh_w0 as draw
 
         w0 = draw(args.seed)
+    entry = CATALOG[args.problem]
+    spec = args.lrs or (lrs_default if args.problem == "linear" else entry.lrs)
     return Config(
         problem=args.problem,
         n=args.n,
         seed=args.seed,
-        lrs=parse_lrs(args.lrs),
-        lrs_spec=args.lrs,
+        lrs=parse_lrs(spec),
+        lrs_spec=spec,
         w0=w0,
         min_loss=args.min_loss,
-        epochs=args.epochs,
+        epochs=args.epochs or entry.epochs,
+        kappa=args.kappa,
+        stay=args.stay,
+        grid=args.grid,
         device=args.device,
         race=getattr(args, "race", [0.3]),
         pace=getattr(args, "pace", 4.0),
@@ -305,7 +334,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _device(parser, args.device)
         from .headless import bench_command
 
-        return bench_command(make_config(args, fresh_w0=True), args)
+        return bench_command(make_config(args, fresh_w0=True, lrs_default=BENCH_LRS), args)
     parser = app_parser()
     args = parser.parse_args(argv)
     _device(parser, args.device)

@@ -24,6 +24,9 @@ class Config:
     device: str = "auto"
     race: list[float] = field(default_factory=lambda: [0.3])
     pace: float = 4.0  # epochs per second in the app; 0 = as fast as it goes
+    kappa: float = 10.0  # condition number of the quadratic problem
+    stay: bool = False  # add a zero-rate candidate: the walker's loss never goes up
+    grid: str = "fixed"  # or "adaptive": re-centre the log grid on the winner every epoch
 
     def __post_init__(self) -> None:
         if not self.lrs:

@@ -6,6 +6,7 @@ stay on the device; :func:`to_host` turns a batch of them into plain numbers wit
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class Epoch:
     winner: torch.Tensor  # 0-d index of the winner; meaningless when no loss is finite
     loss: torch.Tensor  # 0-d: the winner's loss, the number the notebook printed
     finite: torch.Tensor  # 0-d bool: did any candidate have a finite loss?
+    rates: torch.Tensor  # the k rates tried this epoch (they move with --grid adaptive)
+    moved: torch.Tensor  # 0-d bool: did the walk take the winner's step (adaptive may stay put)
 
 
 @dataclass
@@ -41,6 +44,8 @@ class HostEpoch:
     lr: float
     loss: float
     diverged: bool
+    rates: np.ndarray
+    moved: bool = True
 
 
 class Walker:
@@ -53,10 +58,19 @@ class Walker:
 
     kind = "walker"
 
-    def __init__(self, problem: Problem, lrs: Sequence[float], w0: torch.Tensor | None = None):
+    def __init__(
+        self,
+        problem: Problem,
+        lrs: Sequence[float],
+        w0: torch.Tensor | None = None,
+        stay: bool = False,
+        adaptive: bool = False,
+    ):
         self.problem = problem
-        self.rates = [float(r) for r in lrs]
-        self.lrs = torch.tensor(self.rates, dtype=torch.float32, device=problem.device)
+        self.grid = [float(r) for r in lrs]  # the rates the walk starts with
+        self.stay = stay  # a zero-rate candidate (keep w) is tried last
+        self.adaptive = adaptive
+        self.rates = self.grid + ([0.0] if stay else [])
         start = problem.w0 if w0 is None else w0
         self.w0 = start.to(device=problem.device, dtype=torch.float32).clone()
         self.reset()
@@ -65,14 +79,53 @@ class Walker:
     def k(self) -> int:
         return len(self.rates)
 
-    def reset(self, w: torch.Tensor | None = None, epoch: int = 0) -> None:
-        """Restart from ``w`` (default w0), as if ``epoch`` epochs had ended there."""
+    def reset(
+        self,
+        w: torch.Tensor | None = None,
+        epoch: int = 0,
+        rates: Sequence[float] | None = None,
+        winner: int = 0,
+        moved: bool = True,
+    ) -> None:
+        """Restart from ``w`` (default w0), as if ``epoch`` epochs had ended there, the last of
+        them trying ``rates`` and won by ``winner`` (which set the adaptive grid that follows)."""
         self.epoch = epoch
         self.w = (self.w0 if w is None else w).clone()
         self.grad: torch.Tensor | None = None
         self.loss: torch.Tensor | None = None
+        device = self.problem.device
+        self.lrs = torch.tensor(self.rates, dtype=torch.float32, device=device)
+        self.span0 = _log_span(self.grid)
+        self.span = torch.tensor(self.span0, dtype=torch.float32, device=device)
         if epoch > 0:
             self.loss, self.grad = self.problem.loss_grad(self.w)
+            if rates is not None and self.adaptive:
+                self.lrs = torch.tensor(list(rates), dtype=torch.float32, device=device)
+                self._adapt(torch.tensor(winner, device=device), torch.tensor(moved, device=device))
+
+    def _adapt(self, winner: torch.Tensor, moved: torch.Tensor | None = None) -> None:
+        """--grid adaptive: a log-spaced grid of the same size centred on the winning rate, twice
+        as wide when the winner sat on the grid's edge (shrinking back to its starting width when
+        it did not); if staying put won, the grid moves down. All on the device: no sync."""
+        k = len(self.grid)
+        grid = self.lrs[:k]
+        edge = (winner == 0) | (winner == k - 1)
+        # wider when the winner sat on an edge, back towards the starting width when it did not
+        self.span = torch.where(edge, self.span * 2, (self.span * 0.8).clamp(min=self.span0))
+        self.span = self.span.clamp(max=12.0)
+        stayed = winner >= k
+        if moved is not None:
+            stayed = stayed | ~moved
+        centre = torch.where(
+            stayed, grid.min() * 10 ** (-self.span / 4), grid[winner.clamp(max=k - 1)]
+        )
+        offsets = (
+            torch.linspace(-0.5, 0.5, k, device=grid.device) * self.span
+            if k > 1
+            else (torch.zeros(1, device=grid.device))
+        )
+        new = (centre * 10**offsets).clamp(min=1e-12, max=1e12)
+        self.lrs = torch.cat([new, self.lrs[k:]])
 
     def step(self) -> Epoch:
         """Run one epoch and return its record."""
@@ -99,17 +152,49 @@ class Walker:
                 finite = torch.isfinite(losses)
                 any_finite = finite.any()
                 winner = torch.argmin(torch.where(finite, losses, torch.inf))
-            self.w = weights[:, winner].contiguous()  # a strided view would slow every matvec
+            moved = weights[:, winner]
+            if self.adaptive:
+                # An adaptive walk never takes a step that raises the loss (or has none finite):
+                # it stays put and its grid moves down to smaller rates (_adapt).
+                if losses is not None:
+                    any_finite = any_finite & (losses[winner] <= self.loss)
+                moved = torch.where(any_finite, moved, self.w)
+            self.w = moved.contiguous()  # a strided view would slow every matvec
             self.loss, self.grad = self.problem.loss_grad(self.w)
             # The winner's loss is its exact loss at the new weights (the closed form may differ
             # in the last float32 digit); it is also the loss printed and the stopping test.
             if losses is None:
                 losses = self.loss[None].clone()
-            else:
-                losses = losses.index_put((winner[None],), self.loss)
+            else:  # (a walk that stayed put keeps the candidates' losses as they were)
+                losses = torch.where(
+                    any_finite, losses.index_put((winner[None],), self.loss), losses
+                )
         self.epoch += 1
-        finite = any_finite & torch.isfinite(self.loss)
-        return Epoch(self.epoch, weights, losses, winner, self.loss, finite)
+        if self.adaptive:  # an adaptive walk diverges only when its own loss does
+            finite = torch.isfinite(self.loss)
+        else:
+            finite = any_finite & torch.isfinite(self.loss)
+        record = Epoch(self.epoch, weights, losses, winner, self.loss, finite, self.lrs, any_finite)
+        if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
+            self._adapt(winner, any_finite)
+        return record
+
+
+def _log_span(rates: Sequence[float]) -> float:
+    """Decades covered by a grid (1 for a single rate)."""
+    lo, hi = min(rates), max(rates)
+    return math.log10(hi / lo) if hi > lo else 1.0
+
+
+def make_walker(problem: Problem, cfg: object, w0: torch.Tensor | None = None) -> Walker:
+    """The walker a Config asks for (its grid, --stay, --grid adaptive)."""
+    return Walker(
+        problem,
+        cfg.lrs,  # type: ignore[attr-defined]
+        w0,
+        stay=cfg.stay,  # type: ignore[attr-defined]
+        adaptive=cfg.grid == "adaptive",  # type: ignore[attr-defined]
+    )
 
 
 class Stepper(Walker):
@@ -121,7 +206,7 @@ class Stepper(Walker):
         super().__init__(problem, [lr], w0)
 
 
-def to_host(epochs: Sequence[Epoch], rates: Sequence[float]) -> list[HostEpoch]:
+def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> list[HostEpoch]:
     """Move a batch of epochs to the host in one transfer per field."""
     if not epochs:
         return []
@@ -130,15 +215,22 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float]) -> list[HostEpoch]:
     winners = torch.stack([e.winner for e in epochs]).cpu().numpy()
     loss = torch.stack([e.loss for e in epochs]).cpu().numpy()
     finite = torch.stack([e.finite for e in epochs]).cpu().numpy()
+    tried = torch.stack([e.rates for e in epochs]).cpu().numpy().astype(np.float64)
+    moved = torch.stack([e.moved for e in epochs]).cpu().numpy()
+    if rates is not None and len(rates) == tried.shape[1]:
+        fixed = np.asarray(rates, dtype=np.float64)  # exact rates, not their float32 copies
+        tried = np.where(np.isclose(tried, fixed, rtol=1e-6, atol=0), fixed, tried)
     return [
         HostEpoch(
             e.epoch,
             weights[i],
             losses[i],
             int(winners[i]),
-            float(rates[int(winners[i])]),
+            float(tried[i][int(winners[i])]),
             float(loss[i]),
             not bool(finite[i]),
+            tried[i],
+            bool(moved[i]),
         )
         for i, e in enumerate(epochs)
     ]
@@ -174,7 +266,7 @@ def advance(
         if outcome is not None:
             if rec.epoch != trainer.epoch:
                 w = torch.as_tensor(rec.weights[:, rec.winner]).to(trainer.problem.device)
-                trainer.reset(w, rec.epoch)
+                trainer.reset(w, rec.epoch, rec.rates, rec.winner, rec.moved)
             return records[: i + 1], outcome
     return records, None
 

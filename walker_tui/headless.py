@@ -12,7 +12,16 @@ from typing import TextIO
 import torch
 
 from .config import Config
-from .engine import HostEpoch, Outcome, Stepper, Walker, device_name, resolve_device, run
+from .engine import (
+    HostEpoch,
+    Outcome,
+    Stepper,
+    Walker,
+    device_name,
+    make_walker,
+    resolve_device,
+    run,
+)
 from .grids import format_rate
 from .history import Recording
 from .problems import Problem, make_problem
@@ -21,7 +30,7 @@ from .problems import Problem, make_problem
 def build(cfg: Config) -> tuple[Problem, torch.device]:
     """The problem of a config, on its device."""
     device = resolve_device(cfg.device)
-    return make_problem(cfg.problem, cfg.n, cfg.seed, device), device
+    return make_problem(cfg.problem, cfg.n, cfg.seed, device, kappa=cfg.kappa), device
 
 
 def start_weights(cfg: Config, problem: Problem) -> torch.Tensor:
@@ -78,7 +87,7 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
     walker = args.optimizer == "walker"
-    trainer = Walker(problem, cfg.lrs, w0) if walker else Stepper(problem, args.lr, w0)
+    trainer = make_walker(problem, cfg, w0) if walker else Stepper(problem, args.lr, w0)
     rates = trainer.rates
     recording = Recording(rates, {**cfg.options(), "optimizer": args.optimizer, "lr": args.lr})
 
@@ -89,7 +98,8 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             return
         loss = "nan" if rec.loss != rec.loss else f"{rec.loss:.3f}"
         if walker:
-            out.write(f"{rec.epoch}\t{format_rate(rec.lr, rates)}\t{loss}\n")
+            shown = rates if not cfg.grid == "adaptive" else list(rec.rates)
+            out.write(f"{rec.epoch}\t{format_rate(rec.lr, shown)}\t{loss}\n")
         else:
             out.write(f"{rec.epoch}\t{loss}\n")
 
@@ -156,8 +166,16 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     )
     grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"
     racers: list[tuple[str, str, Callable[[], Walker]]] = [
-        ("walker", grid, lambda: Walker(problem, cfg.lrs, w0))
+        ("walker", grid, lambda: make_walker(problem, cfg, w0))
     ]
+    if cfg.problem != "linear" and cfg.grid == "fixed":  # beyond the notebook: both walkers
+        racers.append(
+            (
+                "walker",
+                f"adaptive from {cfg.lrs_spec}",
+                lambda: Walker(problem, cfg.lrs, w0, stay=cfg.stay, adaptive=True),
+            )
+        )
     for lr in args.stepper_lrs:
         racers.append(("stepper", f"{lr:g}", lambda lr=lr: Stepper(problem, lr, w0)))
     out.write("Optimizer\tLR\tFinal loss\tEpochs\tTime to target\tPer epoch\tWalker speed-up\n")

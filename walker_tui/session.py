@@ -11,7 +11,16 @@ import numpy as np
 import torch
 
 from .config import Config
-from .engine import HostEpoch, Outcome, Stepper, Walker, advance, device_name, resolve_device
+from .engine import (
+    HostEpoch,
+    Outcome,
+    Stepper,
+    Walker,
+    advance,
+    device_name,
+    make_walker,
+    resolve_device,
+)
 from .problems import make_problem
 from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid
 
@@ -40,13 +49,15 @@ class Session:
     def __post_init__(self) -> None:
         self.device = resolve_device(self.cfg.device)
         self.device_name = device_name(self.device)
-        self.problem = make_problem(self.cfg.problem, self.cfg.n, self.seed, self.device)
+        self.problem = make_problem(
+            self.cfg.problem, self.cfg.n, self.seed, self.device, kappa=self.cfg.kappa
+        )
         if self.cfg.w0 is not None:
             w0 = torch.tensor(self.cfg.w0, dtype=torch.float32, device=self.device)
         else:
             w0 = self.problem.w0
         self.w0 = w0
-        self.trainers["walker"] = Walker(self.problem, self.cfg.lrs, w0)
+        self.trainers["walker"] = make_walker(self.problem, self.cfg, w0)
         if self.race:
             for lr in self.cfg.race:
                 self.trainers[f"stepper {lr:g}"] = Stepper(self.problem, lr, w0)

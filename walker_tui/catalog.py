@@ -1,0 +1,32 @@
+"""The problems by name, with their defaults: torch-free, so the command line can list and check
+them without importing torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the command line needs to know of a problem before building it."""
+
+    summary: str
+    lrs: str  # the default --lrs grid for this problem
+    epochs: int  # the default --epochs
+
+
+CATALOG: dict[str, Entry] = {
+    "linear": Entry("the notebook's least squares: y = 3x + 2 + noise", "0.1:1:0.1", 100),
+    "quadratic": Entry(
+        "a 2-D bowl with condition number --kappa (zig-zags)", "log:0.002:0.5:12", 200
+    ),
+    "rosenbrock": Entry("Rosenbrock's banana valley, from (-1.2, 1)", "log:0.0001:0.01:9", 5000),
+    "himmelblau": Entry(
+        "Himmelblau's function (four minima), from (0, 0)", "log:0.0001:0.1:13", 500
+    ),
+    "beale": Entry("Beale's function, from (1, 1)", "log:0.0001:0.1:13", 5000),
+    "logistic": Entry(
+        "logistic regression on 2-feature data with label noise", "log:0.1:100:13", 500
+    ),
+}
+PROBLEMS = tuple(CATALOG)
