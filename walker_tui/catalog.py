@@ -13,20 +13,49 @@ class Entry:
     summary: str
     lrs: str  # the default --lrs grid for this problem
     epochs: int  # the default --epochs
+    racers: str = "stepper:0.3"  # the default racers of bench (and of the app, but for linear)
+    exact: bool = False  # has an exact line search (the `exact` racer)
 
 
 CATALOG: dict[str, Entry] = {
-    "linear": Entry("the notebook's least squares: y = 3x + 2 + noise", "0.1:1:0.1", 100),
+    "linear": Entry(
+        "the notebook's least squares: y = 3x + 2 + noise",
+        "0.1:1:0.1",
+        100,
+        "stepper:0.3,momentum:0.1,adam:5,exact",
+        exact=True,
+    ),
     "quadratic": Entry(
-        "a 2-D bowl with condition number --kappa (zig-zags)", "log:0.002:0.5:12", 200
+        "a tilted 2-D bowl with condition number --kappa",
+        "log:0.002:0.5:12",
+        200,
+        "stepper:0.15,momentum:0.05,adam:0.3,exact",
+        exact=True,
     ),
-    "rosenbrock": Entry("Rosenbrock's banana valley, from (-1.2, 1)", "log:0.0001:0.01:9", 5000),
+    "rosenbrock": Entry(
+        "Rosenbrock's banana valley, from (-1.2, 1)",
+        "log:0.0001:0.01:9",
+        5000,
+        "stepper:0.001,momentum:0.0002,adam:0.05",
+    ),
     "himmelblau": Entry(
-        "Himmelblau's function (four minima), from (0, 0)", "log:0.0001:0.1:13", 500
+        "Himmelblau's function (four minima), from (0, 0)",
+        "log:0.0001:0.1:13",
+        500,
+        "stepper:0.01,momentum:0.002,adam:0.1",
     ),
-    "beale": Entry("Beale's function, from (1, 1)", "log:0.0001:0.1:13", 5000),
+    "beale": Entry(
+        "Beale's function, from (1, 1)",
+        "log:0.0001:0.1:13",
+        5000,
+        "stepper:0.01,momentum:0.002,adam:0.05",
+    ),
     "logistic": Entry(
-        "logistic regression on 2-feature data with label noise", "log:0.1:100:13", 500
+        "logistic regression on 2-feature data with label noise",
+        "log:0.1:100:13",
+        500,
+        "stepper:3,momentum:1,adam:0.5",
     ),
 }
 PROBLEMS = tuple(CATALOG)
+RACER_NAMES = ("stepper", "momentum", "adam", "exact")

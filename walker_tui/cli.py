@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .catalog import CATALOG, PROBLEMS
+from .catalog import CATALOG, PROBLEMS, RACER_NAMES
 from .config import BENCH_LRS, DEFAULT_LRS, Config
-from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs
+from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
 
-OPTIMIZERS = ("walker", "stepper")
+OPTIMIZERS = ("walker", *RACER_NAMES)
 RECORD_FORMATS = (".csv", ".json", ".npz")
 
 
@@ -81,6 +81,13 @@ def _w0(text: str) -> list[float]:
     if not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"values must be finite, got {text!r}")
     return values
+
+
+def _race(text: str) -> list[tuple[str, float]]:
+    try:
+        return parse_race(text)
+    except GridError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _rates(text: str) -> list[float]:
@@ -175,10 +182,11 @@ def app_parser() -> Parser:
     _common(p, DEFAULT_LRS)
     p.add_argument(
         "--race",
-        type=_rates,
-        default=[0.3],
-        metavar="RATES",
-        help="the stepper rates that race the walker on key s (0.3)",
+        type=_race,
+        default=None,
+        metavar="RACERS",
+        help="who races the walker on key s: rates for steppers (0.3,0.7) or "
+        "stepper:0.3,momentum:0.1,adam:0.05,exact (linear: stepper 0.3; each problem has its own)",
     )
     p.add_argument(
         "--pace",
@@ -225,6 +233,14 @@ def bench_parser() -> Parser:
         default=[0.1, 0.9, 0.5, 0.7],
         metavar="RATES",
         help="the steppers' rates (0.1,0.9,0.5,0.7)",
+    )
+    p.add_argument(
+        "--racers",
+        type=_race,
+        default=None,
+        metavar="RACERS",
+        help="racers instead of the steppers, e.g. stepper:0.3,momentum:0.1,adam:0.05,exact "
+        "(problems other than linear race their own set by default)",
     )
     p.add_argument(
         "--repeat", type=_int(1, "--repeat must be at least 1"), default=5, help="timed runs (5)"
@@ -276,9 +292,27 @@ def make_config(
         stay=args.stay,
         grid=args.grid,
         device=args.device,
-        race=getattr(args, "race", [0.3]),
+        race=_racers(args),
         pace=getattr(args, "pace", 4.0),
     )
+
+
+def _racers(args: argparse.Namespace) -> list[tuple[str, float]]:
+    """The app's --race, or bench's racers: as given, else the problem's own defaults."""
+    given = getattr(args, "race", None) or getattr(args, "racers", None)
+    if given:
+        return given
+    if hasattr(args, "stepper_lrs") and args.problem == "linear":
+        return [("stepper", lr) for lr in args.stepper_lrs]
+    if args.problem == "linear" and not hasattr(args, "stepper_lrs"):
+        return [("stepper", 0.3)]
+    return parse_race(CATALOG[args.problem].racers)
+
+
+def _check_exact(parser: Parser, problem: str, racers: list[tuple[str, float]]) -> None:
+    if any(name == "exact" for name, _ in racers) and not CATALOG[problem].exact:
+        exact = ", ".join(k for k, e in CATALOG.items() if e.exact)
+        parser.error(f"the exact line search is only known for {exact}, not {problem}")
 
 
 def _device(parser: Parser, spec: str) -> object:
@@ -324,6 +358,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser = run_parser()
         args = parser.parse_args(argv[1:])
         _check_record(parser, args.record, args.force)
+        _check_exact(parser, args.problem, [(args.optimizer, args.lr)])
         _device(parser, args.device)
         from .headless import run_command
 
@@ -331,12 +366,14 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "bench":
         parser = bench_parser()
         args = parser.parse_args(argv[1:])
+        _check_exact(parser, args.problem, _racers(args))
         _device(parser, args.device)
         from .headless import bench_command
 
         return bench_command(make_config(args, fresh_w0=True, lrs_default=BENCH_LRS), args)
     parser = app_parser()
     args = parser.parse_args(argv)
+    _check_exact(parser, args.problem, _racers(args))
     _device(parser, args.device)
     from .app import make_app
 

@@ -22,7 +22,9 @@ class Config:
     min_loss: float = 0.1
     epochs: int = 100
     device: str = "auto"
-    race: list[float] = field(default_factory=lambda: [0.3])
+    # racers: (name, rate) pairs, name one of stepper, momentum, adam, exact; a bare float is a
+    # stepper's rate
+    race: list = field(default_factory=lambda: [("stepper", 0.3)])
     pace: float = 4.0  # epochs per second in the app; 0 = as fast as it goes
     kappa: float = 10.0  # condition number of the quadratic problem
     stay: bool = False  # add a zero-rate candidate: the walker's loss never goes up

@@ -206,6 +206,99 @@ class Stepper(Walker):
         super().__init__(problem, [lr], w0)
 
 
+class Racer(Walker):
+    """A one-candidate optimizer that races the walker: epoch 1 reports the start, each later
+    epoch takes one ``update`` from the current weights and reports the loss where it lands
+    (the stepper's convention, so curves line up epoch for epoch)."""
+
+    kind = "racer"
+    evals_per_epoch = 1
+
+    def __init__(self, problem: Problem, lr: float, w0: torch.Tensor | None = None):
+        super().__init__(problem, [lr], w0)
+
+    def reset(self, w=None, epoch=0, rates=None, winner=0, moved=True) -> None:  # noqa: D102
+        super().reset(w, epoch)
+        self.state: dict[str, object] = {}
+
+    def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def step(self) -> Epoch:
+        if self.grad is None:
+            return super().step()
+        self.w = self.update(self.w, self.grad).contiguous()
+        self.loss, self.grad = self.problem.loss_grad(self.w)
+        self.epoch += 1
+        finite = torch.isfinite(self.loss)
+        zero = torch.zeros((), dtype=torch.long, device=self.w.device)
+        return Epoch(
+            self.epoch,
+            self.w[:, None].clone(),
+            self.loss[None].clone(),
+            zero,
+            self.loss,
+            finite,
+            self.lrs,
+            finite,
+        )
+
+
+class Momentum(Racer):
+    """Heavy-ball SGD (Polyak 1964): v = mu v + g, w = w - lr v, mu = 0.9."""
+
+    kind = "momentum"
+    mu = 0.9
+
+    def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        v = self.state.get("v")
+        v = grad.clone() if v is None else self.mu * v + grad  # type: ignore[operator]
+        self.state["v"] = v
+        return w - self.lrs[0] * v
+
+
+class Adam(Racer):
+    """Adam (Kingma and Ba 2015) as torch.optim.Adam implements it, with its default betas."""
+
+    kind = "adam"
+
+    def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        if "opt" not in self.state:
+            param = torch.nn.Parameter(w.clone())
+            self.state["param"] = param
+            self.state["opt"] = torch.optim.Adam([param], lr=self.rates[0])
+        param = self.state["param"]
+        param.grad = grad.clone()  # type: ignore[union-attr]
+        self.state["opt"].step()  # type: ignore[union-attr]
+        return param.detach().clone()  # type: ignore[union-attr]
+
+
+class Exact(Racer):
+    """Steepest descent with an exact line search: the step a* = argmin_a L(w - a g), in closed
+    form where the loss is quadratic (least squares, the quadratic bowl). The best any greedy
+    one-step choice of rate can do; its rate argument is ignored."""
+
+    kind = "exact"
+    evals_per_epoch = 2  # the gradient, and the curvature along it
+
+    def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        return w - self.problem.exact_step(grad) * grad
+
+
+RACERS: dict[str, type[Walker]] = {}  # filled below: name -> class taking (problem, lr, w0)
+
+
+def evals_per_epoch(trainer: Walker) -> int:
+    """Loss evaluations an epoch costs: the walker's k candidates, a racer's one (two for the
+    exact line search); what a fair race counts."""
+    return getattr(trainer, "evals_per_epoch", trainer.k)
+
+
+def make_racer(name: str, problem: Problem, lr: float, w0: torch.Tensor | None = None) -> Walker:
+    """A racer by name: stepper, momentum, adam or exact."""
+    return RACERS[name](problem, lr, w0)
+
+
 def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> list[HostEpoch]:
     """Move a batch of epochs to the host in one transfer per field."""
     if not epochs:
@@ -341,3 +434,6 @@ def device_name(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return "CPU"
+
+
+RACERS.update(stepper=Stepper, momentum=Momentum, adam=Adam, exact=Exact)

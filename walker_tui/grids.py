@@ -102,3 +102,32 @@ def format_rate(rate: float, rates: list[float] | None = None) -> str:
     if rate < 0.01 or rate >= 1e6:
         return f"{rate:.3g}"
     return f"{rate:.2f}"
+
+
+def parse_race(
+    spec: str, names: tuple[str, ...] = ("stepper", "momentum", "adam", "exact")
+) -> list[tuple[str, float]]:
+    """``--race``: ``0.3,0.7`` (steppers) or ``stepper:0.3,momentum:0.1,adam:0.05,exact``."""
+    out: list[tuple[str, float]] = []
+    for item in (p.strip() for p in spec.split(",")):
+        if not item:
+            raise GridError(f"an empty item in {spec!r}")
+        name, sep, rate = item.partition(":")
+        if not sep:
+            if name in names:  # a bare name: exact needs no rate; the others do
+                if name != "exact":
+                    raise GridError(f"{name} needs a rate, e.g. {name}:0.1")
+                out.append((name, 0.0))
+                continue
+            name, rate = "stepper", item
+        if name not in names:
+            raise GridError(f"unknown racer {name!r}; choose from {', '.join(names)}")
+        value = _number(rate, "rate")
+        if value <= 0:
+            raise GridError(f"rate {value:g} is not positive; learning rates must be > 0")
+        out.append((name, value))
+    return out
+
+
+def racer_label(name: str, rate: float) -> str:
+    return "exact" if name == "exact" else f"{name} {rate:g}"

@@ -15,9 +15,10 @@ from .config import Config
 from .engine import (
     HostEpoch,
     Outcome,
-    Stepper,
     Walker,
     device_name,
+    evals_per_epoch,
+    make_racer,
     make_walker,
     resolve_device,
     run,
@@ -87,7 +88,10 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
     walker = args.optimizer == "walker"
-    trainer = make_walker(problem, cfg, w0) if walker else Stepper(problem, args.lr, w0)
+    if walker:
+        trainer = make_walker(problem, cfg, w0)
+    else:
+        trainer = make_racer(args.optimizer, problem, args.lr, w0)
     rates = trainer.rates
     recording = Recording(rates, {**cfg.options(), "optimizer": args.optimizer, "lr": args.lr})
 
@@ -176,24 +180,29 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
                 lambda: Walker(problem, cfg.lrs, w0, stay=cfg.stay, adaptive=True),
             )
         )
-    for lr in args.stepper_lrs:
-        racers.append(("stepper", f"{lr:g}", lambda lr=lr: Stepper(problem, lr, w0)))
-    out.write("Optimizer\tLR\tFinal loss\tEpochs\tTime to target\tPer epoch\tWalker speed-up\n")
+    for name, lr in cfg.race:
+        label = "-" if name == "exact" else f"{lr:g}"
+        racers.append((name, label, lambda n=name, lr=lr: make_racer(n, problem, lr, w0)))
+    out.write(
+        "Optimizer\tLR\tFinal loss\tEpochs\tEvaluations\tTime to target\tPer epoch"
+        "\tWalker speed-up\n"
+    )
     out.flush()
     print(f"timing {len(racers)} optimizers, {args.repeat + 1} runs each…", file=sys.stderr)
     try:
         results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
         walker_time = results[0][1]
-        for (name, label, _), (outcome, seconds) in zip(racers, results, strict=True):
+        for (name, label, make), (outcome, seconds) in zip(racers, results, strict=True):
+            evals = outcome.epochs * evals_per_epoch(make())
             ratio = "-" if name == "walker" else f"{seconds / walker_time:.2f}x"
             loss = "diverged" if outcome.state == "diverged" else f"{outcome.loss:.3f}"
             out.write(
-                f"{name}\t{label}\t{loss}\t{outcome.epochs}\t{seconds * 1e3:.2f} ms\t"
+                f"{name}\t{label}\t{loss}\t{outcome.epochs}\t{evals}\t{seconds * 1e3:.2f} ms\t"
                 f"{seconds / max(outcome.epochs, 1) * 1e3:.3f} ms\t{ratio}\n"
             )
         out.write(
-            "(walker speed-up: the stepper's time to target over the walker's; above 1x the "
-            "walker gets there first)\n"
+            "(evaluations: loss evaluations, k an epoch for the walker; walker speed-up: the "
+            "racer's time to target over the walker's, above 1x the walker gets there first)\n"
         )
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

@@ -47,6 +47,12 @@ class Problem:
         """The weights at the known minimum."""
         raise NotImplementedError
 
+    exact = False  # does exact_step() know the exact line search?
+
+    def exact_step(self, grad: torch.Tensor) -> torch.Tensor:
+        """argmin_a L(w - a g) where the loss is quadratic: |g|^2 / (g^T H g)."""
+        raise ValueError(f"no exact line search for {self.name}")
+
     def surface(self, points: torch.Tensor) -> np.ndarray:
         """Losses at m weight vectors (d x m, float64) for the surface panel, in bounded chunks."""
         chunk = max(1, (1 << 24) // max(1, getattr(self, "n", 1)))
@@ -116,6 +122,13 @@ class LinearProblem(Problem):
         curv = g @ (self.gram @ g)
         return (loss.double() - lrs.double() * (g @ g) + lrs.double() ** 2 * curv).float()
 
+    exact = True
+
+    def exact_step(self, grad: torch.Tensor) -> torch.Tensor:
+        # L = w^T A w - 2 b^T w + c has Hessian 2A: a* = |g|^2 / (2 g^T A g).
+        g = grad.double()
+        return ((g @ g) / (2 * g @ (self.gram @ g))).float()
+
     def surface(self, points: torch.Tensor) -> np.ndarray:
         # L(w) = w^T A w - 2 b^T w + c: O(d^2) per grid point whatever n is.
         a, b, c = self.gram.cpu(), self.xty.cpu(), self.yty
@@ -174,6 +187,12 @@ class Quadratic(FunctionProblem):
     def f(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         h = self._h
         return 0.5 * (h[0, 0] * a * a + 2 * h[0, 1] * a * b + h[1, 1] * b * b)
+
+    exact = True
+
+    def exact_step(self, grad: torch.Tensor) -> torch.Tensor:
+        g = grad.double()
+        return ((g @ g) / (g @ (self.hess.to(g.device) @ g))).float()
 
     def line_losses(self, loss, grad, lrs):
         # Exact along a line: L(w - t g) = L - t |g|^2 + t^2 g^T H g / 2.

@@ -14,13 +14,14 @@ from .config import Config
 from .engine import (
     HostEpoch,
     Outcome,
-    Stepper,
     Walker,
     advance,
     device_name,
+    make_racer,
     make_walker,
     resolve_device,
 )
+from .grids import racer_label
 from .problems import make_problem
 from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid
 
@@ -59,8 +60,9 @@ class Session:
         self.w0 = w0
         self.trainers["walker"] = make_walker(self.problem, self.cfg, w0)
         if self.race:
-            for lr in self.cfg.race:
-                self.trainers[f"stepper {lr:g}"] = Stepper(self.problem, lr, w0)
+            for item in self.cfg.race:
+                name, lr = ("stepper", item) if isinstance(item, (int, float)) else item
+                self.trainers[racer_label(name, lr)] = make_racer(name, self.problem, lr, w0)
         self.outcomes = {name: None for name in self.trainers}
         self.minimum = self.problem.minimum().numpy()
         self.surface: SurfaceData | None = None

@@ -41,7 +41,7 @@ RUN_ONLY = [
     (["--lr", "0"], "--lr"),
     (["--lr", "-1"], "--lr"),
     (["--lr", "inf"], "not finite"),
-    (["--optimizer", "adam"], "choose from 'walker', 'stepper'"),
+    (["--optimizer", "lbfgs"], "choose from 'walker', 'stepper', 'momentum'"),
     (["--record", "/no/such/folder/r.csv"], "does not exist"),
     (["--record", "/proc/r.csv"], "cannot be written"),
     (["--record", "r.txt"], "must end in .csv, .json or .npz"),
@@ -139,7 +139,7 @@ def test_walker_with_only_wild_rates_diverges():
 def test_bench_reports_a_diverged_stepper():
     proc = cli("bench", "--stepper-lrs", "0.5,5", "--repeat", "1", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
-    rows = [r.split("\t") for r in proc.stdout.splitlines() if r.count("\t") == 6][1:]
+    rows = [r.split("\t") for r in proc.stdout.splitlines() if r.count("\t") == 7][1:]
     assert rows[2][0] == "stepper" and rows[2][2] == "diverged"
 
 

@@ -87,7 +87,7 @@ def test_benchmark_block_engine():
 def test_bench_command_prints_the_notebook_results():
     code, out = cli("bench", "--device", "cpu", "--repeat", "1")
     assert code == 0
-    rows = [r.split("\t") for r in out.splitlines() if r.count("\t") == 6][1:]
+    rows = [r.split("\t") for r in out.splitlines() if r.count("\t") == 7][1:]
     got = {f"{r[0]} {r[1].split(' ')[0]}": (r[2], r[3]) for r in rows}
     for key, line in BENCH.items():
         loss, epochs = line.split()[2], line.split()[4]

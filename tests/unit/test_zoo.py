@@ -95,3 +95,83 @@ def test_make_walker_reads_the_config():
     problem = make_problem("linear", 100, 17, "cpu")
     w = make_walker(problem, Config(stay=True, grid="adaptive"))
     assert w.rates[-1] == 0.0 and w.adaptive and w.stay
+
+
+def test_race_grammar():
+    from walker_tui.grids import GridError, parse_race
+
+    assert parse_race("0.3,0.7") == [("stepper", 0.3), ("stepper", 0.7)]
+    assert parse_race("stepper:0.3,momentum:0.1,adam:0.05,exact") == [
+        ("stepper", 0.3),
+        ("momentum", 0.1),
+        ("adam", 0.05),
+        ("exact", 0.0),
+    ]
+    for bad, words in [
+        ("lbfgs:0.1", "unknown racer"),
+        ("adam", "needs a rate"),
+        ("momentum:-1", "not positive"),
+        ("0.3,,0.7", "empty item"),
+    ]:
+        with pytest.raises(GridError, match=words):
+            parse_race(bad)
+
+
+def test_racers_reach_the_minimum_of_the_bowl():
+    from walker_tui.engine import make_racer
+
+    problem = make_problem("quadratic", 100, 17, "cpu")
+    for name, lr in [("stepper", 0.15), ("momentum", 0.05), ("adam", 0.3), ("exact", 0.0)]:
+        outcome = run(make_racer(name, problem, lr), 2000, 1e-8)
+        assert outcome.state == "finished" and outcome.loss < 1e-8, (name, outcome)
+
+
+def test_exact_line_search_is_the_best_single_step():
+    """Its step lands at least as low as any rate of a fine grid from the same point."""
+    from walker_tui.engine import make_racer
+
+    problem = make_problem("linear", 100, 17, "cpu")
+    exact = make_racer("exact", problem, 0.0)
+    exact.step()
+    rec = exact.step()
+    walker = Walker(problem, parse_lrs("log:0.01:2:400"))
+    walker.step()
+    best = walker.step()
+    assert float(rec.loss) <= float(best.loss) * (1 + 1e-5)
+
+
+def test_exact_needs_a_quadratic_problem(capsys):
+    from walker_tui.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--optimizer", "exact", "--problem", "rosenbrock"])
+    assert exc.value.code == 2
+    assert "only known for linear, quadratic" in capsys.readouterr().err
+
+
+def test_bench_on_another_problem_races_both_walkers_and_counts_evaluations(capsys):
+    from walker_tui.cli import main
+
+    code = main(
+        [
+            "bench",
+            "--problem",
+            "quadratic",
+            "--repeat",
+            "1",
+            "--min-loss",
+            "1e-6",
+            "--device",
+            "cpu",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = [r.split("\t") for r in out.splitlines() if r.count("\t") == 7][1:]
+    names = [r[0] for r in rows]
+    assert names == ["walker", "walker", "stepper", "momentum", "adam", "exact"]
+    assert rows[1][1].startswith("adaptive")
+    for r in rows:
+        epochs, evals = int(r[3]), int(r[4])
+        per = {"walker": 12, "exact": 2}.get(r[0], 1)
+        assert evals == per * epochs
