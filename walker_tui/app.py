@@ -29,6 +29,8 @@ from .widgets.surface_plot import SurfacePlot
 PACES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 0.0]  # 0 = as fast as it goes
 MIN_SIZE = (60, 20)
 FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
+EDGE_EPOCHS = 5  # a winner on the grid's edge this many epochs in a row gets a warning
+X_AXES = {"epoch": 0, "evaluations": 4, "seconds": 5}  # the loss curve's x: a History column
 
 
 class Control:
@@ -71,6 +73,7 @@ class WalkerApp(App[int]):
         Binding("right", "forth", "forth", show=False),
         Binding("r", "reseed", "reseed"),
         Binding("s", "race", "race"),
+        Binding("x", "x_axis", "x axis", show=False),  # on the help screen; the Footer is full
         Binding("plus,equals_sign", "faster", "faster", key_display="+"),
         Binding("minus", "slower", "slower", key_display="-"),
         Binding("question_mark", "help", "help", key_display="?"),
@@ -89,6 +92,9 @@ class WalkerApp(App[int]):
         self.live_loops = 0  # training loops still running (each exits soon after cancel)
         self._loops_lock = threading.Lock()
         self.view_epoch: int | None = None  # None: follow the latest epoch
+        self.x_axis = "epoch"  # or "evaluations" or "seconds": what the loss curve runs along
+        self.edge_run = 0  # epochs in a row the walker's winner sat on its grid's edge
+        self.edge_warned = False
         self._next_frame = 0.0
         self._last_redraw = 0.0
         self._reset_view()
@@ -129,6 +135,7 @@ class WalkerApp(App[int]):
     def _reset_view(self) -> None:
         self.histories: dict[str, History] = {}
         self.outcomes: dict = {}
+        self.edge_run, self.edge_warned = 0, False
         self.surface: SurfaceData | None = None
         self.device = "…"
         self.rates: list[float] = list(self.cfg.lrs)
@@ -296,7 +303,31 @@ class WalkerApp(App[int]):
                 self.histories[name].add(rec)
         self.outcomes = msg.outcomes
         self.eps = msg.eps
+        self._watch_edge(msg.frames)
         self.dirty = True
+
+    def _watch_edge(self, frames: list[dict]) -> None:
+        """Warn once a run when the winner keeps landing on the grid's edge: the best rate may lie
+        outside the grid."""
+        k = len(self.cfg.lrs)
+        if self.edge_warned or self.cfg.grid == "adaptive" or k < 2:
+            return
+        for frame in frames:
+            rec = frame.get("walker")
+            if rec is None or rec.epoch < 2:
+                continue
+            self.edge_run = self.edge_run + 1 if rec.winner in (0, k - 1) else 0
+            if self.edge_run >= EDGE_EPOCHS:
+                side = "smallest" if rec.winner == 0 else "largest"
+                self.notify(
+                    f"the {side} rate ({rec.lr:g}) has won {EDGE_EPOCHS} epochs in a row: the "
+                    f"best rate may lie outside the grid. Widen --lrs or try --grid adaptive.",
+                    title="winner on the grid's edge",
+                    severity="warning",
+                    timeout=12,
+                )
+                self.edge_warned = True
+                return
 
     def on_failed(self, msg: Failed) -> None:
         if msg.gen != self.gen:
@@ -333,14 +364,20 @@ class WalkerApp(App[int]):
         with self.batch_update():
             series = {}
             paths = {}
+            column = X_AXES[self.x_axis]
             for name, hist in self.histories.items():
                 cols = hist.curve.columns()
                 if cols:
-                    series[name] = (cols[0], cols[1])
+                    series[name] = (cols[column], cols[1])
                 upto = hist.curve.columns(upto=epoch)
                 if upto:
                     paths[name] = (upto[2], upto[3])
-            self.query_one(LossCurve).show(series, self.cfg.min_loss, self.view_epoch)
+            marker = None
+            if self.view_epoch is not None and rec is not None:
+                marker = {"epoch": rec.epoch, "evaluations": rec.evals, "seconds": rec.seconds}[
+                    self.x_axis
+                ]
+            self.query_one(LossCurve).show(series, self.cfg.min_loss, marker, self.x_axis)
             if rec is not None:
                 self.query_one(CandidateBars).show(
                     list(rec.rates), rec.losses, rec.winner, rec.epoch
@@ -417,6 +454,11 @@ class WalkerApp(App[int]):
 
     def action_forth(self) -> None:
         self._move(1)
+
+    def action_x_axis(self) -> None:
+        names = list(X_AXES)
+        self.x_axis = names[(names.index(self.x_axis) + 1) % len(names)]
+        self.dirty = True
 
     def action_reseed(self) -> None:
         self.seed += 1

@@ -46,6 +46,8 @@ class HostEpoch:
     diverged: bool
     rates: np.ndarray
     moved: bool = True
+    evals: int = 0  # loss evaluations so far (filled in by the Session)
+    seconds: float = 0.0  # wall time spent training so far (filled in by the Session)
 
 
 class Walker:

@@ -16,6 +16,7 @@ KEYS = [
     ("r", "reseed: next seed, new data and w0, from epoch 0"),
     ("s", "race stepper(s) from the same w0; s again drops it"),
     ("+ / -", "faster / slower pace, up to as fast as it goes"),
+    ("x", "loss curve along epochs, loss evaluations or seconds"),
     ("?", "this help"),
     ("q", "quit"),
 ]

@@ -68,7 +68,7 @@ class Curve:
 
 class History:
     """The app's memory of one trainer: the recent epochs in full, and the whole run thinned to
-    at most ``cap`` rows of (epoch, loss, w[0], w[1])."""
+    at most ``cap`` rows of (epoch, loss, w[0], w[1], evaluations, seconds)."""
 
     def __init__(self, keep: int = 2000, cap: int = 4096) -> None:
         self.recent: deque[Any] = deque(maxlen=keep)
@@ -77,7 +77,14 @@ class History:
     def add(self, rec: Any) -> None:
         self.recent.append(rec)
         w = rec.weights[:, rec.winner]
-        self.curve.append(rec.epoch, rec.loss, float(w[0]), float(w[1]))
+        self.curve.append(
+            rec.epoch,
+            rec.loss,
+            float(w[0]),
+            float(w[1]),
+            float(getattr(rec, "evals", 0)),
+            float(getattr(rec, "seconds", 0.0)),
+        )
 
     def at(self, epoch: int) -> Any | None:
         """The record of ``epoch`` if it is still held."""

@@ -5,6 +5,7 @@ Pure engine code (no UI): the app's worker thread drives it, the tests drive it 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ from .engine import (
     Walker,
     advance,
     device_name,
+    evals_per_epoch,
     make_racer,
     make_walker,
     resolve_device,
@@ -64,6 +66,7 @@ class Session:
                 name, lr = ("stepper", item) if isinstance(item, (int, float)) else item
                 self.trainers[racer_label(name, lr)] = make_racer(name, self.problem, lr, w0)
         self.outcomes = {name: None for name in self.trainers}
+        self.seconds: dict[str, float] = {}
         self.minimum = self.problem.minimum().numpy()
         self.surface: SurfaceData | None = None
 
@@ -89,9 +92,15 @@ class Session:
         for name, trainer in self.trainers.items():
             if self.outcomes[name] is not None:
                 continue
+            t0 = time.perf_counter()
             per[name], self.outcomes[name] = advance(
                 trainer, count, self.cfg.min_loss, self.cfg.epochs
             )
+            spent = (time.perf_counter() - t0) / max(1, len(per[name]))
+            for rec in per[name]:  # what a fair race counts: evaluations and wall time
+                self.seconds[name] = self.seconds.get(name, 0.0) + spent
+                rec.seconds = self.seconds[name]
+                rec.evals = rec.epoch * evals_per_epoch(trainer)
         longest = max((len(r) for r in per.values()), default=0)
         return [{n: r[i] for n, r in per.items() if i < len(r)} for i in range(longest)]
 

@@ -158,3 +158,34 @@ async def test_q_quits_with_status_0_and_no_training_loop_left():
     while app.live_loops and time.monotonic() < end:
         time.sleep(0.02)
     assert app.live_loops == 0
+
+
+async def test_x_switches_the_loss_curve_axis():
+    app = make_app(cfg(pace=0), start_paused=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.state == "finished")
+        await pilot.press("s")
+        await until(pilot, lambda: "stepper 0.3" in app.histories and app.state == "finished")
+        curve = app.query_one("#loss")
+        seen = []
+        for axis in ("evaluations", "seconds", "epoch"):
+            await pilot.press("x")
+            await pilot.pause(0.2)
+            assert app.x_axis == axis
+            text = curve.render().plain
+            assert f"by {axis}" in text
+            seen.append(text)
+        assert len(set(seen)) == 3  # three different pictures
+        # a fair race: the walker spends 9 evaluations an epoch, the stepper 1
+        cols = app.histories["walker"].curve.columns()
+        assert cols[4][-1] == 11 * 9
+        assert app.histories["stepper 0.3"].curve.columns()[4][-1] == 30
+
+
+async def test_edge_warning_when_the_winner_keeps_to_the_grid_edge():
+    app = make_app(Config(device="cpu", pace=0, lrs_spec="0.01,0.02,0.03"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.edge_warned)
+        await pilot.pause(0.2)
+        texts = [str(n.message) for n in app._notifications]
+        assert any("largest rate (0.03)" in t and "--grid adaptive" in t for t in texts)

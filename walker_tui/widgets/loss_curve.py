@@ -16,12 +16,13 @@ class LossCurve(TimedPlot):
         self,
         series: dict[str, tuple[np.ndarray, np.ndarray]],
         target: float,
-        view_epoch: int | None = None,
+        view_epoch: float | None = None,
+        x_axis: str = "epoch",
     ) -> None:
         plt = self.plt
         plt.clear_data()
-        plt.title("loss per epoch (log scale)")
-        plt.xlabel("epoch")
+        plt.title(f"loss (log scale) by {x_axis}")
+        plt.xlabel({"seconds": "wall time (s)"}.get(x_axis, x_axis))
         lows, highs = [], []
         race = len(series) > 1
         for i, (name, (xs, ys)) in enumerate(series.items()):
@@ -48,8 +49,13 @@ class LossCurve(TimedPlot):
         if view_epoch is not None:
             plt.vline(view_epoch, "yellow")
         last = max((float(np.max(xs)) for xs, _ in series.values() if len(xs)), default=1.0)
-        ticks = epoch_ticks(last, max(2, self.size.width // 8))
-        plt.xticks(ticks, [str(t) for t in ticks])
+        most = max(2, self.size.width // 10)
+        if x_axis != "seconds":  # whole-number ticks for counts
+            ticks = epoch_ticks(last, most)
+            plt.xticks(ticks, [str(t) for t in ticks])
+        else:
+            secs = [last * i / (most - 1) for i in range(most)]
+            plt.xticks(secs, [f"{t:.3g}" for t in secs])
         if lows:
             lo, hi = min(lows), max(highs)
             pad = max(0.02, 0.04 * (hi - lo))

@@ -35,7 +35,10 @@ class SurfacePlot(TimedPlot):
     ) -> None:
         plt = self.plt
         plt.clear_data()
-        plt.title(f"loss surface (o start, {WINNER_GLYPH} winner, + minimum)")
+        title = f"loss surface (o start, {WINNER_GLYPH} winner, + minimum)"
+        if len(title) > self.size.width - 10:  # plotext drops a title that overflows
+            title = f"surface: o start {WINNER_GLYPH} winner + min"
+        plt.title(title)
         plt.xlabel("w0")
         if surface is None:
             self.refresh()
