@@ -167,10 +167,12 @@ class Walker:
             # in the last float32 digit); it is also the loss printed and the stopping test.
             if losses is None:
                 losses = self.loss[None].clone()
-            else:  # (a walk that stayed put keeps the candidates' losses as they were)
+            elif self.adaptive:  # a walk that stayed put keeps the candidates' losses as they were
                 losses = torch.where(
                     any_finite, losses.index_put((winner[None],), self.loss), losses
                 )
+            else:
+                losses = losses.index_put((winner[None],), self.loss)
         self.epoch += 1
         if self.adaptive:  # an adaptive walk diverges only when its own loss does
             finite = torch.isfinite(self.loss)
@@ -310,11 +312,11 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
     winners = torch.stack([e.winner for e in epochs]).cpu().numpy()
     loss = torch.stack([e.loss for e in epochs]).cpu().numpy()
     finite = torch.stack([e.finite for e in epochs]).cpu().numpy()
-    tried = torch.stack([e.rates for e in epochs]).cpu().numpy().astype(np.float64)
     moved = torch.stack([e.moved for e in epochs]).cpu().numpy()
-    if rates is not None and len(rates) == tried.shape[1]:
-        fixed = np.asarray(rates, dtype=np.float64)  # exact rates, not their float32 copies
-        tried = np.where(np.isclose(tried, fixed, rtol=1e-6, atol=0), fixed, tried)
+    if rates is not None:  # a fixed grid: its exact values, no need to read the copies back
+        tried = np.broadcast_to(np.asarray(rates, dtype=np.float64), (len(epochs), len(rates)))
+    else:
+        tried = torch.stack([e.rates for e in epochs]).cpu().numpy().astype(np.float64)
     return [
         HostEpoch(
             e.epoch,
@@ -355,7 +357,8 @@ def advance(
     """Up to ``count`` epochs on the device, then one transfer to the host. If the run ends inside
     the batch, the records stop there and the trainer is rewound to that epoch."""
     count = min(count, epochs - trainer.epoch)
-    records = to_host([trainer.step() for _ in range(count)], trainer.rates)
+    fixed = None if trainer.adaptive else trainer.rates
+    records = to_host([trainer.step() for _ in range(count)], fixed)
     for i, rec in enumerate(records):
         outcome = stop_outcome(rec, min_loss, epochs)
         if outcome is not None:
