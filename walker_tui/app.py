@@ -144,6 +144,7 @@ class WalkerApp(App[int]):
         self.view_epoch = None
         self.start_w: tuple[float, float] | None = None
         self.minimum: tuple[float, float] | None = None
+        self.origin, self.proj = np.zeros(2), np.eye(2)
         self.dirty = True
 
     @property
@@ -202,18 +203,21 @@ class WalkerApp(App[int]):
         stamps: deque[float] = deque()
         try:
             session = Session(self.cfg, seed, race)
-            w0 = session.w0.cpu().numpy()
+            start = session.start
+            best = session.minimum
             self.post_message(
                 Started(
                     gen,
                     session.device_name,
                     list(session.trainers),
                     session.trainers["walker"].rates,
-                    (float(w0[0]), float(w0[1])),
-                    (float(session.minimum[0]), float(session.minimum[1])),
+                    (float(start[0]), float(start[1])),
+                    None if best is None else (float(best[0]), float(best[1])),
+                    session.origin,
+                    session.proj,
                 )
             )
-            surface = session.update_surface(np.array([w0[0]]), np.array([w0[1]]))
+            surface = session.update_surface(np.array([start[0]]), np.array([start[1]]))
             if surface is not None:
                 self.post_message(Surface(gen, surface))
             last_post = next_due = time.monotonic()
@@ -266,9 +270,9 @@ class WalkerApp(App[int]):
         xs, ys = [], []
         for frame in pending:
             for rec in frame.values():
-                w = rec.weights[:, rec.winner]
-                xs.append(float(w[0]))
-                ys.append(float(w[1]))
+                p = session.to_plane(rec.weights[:, rec.winner])
+                xs.append(float(p[0]))
+                ys.append(float(p[1]))
         surface = session.update_surface(np.array(xs), np.array(ys))
         if surface is not None:
             self.post_message(Surface(gen, surface))
@@ -285,7 +289,9 @@ class WalkerApp(App[int]):
             return
         self.device = msg.device
         self.rates = msg.rates
-        self.histories = {name: History() for name in msg.names}
+        self.origin, self.proj = msg.origin, msg.proj
+        keep = 2000 if len(msg.origin) <= 16 else 200  # big weight vectors: fewer held in full
+        self.histories = {name: History(keep=keep, project=self.to_plane) for name in msg.names}
         self.outcomes = {name: None for name in msg.names}
         self.start_w, self.minimum = msg.start, msg.minimum
         self.dirty = True
@@ -382,8 +388,9 @@ class WalkerApp(App[int]):
                 self.query_one(CandidateBars).show(
                     list(rec.rates), rec.losses, rec.winner, rec.epoch
                 )
-                walk = (rec.weights[0], rec.weights[1])
-                win = (float(rec.weights[0, rec.winner]), float(rec.weights[1, rec.winner]))
+                walk_xy = self.to_plane(rec.weights)
+                walk = (walk_xy[0], walk_xy[1])
+                win = (float(walk_xy[0, rec.winner]), float(walk_xy[1, rec.winner]))
             else:
                 self.query_one(CandidateBars).show(self.rates, None, -1, 0)
                 walk, win = None, None
@@ -415,6 +422,13 @@ class WalkerApp(App[int]):
             pace=self.pace_text,
             summary=self.summary,
         )
+
+    def to_plane(self, w: np.ndarray) -> np.ndarray:
+        """Surface-plane coordinates of weights (d, or d x k)."""
+        w = np.asarray(w, dtype=float)
+        if w.ndim == 1:
+            return self.proj @ (w - self.origin)
+        return self.proj @ (w - self.origin[:, None])
 
     @property
     def pace_text(self) -> str:

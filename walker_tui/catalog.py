@@ -56,6 +56,12 @@ CATALOG: dict[str, Entry] = {
         500,
         "stepper:3,momentum:1,adam:0.5",
     ),
+    "mlp": Entry(
+        "a 2-16-16-1 tanh network on two moons (a 2-D slice of its 337 weights)",
+        "log:0.01:10:13",
+        1000,
+        "stepper:0.5,momentum:0.1,adam:0.02",
+    ),
 }
 PROBLEMS = tuple(CATALOG)
 RACER_NAMES = ("stepper", "momentum", "adam", "exact")

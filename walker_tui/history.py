@@ -70,13 +70,16 @@ class History:
     """The app's memory of one trainer: the recent epochs in full, and the whole run thinned to
     at most ``cap`` rows of (epoch, loss, w[0], w[1], evaluations, seconds)."""
 
-    def __init__(self, keep: int = 2000, cap: int = 4096) -> None:
+    def __init__(self, keep: int = 2000, cap: int = 4096, project: Any = None) -> None:
         self.recent: deque[Any] = deque(maxlen=keep)
         self.curve = Curve(cap)
+        self.project = project  # weights -> (x, y) on the surface's plane; None: w[0], w[1]
 
     def add(self, rec: Any) -> None:
         self.recent.append(rec)
         w = rec.weights[:, rec.winner]
+        if self.project is not None:
+            w = self.project(w)
         self.curve.append(
             rec.epoch,
             rec.loss,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from textual.message import Message
 
 from .engine import HostEpoch, Outcome
@@ -18,11 +19,14 @@ class Started(Message):
         names: list[str],
         rates: list[float],
         start: tuple[float, float],
-        minimum: tuple[float, float],
+        minimum: tuple[float, float] | None,
+        origin: np.ndarray,
+        proj: np.ndarray,
     ) -> None:
         super().__init__()
         self.gen, self.device, self.names, self.rates = gen, device, names, rates
         self.start, self.minimum = start, minimum
+        self.origin, self.proj = origin, proj  # weights w -> plane: proj @ (w - origin)
 
 
 class Frames(Message):

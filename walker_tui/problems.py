@@ -43,11 +43,24 @@ class Problem:
         """Losses along ``w - lr * grad`` for every rate in closed form, or None if unknown."""
         return None
 
-    def minimum(self) -> torch.Tensor:
-        """The weights at the known minimum."""
+    def minimum(self) -> torch.Tensor | None:
+        """The weights at the known minimum (None where it is not known)."""
         raise NotImplementedError
 
+    def plane(self) -> tuple[np.ndarray, np.ndarray]:
+        """The 2-D view of the weights: (origin (d), basis (d x 2)); a point p of the plane is
+        the weight vector origin + basis @ p. Two weights are their own plane."""
+        d = int(self.w0.shape[0])
+        if d == 2:
+            return np.zeros(2), np.eye(2)
+        w0 = self.w0.double().cpu()
+        gen = torch.Generator().manual_seed(int(getattr(self, "seed", 0)) + 1)
+        basis = torch.randn(d, 2, generator=gen, dtype=torch.float64)
+        basis = basis / basis.norm(dim=0) * max(float(w0.norm()), 1.0)
+        return w0.numpy(), basis.numpy()
+
     exact = False  # does exact_step() know the exact line search?
+    surface_width = 1  # floats an evaluation holds per data point (sizes the surface's chunks)
 
     def exact_step(self, grad: torch.Tensor) -> torch.Tensor:
         """argmin_a L(w - a g) where the loss is quadratic: |g|^2 / (g^T H g)."""
@@ -55,7 +68,7 @@ class Problem:
 
     def surface(self, points: torch.Tensor) -> np.ndarray:
         """Losses at m weight vectors (d x m, float64) for the surface panel, in bounded chunks."""
-        chunk = max(1, (1 << 24) // max(1, getattr(self, "n", 1)))
+        chunk = max(1, (1 << 24) // max(1, getattr(self, "n", 1) * self.surface_width))
         out = []
         with torch.no_grad():
             for s in range(0, points.shape[1], chunk):
@@ -283,6 +296,94 @@ class LogisticProblem(Problem):
         return self._best
 
 
+class MLPProblem(Problem):
+    """A 2-16-16-1 tanh network (337 weights) classifying two interleaved moons (binary
+    cross-entropy). More than two weights: the surface panel shows the plane through w0 spanned
+    by two random directions, filter-normalised as in Li et al. 2018, "Visualizing the Loss
+    Landscape of Neural Nets" (each neuron's slice of a direction scaled to the norm of that
+    neuron's weights, biases left out), fixed for the whole run so paths stay comparable.
+    """
+
+    name = "mlp"
+    sizes = (2, 16, 16, 1)
+    surface_width = 48
+
+    def __init__(
+        self, n: int = 200, seed: int = 17, device: str | torch.device = "cpu", **_: object
+    ) -> None:
+        self.n, self.seed, self.device = n, seed, torch.device(device)
+        gen = torch.Generator().manual_seed(seed)
+        half = n // 2
+        t = torch.rand(n, generator=gen) * math.pi
+        upper = torch.stack([torch.cos(t[:half]), torch.sin(t[:half])], 1)
+        lower = torch.stack([1 - torch.cos(t[half:]), 0.5 - torch.sin(t[half:])], 1)
+        x = torch.cat([upper, lower]) + 0.1 * torch.randn(n, 2, generator=gen)
+        self.x = ((x - x.mean(0)) / x.std(0)).to(self.device)
+        self.y = torch.cat([torch.zeros(half), torch.ones(n - half)]).to(self.device)
+        self.shapes = [(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True)]
+        parts = []
+        for fan_in, fan_out in self.shapes:  # Xavier-uniform weights, zero biases
+            bound = math.sqrt(6 / (fan_in + fan_out))
+            parts += [
+                (torch.rand(fan_in * fan_out, generator=gen) * 2 - 1) * bound,
+                torch.zeros(fan_out),
+            ]
+        self.w0 = torch.cat(parts).to(self.device)
+
+    def _layers(self, W: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Weights (k x in x out) and biases (k x out) of every layer, for k columns of W."""
+        out, i = [], 0
+        for fan_in, fan_out in self.shapes:
+            w = W[i : i + fan_in * fan_out].T.reshape(-1, fan_in, fan_out)
+            i += fan_in * fan_out
+            b = W[i : i + fan_out].T
+            i += fan_out
+            out.append((w, b))
+        return out
+
+    def losses(self, W: torch.Tensor) -> torch.Tensor:
+        h = self.x.expand(W.shape[1], -1, -1)  # k x n x 2
+        layers = self._layers(W)
+        for j, (w, b) in enumerate(layers):
+            h = torch.bmm(h, w) + b[:, None, :]
+            if j < len(layers) - 1:
+                h = torch.tanh(h)
+        logits = h[..., 0]  # k x n
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, self.y.expand_as(logits), reduction="none"
+        ).mean(1)
+
+    def accuracy(self, w: torch.Tensor) -> float:
+        h = self.x[None]
+        layers = self._layers(w[:, None])
+        for j, (lw, b) in enumerate(layers):
+            h = torch.bmm(h, lw) + b[:, None, :]
+            if j < len(layers) - 1:
+                h = torch.tanh(h)
+        return float(((h[0, :, 0] > 0).float() == self.y).float().mean())
+
+    def minimum(self) -> None:
+        return None  # the infimum is 0 (the moons are separable); no point attains it
+
+    def plane(self) -> tuple[np.ndarray, np.ndarray]:
+        gen = torch.Generator().manual_seed(self.seed + 1)
+        w0 = self.w0.double().cpu()
+        dirs = []
+        for _ in range(2):
+            d = torch.randn(w0.shape[0], generator=gen, dtype=torch.float64)
+            i = 0
+            for fan_in, fan_out in self.shapes:
+                size = fan_in * fan_out
+                dw = d[i : i + size].view(fan_in, fan_out)
+                ww = w0[i : i + size].view(fan_in, fan_out)
+                # filter normalisation: each neuron's incoming weights (a column here)
+                dw *= ww.norm(dim=0, keepdim=True) / (dw.norm(dim=0, keepdim=True) + 1e-10)
+                d[i + size : i + size + fan_out] = 0.0  # biases left out
+                i += size + fan_out
+            dirs.append(d)
+        return w0.numpy(), torch.stack(dirs, 1).numpy()
+
+
 def fresh_w0(seed: int) -> list[float]:
     """The notebook's benchmark start: ``manual_seed(seed); rand(2) * 1000 - 500``."""
     gen = torch.Generator().manual_seed(seed)
@@ -296,6 +397,7 @@ PROBLEM_CLASSES: dict[str, type[Problem]] = {
     "himmelblau": Himmelblau,
     "beale": Beale,
     "logistic": LogisticProblem,
+    "mlp": MLPProblem,
 }
 
 

@@ -67,8 +67,19 @@ class Session:
                 self.trainers[racer_label(name, lr)] = make_racer(name, self.problem, lr, w0)
         self.outcomes = {name: None for name in self.trainers}
         self.seconds: dict[str, float] = {}
-        self.minimum = self.problem.minimum().numpy()
+        best = self.problem.minimum()
+        self.origin, self.basis = self.problem.plane()
+        self.proj = np.linalg.pinv(self.basis)  # weights -> plane coordinates
+        self.start = self.to_plane(self.w0.double().cpu().numpy())
+        self.minimum = None if best is None else self.to_plane(best.numpy())
         self.surface: SurfaceData | None = None
+
+    def to_plane(self, w: np.ndarray) -> np.ndarray:
+        """Plane coordinates (2, or 2 x k) of weights (d, or d x k)."""
+        w = np.asarray(w, dtype=float)
+        if w.ndim == 1:
+            return self.proj @ (w - self.origin)
+        return self.proj @ (w - self.origin[:, None])
 
     @property
     def finished(self) -> bool:
@@ -112,16 +123,16 @@ class Session:
         ok = np.isfinite(xs) & np.isfinite(ys)
         xs, ys = xs[ok], ys[ok]
         if self.surface is None:
-            w0 = self.w0.cpu().numpy()
+            fixed = [self.start] + ([] if self.minimum is None else [self.minimum])
             window = fit_window(
-                np.concatenate([[w0[0], self.minimum[0]], xs]),
-                np.concatenate([[w0[1], self.minimum[1]], ys]),
+                np.concatenate([[p[0] for p in fixed], xs]),
+                np.concatenate([[p[1] for p in fixed], ys]),
             )
         elif self.surface.window.contains(xs, ys):
             return None
         else:
             window = grow(self.surface.window, xs, ys)
-        gx, gy, z = loss_grid(self.problem, window)
+        gx, gy, z = loss_grid(self.problem, window, plane=(self.origin, self.basis))
         contours = contour_points(gx, gy, z, contour_levels(z))
         self.surface = SurfaceData(window, gx, gy, z, contours)
         return self.surface

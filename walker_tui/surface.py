@@ -48,13 +48,22 @@ def grow(window: Window, xs: np.ndarray, ys: np.ndarray) -> Window:
     return fit_window(xs, ys, margin=0.25)
 
 
-def loss_grid(problem: Problem, window: Window, size: int = GRID) -> tuple[np.ndarray, ...]:
-    """Losses on a size x size grid over the window: (xs, ys, Z) with Z[j, i] at (xs[i], ys[j])."""
+def loss_grid(
+    problem: Problem,
+    window: Window,
+    size: int = GRID,
+    plane: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Losses on a size x size grid over the window: (xs, ys, Z) with Z[j, i] at (xs[i], ys[j]).
+    With more than two weights the grid lies in ``plane`` (origin, basis: see Problem.plane)."""
     xs = np.linspace(window.x0, window.x1, size)
     ys = np.linspace(window.y0, window.y1, size)
     gx, gy = np.meshgrid(xs, ys)
-    points = torch.tensor(np.stack([gx.ravel(), gy.ravel()]), dtype=torch.float64)
-    z = problem.surface(points).reshape(size, size)
+    points = np.stack([gx.ravel(), gy.ravel()])
+    if plane is not None:
+        origin, basis = plane
+        points = origin[:, None] + basis @ points
+    z = problem.surface(torch.tensor(points, dtype=torch.float64)).reshape(size, size)
     return xs, ys, z
 
 
