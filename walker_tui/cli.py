@@ -72,12 +72,12 @@ def _float(positive: bool, what: str) -> type:
 
 def _w0(text: str) -> list[float]:
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"takes two numbers A,B (one per weight), got {text!r}")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"takes two numbers A,B, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"takes numbers A,B (one per weight; two numbers for 2-D problems), got {text!r}"
+        ) from None
     if not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"values must be finite, got {text!r}")
     return values
@@ -152,6 +152,13 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
         default=None,
         help="most epochs (100 for linear; each problem has its own default)",
     )
+    g.add_argument(
+        "--data",
+        metavar="FILE.csv",
+        help="linear (or --problem logistic) regression on your own table: a header row, numbers "
+        "only; features standardised, an intercept added",
+    )
+    g.add_argument("--target", metavar="COLUMN", help="--data's target column (default: last)")
     g.add_argument(
         "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps"
     )
@@ -273,7 +280,7 @@ def make_config(
 ) -> Config:
     """Turn parsed arguments into a Config (w0 from a fresh seed for the notebook's benchmark)."""
     w0 = args.w0
-    if w0 is None and fresh_w0 and args.problem == "linear":
+    if w0 is None and fresh_w0 and args.problem == "linear" and args.data is None:
         from .problems import fresh_w0 as draw
 
         w0 = draw(args.seed)
@@ -291,6 +298,8 @@ def make_config(
         kappa=args.kappa,
         stay=args.stay,
         grid=args.grid,
+        data=args.data,
+        target=args.target,
         device=args.device,
         race=_racers(args),
         pace=getattr(args, "pace", 4.0),
@@ -307,6 +316,28 @@ def _racers(args: argparse.Namespace) -> list[tuple[str, float]]:
     if args.problem == "linear" and not hasattr(args, "stepper_lrs"):
         return [("stepper", 0.3)]
     return parse_race(CATALOG[args.problem].racers)
+
+
+def _check_data(parser: Parser, args: argparse.Namespace) -> None:
+    """--data: a readable, all-number table for linear or logistic regression; --w0 its size."""
+    dim = {"mlp": 337}.get(args.problem, 2)
+    if args.data is not None:
+        if args.problem not in ("linear", "logistic"):
+            parser.error(f"argument --data: fits linear or logistic regression, not {args.problem}")
+        from .data import DataError, load_table
+
+        try:
+            table = load_table(args.data, args.target, binary=args.problem == "logistic")
+        except DataError as e:
+            parser.error(f"argument --data: {e}")
+        dim = table.x.shape[1]
+    elif args.target is not None:
+        parser.error("argument --target: goes with --data")
+    if args.w0 is not None and len(args.w0) != dim:
+        got = len(args.w0)
+        parser.error(
+            f"argument --w0: {args.problem} has {dim} weights, got {got} number{'s' * (got != 1)}"
+        )
 
 
 def _check_exact(parser: Parser, problem: str, racers: list[tuple[str, float]]) -> None:
@@ -358,6 +389,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser = run_parser()
         args = parser.parse_args(argv[1:])
         _check_record(parser, args.record, args.force)
+        _check_data(parser, args)
         _check_exact(parser, args.problem, [(args.optimizer, args.lr)])
         _device(parser, args.device)
         from .headless import run_command
@@ -366,6 +398,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "bench":
         parser = bench_parser()
         args = parser.parse_args(argv[1:])
+        _check_data(parser, args)
         _check_exact(parser, args.problem, _racers(args))
         _device(parser, args.device)
         from .headless import bench_command
@@ -373,6 +406,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return bench_command(make_config(args, fresh_w0=True, lrs_default=BENCH_LRS), args)
     parser = app_parser()
     args = parser.parse_args(argv)
+    _check_data(parser, args)
     _check_exact(parser, args.problem, _racers(args))
     _device(parser, args.device)
     from .app import make_app

@@ -29,6 +29,17 @@ class Config:
     kappa: float = 10.0  # condition number of the quadratic problem
     stay: bool = False  # add a zero-rate candidate: the walker's loss never goes up
     grid: str = "fixed"  # or "adaptive": re-centre the log grid on the winner every epoch
+    data: str | None = None  # --data FILE.csv: linear or logistic regression on the user's table
+    target: str | None = None  # its target column (name or 0-based number; default: the last)
+
+    def table(self) -> tuple | None:
+        """The user's table as (x, y) arrays, or None (numpy only: see walker_tui.data)."""
+        if self.data is None:
+            return None
+        from .data import load_table
+
+        t = load_table(self.data, self.target, binary=self.problem == "logistic")
+        return t.x, t.y
 
     def __post_init__(self) -> None:
         if not self.lrs:

@@ -31,7 +31,8 @@ from .problems import Problem, make_problem
 def build(cfg: Config) -> tuple[Problem, torch.device]:
     """The problem of a config, on its device."""
     device = resolve_device(cfg.device)
-    return make_problem(cfg.problem, cfg.n, cfg.seed, device, kappa=cfg.kappa), device
+    problem = make_problem(cfg.problem, cfg.n, cfg.seed, device, kappa=cfg.kappa, data=cfg.table())
+    return problem, device
 
 
 def start_weights(cfg: Config, problem: Problem) -> torch.Tensor:

@@ -90,14 +90,26 @@ class LinearProblem(Problem):
     dim = 2
 
     def __init__(
-        self, n: int = 100, seed: int = 17, device: str | torch.device = "cpu", **_: object
+        self,
+        n: int = 100,
+        seed: int = 17,
+        device: str | torch.device = "cpu",
+        data: tuple[np.ndarray, np.ndarray] | None = None,
+        **_: object,
     ) -> None:
-        self.n, self.seed, self.device = n, seed, torch.device(device)
+        self.seed, self.device = seed, torch.device(device)
         gen = torch.Generator().manual_seed(seed)
-        x = torch.ones(n, 2)
-        x[:, 0].uniform_(-1.0, 1.0, generator=gen)
-        y = x @ torch.tensor([3.0, 2.0]) + torch.rand(n, generator=gen)
-        self.w0 = (torch.rand(2, generator=gen) * 1000 - 500).to(self.device)
+        if data is not None:  # the user's table (walker_tui.data): start at seeded U(-1, 1)
+            x = torch.tensor(data[0], dtype=torch.float32)
+            y = torch.tensor(data[1], dtype=torch.float32)
+            n = len(y)
+            self.w0 = (torch.rand(x.shape[1], generator=gen) * 2 - 1).to(self.device)
+        else:
+            x = torch.ones(n, 2)
+            x[:, 0].uniform_(-1.0, 1.0, generator=gen)
+            y = x @ torch.tensor([3.0, 2.0]) + torch.rand(n, generator=gen)
+            self.w0 = (torch.rand(2, generator=gen) * 1000 - 500).to(self.device)
+        self.n = n
         self.xt = x.T.contiguous().to(self.device)  # d x n
         del x
         self.y = y.to(self.device)  # n
@@ -263,16 +275,28 @@ class LogisticProblem(Problem):
     dim = 2
 
     def __init__(
-        self, n: int = 100, seed: int = 17, device: str | torch.device = "cpu", **_: object
+        self,
+        n: int = 100,
+        seed: int = 17,
+        device: str | torch.device = "cpu",
+        data: tuple[np.ndarray, np.ndarray] | None = None,
+        **_: object,
     ) -> None:
-        self.n, self.seed, self.device = n, seed, torch.device(device)
+        self.seed, self.device = seed, torch.device(device)
         gen = torch.Generator().manual_seed(seed)
-        x = torch.randn(n, 2, generator=gen)
-        p = torch.sigmoid(x @ torch.tensor([2.0, -1.0]))
-        y = (torch.rand(n, generator=gen) < p).float()
-        flip = torch.rand(n, generator=gen) < 0.1
-        y = torch.where(flip, 1 - y, y)
-        self.w0 = (torch.rand(2, generator=gen) * 8 - 4).to(self.device)
+        if data is not None:  # the user's table (walker_tui.data): start at seeded U(-1, 1)
+            x = torch.tensor(data[0], dtype=torch.float32)
+            y = torch.tensor(data[1], dtype=torch.float32)
+            n = len(y)
+            self.w0 = (torch.rand(x.shape[1], generator=gen) * 2 - 1).to(self.device)
+        else:
+            x = torch.randn(n, 2, generator=gen)
+            p = torch.sigmoid(x @ torch.tensor([2.0, -1.0]))
+            y = (torch.rand(n, generator=gen) < p).float()
+            flip = torch.rand(n, generator=gen) < 0.1
+            y = torch.where(flip, 1 - y, y)
+            self.w0 = (torch.rand(2, generator=gen) * 8 - 4).to(self.device)
+        self.n = n
         self.xt = x.T.contiguous().to(self.device)
         self.y = y.to(self.device)
         self._best: torch.Tensor | None = None
@@ -286,7 +310,7 @@ class LogisticProblem(Problem):
     def minimum(self) -> torch.Tensor:
         if self._best is None:
             x, y = self.xt.T.double().cpu(), self.y.double().cpu()
-            w = torch.zeros(2, dtype=torch.float64)
+            w = torch.zeros(x.shape[1], dtype=torch.float64)
             for _ in range(50):
                 p = torch.sigmoid(x @ w)
                 grad = x.T @ (p - y) / self.n
@@ -402,9 +426,14 @@ PROBLEM_CLASSES: dict[str, type[Problem]] = {
 
 
 def make_problem(
-    name: str, n: int, seed: int, device: str | torch.device, kappa: float = 10.0
+    name: str,
+    n: int,
+    seed: int,
+    device: str | torch.device,
+    kappa: float = 10.0,
+    data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Problem:
-    """Build the named problem on ``device``."""
+    """Build the named problem on ``device`` (linear and logistic can take the user's table)."""
     if name not in PROBLEM_CLASSES:
         raise ValueError(f"unknown problem {name!r}; choose from {', '.join(PROBLEMS)}")
-    return PROBLEM_CLASSES[name](n=n, seed=seed, device=device, kappa=kappa)
+    return PROBLEM_CLASSES[name](n=n, seed=seed, device=device, kappa=kappa, data=data)

@@ -53,7 +53,12 @@ class Session:
         self.device = resolve_device(self.cfg.device)
         self.device_name = device_name(self.device)
         self.problem = make_problem(
-            self.cfg.problem, self.cfg.n, self.seed, self.device, kappa=self.cfg.kappa
+            self.cfg.problem,
+            self.cfg.n,
+            self.seed,
+            self.device,
+            kappa=self.cfg.kappa,
+            data=self.cfg.table(),
         )
         if self.cfg.w0 is not None:
             w0 = torch.tensor(self.cfg.w0, dtype=torch.float32, device=self.device)

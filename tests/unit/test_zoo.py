@@ -208,3 +208,71 @@ def test_mlp_slice_is_filter_normalised_and_fixed():
     at_w0 = float(problem.losses(problem.w0[:, None])[0])
     assert surface.z.shape == (120, 120) and np.isfinite(surface.z).all()
     assert abs(surface.z[j, i] - at_w0) < 0.2 * at_w0
+
+
+HOUSES = (
+    "size,rooms,age,price\n50,2,10,150\n80,3,5,240\n65,2,30,170\n120,4,2,400\n"
+    "90,3,15,260\n40,1,50,100\n"
+)
+
+
+def test_data_fits_least_squares_on_the_users_table(tmp_path):
+    from walker_tui.data import load_table
+
+    path = tmp_path / "houses.csv"
+    path.write_text(HOUSES)
+    table = load_table(path)
+    assert table.features == ["size", "rooms", "age", "intercept"] and table.target == "price"
+    assert np.allclose(table.x[:, :3].mean(0), 0) and np.allclose(table.x[:, :3].std(0), 1)
+    # a well-conditioned table (the houses' size and rooms go together: gradient descent crawls)
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(60, 3)) * [1.0, 10.0, 0.1]
+    price = feats @ [2.0, -0.3, 5.0] + 7 + rng.normal(size=60) * 0.1
+    rows = zip(feats, price, strict=True)
+    lines = ["a,b,c,y"] + [",".join(f"{v:.6f}" for v in (*f, p)) for f, p in rows]
+    path.write_text("\n".join(lines) + "\n")
+    table = load_table(path)
+    cfg = Config(device="cpu", data=str(path), lrs_spec="log:0.01:1:9", epochs=3000, min_loss=0)
+    session = Session(cfg, 17)
+    while not session.finished:
+        session.advance(64)
+    best = np.linalg.lstsq(table.x, table.y, rcond=None)[0]
+    walker = session.trainers["walker"]
+    assert np.allclose(walker.w.double().numpy(), best, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "is empty"),
+        ("a,b\n1,x\n2,3\n", "'x' is not a number"),
+        ("a,b\n1,nan\n2,3\n", "holds 'nan'"),
+        ("a,b\n1,2\n", "at least two rows"),
+        ("a\n1\n2\n", "at least two columns"),
+        ("a,b\n1,2\n1,3\n", "one value only"),
+        ("a,b\n1,2,3\n2,3\n", "has 3 cells"),
+    ],
+)
+def test_bad_tables_get_one_line_errors(tmp_path, capsys, text, words):
+    from walker_tui.cli import main
+
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--data", str(path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+
+
+def test_missing_table_and_wrong_problem(tmp_path, capsys):
+    from walker_tui.cli import main
+
+    for argv, words in [
+        (["run", "--data", str(tmp_path / "none.csv")], "does not exist"),
+        (["run", "--problem", "beale", "--data", str(tmp_path / "none.csv")], "not beale"),
+        (["run", "--target", "price"], "goes with --data"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and words in capsys.readouterr().err

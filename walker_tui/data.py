@@ -1,0 +1,91 @@
+"""``--data FILE.csv``: the user's own table for linear or logistic regression (numpy, no torch).
+
+The first row is a header unless every cell of it is a number. Every other cell must be a finite
+number. Features are standardised (mean 0, standard deviation 1) and an intercept column of ones is
+added last, so the weights are one per feature plus the intercept.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A table that cannot be used; the message names the problem."""
+
+
+@dataclass
+class Table:
+    x: np.ndarray  # n x (features + 1), standardised, intercept last
+    y: np.ndarray  # n
+    features: list[str]
+    target: str
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_table(path: str | Path, target: str | None = None, binary: bool = False) -> Table:
+    """Read and check a CSV table; ``target`` is a column name or a 0-based number (default: the
+    last column); ``binary`` asks for 0/1 targets (logistic regression)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{str(path)!r} does not exist or is not a file")
+    try:
+        with path.open(newline="") as fh:
+            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{str(path)!r} cannot be read as text: {e}") from None
+    if not rows:
+        raise DataError(f"{str(path)!r} is empty")
+    header = [c.strip() for c in rows[0]]
+    if all(_is_number(c) for c in header):
+        names, body = [str(i) for i in range(len(header))], rows
+    else:
+        names, body = header, rows[1:]
+    if len(names) < 2:
+        raise DataError(f"{str(path)!r} needs at least two columns (features and a target)")
+    if len(body) < 2:
+        raise DataError(f"{str(path)!r} needs at least two rows of data")
+    values = np.empty((len(body), len(names)))
+    for i, row in enumerate(body):
+        if len(row) != len(names):
+            raise DataError(f"row {i + 1} has {len(row)} cells, the header {len(names)}")
+        for j, cell in enumerate(row):
+            try:
+                v = float(cell)
+            except ValueError:
+                raise DataError(
+                    f"row {i + 1}, column {names[j]!r}: {cell.strip()!r} is not a number"
+                ) from None
+            if not math.isfinite(v):
+                raise DataError(f"row {i + 1}, column {names[j]!r} holds {cell.strip()!r}")
+            values[i, j] = v
+    if target is None:
+        col = len(names) - 1
+    elif target in names:
+        col = names.index(target)
+    elif target.isdigit() and int(target) < len(names):
+        col = int(target)
+    else:
+        raise DataError(f"no column {target!r}; columns: {', '.join(names)}")
+    y = values[:, col]
+    feats = np.delete(values, col, axis=1)
+    std = feats.std(0)
+    if np.any(std == 0):
+        flat = [n for n, s in zip(np.delete(names, col), std, strict=True) if s == 0]
+        raise DataError(f"column(s) {', '.join(flat)} hold one value only")
+    if binary and not np.all((y == 0) | (y == 1)):
+        raise DataError(f"logistic regression needs 0/1 targets; {names[col]!r} has others")
+    x = np.hstack([(feats - feats.mean(0)) / std, np.ones((len(y), 1))])
+    return Table(x, y, [n for k, n in enumerate(names) if k != col] + ["intercept"], names[col])
