@@ -78,6 +78,11 @@ async def main() -> None:
                Config(device="cpu", problem="logistic", lrs_spec="log:0.1:100:13", epochs=500,
                       min_loss=0.5182, pace=0, race=[("stepper", 3.0), ("adam", 0.5)]),
                ["s"], lambda a: "adam 0.5" in a.histories and a.state == "finished")
+    # A 2-16-16-1 network on two moons: 337 weights, seen in a filter-normalised 2-D slice.
+    await shot("mlp-slice-120x40", (120, 40),
+               Config(device="cpu", problem="mlp", n=200, lrs_spec="log:0.01:10:13",
+                      epochs=1000, min_loss=0.02, pace=0, race=[("adam", 0.02)]),
+               ["s"], lambda a: "adam 0.02" in a.histories and a.state == "finished")
     # The walker on a huge start with a 1e30 rate in its grid: inf candidates shown, never win.
     await shot(
         "wild-rate-120x40",

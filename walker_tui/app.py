@@ -249,10 +249,11 @@ class WalkerApp(App[int]):
                 for frame in session.advance(count):
                     pending.append(frame)
                     stamps.append(time.monotonic())
-                if paused or session.finished or stamps[-1] - last_post >= FRAME_INTERVAL:
+                now = time.monotonic()
+                if paused or session.finished or now - last_post >= FRAME_INTERVAL:
                     self._flush(gen, session, pending, stamps, paused)
                     pending = []
-                    last_post = stamps[-1]
+                    last_post = now  # (a flush that regrows the surface may take a while)
             # a cancelled worker posts nothing more
         except (Exception, MemoryError) as error:  # shown in the app, which stays usable
             if session is not None and pending:  # nothing lost: the epochs before the fault
@@ -395,7 +396,7 @@ class WalkerApp(App[int]):
                 self.query_one(CandidateBars).show(self.rates, None, -1, 0)
                 walk, win = None, None
             self.query_one(SurfacePlot).show(
-                self.surface, paths, walk, win, self.start_w, self.minimum
+                self.surface, paths, walk, win, self.start_w, self.minimum, len(self.origin) > 2
             )
             self.show_status(rec)
 

@@ -42,10 +42,15 @@ def fit_window(xs: np.ndarray, ys: np.ndarray, margin: float = 0.15) -> Window:
 
 
 def grow(window: Window, xs: np.ndarray, ys: np.ndarray) -> Window:
-    """A window holding ``window`` and the points, with room to spare so it rarely regrows."""
+    """A window holding ``window`` and the points, at least half as large again on each axis, so a
+    path that keeps walking out regrows it (and recomputes the grid) only logarithmically often."""
     xs = np.concatenate([np.asarray(xs, float), [window.x0, window.x1]])
     ys = np.concatenate([np.asarray(ys, float), [window.y0, window.y1]])
-    return fit_window(xs, ys, margin=0.25)
+    grown = fit_window(xs, ys, margin=0.25)
+    cx, cy = (grown.x0 + grown.x1) / 2, (grown.y0 + grown.y1) / 2
+    hx = max(grown.x1 - grown.x0, 1.5 * (window.x1 - window.x0)) / 2
+    hy = max(grown.y1 - grown.y0, 1.5 * (window.y1 - window.y0)) / 2
+    return Window(cx - hx, cx + hx, cy - hy, cy + hy)
 
 
 def loss_grid(

@@ -91,3 +91,27 @@ async def test_race_with_a_diverging_stepper():
         assert app.outcomes["walker"].epochs == 11  # the walker carried on to its target
         assert "stepper 5 diverged at epoch" in status_text(app)
         assert "walker 0.094 in 11 epochs" in status_text(app)
+
+
+async def test_a_slow_surface_regrowth_does_not_break_the_worker():
+    """The MLP's surface grid takes a while to regrow; a flush that long once emptied the
+    epoch-rate clock and crashed the loop."""
+    cfg = Config(
+        device="cpu",
+        problem="mlp",
+        n=200,
+        lrs_spec="log:0.01:10:13",
+        epochs=1000,
+        min_loss=0.02,
+        pace=0,
+        race=[("adam", 0.02)],
+    )
+    app = make_app(cfg)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("s")
+        await until(
+            pilot, lambda: "adam 0.02" in app.histories and app.state == "finished", timeout=120
+        )
+        assert not app.error
+        assert app.outcomes["walker"].loss < 0.02

@@ -32,6 +32,7 @@ class SurfacePlot(TimedPlot):
         winner: tuple[float, float] | None,
         start: tuple[float, float] | None,
         minimum: tuple[float, float] | None,
+        sliced: bool = False,
     ) -> None:
         plt = self.plt
         plt.clear_data()
@@ -39,7 +40,8 @@ class SurfacePlot(TimedPlot):
         if len(title) > self.size.width - 10:  # plotext drops a title that overflows
             title = f"surface: o start {WINNER_GLYPH} winner + min"
         plt.title(title)
-        plt.xlabel("w0")
+        # more than two weights: a plane through w0 (x: direction 1, y: direction 2)
+        plt.xlabel("slice direction 1 (y: direction 2)" if sliced else "w0 (y: w1)")
         if surface is None:
             self.refresh()
             return
