@@ -463,6 +463,7 @@ class WalkerApp(App[int]):
         target = max(walker.first_held, min(latest, self.shown_epoch + delta))
         self.view_epoch = None if target == latest else target
         self.dirty = True
+        self._next_frame = 0.0
 
     def action_back(self) -> None:
         self._move(-1)
@@ -474,6 +475,7 @@ class WalkerApp(App[int]):
         names = list(X_AXES)
         self.x_axis = names[(names.index(self.x_axis) + 1) % len(names)]
         self.dirty = True
+        self._next_frame = 0.0  # a view change shows at the next tick, not after the pacing
 
     def action_reseed(self) -> None:
         self.seed += 1
