@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import os
-import pty
 import re
 import select
-import shutil
 import statistics
-import struct
 import sys
-import termios
 import time
 
 from textual_plotext import PlotextPlot
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptyrun import spawn, stop  # noqa: E402
 
 from walker_tui.app import make_app
 from walker_tui.config import Config
@@ -81,13 +79,9 @@ async def redraw_figures(history: int) -> tuple[float, float]:
 def key_latency(n: int, presses: int = 30) -> tuple[list[float], str]:
     """Milliseconds from writing a key to a real pseudo-terminal until the app's screen shows
     its effect (the pace in the status line), with training at full pace on n points."""
-    exe = shutil.which("walker-tui") or "walker-tui"
-    argv = [exe, "--n", str(n), "--pace", "0", "--epochs", "1000000000", "--min-loss", "0"]
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["TERM"] = "xterm-256color"
-        os.execvp(exe, argv)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+    pid, fd = spawn(
+        ["--n", str(n), "--pace", "0", "--epochs", "1000000000", "--min-loss", "0"], 160, 48
+    )
 
     def read_until(token: bytes, timeout: float = 60.0) -> bytes:
         seen = b""
@@ -111,13 +105,7 @@ def key_latency(n: int, presses: int = 30) -> tuple[list[float], str]:
         out.append((time.perf_counter() - t0) * 1e3)
         time.sleep(0.3)
     rate = re.findall(rb"(\d+\.\d) ep/s", seen)
-    os.write(fd, b"q")
-    time.sleep(0.5)
-    try:
-        os.kill(pid, 9)
-    except ProcessLookupError:
-        pass
-    os.waitpid(pid, 0)
+    stop(pid, fd)
     return out, (rate[-1].decode() if rate else "?")
 
 

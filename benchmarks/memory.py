@@ -10,19 +10,15 @@ App: `walker-tui --pace 0 --epochs E --min-loss 0` in a pseudo-terminal, sampled
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
-import pty
 import re
 import select
-import shutil
-import struct
 import subprocess
 import sys
-import termios
 import time
 
-EXE = shutil.which("walker-tui") or "walker-tui"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptyrun import EXE, spawn, stop  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -50,17 +46,14 @@ def headless(epochs: int) -> None:
     out = proc.stdout.read().strip()
     warm = [m for t, m in samples if t > 5] or [m for _, m in samples]
     print(f"headless, {epochs:,} epochs in {time.perf_counter() - t0:.0f} s: {out}")
-    print(f"  RSS after warm-up {warm[0]:.1f} MB, peak {max(warm):.1f} MB, last {warm[-1]:.1f} MB "
-          f"-> growth {max(warm) - warm[0]:.1f} MB (goal < 50 MB)")
+    print(
+        f"  RSS after warm-up {warm[0]:.1f} MB, peak {max(warm):.1f} MB, last {warm[-1]:.1f} MB "
+        f"-> growth {max(warm) - warm[0]:.1f} MB (goal < 50 MB)"
+    )
 
 
 def app(epochs: int, seconds: float) -> None:
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["TERM"] = "xterm-256color"
-        os.execvp(EXE, [EXE, "--pace", "0", "--epochs", str(epochs), "--min-loss", "0",
-                        "--device", "cpu"])
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    pid, fd = spawn(["--pace", "0", "--epochs", str(epochs), "--min-loss", "0", "--device", "cpu"])
     t0 = time.perf_counter()
     samples = []
     tail = b""
@@ -79,18 +72,14 @@ def app(epochs: int, seconds: float) -> None:
         if b"finished" in tail:
             break
     found = re.findall(rb"epoch (\d+)", tail)
-    os.write(fd, b"q")
-    time.sleep(0.5)
-    try:
-        os.kill(pid, 9)
-    except ProcessLookupError:
-        pass
-    os.waitpid(pid, 0)
+    stop(pid, fd)
     warm = [m for t, m in samples if t > 5] or [m for _, m in samples]
     reached = int(found[-1]) if found else 0
     print(f"app at full pace for {samples[-1][0]:.0f} s: reached epoch {reached:,}")
-    print(f"  RSS after warm-up {warm[0]:.1f} MB, peak {max(warm):.1f} MB, last {warm[-1]:.1f} MB "
-          f"-> growth {max(warm) - warm[0]:.1f} MB (goal < 50 MB)")
+    print(
+        f"  RSS after warm-up {warm[0]:.1f} MB, peak {max(warm):.1f} MB, last {warm[-1]:.1f} MB "
+        f"-> growth {max(warm) - warm[0]:.1f} MB (goal < 50 MB)"
+    )
 
 
 def main() -> int:

@@ -10,19 +10,15 @@ screen shows the header, "first epoch" until the status line shows epoch 1. Goal
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
-import pty
 import select
-import shutil
 import statistics
-import struct
 import subprocess
 import sys
-import termios
 import time
 
-EXE = shutil.which("walker-tui") or "walker-tui"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptyrun import EXE, spawn, stop  # noqa: E402
 
 
 def timed_command(argv: list[str], repeat: int) -> float:
@@ -36,12 +32,8 @@ def timed_command(argv: list[str], repeat: int) -> float:
 
 def app_times(timeout: float = 30.0) -> tuple[float, float]:
     """(first frame, first epoch) in seconds for the bare `walker-tui` in a 120x40 pty."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["TERM"] = "xterm-256color"
-        os.execvp(EXE, [EXE])
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     t0 = time.perf_counter()
+    pid, fd = spawn([])
     seen = b""
     first_frame = first_epoch = float("nan")
     while time.perf_counter() - t0 < timeout:
@@ -58,13 +50,7 @@ def app_times(timeout: float = 30.0) -> tuple[float, float]:
         if b"epoch 1 " in seen or b"epoch 1\xe2" in seen:
             first_epoch = now
             break
-    os.write(fd, b"q")
-    time.sleep(0.5)
-    try:
-        os.kill(pid, 9)
-    except ProcessLookupError:
-        pass
-    os.waitpid(pid, 0)
+    stop(pid, fd)
     return first_frame, first_epoch
 
 

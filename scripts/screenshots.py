@@ -63,26 +63,70 @@ async def main() -> None:
     )
     # Beyond the notebook: the tilted bowl (kappa 10) raced by a stepper, heavy ball and the
     # exact line search, on the loss-evaluation axis (key x) that a fair race counts.
-    await shot("quadratic-race-120x40", (120, 40),
-               Config(device="cpu", problem="quadratic", lrs_spec="log:0.002:0.5:12",
-                      epochs=200, min_loss=1e-6, pace=0,
-                      race=[("stepper", 0.15), ("momentum", 0.05), ("exact", 0.0)]),
-               ["s", "x"], lambda a: "exact" in a.histories and a.state == "finished")
+    await shot(
+        "quadratic-race-120x40",
+        (120, 40),
+        Config(
+            device="cpu",
+            problem="quadratic",
+            lrs_spec="log:0.002:0.5:12",
+            epochs=200,
+            min_loss=1e-6,
+            pace=0,
+            race=[("stepper", 0.15), ("momentum", 0.05), ("exact", 0.0)],
+        ),
+        ["s", "x"],
+        lambda a: "exact" in a.histories and a.state == "finished",
+    )
     # Rosenbrock from the notebook's 0.1..0.9 grid: the adaptive grid walks down to ~1e-3.
-    await shot("rosenbrock-adaptive-120x40", (120, 40),
-               Config(device="cpu", problem="rosenbrock", lrs_spec="0.1:1:0.1", grid="adaptive",
-                      epochs=5000, min_loss=1e-5, pace=0),
-               [], lambda a: a.state == "finished")
+    await shot(
+        "rosenbrock-adaptive-120x40",
+        (120, 40),
+        Config(
+            device="cpu",
+            problem="rosenbrock",
+            lrs_spec="0.1:1:0.1",
+            grid="adaptive",
+            epochs=5000,
+            min_loss=1e-5,
+            pace=0,
+        ),
+        [],
+        lambda a: a.state == "finished",
+    )
     # Logistic regression with label noise, raced by Adam.
-    await shot("logistic-race-120x40", (120, 40),
-               Config(device="cpu", problem="logistic", lrs_spec="log:0.1:100:13", epochs=500,
-                      min_loss=0.5182, pace=0, race=[("stepper", 3.0), ("adam", 0.5)]),
-               ["s"], lambda a: "adam 0.5" in a.histories and a.state == "finished")
+    await shot(
+        "logistic-race-120x40",
+        (120, 40),
+        Config(
+            device="cpu",
+            problem="logistic",
+            lrs_spec="log:0.1:100:13",
+            epochs=500,
+            min_loss=0.5182,
+            pace=0,
+            race=[("stepper", 3.0), ("adam", 0.5)],
+        ),
+        ["s"],
+        lambda a: "adam 0.5" in a.histories and a.state == "finished",
+    )
     # A 2-16-16-1 network on two moons: 337 weights, seen in a filter-normalised 2-D slice.
-    await shot("mlp-slice-120x40", (120, 40),
-               Config(device="cpu", problem="mlp", n=200, lrs_spec="log:0.01:10:13",
-                      epochs=1000, min_loss=0.02, pace=0, race=[("adam", 0.02)]),
-               ["s"], lambda a: "adam 0.02" in a.histories and a.state == "finished")
+    await shot(
+        "mlp-slice-120x40",
+        (120, 40),
+        Config(
+            device="cpu",
+            problem="mlp",
+            n=200,
+            lrs_spec="log:0.01:10:13",
+            epochs=1000,
+            min_loss=0.02,
+            pace=0,
+            race=[("adam", 0.02)],
+        ),
+        ["s"],
+        lambda a: "adam 0.02" in a.histories and a.state == "finished",
+    )
     # The walker on a huge start with a 1e30 rate in its grid: inf candidates shown, never win.
     await shot(
         "wild-rate-120x40",

@@ -20,6 +20,7 @@ from .help import HelpScreen
 from .history import History
 from .messages import Failed, Frames, Started, Surface
 from .session import Session, SurfaceData
+from .surface import to_plane
 from .widgets import TimedPlot
 from .widgets.candidates import CandidateBars
 from .widgets.loss_curve import LossCurve
@@ -426,10 +427,7 @@ class WalkerApp(App[int]):
 
     def to_plane(self, w: np.ndarray) -> np.ndarray:
         """Surface-plane coordinates of weights (d, or d x k)."""
-        w = np.asarray(w, dtype=float)
-        if w.ndim == 1:
-            return self.proj @ (w - self.origin)
-        return self.proj @ (w - self.origin[:, None])
+        return to_plane(w, self.origin, self.proj)
 
     @property
     def pace_text(self) -> str:

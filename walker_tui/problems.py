@@ -77,6 +77,15 @@ class Problem:
         return torch.cat(out).numpy()
 
 
+def _user_table(
+    data: tuple[np.ndarray, np.ndarray], gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The user's table (see walker_tui.data) as float32 tensors, and a start drawn U(-1, 1)."""
+    x = torch.tensor(data[0], dtype=torch.float32)
+    y = torch.tensor(data[1], dtype=torch.float32)
+    return x, y, torch.rand(x.shape[1], generator=gen) * 2 - 1
+
+
 class LinearProblem(Problem):
     """The notebook's least-squares problem: y = x @ [3, 2] + U(0, 1) noise, x = [U(-1, 1), 1].
 
@@ -99,11 +108,9 @@ class LinearProblem(Problem):
     ) -> None:
         self.seed, self.device = seed, torch.device(device)
         gen = torch.Generator().manual_seed(seed)
-        if data is not None:  # the user's table (walker_tui.data): start at seeded U(-1, 1)
-            x = torch.tensor(data[0], dtype=torch.float32)
-            y = torch.tensor(data[1], dtype=torch.float32)
-            n = len(y)
-            self.w0 = (torch.rand(x.shape[1], generator=gen) * 2 - 1).to(self.device)
+        if data is not None:
+            x, y, w0 = _user_table(data, gen)
+            n, self.w0 = len(y), w0.to(self.device)
         else:
             x = torch.ones(n, 2)
             x[:, 0].uniform_(-1.0, 1.0, generator=gen)
@@ -284,11 +291,9 @@ class LogisticProblem(Problem):
     ) -> None:
         self.seed, self.device = seed, torch.device(device)
         gen = torch.Generator().manual_seed(seed)
-        if data is not None:  # the user's table (walker_tui.data): start at seeded U(-1, 1)
-            x = torch.tensor(data[0], dtype=torch.float32)
-            y = torch.tensor(data[1], dtype=torch.float32)
-            n = len(y)
-            self.w0 = (torch.rand(x.shape[1], generator=gen) * 2 - 1).to(self.device)
+        if data is not None:
+            x, y, w0 = _user_table(data, gen)
+            n, self.w0 = len(y), w0.to(self.device)
         else:
             x = torch.randn(n, 2, generator=gen)
             p = torch.sigmoid(x @ torch.tensor([2.0, -1.0]))

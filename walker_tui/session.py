@@ -25,7 +25,7 @@ from .engine import (
 )
 from .grids import racer_label
 from .problems import make_problem
-from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid
+from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid, to_plane
 
 
 @dataclass
@@ -81,10 +81,7 @@ class Session:
 
     def to_plane(self, w: np.ndarray) -> np.ndarray:
         """Plane coordinates (2, or 2 x k) of weights (d, or d x k)."""
-        w = np.asarray(w, dtype=float)
-        if w.ndim == 1:
-            return self.proj @ (w - self.origin)
-        return self.proj @ (w - self.origin[:, None])
+        return to_plane(w, self.origin, self.proj)
 
     @property
     def finished(self) -> bool:

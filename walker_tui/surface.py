@@ -111,3 +111,9 @@ def contour_points(
         else:
             out.append((np.array([]), np.array([])))
     return out
+
+
+def to_plane(w: np.ndarray, origin: np.ndarray, proj: np.ndarray) -> np.ndarray:
+    """Plane coordinates (2, or 2 x k) of weights (d, or d x k): proj @ (w - origin)."""
+    w = np.asarray(w, dtype=float)
+    return proj @ (w - (origin if w.ndim == 1 else origin[:, None]))

@@ -276,3 +276,28 @@ def test_missing_table_and_wrong_problem(tmp_path, capsys):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_logistic_regression_on_the_users_table(tmp_path):
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(200, 2))
+    labels = (feats @ [1.5, -2.0] + rng.normal(size=200) > 0).astype(int)
+    lines = ["u,v,label"] + [
+        f"{a:.5f},{b:.5f},{c}" for (a, b), c in zip(feats, labels, strict=True)
+    ]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    cfg = Config(
+        device="cpu",
+        problem="logistic",
+        data=str(path),
+        lrs_spec="log:0.1:100:13",
+        epochs=500,
+        min_loss=0,
+    )
+    session = Session(cfg, 17)
+    while not session.finished:
+        session.advance(50)
+    best = session.problem.minimum()
+    assert best.shape == (3,)  # two features and the intercept
+    assert torch.allclose(session.trainers["walker"].w.double(), best, atol=1e-3)
