@@ -9,14 +9,25 @@ from collections.abc import Callable
 from walker_tui.app import WalkerApp
 
 
+async def drawn(pilot, timeout: float = 10.0) -> None:
+    """Wait until the app has drawn what it holds (frames are paced, so this can take a while
+    on a busy machine)."""
+    app = pilot.app
+    end = time.monotonic() + timeout
+    while getattr(app, "dirty", False) and time.monotonic() < end:
+        await pilot.pause(0.02)
+    await pilot.pause(0.05)
+
+
 async def until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Let the app run until ``cond()`` holds (fails the test after ``timeout`` seconds)."""
+    """Let the app run until ``cond()`` holds (fails the test after ``timeout`` seconds), then
+    until the screen shows it."""
     end = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > end:
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(0.02)
-    await pilot.pause(0.1)  # let the redraw timer run
+    await drawn(pilot)
 
 
 async def settle(pilot, app: WalkerApp, quiet: float = 0.4) -> None:
@@ -28,3 +39,4 @@ async def settle(pilot, app: WalkerApp, quiet: float = 0.4) -> None:
         await pilot.pause()
         if app.latest_epoch != last:
             last, stable_since = app.latest_epoch, time.monotonic()
+    await drawn(pilot)

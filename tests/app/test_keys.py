@@ -2,7 +2,7 @@
 
 import time
 
-from helpers import settle, until
+from helpers import drawn, settle, until
 
 from walker_tui.app import make_app
 from walker_tui.config import Config
@@ -78,10 +78,10 @@ async def test_left_and_right_move_through_recorded_epochs_without_training():
         assert app.histories["walker"].at(3).lr == 0.9
         assert "lr 0.90" in status_text(app)
         await pilot.press("right")
-        await pilot.pause(0.2)
+        await drawn(pilot)
         assert app.shown_epoch == 4 and "lr 0.70" in status_text(app)
         await pilot.press("left", "left", "left", "left", "left", "left")
-        await pilot.pause(0.2)
+        await drawn(pilot)
         assert app.shown_epoch == 1  # clamped at the first epoch
         assert app.latest_epoch == 5
 
