@@ -442,6 +442,8 @@ class WalkerApp(App[int]):
             self.view_epoch = None
         self.dirty = True
         self.show_status(look_up=True)
+        # let the status line reach the screen before the next (heavier) full frame
+        self._next_frame = max(self._next_frame, time.monotonic() + 0.1)
 
     def action_step(self) -> None:
         self.view_epoch = None
@@ -489,6 +491,8 @@ class WalkerApp(App[int]):
         self.control.set(pace=PACES[i])
         self.dirty = True
         self.show_status(look_up=True)
+        # let the status line reach the screen before the next (heavier) full frame
+        self._next_frame = max(self._next_frame, time.monotonic() + 0.1)
 
     def action_faster(self) -> None:
         self._pace_step(1)
