@@ -107,20 +107,24 @@ class History:
 
 @dataclass
 class Recording:
-    """Every epoch of a run: candidates (E x d x k), losses (E x k), winners, and the options."""
+    """Every epoch of a run: candidates (E x d x k), losses (E x k), winners, the rates tried
+    (E x k: they move with --grid adaptive), the starting grid and the options."""
 
     lrs: list[float]
     options: dict[str, Any] = field(default_factory=dict)
-    # One tuple per epoch, appended in one step, so an interrupt never leaves it half-written.
-    rows: list[tuple[int, np.ndarray, np.ndarray, int]] = field(default_factory=list)
+    # One tuple per epoch, appended in one step, so an interrupt never leaves it half-written:
+    # (epoch, weights d x k, losses k, winner, rates k)
+    rows: list[tuple[int, np.ndarray, np.ndarray, int, np.ndarray]] = field(default_factory=list)
 
     def add(self, rec: Any) -> None:
+        rates = getattr(rec, "rates", None)
         self.rows.append(
             (
                 rec.epoch,
                 np.asarray(rec.weights, dtype=np.float32),
                 np.asarray(rec.losses, dtype=np.float32),
                 rec.winner,
+                np.asarray(self.lrs if rates is None else rates, dtype=np.float64),
             )
         )
 
@@ -133,6 +137,7 @@ class Recording:
             "weights": np.stack([r[1] for r in rows]) if rows else np.zeros((0, d, k), np.float32),
             "losses": np.stack([r[2] for r in rows]) if rows else np.zeros((0, k), np.float32),
             "winner": np.asarray([r[3] for r in rows], dtype=np.int64),
+            "rates": np.stack([r[4] for r in rows]) if rows else np.zeros((0, k)),
             "lrs": np.asarray(self.lrs, dtype=np.float64),
         }
 
@@ -163,8 +168,9 @@ class Recording:
                 {
                     "epoch": int(a["epoch"][i]),
                     "winner": int(a["winner"][i]),
-                    "lr": self.lrs[int(a["winner"][i])],
+                    "lr": float(a["rates"][i][int(a["winner"][i])]),
                     "loss": _num(a["losses"][i][a["winner"][i]]),
+                    "rates": [float(v) for v in a["rates"][i]],
                     "losses": [_num(v) for v in a["losses"][i]],
                     "weights": [[_num(v) for v in row] for row in a["weights"][i]],
                 }
@@ -184,13 +190,15 @@ class Recording:
         out = csv.writer(text, lineterminator="\n")
         head = ["epoch", "winner", "lr", "loss"]
         for j in range(len(self.lrs)):
-            head += [f"loss_{j}"] + [f"w{i}_{j}" for i in range(d)]
+            head += [f"lr_{j}", f"loss_{j}"] + [f"w{i}_{j}" for i in range(d)]
         out.writerow(head)
         for i in range(len(a["epoch"])):
             b = int(a["winner"][i])
-            row: list[Any] = [int(a["epoch"][i]), b, repr(self.lrs[b]), _num(a["losses"][i][b])]
+            rates = a["rates"][i]
+            row: list[Any] = [int(a["epoch"][i]), b, repr(float(rates[b])), _num(a["losses"][i][b])]
             for j in range(len(self.lrs)):
-                row += [_num(a["losses"][i][j])] + [_num(v) for v in a["weights"][i][:, j]]
+                row += [repr(float(rates[j])), _num(a["losses"][i][j])]
+                row += [_num(v) for v in a["weights"][i][:, j]]
             out.writerow(row)
         fh.write(text.getvalue().encode())
 
@@ -203,9 +211,14 @@ class Recording:
             with np.load(path) as z:
                 rec = cls([float(r) for r in z["lrs"]], json.loads(str(z["options"])))
                 rec.rows = [
-                    (int(e), w, loss, int(b))
-                    for e, w, loss, b in zip(
-                        z["epoch"], z["weights"], z["losses"], z["winner"], strict=True
+                    (int(e), w, loss, int(b), r)
+                    for e, w, loss, b, r in zip(
+                        z["epoch"],
+                        z["weights"],
+                        z["losses"],
+                        z["winner"],
+                        z["rates"],
+                        strict=True,
                     )
                 ]
             return rec
@@ -215,7 +228,8 @@ class Recording:
             for e in doc["epochs"]:
                 losses = np.asarray([float(v) for v in e["losses"]], dtype=np.float32)
                 weights = np.asarray(e["weights"], dtype=np.float32)
-                rec.rows.append((e["epoch"], weights, losses, e["winner"]))
+                rates = np.asarray(e["rates"], dtype=np.float64)
+                rec.rows.append((e["epoch"], weights, losses, e["winner"], rates))
             return rec
         if suffix == ".csv":
             lines = path.read_text().splitlines()
@@ -224,12 +238,13 @@ class Recording:
             rows = list(csv.reader(lines[2:]))
             head, body = rows[0], rows[1:]
             k = len(lrs)
-            d = (len(head) - 4) // k - 1
+            d = (len(head) - 4) // k - 2
             rec = cls(lrs, options)
             for row in body:
-                vals = [float(v) for v in row[4:]]
-                per = np.asarray(vals, dtype=np.float32).reshape(k, d + 1)
-                rec.rows.append((int(row[0]), per[:, 1:].T.copy(), per[:, 0].copy(), int(row[1])))
+                per = np.asarray([float(v) for v in row[4:]]).reshape(k, d + 2)
+                weights = per[:, 2:].T.astype(np.float32)
+                losses = per[:, 1].astype(np.float32)
+                rec.rows.append((int(row[0]), weights, losses, int(row[1]), per[:, 0].copy()))
             return rec
         raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
 

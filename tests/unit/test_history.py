@@ -26,6 +26,7 @@ def test_record_round_trip(tmp_path, suffix):
     assert back.options == rec.options
     assert np.array_equal(a["lrs"], b["lrs"])
     assert np.array_equal(a["epoch"], b["epoch"]) and np.array_equal(a["winner"], b["winner"])
+    assert np.array_equal(a["rates"], b["rates"])
     assert np.array_equal(a["weights"], b["weights"])
     # the 1e30 candidate overflows to inf: kept as such, not dropped
     assert np.array_equal(a["losses"], b["losses"])
@@ -55,3 +56,15 @@ def test_history_holds_recent_epochs():
     run(Walker(LinearProblem(), parse_lrs("0.1:1:0.1")), on_epoch=h.add)
     assert h.latest.epoch == 11
     assert h.at(7).epoch == 7 and h.at(6) is None
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".npz"])
+def test_adaptive_record_keeps_each_epochs_rates(tmp_path, suffix):
+    rates = parse_lrs("0.1:1:0.1")
+    rec = Recording(rates, {"grid": "adaptive"})
+    run(Walker(LinearProblem(), rates, adaptive=True), 30, 0.0, on_epoch=rec.add)
+    path = tmp_path / f"a{suffix}"
+    rec.save(path)
+    back = Recording.load(path).arrays()
+    assert np.array_equal(back["rates"], rec.arrays()["rates"])
+    assert len({tuple(r) for r in back["rates"]}) > 1  # the grid moved
