@@ -19,7 +19,7 @@ from .engine import HostEpoch
 from .help import HelpScreen
 from .history import History
 from .messages import Failed, Frames, Started, Surface
-from .session import Session, SurfaceData
+from .session import Session, SurfaceData, is_out_of_memory, memory_message
 from .surface import to_plane
 from .widgets import TimedPlot
 from .widgets.candidates import CandidateBars
@@ -53,8 +53,6 @@ class Control:
 
 def describe_error(error: BaseException, cfg: Config) -> str:
     """A one-line account of a worker failure; out-of-memory names the size that failed."""
-    from .headless import is_out_of_memory, memory_message
-
     if is_out_of_memory(error):
         return memory_message(cfg, error)
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""

@@ -18,6 +18,7 @@ from .engine import (
     Walker,
     device_name,
     evals_per_epoch,
+    host_batch,
     make_racer,
     make_walker,
     resolve_device,
@@ -25,25 +26,14 @@ from .engine import (
 )
 from .grids import format_rate
 from .history import Recording
-from .problems import Problem, make_problem
+from .problems import Problem
+from .session import build_problem, is_out_of_memory, memory_message, start_weights
 
 
 def build(cfg: Config) -> tuple[Problem, torch.device]:
     """The problem of a config, on its device."""
     device = resolve_device(cfg.device)
-    problem = make_problem(cfg.problem, cfg.n, cfg.seed, device, kappa=cfg.kappa, data=cfg.table())
-    return problem, device
-
-
-def start_weights(cfg: Config, problem: Problem) -> torch.Tensor:
-    if cfg.w0 is None:
-        return problem.w0
-    return torch.tensor(cfg.w0, dtype=torch.float32, device=problem.device)
-
-
-def sync_every(device: torch.device) -> int:
-    """Epochs between host transfers: every epoch on the CPU (free), in batches on a GPU."""
-    return 1 if device.type == "cpu" else 16
+    return build_problem(cfg, cfg.seed, device), device
 
 
 def final_line(outcome: Outcome, walker: bool = True) -> str:
@@ -51,22 +41,6 @@ def final_line(outcome: Outcome, walker: bool = True) -> str:
         why = "no candidate has a finite loss" if walker else "the loss is not finite"
         return f"Diverged at epoch {outcome.epochs}: {why}."
     return f"Final loss: {outcome.loss:.3f} in {outcome.epochs} epochs."
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, the CPU allocator's failure, or Python's MemoryError."""
-    text = str(error).lower()
-    return isinstance(error, MemoryError) or "out of memory" in text or "allocate memory" in text
-
-
-def memory_message(cfg: Config, error: BaseException) -> str:
-    """One line naming the size that failed: the data alone take 12 bytes a point (float32 x, y)."""
-    gib = cfg.n * 12 / 2**30
-    first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
-    return (
-        f"out of memory at --n {cfg.n} on device {cfg.device} "
-        f"(the data alone need about {gib:,.1f} GiB): {first}"
-    )
 
 
 def guarded(command: str, cfg: Config, body: Callable[[], int]) -> int:
@@ -93,8 +67,9 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         trainer = make_walker(problem, cfg, w0)
     else:
         trainer = make_racer(args.optimizer, problem, args.lr, w0)
-    rates = trainer.rates
-    recording = Recording(rates, {**cfg.options(), "optimizer": args.optimizer, "lr": args.lr})
+    recording = Recording(
+        trainer.rates, {**cfg.options(), "optimizer": args.optimizer, "lr": args.lr}
+    )
 
     def on_epoch(rec: HostEpoch) -> None:
         if args.record:
@@ -103,8 +78,7 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             return
         loss = "nan" if rec.loss != rec.loss else f"{rec.loss:.3f}"
         if walker:
-            shown = rates if not cfg.grid == "adaptive" else list(rec.rates)
-            out.write(f"{rec.epoch}\t{format_rate(rec.lr, shown)}\t{loss}\n")
+            out.write(f"{rec.epoch}\t{format_rate(rec.lr, list(rec.rates))}\t{loss}\n")
         else:
             out.write(f"{rec.epoch}\t{loss}\n")
 
@@ -112,7 +86,7 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         out.write("Epoch\tLR\tLoss\n" if walker else "Epoch\tLoss\n")
     try:
         outcome = run(
-            trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch, sync_every=sync_every(device)
+            trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch, sync_every=host_batch(device)
         )
     except KeyboardInterrupt:
         out.flush()
@@ -136,7 +110,7 @@ def timed_round_robin(
     runs, interleaved (one run of each in turn) so a noisy machine slows them all alike."""
     device = makers[0]().problem.device
     sync = _synchronizer(device)
-    every = sync_every(device)
+    every = host_batch(device)
     outcomes = [run(make(), cfg.epochs, cfg.min_loss, sync_every=every) for make in makers]
     times: list[list[float]] = [[] for _ in makers]
     for _ in range(repeat):

@@ -19,12 +19,13 @@ from .engine import (
     advance,
     device_name,
     evals_per_epoch,
+    host_batch,
     make_racer,
     make_walker,
     resolve_device,
 )
 from .grids import racer_label
-from .problems import make_problem
+from .problems import Problem, make_problem
 from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid, to_plane
 
 
@@ -37,6 +38,34 @@ class SurfaceData:
     ys: np.ndarray
     z: np.ndarray
     contours: list[tuple[np.ndarray, np.ndarray]]
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, the CPU allocator's failure, or Python's MemoryError."""
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or "out of memory" in text or "allocate memory" in text
+
+
+def memory_message(cfg: Config, error: BaseException) -> str:
+    """One line naming the size that failed: the data alone take 12 bytes a point (float32 x, y)."""
+    gib = cfg.n * 12 / 2**30
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+    return (
+        f"out of memory at --n {cfg.n} on device {cfg.device} "
+        f"(the data alone need about {gib:,.1f} GiB): {first}"
+    )
+
+
+def build_problem(cfg: Config, seed: int, device: torch.device) -> Problem:
+    """The problem a config asks for, with this seed, on this device."""
+    return make_problem(cfg.problem, cfg.n, seed, device, kappa=cfg.kappa, data=cfg.table())
+
+
+def start_weights(cfg: Config, problem: Problem) -> torch.Tensor:
+    """--w0 if given, else the problem's own start."""
+    if cfg.w0 is None:
+        return problem.w0
+    return torch.tensor(cfg.w0, dtype=torch.float32, device=problem.device)
 
 
 @dataclass
@@ -52,19 +81,8 @@ class Session:
     def __post_init__(self) -> None:
         self.device = resolve_device(self.cfg.device)
         self.device_name = device_name(self.device)
-        self.problem = make_problem(
-            self.cfg.problem,
-            self.cfg.n,
-            self.seed,
-            self.device,
-            kappa=self.cfg.kappa,
-            data=self.cfg.table(),
-        )
-        if self.cfg.w0 is not None:
-            w0 = torch.tensor(self.cfg.w0, dtype=torch.float32, device=self.device)
-        else:
-            w0 = self.problem.w0
-        self.w0 = w0
+        self.problem = build_problem(self.cfg, self.seed, self.device)
+        self.w0 = w0 = start_weights(self.cfg, self.problem)
         self.trainers["walker"] = make_walker(self.problem, self.cfg, w0)
         if self.race:
             for item in self.cfg.race:
@@ -89,9 +107,8 @@ class Session:
 
     @property
     def batch(self) -> int:
-        """Epochs per host transfer at full pace: one on the CPU (transfers are free), 16 on a GPU
-        (one sync per batch, not per epoch)."""
-        return 1 if self.device.type == "cpu" else 16
+        """Epochs per host transfer at full pace (see engine.host_batch)."""
+        return host_batch(self.device)
 
     def step(self) -> dict[str, HostEpoch]:
         """One epoch of every trainer still running; records their outcomes when they stop."""
