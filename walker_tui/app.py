@@ -21,9 +21,9 @@ from .history import History
 from .messages import Failed, Frames, Started, Surface
 from .session import Session, SurfaceData, is_out_of_memory, memory_message
 from .surface import to_plane
-from .widgets import TimedPlot
 from .widgets.candidates import CandidateBars
 from .widgets.loss_curve import LossCurve
+from .widgets.painter import PaintedPlot, Painter
 from .widgets.status import StatusLine
 from .widgets.surface_plot import SurfacePlot
 
@@ -96,6 +96,7 @@ class WalkerApp(App[int]):
         self.edge_warned = False
         self._next_frame = 0.0
         self._last_redraw = 0.0
+        self.painter = Painter()  # builds the plot panels off the UI thread
         self._reset_view()
 
     # --- layout ---
@@ -345,20 +346,29 @@ class WalkerApp(App[int]):
     # --- drawing ---
 
     def _redraw_if_dirty(self) -> None:
-        """Redraw at most every FRAME_INTERVAL, and never let drawing take more than about half
-        the UI thread's time: a frame that cost 40 ms (replot plus plotext builds) waits 80 ms
-        before the next, so keys are answered between frames even at full pace."""
+        """Redraw at most every FRAME_INTERVAL, one frame at a time, and leave the training
+        worker most of the CPU: a frame whose builds cost 40 ms on the painter thread waits
+        80 ms more before the next. The builds never block the UI thread, so keys answer
+        mid-frame."""
         now = time.monotonic()
         if not self.dirty or now < self._next_frame:
             return
-        spent = self._last_redraw + sum(p.take_render_seconds() for p in self._plots())
+        plots = self._plots()
+        if any(p.pending for p in plots):  # the last frame is still being built
+            return
+        spent = self._last_redraw + sum(p.take_render_seconds() for p in plots)
         self.dirty = False
         self.redraw()
         self._last_redraw = time.monotonic() - now
         self._next_frame = now + max(FRAME_INTERVAL, 3.0 * spent)
 
-    def _plots(self) -> list[TimedPlot]:
-        return list(self.query(TimedPlot))
+    def _plots(self) -> list[PaintedPlot]:
+        return list(self.query(PaintedPlot))
+
+    @property
+    def settled(self) -> bool:
+        """Everything the app holds is on screen: no frame waiting to be drawn or built."""
+        return not self.dirty and not any(p.pending for p in self._plots())
 
     def redraw(self) -> None:
         """Replot every panel from the data held on the app (at most 20 times a second)."""
@@ -505,7 +515,11 @@ class WalkerApp(App[int]):
     def action_quit_app(self) -> None:
         self.workers.cancel_group(self, "train")
         self.control.wake.set()
+        self.painter.stop()
         self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.painter.stop()
 
 
 def make_app(cfg: Config, start_paused: bool = False) -> WalkerApp:

@@ -56,7 +56,7 @@ class Curve:
         columns."""
         if self._rows is None or self.last is None:
             return []
-        rows = self._rows[: self._n]
+        rows = self._rows[: self._n].copy()  # callers may hand it to another thread
         if self._n == 0 or rows[-1, 0] != self.last[0]:
             rows = np.vstack([rows, np.asarray(self.last, dtype=float)[None, :]])
         if upto is not None:

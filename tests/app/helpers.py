@@ -10,11 +10,11 @@ from walker_tui.app import WalkerApp
 
 
 async def drawn(pilot, timeout: float = 10.0) -> None:
-    """Wait until the app has drawn what it holds (frames are paced, so this can take a while
-    on a busy machine)."""
+    """Wait until the app has drawn what it holds and the painter has built it (frames are
+    paced, so this can take a while on a busy machine)."""
     app = pilot.app
     end = time.monotonic() + timeout
-    while getattr(app, "dirty", False) and time.monotonic() < end:
+    while not app.settled and time.monotonic() < end:
         await pilot.pause(0.02)
     await pilot.pause(0.05)
 

@@ -1,11 +1,15 @@
 """Pilot tests of faults: worker exception, out of memory, tiny terminal, NO_COLOR, divergence."""
 
+import threading
+import time
+
 from helpers import settle, until
 
 from walker_tui.app import make_app
 from walker_tui.config import Config
 from walker_tui.session import Session
 from walker_tui.widgets.candidates import CandidateBars
+from walker_tui.widgets.loss_curve import LossCurve
 from walker_tui.widgets.status import StatusLine
 from walker_tui.widgets.surface_plot import SurfacePlot
 
@@ -71,8 +75,8 @@ async def test_no_color_keeps_winner_and_current_point_visible(monkeypatch):
         await until(pilot, lambda: app.latest_epoch == 4)
         await settle(pilot, app)
         assert app.no_color
-        bars = app.query_one(CandidateBars).render().plain
-        surface = app.query_one(SurfacePlot).render().plain
+        bars = app.query_one(CandidateBars).text
+        surface = app.query_one(SurfacePlot).text
         assert "*0.70" in bars  # the winner's tick is starred (epoch 4's winner is 0.70)
         assert bars.count("★") >= 2  # and a star over its bar
         assert "★" in surface  # the current point
@@ -115,3 +119,68 @@ async def test_a_slow_surface_regrowth_does_not_break_the_worker():
         )
         assert not app.error
         assert app.outcomes["walker"].loss < 0.02
+
+
+async def test_panels_are_built_off_the_ui_thread(monkeypatch):
+    """The plotext builds run on the painter thread, so a key never waits for a whole frame."""
+    threads = set()
+    real_draw = LossCurve.draw
+
+    def draw(self, *args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return real_draw(self, *args, **kwargs)
+
+    monkeypatch.setattr(LossCurve, "draw", draw)
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 1)
+        assert threads == {"painter"}
+        assert "loss (log scale) by epoch" in app.query_one(LossCurve).text
+
+
+async def test_a_failing_panel_says_so_and_the_others_keep_drawing(monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise ValueError("bad bars")
+
+    monkeypatch.setattr(CandidateBars, "draw", broken)
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        for _ in range(3):
+            await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 3)
+        assert "panel failed: ValueError: bad bars" in app.query_one(CandidateBars).text
+        assert "o start" in app.query_one(SurfacePlot).text
+        assert "epoch 3" in status_text(app)
+
+
+async def test_keys_answer_while_a_panel_takes_long_to_build(monkeypatch):
+    """A build that holds the interpreter for seconds (pure Python) delays the plots, not keys."""
+    real_draw = SurfacePlot.draw
+    slow = threading.Event()
+
+    def draw(self, *args, **kwargs):
+        if slow.is_set():
+            end = time.perf_counter() + 3.0
+            while time.perf_counter() < end:  # busy Python, holding the GIL between switches
+                pass
+        return real_draw(self, *args, **kwargs)
+
+    monkeypatch.setattr(SurfacePlot, "draw", draw)
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        slow.set()
+        await pilot.press("n")
+        surface = app.query_one(SurfacePlot)
+        end = time.monotonic() + 10
+        while not (app.latest_epoch == 1 and surface.pending) and time.monotonic() < end:
+            await pilot.pause(0.02)  # (not `until`: it waits for the frame to be drawn)
+        assert surface.pending
+        await pilot.press("minus")  # answered while the surface is still being built
+        assert "pace 2/s" in status_text(app)
+        assert surface.pending  # the key did not wait for the frame
+        await until(pilot, lambda: not surface.pending, timeout=20)
+        assert "o start" in surface.text

@@ -171,8 +171,8 @@ async def test_x_switches_the_loss_curve_axis():
         for axis in ("evaluations", "seconds", "epoch"):
             await pilot.press("x")
             assert app.x_axis == axis
-            await until(pilot, lambda a=axis: f"by {a}" in curve.render().plain)
-            text = curve.render().plain
+            await until(pilot, lambda a=axis: f"by {a}" in curve.text)
+            text = curve.text
             seen.append(text)
         assert len(set(seen)) == 3  # three different pictures
         # a fair race: the walker spends 9 evaluations an epoch, the stepper 1

@@ -3,29 +3,8 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
-from textual.app import RenderResult
-from textual_plotext import PlotextPlot
-
-
-class TimedPlot(PlotextPlot):
-    """A plotext panel that keeps count of the time its builds take (the app paces frames by it)."""
-
-    _render_seconds = 0.0
-
-    def render(self) -> RenderResult:
-        t0 = time.perf_counter()
-        try:
-            return super().render()
-        finally:
-            self._render_seconds += time.perf_counter() - t0
-
-    def take_render_seconds(self) -> float:
-        spent, self._render_seconds = self._render_seconds, 0.0
-        return spent
-
 
 WALKER_COLOR = "cyan"
 RACER_COLORS = ("orange", "magenta", "green", "yellow", "blue", "white")

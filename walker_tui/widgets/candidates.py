@@ -7,19 +7,26 @@ import math
 import numpy as np
 
 from ..grids import format_rate
-from . import WINNER_COLOR, WINNER_GLYPH, TimedPlot, log_ticks, thin
+from . import WINNER_COLOR, WINNER_GLYPH, log_ticks, thin
+from .painter import PaintedPlot, Plot
 
 
-class CandidateBars(TimedPlot):
+class CandidateBars(PaintedPlot):
     """Bars on a log scale from a floor below the smallest loss; nan and inf candidates get a
     full-height grey bar labelled as such, the winner a red bar and a star over it."""
 
-    def show(self, rates: list[float], losses: np.ndarray | None, winner: int, epoch: int) -> None:
-        plt = self.plt
-        plt.clear_data()
+    def draw(
+        self,
+        plt: Plot,
+        width: int,
+        height: int,
+        rates: list[float],
+        losses: np.ndarray | None,
+        winner: int,
+        epoch: int,
+    ) -> None:
         if losses is None or len(losses) == 0:
             plt.title("candidates: waiting for the first epoch")
-            self.refresh()
             return
         losses = np.asarray(losses, dtype=float)
         finite = np.isfinite(losses) & (losses > 0)
@@ -65,7 +72,7 @@ class CandidateBars(TimedPlot):
             word = "nan" if math.isnan(losses[i]) else "inf"
             plt.text(word, pos[i], top + 0.08 * (top - base), color="gray", alignment="center")
         widest = max(len(format_rate(r, rates)) for r in rates) + 1
-        shown = thin(list(range(len(rates))), self.size.width, winner if win_ok else None, widest)
+        shown = thin(list(range(len(rates))), width, winner if win_ok else None, widest)
         labels = []
         for i in shown:
             text = format_rate(rates[i], rates)
@@ -73,7 +80,7 @@ class CandidateBars(TimedPlot):
                 f"*{text}" if i == winner and win_ok else text
             )  # ASCII: width never in doubt
         plt.xticks([pos[i] for i in shown], labels)
-        ticks, tlabels = log_ticks(base, top, most=max(2, self.size.height // 3))
+        ticks, tlabels = log_ticks(base, top, most=max(2, height // 3))
         plt.yticks(ticks, tlabels)
         plt.ylim(base, top + 0.2 * (top - base))
         plt.xlim(0.3, len(rates) + 0.7)
@@ -86,9 +93,8 @@ class CandidateBars(TimedPlot):
             title = f"epoch {epoch} candidates: none finite"
         if bad:
             title += f" ({len(bad)} not finite)"
-        if len(title) > self.size.width - 12 and win_ok:  # plotext drops a title that overflows
+        if len(title) > width - 12 and win_ok:  # plotext drops a title that overflows
             rate = format_rate(rates[winner], rates)
             title = f"ep {epoch}: {WINNER_GLYPH} {rate} → {losses[winner]:.3g}"
             title += f" ({len(bad)} inf)" if bad else ""
         plt.title(title)
-        self.refresh()

@@ -6,21 +6,23 @@ import math
 
 import numpy as np
 
-from . import TimedPlot, envelope, epoch_ticks, log_ticks, series_color
+from . import envelope, epoch_ticks, log_ticks, series_color
+from .painter import PaintedPlot, Plot
 
 
-class LossCurve(TimedPlot):
+class LossCurve(PaintedPlot):
     """Data lives on the widget; :meth:`show` replots it (log10 computed here, not by plotext)."""
 
-    def show(
+    def draw(
         self,
+        plt: Plot,
+        width: int,
+        height: int,
         series: dict[str, tuple[np.ndarray, np.ndarray]],
         target: float,
         view_epoch: float | None = None,
         x_axis: str = "epoch",
     ) -> None:
-        plt = self.plt
-        plt.clear_data()
         plt.title(f"loss (log scale) by {x_axis}")
         plt.xlabel({"seconds": "wall time (s)"}.get(x_axis, x_axis))
         lows, highs = [], []
@@ -33,7 +35,7 @@ class LossCurve(TimedPlot):
             ly = np.log10(ys[ok])
             lows.append(ly.min())
             highs.append(ly.max())
-            px, py = envelope(np.asarray(xs, dtype=float)[ok], ly, 4 * max(self.size.width, 20))
+            px, py = envelope(np.asarray(xs, dtype=float)[ok], ly, 4 * max(width, 20))
             plt.plot(
                 list(px),
                 list(py),
@@ -49,7 +51,7 @@ class LossCurve(TimedPlot):
         if view_epoch is not None:
             plt.vline(view_epoch, "yellow")
         last = max((float(np.max(xs)) for xs, _ in series.values() if len(xs)), default=1.0)
-        most = max(2, self.size.width // 10)
+        most = max(2, width // 10)
         if x_axis != "seconds":  # whole-number ticks for counts
             ticks = epoch_ticks(last, most)
             plt.xticks(ticks, [str(t) for t in ticks])
@@ -60,7 +62,6 @@ class LossCurve(TimedPlot):
             lo, hi = min(lows), max(highs)
             pad = max(0.02, 0.04 * (hi - lo))
             lo, hi = lo - pad, hi + pad
-            ticks, labels = log_ticks(lo, hi, most=max(2, self.size.height // 3))
+            ticks, labels = log_ticks(lo, hi, most=max(2, height // 3))
             plt.yticks(ticks, labels)
             plt.ylim(lo, hi)
-        self.refresh()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..session import SurfaceData
-from . import WINNER_COLOR, WINNER_GLYPH, TimedPlot, series_color, snap
+from . import WINNER_COLOR, WINNER_GLYPH, series_color, snap
+from .painter import PaintedPlot, Plot
 
 LEVEL_COLORS = [
     (68, 1, 84),
@@ -21,11 +22,14 @@ LEVEL_COLORS = [
 ]
 
 
-class SurfacePlot(TimedPlot):
+class SurfacePlot(PaintedPlot):
     """Contours come from the worker once per window; each frame only overlays the points."""
 
-    def show(
+    def draw(
         self,
+        plt: Plot,
+        width: int,
+        height: int,
         surface: SurfaceData | None,
         paths: dict[str, tuple[np.ndarray, np.ndarray]],
         walk: tuple[np.ndarray, np.ndarray] | None,
@@ -34,20 +38,17 @@ class SurfacePlot(TimedPlot):
         minimum: tuple[float, float] | None,
         sliced: bool = False,
     ) -> None:
-        plt = self.plt
-        plt.clear_data()
         title = f"loss surface (o start, {WINNER_GLYPH} winner, + minimum)"
-        if len(title) > self.size.width - 10:  # plotext drops a title that overflows
+        if len(title) > width - 10:  # plotext drops a title that overflows
             title = f"surface: o start {WINNER_GLYPH} winner + min"
         plt.title(title)
         # more than two weights: a plane through w0 (x: direction 1, y: direction 2)
         plt.xlabel("slice direction 1 (y: direction 2)" if sliced else "w0 (y: w1)")
         if surface is None:
-            self.refresh()
             return
         win = surface.window
         box = (win.x0, win.x1, win.y0, win.y1)
-        cols, rows = max(self.size.width, 10), max(self.size.height, 5)
+        cols, rows = max(width, 10), max(height, 5)
         for i, (px, py) in enumerate(surface.contours):
             px, py = snap(np.asarray(px), np.asarray(py), box, cols, rows)
             if len(px):
@@ -70,4 +71,3 @@ class SurfacePlot(TimedPlot):
             plt.scatter([winner[0]], [winner[1]], marker=WINNER_GLYPH, color=WINNER_COLOR)
         plt.xlim(win.x0, win.x1)
         plt.ylim(win.y0, win.y1)
-        self.refresh()
