@@ -23,6 +23,11 @@ async def wait(pilot, cond, timeout=60.0):
             raise SystemExit("timed out waiting for the app")
         await pilot.pause(0.05)
     await pilot.pause(0.3)
+    app = pilot.app
+    while not app.settled:  # every frame asked for is built and on screen
+        if time.monotonic() > end:
+            raise SystemExit("timed out waiting for the panels")
+        await pilot.pause(0.05)
 
 
 async def shot(name: str, size: tuple[int, int], cfg: Config, keys: list[str], cond) -> None:

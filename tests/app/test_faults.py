@@ -184,3 +184,20 @@ async def test_keys_answer_while_a_panel_takes_long_to_build(monkeypatch):
         assert surface.pending  # the key did not wait for the frame
         await until(pilot, lambda: not surface.pending, timeout=20)
         assert "o start" in surface.text
+
+
+async def test_a_theme_change_repaints_the_panels():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 1)
+        curve = app.query_one(LossCurve)
+
+        def background() -> str:
+            return str(next(iter(curve.render_line(0))).style.bgcolor.triplet)
+
+        dark = background()
+        app.theme = "textual-light"
+        await until(pilot, lambda: background() != dark)
+        assert "loss (log scale) by epoch" in curve.text

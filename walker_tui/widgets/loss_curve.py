@@ -9,6 +9,8 @@ import numpy as np
 from . import envelope, epoch_ticks, log_ticks, series_color
 from .painter import PaintedPlot, Plot
 
+POINTS = 4  # points kept a column when a long curve is thinned (min/max envelope)
+
 
 class LossCurve(PaintedPlot):
     """Data lives on the widget; :meth:`show` replots it (log10 computed here, not by plotext)."""
@@ -35,7 +37,7 @@ class LossCurve(PaintedPlot):
             ly = np.log10(ys[ok])
             lows.append(ly.min())
             highs.append(ly.max())
-            px, py = envelope(np.asarray(xs, dtype=float)[ok], ly, 4 * max(width, 20))
+            px, py = envelope(np.asarray(xs, dtype=float)[ok], ly, POINTS * max(width, 20))
             plt.plot(
                 list(px),
                 list(py),

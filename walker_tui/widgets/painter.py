@@ -145,6 +145,10 @@ class PaintedPlot(PlotextPlot):
     def on_resize(self) -> None:
         self._ask()
 
+    def _register_theme(self, app_theme_name: str) -> None:
+        super()._register_theme(app_theme_name)
+        self._ask()  # the app's theme changed: build the frame again in its colours
+
     def on_painted(self, msg: Painted) -> None:
         msg.stop()
         self._render_seconds += msg.seconds
