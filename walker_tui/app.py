@@ -271,7 +271,7 @@ class WalkerApp(App[int]):
         xs, ys = [], []
         for frame in pending:
             for rec in frame.values():
-                p = session.to_plane(rec.weights[:, rec.winner])
+                p = session.to_plane(rec.position)
                 xs.append(float(p[0]))
                 ys.append(float(p[1]))
         surface = session.update_surface(np.array(xs), np.array(ys))
@@ -400,7 +400,11 @@ class WalkerApp(App[int]):
                 )
                 walk_xy = self.to_plane(rec.weights)
                 walk = (walk_xy[0], walk_xy[1])
-                win = (float(walk_xy[0, rec.winner]), float(walk_xy[1, rec.winner]))
+                if rec.moved:
+                    win = (float(walk_xy[0, rec.winner]), float(walk_xy[1, rec.winner]))
+                else:  # an adaptive walk stayed put: the star stays with it
+                    at = self.to_plane(rec.position)
+                    win = (float(at[0]), float(at[1]))
             else:
                 self.query_one(CandidateBars).show(self.rates, None, -1, 0)
                 walk, win = None, None

@@ -29,6 +29,7 @@ class Epoch:
     finite: torch.Tensor  # 0-d bool: did any candidate have a finite loss?
     rates: torch.Tensor  # the k rates tried this epoch (they move with --grid adaptive)
     moved: torch.Tensor  # 0-d bool: did the walk take the winner's step (adaptive may stay put)
+    w: torch.Tensor  # d: the weights the trainer holds after the epoch (where it walks on from)
 
 
 @dataclass
@@ -44,8 +45,15 @@ class HostEpoch:
     diverged: bool
     rates: np.ndarray
     moved: bool = True
+    w: np.ndarray | None = None  # the weights held after the epoch (None: the winner's)
     evals: int = 0  # loss evaluations so far (filled in by the Session)
     seconds: float = 0.0  # wall time spent training so far (filled in by the Session)
+
+    @property
+    def position(self) -> np.ndarray:
+        """Where the trainer stands after the epoch: the winner, unless an adaptive walk stayed
+        put because every candidate raised its loss."""
+        return self.weights[:, self.winner] if self.w is None else self.w
 
 
 class Walker:
@@ -176,7 +184,9 @@ class Walker:
             finite = torch.isfinite(self.loss)
         else:
             finite = any_finite & torch.isfinite(self.loss)
-        record = Epoch(self.epoch, weights, losses, winner, self.loss, finite, self.lrs, any_finite)
+        record = Epoch(
+            self.epoch, weights, losses, winner, self.loss, finite, self.lrs, any_finite, self.w
+        )
         if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
             self._adapt(winner, any_finite)
         return record
@@ -243,6 +253,7 @@ class Racer(Walker):
             finite,
             self.lrs,
             finite,
+            self.w,
         )
 
 
@@ -311,6 +322,7 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
     loss = torch.stack([e.loss for e in epochs]).cpu().numpy()
     finite = torch.stack([e.finite for e in epochs]).cpu().numpy()
     moved = torch.stack([e.moved for e in epochs]).cpu().numpy()
+    held = torch.stack([e.w for e in epochs]).cpu().numpy()
     if rates is not None:  # a fixed grid: its exact values, no need to read the copies back
         tried = np.broadcast_to(np.asarray(rates, dtype=np.float64), (len(epochs), len(rates)))
     else:
@@ -326,6 +338,7 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
             not bool(finite[i]),
             tried[i],
             bool(moved[i]),
+            held[i],
         )
         for i, e in enumerate(epochs)
     ]
@@ -367,7 +380,7 @@ def advance(
         outcome = stop_outcome(rec, min_loss, epochs)
         if outcome is not None:
             if rec.epoch != trainer.epoch:
-                w = torch.as_tensor(rec.weights[:, rec.winner]).to(trainer.problem.device)
+                w = torch.as_tensor(rec.position).to(trainer.problem.device)
                 trainer.reset(w, rec.epoch, rec.rates, rec.winner, rec.moved)
             return records[: i + 1], outcome
     return records, None

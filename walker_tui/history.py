@@ -77,7 +77,7 @@ class History:
 
     def add(self, rec: Any) -> None:
         self.recent.append(rec)
-        w = rec.weights[:, rec.winner]
+        w = rec.position if hasattr(rec, "position") else rec.weights[:, rec.winner]
         if self.project is not None:
             w = self.project(w)
         self.curve.append(

@@ -7,8 +7,9 @@ import torch
 from walker_tui.catalog import CATALOG, PROBLEMS
 from walker_tui.cli import PROBLEMS as CLI_PROBLEMS
 from walker_tui.config import Config
-from walker_tui.engine import Walker, make_walker, run
+from walker_tui.engine import Walker, advance, make_walker, run
 from walker_tui.grids import parse_lrs
+from walker_tui.history import History
 from walker_tui.problems import PROBLEM_CLASSES, make_problem
 from walker_tui.session import Session
 
@@ -69,6 +70,31 @@ def test_adaptive_grid_finds_rates_outside_its_start():
     assert outcome.state == "finished" and outcome.loss < 1e-6
     assert min(rates[1:]) < 0.01  # it found rates ten times below its starting range
     assert not torch.allclose(fixed.w.double(), problem.minimum(), atol=1e-2)
+
+
+def test_an_adaptive_walk_that_stays_put_is_drawn_where_it_stands():
+    """From Rosenbrock's start every rate of 0.1..0.9 overshoots: the walk stays at w0 while its
+    grid moves down. Its position (and the app's path) stays at w0, not at the best of the
+    rejected candidates far up the valley; a rewind to such an epoch lands there too."""
+    problem = make_problem("rosenbrock", 100, 17, "cpu")
+    walker = Walker(problem, parse_lrs("0.1:1:0.1"), adaptive=True)
+    records = []
+    run(walker, 3, 0.0, on_epoch=records.append)
+    stayed = records[1]
+    w0 = np.array([-1.2, 1.0])  # Rosenbrock's classic start
+    np.testing.assert_allclose(records[0].position, w0)
+    assert not stayed.moved
+    np.testing.assert_allclose(stayed.position, w0)
+    assert np.abs(stayed.weights[:, stayed.winner] - w0).max() > 1  # the rejected best candidate
+    history = History()
+    for rec in records:
+        history.add(rec)
+    np.testing.assert_allclose(history.curve.columns()[2][:2], [w0[0], w0[0]])
+    np.testing.assert_allclose(history.curve.columns()[3][:2], [w0[1], w0[1]])
+    again = Walker(problem, parse_lrs("0.1:1:0.1"), adaptive=True)
+    records, _ = advance(again, 3, 0.0, 2)  # the run ends at epoch 2: rewound to it
+    assert again.epoch == 2
+    np.testing.assert_allclose(again.w.numpy(), w0)
 
 
 def test_adaptive_batches_rewind_to_the_same_walk():
