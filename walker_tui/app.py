@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -117,6 +118,10 @@ class WalkerApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The UI, training and painter threads share the GIL; handing it over every 1 ms instead
+        # of every 5 ms lets a key's handler take its turn sooner (benchmarks/app_redraw.py).
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.001)
         self.sub_title = f"{self.cfg.problem} · {len(self.cfg.lrs)} rates · {self.cfg.lrs_spec}"
         self._check_size()
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
@@ -230,7 +235,7 @@ class WalkerApp(App[int]):
                 now = time.monotonic()
                 if go and not paused and pace > 0:
                     if now < next_due:
-                        self._flush(gen, session, pending, stamps, paused)
+                        self._post_frames(gen, session, pending, stamps, paused)
                         pending = []
                         ctl.wake.wait(min(next_due - now, 0.1))
                         ctl.wake.clear()
@@ -238,7 +243,7 @@ class WalkerApp(App[int]):
                     next_due = max(next_due, now - 0.25) + 1.0 / pace
                 if not go:
                     if pending:
-                        self._flush(gen, session, pending, stamps, paused)
+                        self._post_frames(gen, session, pending, stamps, paused)
                         pending = []
                     ctl.wake.wait(0.1)
                     ctl.wake.clear()
@@ -251,7 +256,7 @@ class WalkerApp(App[int]):
                     stamps.append(time.monotonic())
                 now = time.monotonic()
                 if paused or session.finished or now - last_post >= FRAME_INTERVAL:
-                    self._flush(gen, session, pending, stamps, paused)
+                    self._post_frames(gen, session, pending, stamps, paused)
                     pending = []
                     last_post = now  # (a flush that regrows the surface may take a while)
             # a cancelled worker posts nothing more
@@ -263,7 +268,7 @@ class WalkerApp(App[int]):
             with self._loops_lock:
                 self.live_loops -= 1
 
-    def _flush(
+    def _post_frames(
         self, gen: int, session: Session, pending: list[dict], stamps: deque, paused: bool
     ) -> None:
         if not pending:
@@ -524,6 +529,7 @@ class WalkerApp(App[int]):
 
     def on_unmount(self) -> None:
         self.painter.stop()
+        sys.setswitchinterval(getattr(self, "_switch_interval", sys.getswitchinterval()))
 
 
 def make_app(cfg: Config, start_paused: bool = False) -> WalkerApp:

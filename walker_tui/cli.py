@@ -409,16 +409,12 @@ def _main(argv: Sequence[str] | None) -> int:
     _check_data(parser, args)
     _check_exact(parser, args.problem, _racers(args))
     _device(parser, args.device)
-    from .app import make_app
-
-    # The UI thread and the training thread share the GIL; handing it over every 1 ms instead of
-    # every 5 ms lets each take its turn sooner (benchmarks/app_redraw.py: more epochs a second
-    # and quicker keys at full pace).
-    sys.setswitchinterval(0.001)
     # torch and textual leave a million long-lived objects behind; a full collection that walks
     # them all stalls the UI for ~120 ms every few seconds. Freezing them keeps collections to
     # the objects made since (benchmarks/app_redraw.py: the worst key latency).
     import gc
+
+    from .app import make_app
 
     gc.freeze()  # (no collect first: it would cost the first frame ~150 ms)
     app = make_app(make_config(args), start_paused=args.paused)

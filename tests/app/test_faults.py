@@ -1,5 +1,6 @@
 """Pilot tests of faults: worker exception, out of memory, tiny terminal, NO_COLOR, divergence."""
 
+import sys
 import threading
 import time
 
@@ -159,26 +160,26 @@ async def test_a_failing_panel_says_so_and_the_others_keep_drawing(monkeypatch):
 async def test_keys_answer_while_a_panel_takes_long_to_build(monkeypatch):
     """A build that holds the interpreter for seconds (pure Python) delays the plots, not keys."""
     real_draw = SurfacePlot.draw
-    slow = threading.Event()
+    slowed = threading.Event()
 
-    def draw(self, *args, **kwargs):
-        if slow.is_set():
-            end = time.perf_counter() + 3.0
+    def draw(self, plt, width, height, surface, paths, walk, *rest, **kwargs):
+        if walk is not None and not slowed.is_set():  # the first frame with an epoch in it
+            slowed.set()
+            end = time.perf_counter() + 6.0
             while time.perf_counter() < end:  # busy Python, holding the GIL between switches
                 pass
-        return real_draw(self, *args, **kwargs)
+        return real_draw(self, plt, width, height, surface, paths, walk, *rest, **kwargs)
 
     monkeypatch.setattr(SurfacePlot, "draw", draw)
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.histories)
-        slow.set()
         await pilot.press("n")
         surface = app.query_one(SurfacePlot)
         end = time.monotonic() + 10
-        while not (app.latest_epoch == 1 and surface.pending) and time.monotonic() < end:
+        while not (slowed.is_set() and surface.pending) and time.monotonic() < end:
             await pilot.pause(0.02)  # (not `until`: it waits for the frame to be drawn)
-        assert surface.pending
+        assert slowed.is_set() and surface.pending
         await pilot.press("minus")  # answered while the surface is still being built
         assert "pace 2/s" in status_text(app)
         assert surface.pending  # the key did not wait for the frame
@@ -201,3 +202,17 @@ async def test_a_theme_change_repaints_the_panels():
         app.theme = "textual-light"
         await until(pilot, lambda: background() != dark)
         assert "loss (log scale) by epoch" in curve.text
+
+
+async def test_a_library_printing_inside_the_app_is_harmless():
+    """Textual captures prints while it runs and flushes them through App._flush; the app once
+    had a method of that name of its own, and the first warning a library printed (torch warns
+    when Adam races) raised TypeError."""
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        print("a library's warning", file=sys.stderr, flush=True)
+        print("and its chatter", flush=True)
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 1)
+        assert not app.error

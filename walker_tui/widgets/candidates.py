@@ -39,23 +39,27 @@ class CandidateBars(PaintedPlot):
         base = lo - max(0.25 * (hi - lo), 0.05)
         top = hi + max(0.05, 0.1 * (hi - base))
         heights = np.where(finite, logs, top)
-        pos = list(range(1, len(rates) + 1))
+        # plotext's plot area has height - 4 rows (title, borders, tick labels); the star and the
+        # nan/inf words go one row above their bar, so the axis reaches at least a row past top.
+        rows = max(3, height - 4)
+        y1 = max(top + 0.2 * (top - base), (top * (rows - 1) - base) / (rows - 2))
+        above = (y1 - base) / (rows - 1)
         bad = [i for i in range(len(rates)) if not finite[i]]
         win_ok = 0 <= winner < len(rates) and bool(finite[winner])
+        ticks, tlabels = log_ticks(base, top, most=max(2, height // 3))
+        # plotext's plot area: the panel less the y labels, the axis and the right border
+        area = width - max(len(t) for t in tlabels) - 2
+        pos, half = bar_columns(len(rates), area)
 
-        # plotext scales a call's bar width by the mean gap between its x values, so each
-        # colour group passes the width that makes its bars 0.6 wide in data units.
-        def layer(keep: list[int], **style: object) -> None:
-            if not keep:
-                return
-            gap = (pos[keep[-1]] - pos[keep[0]]) / (len(keep) - 1) if len(keep) > 1 else 1.0
-            plt.bar(
-                [pos[i] for i in keep],
-                [float(heights[i]) for i in keep],
-                minimum=base,
-                width=0.6 / gap,
-                **style,
-            )
+        def layer(keep: list[int], marker: str = "sd", **style: object) -> None:
+            for i in keep:
+                plt.rectangle(
+                    [pos[i] - half[0], pos[i] + half[1]],
+                    [base, float(heights[i])],
+                    fill=True,
+                    marker=marker,
+                    **style,
+                )
 
         layer([i for i in range(len(rates)) if finite[i] and i != winner], color="blue")
         layer(bad, color="gray", marker="░")
@@ -64,13 +68,13 @@ class CandidateBars(PaintedPlot):
             plt.text(
                 WINNER_GLYPH,
                 pos[winner],
-                heights[winner] + 0.08 * (top - base),
+                heights[winner] + above,
                 color=WINNER_COLOR,
                 alignment="center",
             )
         for i in bad:
             word = "nan" if math.isnan(losses[i]) else "inf"
-            plt.text(word, pos[i], top + 0.08 * (top - base), color="gray", alignment="center")
+            plt.text(word, pos[i], top + above, color="gray", alignment="center")
         widest = max(len(format_rate(r, rates)) for r in rates) + 1
         shown = thin(list(range(len(rates))), width, winner if win_ok else None, widest)
         labels = []
@@ -80,10 +84,9 @@ class CandidateBars(PaintedPlot):
                 f"*{text}" if i == winner and win_ok else text
             )  # ASCII: width never in doubt
         plt.xticks([pos[i] for i in shown], labels)
-        ticks, tlabels = log_ticks(base, top, most=max(2, height // 3))
         plt.yticks(ticks, tlabels)
-        plt.ylim(base, top + 0.2 * (top - base))
-        plt.xlim(0.3, len(rates) + 0.7)
+        plt.ylim(base, y1)
+        plt.xlim(0, area - 1)  # x counts the plot area's columns
         if win_ok:
             title = (
                 f"epoch {epoch} candidates: {WINNER_GLYPH} lr "
@@ -98,3 +101,21 @@ class CandidateBars(PaintedPlot):
             title = f"ep {epoch}: {WINNER_GLYPH} {rate} → {losses[winner]:.3g}"
             title += f" ({len(bad)} inf)" if bad else ""
         plt.title(title)
+
+
+def bar_columns(k: int, area: int) -> tuple[list[int], tuple[int, int]]:
+    """Bar centres, and how far each bar reaches left and right of its centre, in the columns of
+    a plot area ``area`` wide (x = 0 is its first column).
+
+    plotext draws bars from data coordinates rounded to columns, so bars of a fractional width
+    came out uneven and, at three or four columns a bar, merged into blocks. Here every bar
+    gets the same whole number of columns and at least one blank column from the next (none
+    only when the rates outnumber half the columns)."""
+    if k > area:  # more rates than columns: one-column bars, some sharing a column
+        return [round(i * (area - 1) / max(1, k - 1)) for i in range(k)], (0, 0)
+    slot = area // max(1, k)
+    gap = 0 if slot == 1 else max(1, round(0.35 * slot))
+    bar = slot - gap
+    margin = (area - k * slot) // 2 + gap // 2
+    left, right = (bar - 1) // 2, bar - 1 - (bar - 1) // 2
+    return [margin + i * slot + left for i in range(k)], (left, right)
