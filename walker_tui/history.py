@@ -108,13 +108,16 @@ class History:
 @dataclass
 class Recording:
     """Every epoch of a run: candidates (E x d x k), losses (E x k), winners, the rates tried
-    (E x k: they move with --grid adaptive), the starting grid and the options."""
+    (E x k: they move with --grid adaptive), whether the walk moved to its winner (an adaptive
+    walk stays put when every candidate raises its loss), the starting grid and the options."""
 
     lrs: list[float]
     options: dict[str, Any] = field(default_factory=dict)
     # One tuple per epoch, appended in one step, so an interrupt never leaves it half-written:
-    # (epoch, weights d x k, losses k, winner, rates k)
-    rows: list[tuple[int, np.ndarray, np.ndarray, int, np.ndarray]] = field(default_factory=list)
+    # (epoch, weights d x k, losses k, winner, rates k, moved)
+    rows: list[tuple[int, np.ndarray, np.ndarray, int, np.ndarray, bool]] = field(
+        default_factory=list
+    )
 
     def add(self, rec: Any) -> None:
         rates = getattr(rec, "rates", None)
@@ -125,6 +128,7 @@ class Recording:
                 np.asarray(rec.losses, dtype=np.float32),
                 rec.winner,
                 np.asarray(self.lrs if rates is None else rates, dtype=np.float64),
+                bool(getattr(rec, "moved", True)),
             )
         )
 
@@ -138,6 +142,7 @@ class Recording:
             "losses": np.stack([r[2] for r in rows]) if rows else np.zeros((0, k), np.float32),
             "winner": np.asarray([r[3] for r in rows], dtype=np.int64),
             "rates": np.stack([r[4] for r in rows]) if rows else np.zeros((0, k)),
+            "moved": np.asarray([r[5] for r in rows], dtype=bool),
             "lrs": np.asarray(self.lrs, dtype=np.float64),
         }
 
@@ -170,6 +175,7 @@ class Recording:
                     "winner": int(a["winner"][i]),
                     "lr": float(a["rates"][i][int(a["winner"][i])]),
                     "loss": _num(a["losses"][i][a["winner"][i]]),
+                    "moved": bool(a["moved"][i]),
                     "rates": [float(v) for v in a["rates"][i]],
                     "losses": [_num(v) for v in a["losses"][i]],
                     "weights": [[_num(v) for v in row] for row in a["weights"][i]],
@@ -188,14 +194,20 @@ class Recording:
         a = self.arrays()
         d = a["weights"].shape[1] if len(a["weights"]) else 0
         out = csv.writer(text, lineterminator="\n")
-        head = ["epoch", "winner", "lr", "loss"]
+        head = ["epoch", "winner", "lr", "loss", "moved"]
         for j in range(len(self.lrs)):
             head += [f"lr_{j}", f"loss_{j}"] + [f"w{i}_{j}" for i in range(d)]
         out.writerow(head)
         for i in range(len(a["epoch"])):
             b = int(a["winner"][i])
             rates = a["rates"][i]
-            row: list[Any] = [int(a["epoch"][i]), b, repr(float(rates[b])), _num(a["losses"][i][b])]
+            row: list[Any] = [
+                int(a["epoch"][i]),
+                b,
+                repr(float(rates[b])),
+                _num(a["losses"][i][b]),
+                int(a["moved"][i]),
+            ]
             for j in range(len(self.lrs)):
                 row += [repr(float(rates[j])), _num(a["losses"][i][j])]
                 row += [_num(v) for v in a["weights"][i][:, j]]
@@ -210,14 +222,16 @@ class Recording:
         if suffix == ".npz":
             with np.load(path) as z:
                 rec = cls([float(r) for r in z["lrs"]], json.loads(str(z["options"])))
+                moved = z["moved"] if "moved" in z else np.ones(len(z["epoch"]), dtype=bool)
                 rec.rows = [
-                    (int(e), w, loss, int(b), r)
-                    for e, w, loss, b, r in zip(
+                    (int(e), w, loss, int(b), r, bool(m))
+                    for e, w, loss, b, r, m in zip(
                         z["epoch"],
                         z["weights"],
                         z["losses"],
                         z["winner"],
                         z["rates"],
+                        moved,
                         strict=True,
                     )
                 ]
@@ -229,7 +243,9 @@ class Recording:
                 losses = np.asarray([float(v) for v in e["losses"]], dtype=np.float32)
                 weights = np.asarray(e["weights"], dtype=np.float32)
                 rates = np.asarray(e["rates"], dtype=np.float64)
-                rec.rows.append((e["epoch"], weights, losses, e["winner"], rates))
+                rec.rows.append(
+                    (e["epoch"], weights, losses, e["winner"], rates, e.get("moved", True))
+                )
             return rec
         if suffix == ".csv":
             lines = path.read_text().splitlines()
@@ -238,13 +254,16 @@ class Recording:
             rows = list(csv.reader(lines[2:]))
             head, body = rows[0], rows[1:]
             k = len(lrs)
-            d = (len(head) - 4) // k - 2
+            fixed = 5 if "moved" in head[:5] else 4  # (files written before it had 4)
+            d = (len(head) - fixed) // k - 2
             rec = cls(lrs, options)
             for row in body:
-                per = np.asarray([float(v) for v in row[4:]]).reshape(k, d + 2)
+                per = np.asarray([float(v) for v in row[fixed:]]).reshape(k, d + 2)
                 weights = per[:, 2:].T.astype(np.float32)
                 losses = per[:, 1].astype(np.float32)
-                rec.rows.append((int(row[0]), weights, losses, int(row[1]), per[:, 0].copy()))
+                moved = row[4] == "1" if fixed == 5 else True
+                rates = per[:, 0].copy()
+                rec.rows.append((int(row[0]), weights, losses, int(row[1]), rates, moved))
             return rec
         raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
 

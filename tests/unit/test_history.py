@@ -6,7 +6,7 @@ import pytest
 from walker_tui.engine import Walker, run
 from walker_tui.grids import parse_lrs
 from walker_tui.history import Curve, History, Recording
-from walker_tui.problems import LinearProblem
+from walker_tui.problems import LinearProblem, make_problem
 
 
 def recorded_run():
@@ -27,6 +27,7 @@ def test_record_round_trip(tmp_path, suffix):
     assert np.array_equal(a["lrs"], b["lrs"])
     assert np.array_equal(a["epoch"], b["epoch"]) and np.array_equal(a["winner"], b["winner"])
     assert np.array_equal(a["rates"], b["rates"])
+    assert np.array_equal(a["moved"], b["moved"]) and a["moved"].all()
     assert np.array_equal(a["weights"], b["weights"])
     # the 1e30 candidate overflows to inf: kept as such, not dropped
     assert np.array_equal(a["losses"], b["losses"])
@@ -68,3 +69,19 @@ def test_adaptive_record_keeps_each_epochs_rates(tmp_path, suffix):
     back = Recording.load(path).arrays()
     assert np.array_equal(back["rates"], rec.arrays()["rates"])
     assert len({tuple(r) for r in back["rates"]}) > 1  # the grid moved
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".npz"])
+def test_record_says_which_epochs_the_adaptive_walk_stayed_put(tmp_path, suffix):
+    """From Rosenbrock's start every rate of 0.1..0.9 overshoots: epoch 2 stays put, and the
+    record says so (its winner column is then the best rejected candidate)."""
+    rates = parse_lrs("0.1:1:0.1")
+    rec = Recording(rates, {"grid": "adaptive"})
+    problem = make_problem("rosenbrock", 100, 17, "cpu")
+    run(Walker(problem, rates, adaptive=True), 40, 0.0, on_epoch=rec.add)
+    path = tmp_path / f"r{suffix}"
+    rec.save(path)
+    moved = Recording.load(path).arrays()["moved"]
+    assert moved.dtype == bool and len(moved) == 40
+    assert np.array_equal(moved, rec.arrays()["moved"])
+    assert moved[0] and not moved[1] and moved[-10:].all()
