@@ -405,11 +405,8 @@ class WalkerApp(App[int]):
                 )
                 walk_xy = self.to_plane(rec.weights)
                 walk = (walk_xy[0], walk_xy[1])
-                if rec.moved:
-                    win = (float(walk_xy[0, rec.winner]), float(walk_xy[1, rec.winner]))
-                else:  # an adaptive walk stayed put: the star stays with it
-                    at = self.to_plane(rec.position)
-                    win = (float(at[0]), float(at[1]))
+                at = self.to_plane(rec.position)  # (an adaptive walk may have stayed put)
+                win = (float(at[0]), float(at[1]))
             else:
                 self.query_one(CandidateBars).show(self.rates, None, -1, 0)
                 walk, win = None, None
@@ -524,8 +521,7 @@ class WalkerApp(App[int]):
     def action_quit_app(self) -> None:
         self.workers.cancel_group(self, "train")
         self.control.wake.set()
-        self.painter.stop()
-        self.exit(0)
+        self.exit(0)  # (on_unmount stops the painter)
 
     def on_unmount(self) -> None:
         self.painter.stop()

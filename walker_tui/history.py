@@ -77,7 +77,7 @@ class History:
 
     def add(self, rec: Any) -> None:
         self.recent.append(rec)
-        w = rec.position if hasattr(rec, "position") else rec.weights[:, rec.winner]
+        w = rec.position
         if self.project is not None:
             w = self.project(w)
         self.curve.append(
@@ -128,7 +128,7 @@ class Recording:
                 np.asarray(rec.losses, dtype=np.float32),
                 rec.winner,
                 np.asarray(self.lrs if rates is None else rates, dtype=np.float64),
-                bool(getattr(rec, "moved", True)),
+                bool(rec.moved),
             )
         )
 

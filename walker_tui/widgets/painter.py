@@ -23,8 +23,6 @@ from textual.app import RenderResult
 from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
-from textual.style import Style
-from textual.visual import RenderOptions
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot  # noqa: F401 (panels import it from here)
 
@@ -38,8 +36,7 @@ class Job:
     args: tuple
     kwargs: dict
     theme: str
-    style: Style  # the widget's colours, read on the UI thread
-    options: RenderOptions  # its style rules (wrapping, overflow)
+    style: RichStyle  # the widget's colours, read on the UI thread
 
 
 class Painted(Message):
@@ -139,8 +136,8 @@ class PaintedPlot(PlotextPlot):
         """The frame last asked for, at the panel's size, as the painter will build it."""
         args, kwargs = self._request or ((), {})
         theme = self._get_plotext_theme_name(self.app.theme)
-        options = RenderOptions(self._get_style, self.styles)
-        return Job(self._ticket, self.size, args, kwargs, theme, self.visual_style, options)
+        style = self.visual_style.rich_style
+        return Job(self._ticket, self.size, args, kwargs, theme, style)
 
     def on_resize(self) -> None:
         self._ask()
@@ -204,7 +201,7 @@ class PaintedPlot(PlotextPlot):
         plt._set_size(width, height)  # as textual-plotext does: plotsize alone can lag
         plt.theme(job.theme)  # before drawing: text takes the theme's background
         self.draw(plt, width, height, *job.args, **job.kwargs)
-        return ansi_strips(plt.build(), width, height, job.style.rich_style)
+        return ansi_strips(plt.build(), width, height, job.style)
 
 
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")
