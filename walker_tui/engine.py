@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .precision import pick_winner
 from .problems import Problem
 
 
@@ -146,26 +147,28 @@ class Walker:
             winner = torch.zeros((), dtype=torch.long, device=self.w.device)
         else:
             weights = self.w[:, None] - self.grad[:, None] * self.lrs[None, :]
-            if self.k == 1:
-                losses = None
-            else:
+            losses = rank = None
+            if self.k > 1 or self.adaptive:  # (an adaptive walk checks even a single rate)
                 with torch.no_grad():
-                    losses = self.problem.line_losses(self.loss, self.grad, self.lrs)
-                    if losses is None:
-                        losses = self.problem.losses(weights)
-            if losses is None:
+                    rank = self.problem.line_deltas(self.grad, self.lrs)
+                    if rank is not None:  # ranked by the change from L(w): see pick_winner
+                        losses = self.loss.to(rank.dtype) + rank
+                        current = torch.zeros((), dtype=rank.dtype, device=rank.device)
+                    else:
+                        losses = rank = self.problem.rank_losses(weights)
+                        current = self.loss.to(rank.dtype)
+            if rank is None:
                 winner = torch.zeros((), dtype=torch.long, device=self.w.device)
                 any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
             else:
-                finite = torch.isfinite(losses)
+                finite = torch.isfinite(rank) & torch.isfinite(losses)
                 any_finite = finite.any()
-                winner = torch.argmin(torch.where(finite, losses, torch.inf))
+                winner = pick_winner(torch.where(finite, rank, torch.inf), self.lrs)
             moved = weights[:, winner]
             if self.adaptive:
                 # An adaptive walk never takes a step that raises the loss (or has none finite):
                 # it stays put and its grid moves down to smaller rates (_adapt).
-                if losses is not None:
-                    any_finite = any_finite & (losses[winner] <= self.loss)
+                any_finite = any_finite & (rank[winner] <= current)
                 moved = torch.where(any_finite, moved, self.w)
             self.w = moved.contiguous()  # a strided view would slow every matvec
             self.loss, self.grad = self.problem.loss_grad(self.w)
@@ -174,11 +177,12 @@ class Walker:
             if losses is None:
                 losses = self.loss[None].clone()
             elif self.adaptive:  # a walk that stayed put keeps the candidates' losses as they were
+                losses = losses.float()
                 losses = torch.where(
                     any_finite, losses.index_put((winner[None],), self.loss), losses
                 )
             else:
-                losses = losses.index_put((winner[None],), self.loss)
+                losses = losses.float().index_put((winner[None],), self.loss)
         self.epoch += 1
         if self.adaptive:  # an adaptive walk diverges only when its own loss does
             finite = torch.isfinite(self.loss)

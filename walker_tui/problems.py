@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .catalog import PROBLEMS  # noqa: F401  (re-exported: the names, torch-free)
+from .precision import float64_home, float64_on, host64, to_device, wide_dtype
 
 
 class Problem:
@@ -37,11 +38,16 @@ class Problem:
             (grad,) = torch.autograd.grad(loss, w)
         return loss.detach(), grad
 
-    def line_losses(
-        self, loss: torch.Tensor, grad: torch.Tensor, lrs: torch.Tensor
-    ) -> torch.Tensor | None:
-        """Losses along ``w - lr * grad`` for every rate in closed form, or None if unknown."""
+    def line_deltas(self, grad: torch.Tensor, lrs: torch.Tensor) -> torch.Tensor | None:
+        """The exact changes ``L(w - lr * grad) - L(w)`` for every rate, in closed form (in the
+        device's widest float), or None where the loss along a line has no closed form."""
         return None
+
+    def rank_losses(self, W: torch.Tensor) -> torch.Tensor:
+        """Losses of the k columns of ``W`` for ranking them: summed in float64 where the device
+        has it (a float32 sum of n terms drifts by ~1e-7 relative, more than the candidates of a
+        walk near an optimum differ by). Defaults to :meth:`losses`."""
+        return self.losses(W)
 
     def minimum(self) -> torch.Tensor | None:
         """The weights at the known minimum (None where it is not known)."""
@@ -53,7 +59,7 @@ class Problem:
         d = int(self.w0.shape[0])
         if d == 2:
             return np.zeros(2), np.eye(2)
-        w0 = self.w0.double().cpu()
+        w0 = host64(self.w0)
         gen = torch.Generator().manual_seed(int(getattr(self, "seed", 0)) + 1)
         basis = torch.randn(d, 2, generator=gen, dtype=torch.float64)
         basis = basis / basis.norm(dim=0) * max(float(w0.norm()), 1.0)
@@ -72,8 +78,8 @@ class Problem:
         out = []
         with torch.no_grad():
             for s in range(0, points.shape[1], chunk):
-                part = points[:, s : s + chunk].to(self.device, torch.float32)
-                out.append(self.losses(part).double().cpu())
+                part = to_device(points[:, s : s + chunk], self.device, torch.float32)
+                out.append(host64(self.losses(part)))
         return torch.cat(out).numpy()
 
 
@@ -120,12 +126,16 @@ class LinearProblem(Problem):
         self.xt = x.T.contiguous().to(self.device)  # d x n
         del x
         self.y = y.to(self.device)  # n
-        # Sufficient statistics, once, in float64: A = X^T X / n, b = X^T y / n, c = y^T y / n.
-        xt64 = self.xt.double()
+        # Sufficient statistics, once, in float64 (on the CPU where the device has no float64):
+        # A = X^T X / n, b = X^T y / n, c = y^T y / n.
+        home = float64_home(self.device)
+        xt64, y64 = float64_on(self.xt, home), float64_on(self.y, home)
         self.gram = (xt64 @ xt64.T) / n
-        self.xty = (xt64 @ self.y.double()) / n
-        self.yty = float(self.y.double() @ self.y.double()) / n
-        del xt64
+        self.xty = (xt64 @ y64) / n
+        self.yty = float(y64 @ y64) / n
+        del xt64, y64
+        # The Gram matrix where the walker's line search runs: on the device, in its widest float.
+        self.gram_dev = to_device(self.gram, self.device, wide_dtype(self.device))
 
     @property
     def x(self) -> torch.Tensor:
@@ -144,31 +154,34 @@ class LinearProblem(Problem):
         grad = (self.xt * r).sum(1) * (2.0 / self.n)
         return loss, grad
 
-    def line_losses(
-        self, loss: torch.Tensor, grad: torch.Tensor, lrs: torch.Tensor
-    ) -> torch.Tensor:
+    def line_deltas(self, grad: torch.Tensor, lrs: torch.Tensor) -> torch.Tensor:
         # Least squares is an exact quadratic along a line:
-        #   L(w - a g) = L(w) - a |g|^2 + (a^2 / n) |X g|^2,   |X g|^2 / n = g^T A g,
+        #   L(w - a g) - L(w) = -a |g|^2 + (a^2 / n) |X g|^2,   |X g|^2 / n = g^T A g,
         # so with the Gram matrix A the k candidates cost O(d^2 + k): no pass over the data.
-        g = grad.double()
-        curv = g @ (self.gram @ g)
-        return (loss.double() - lrs.double() * (g @ g) + lrs.double() ** 2 * curv).float()
+        # The change is computed on its own, not added to L(w): its digits are then its own,
+        # where L(w) + change would round away exactly the digits that rank the candidates.
+        g = grad.to(self.gram_dev.dtype)
+        a = lrs.to(g.dtype)
+        return -a * (g @ g) + a * a * (g @ (self.gram_dev @ g))
 
     exact = True
 
     def exact_step(self, grad: torch.Tensor) -> torch.Tensor:
         # L = w^T A w - 2 b^T w + c has Hessian 2A: a* = |g|^2 / (2 g^T A g).
-        g = grad.double()
-        return ((g @ g) / (2 * g @ (self.gram @ g))).float()
+        g = grad.to(self.gram_dev.dtype)
+        return ((g @ g) / (2 * g @ (self.gram_dev @ g))).float()
 
     def surface(self, points: torch.Tensor) -> np.ndarray:
         # L(w) = w^T A w - 2 b^T w + c: O(d^2) per grid point whatever n is.
-        a, b, c = self.gram.cpu(), self.xty.cpu(), self.yty
+        a, b, c = host64(self.gram), host64(self.xty), self.yty
         p = points.double()
         return ((p * (a @ p)).sum(0) - 2 * (b @ p) + c).numpy()
 
     def minimum(self) -> torch.Tensor:
-        return torch.linalg.solve(self.gram.cpu(), self.xty.cpu())
+        # The least-norm minimiser: a singular Gram matrix (one point, collinear columns) still
+        # has minimisers, and lstsq's SVD driver picks the shortest.
+        a, b = host64(self.gram), host64(self.xty)
+        return torch.linalg.lstsq(a, b[:, None], driver="gelsd").solution[:, 0]
 
 
 class FunctionProblem(Problem):
@@ -195,6 +208,10 @@ class FunctionProblem(Problem):
     def losses(self, W: torch.Tensor) -> torch.Tensor:
         return self.f(W[0], W[1])
 
+    def rank_losses(self, W: torch.Tensor) -> torch.Tensor:
+        W = W.to(wide_dtype(self.device))
+        return self.f(W[0], W[1])
+
     def minimum(self) -> torch.Tensor:
         return torch.tensor(self.best, dtype=torch.float64)
 
@@ -214,23 +231,24 @@ class Quadratic(FunctionProblem):
         c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
         rot = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
         self.hess = rot @ torch.diag(torch.tensor([1.0, kappa], dtype=torch.float64)) @ rot.T
-        self._h = self.hess.float().to(self.device)
+        self._h = to_device(self.hess, self.device, torch.float32)
+        self._h_wide = to_device(self.hess, self.device, wide_dtype(self.device))
 
     def f(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        h = self._h
+        h = self._h if a.dtype == torch.float32 else self._h_wide
         return 0.5 * (h[0, 0] * a * a + 2 * h[0, 1] * a * b + h[1, 1] * b * b)
 
     exact = True
 
     def exact_step(self, grad: torch.Tensor) -> torch.Tensor:
-        g = grad.double()
-        return ((g @ g) / (g @ (self.hess.to(g.device) @ g))).float()
+        g = grad.to(self._h_wide.dtype)
+        return ((g @ g) / (g @ (self._h_wide @ g))).float()
 
-    def line_losses(self, loss, grad, lrs):
-        # Exact along a line: L(w - t g) = L - t |g|^2 + t^2 g^T H g / 2.
-        g = grad.double()
-        curv = g @ (self.hess.to(g.device) @ g)
-        return (loss.double() - lrs.double() * (g @ g) + 0.5 * lrs.double() ** 2 * curv).float()
+    def line_deltas(self, grad: torch.Tensor, lrs: torch.Tensor) -> torch.Tensor:
+        # Exact along a line: L(w - t g) - L(w) = -t |g|^2 + t^2 g^T H g / 2.
+        g = grad.to(self._h_wide.dtype)
+        t = lrs.to(g.dtype)
+        return -t * (g @ g) + 0.5 * t * t * (g @ (self._h_wide @ g))
 
 
 class Rosenbrock(FunctionProblem):
@@ -306,23 +324,36 @@ class LogisticProblem(Problem):
         self.y = y.to(self.device)
         self._best: torch.Tensor | None = None
 
-    def losses(self, W: torch.Tensor) -> torch.Tensor:
+    def _terms(self, W: torch.Tensor) -> torch.Tensor:
         z = self.xt.T @ W  # n x k
         return torch.nn.functional.binary_cross_entropy_with_logits(
             z, self.y[:, None].expand_as(z), reduction="none"
-        ).mean(0)
+        )
 
-    def minimum(self) -> torch.Tensor:
+    def losses(self, W: torch.Tensor) -> torch.Tensor:
+        return self._terms(W).mean(0)
+
+    def rank_losses(self, W: torch.Tensor) -> torch.Tensor:
+        return self._terms(W).sum(0, dtype=wide_dtype(self.device)) / self.n
+
+    def minimum(self) -> torch.Tensor | None:
+        """The minimiser, by damped Newton in float64 on the CPU; None where there is no finite
+        one (separable data: the loss only tends to its infimum as the weights grow)."""
         if self._best is None:
-            x, y = self.xt.T.double().cpu(), self.y.double().cpu()
+            x, y = host64(self.xt).T, host64(self.y)
             w = torch.zeros(x.shape[1], dtype=torch.float64)
-            for _ in range(50):
+            for _ in range(100):
                 p = torch.sigmoid(x @ w)
                 grad = x.T @ (p - y) / self.n
                 hess = (x.T * (p * (1 - p))) @ x / self.n
-                w = w - torch.linalg.solve(hess, grad)
-            self._best = w
-        return self._best
+                # least squares on the Newton system: a singular Hessian still gives a step
+                step = torch.linalg.lstsq(hess, grad[:, None], driver="gelsd").solution[:, 0]
+                w = w - step
+                if float(step.norm()) < 1e-12 * (1 + float(w.norm())):
+                    break
+            converged = bool(torch.isfinite(w).all()) and float(grad.norm()) < 1e-6
+            self._best = w if converged else torch.full_like(w, float("nan"))
+        return None if torch.isnan(self._best).any() else self._best
 
 
 class MLPProblem(Problem):
@@ -370,7 +401,7 @@ class MLPProblem(Problem):
             out.append((w, b))
         return out
 
-    def losses(self, W: torch.Tensor) -> torch.Tensor:
+    def _terms(self, W: torch.Tensor) -> torch.Tensor:
         h = self.x.expand(W.shape[1], -1, -1)  # k x n x 2
         layers = self._layers(W)
         for j, (w, b) in enumerate(layers):
@@ -380,7 +411,13 @@ class MLPProblem(Problem):
         logits = h[..., 0]  # k x n
         return torch.nn.functional.binary_cross_entropy_with_logits(
             logits, self.y.expand_as(logits), reduction="none"
-        ).mean(1)
+        )
+
+    def losses(self, W: torch.Tensor) -> torch.Tensor:
+        return self._terms(W).mean(1)
+
+    def rank_losses(self, W: torch.Tensor) -> torch.Tensor:
+        return self._terms(W).sum(1, dtype=wide_dtype(self.device)) / self.n
 
     def accuracy(self, w: torch.Tensor) -> float:
         h = self.x[None]
@@ -396,7 +433,7 @@ class MLPProblem(Problem):
 
     def plane(self) -> tuple[np.ndarray, np.ndarray]:
         gen = torch.Generator().manual_seed(self.seed + 1)
-        w0 = self.w0.double().cpu()
+        w0 = host64(self.w0)
         dirs = []
         for _ in range(2):
             d = torch.randn(w0.shape[0], generator=gen, dtype=torch.float64)

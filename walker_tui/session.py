@@ -25,6 +25,7 @@ from .engine import (
     resolve_device,
 )
 from .grids import racer_label
+from .precision import host64
 from .problems import Problem, make_problem
 from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid, to_plane
 
@@ -93,7 +94,7 @@ class Session:
         best = self.problem.minimum()
         self.origin, self.basis = self.problem.plane()
         self.proj = np.linalg.pinv(self.basis)  # weights -> plane coordinates
-        self.start = self.to_plane(self.w0.double().cpu().numpy())
+        self.start = self.to_plane(host64(self.w0).numpy())
         self.minimum = None if best is None else self.to_plane(best.numpy())
         self.surface: SurfaceData | None = None
 

@@ -84,9 +84,9 @@ def test_closed_form_candidates_match_direct_evaluation():
     p = LinearProblem(n=1000, seed=3)
     loss, grad = p.loss_grad(p.w0)
     lrs = torch.tensor(parse_lrs("0.1:1:0.1"))
-    quad = p.line_losses(loss, grad, lrs)
+    quad = loss.double() + p.line_deltas(grad, lrs)
     direct = p.losses(p.w0[:, None] - grad[:, None] * lrs[None, :])
-    assert torch.allclose(quad, direct, rtol=1e-4)
+    assert torch.allclose(quad.float(), direct, rtol=1e-4)
 
 
 def test_same_seed_same_data_on_every_device():

@@ -1,0 +1,69 @@
+"""Where float64 work may run, and how the walker ranks candidates that float32 cannot separate.
+
+Pure torch, no UI. Apple's MPS has no float64 at all (a float64 tensor on it, or ``.double()`` of
+one of its tensors, raises), so float64 work runs on the device only where the device has it, and
+otherwise on the CPU, after the move: ``t.cpu().double()``, never ``t.double().cpu()``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def has_float64(device: torch.device) -> bool:
+    """Can this device hold float64 tensors? (CPU and CUDA can; Apple MPS cannot.)"""
+    return torch.device(device).type != "mps"
+
+
+def wide_dtype(device: torch.device) -> torch.dtype:
+    """The widest float the device computes in: float64, or float32 on MPS."""
+    return torch.float64 if has_float64(device) else torch.float32
+
+
+def float64_home(device: torch.device) -> torch.device:
+    """Where a float64 copy of the device's data can live: the device itself, else the CPU."""
+    device = torch.device(device)
+    return device if has_float64(device) else torch.device("cpu")
+
+
+def host64(t: torch.Tensor) -> torch.Tensor:
+    """A float64 copy of ``t`` on the CPU, moved first and widened there."""
+    return t.detach().to("cpu").to(torch.float64)
+
+
+def float64_on(t: torch.Tensor, home: torch.device) -> torch.Tensor:
+    """A float64 copy of ``t`` on ``home`` (see :func:`float64_home`): widened on the CPU when
+    the home is the CPU, so a tensor on a device without float64 is moved before it widens."""
+    if torch.device(home).type == "cpu":
+        return host64(t)
+    return t.detach().to(home).to(torch.float64)
+
+
+def to_device(t: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``t`` as ``dtype`` on ``device``, converted on the CPU side of the move (a float64 CPU
+    tensor cast for MPS is narrowed before it travels)."""
+    if t.device.type == "cpu":
+        return t.to(dtype).to(device)
+    return t.to(device).to(dtype)
+
+
+def pick_winner(deltas: torch.Tensor, rates: torch.Tensor) -> torch.Tensor:
+    """The index of the best candidate, on the device (no host sync).
+
+    ``deltas`` are the candidates' losses, or better their changes from the current loss: ranked
+    by the change, candidates are told apart at the precision of the change itself, not of the
+    loss, which near an optimum is all the same digits. nan and inf never win.
+
+    Ties (losses equal at the precision they were computed in) go to the candidate with the
+    median rate among the tied ones, not to the first. Why: along the gradient line a smooth loss
+    is convex near its minimum, so the rates whose losses tie for the lowest value form an
+    interval that holds the line's minimiser; its middle is the best guess of that minimiser.
+    "First wins" takes the smallest such rate, and a walk near an optimum, where many candidates
+    round to the same float32 loss, then creeps at the grid's smallest rate.
+    """
+    finite = torch.isfinite(deltas)
+    masked = torch.where(finite, deltas, torch.inf)
+    tied = masked == masked.min()
+    # among the tied, the median rate ((m - 1) // 2-th smallest): sort the tied rates first
+    order = torch.argsort(torch.where(tied, rates.to(masked.dtype), torch.inf), stable=True)
+    return order[(tied.sum() - 1).clamp(min=0) // 2]
