@@ -48,7 +48,7 @@ async def main() -> None:
     base = dict(device="cpu")
     # The bare command: the notebook's problem, walked to the target.
     await shot(
-        "walker-120x40", (120, 40), Config(**base, pace=8), [], lambda a: a.state == "finished"
+        "walker-120x40", (120, 40), Config(**base, pace=8), [], lambda a: a.done
     )
     # A race against the notebook's stepper (0.3) and a fast one (0.7).
     await shot(
@@ -56,7 +56,7 @@ async def main() -> None:
         (120, 40),
         Config(**base, pace=0, race=[0.3, 0.7]),
         ["s"],
-        lambda a: "stepper 0.3" in a.histories and a.state == "finished",
+        lambda a: "stepper 0.3" in a.histories and a.done,
     )
     # The smallest terminal it is built for, paused mid-walk and stepped back one epoch.
     await shot(
@@ -81,7 +81,7 @@ async def main() -> None:
             race=[("stepper", 0.15), ("momentum", 0.05), ("exact", 0.0)],
         ),
         ["s", "x"],
-        lambda a: "exact" in a.histories and a.state == "finished",
+        lambda a: "exact" in a.histories and a.done,
     )
     # Rosenbrock from the notebook's 0.1..0.9 grid: the adaptive grid walks down to ~1e-3.
     await shot(
@@ -97,7 +97,7 @@ async def main() -> None:
             pace=0,
         ),
         [],
-        lambda a: a.state == "finished",
+        lambda a: a.done,
     )
     # Logistic regression with label noise, raced by Adam.
     await shot(
@@ -113,7 +113,7 @@ async def main() -> None:
             race=[("stepper", 3.0), ("adam", 0.5)],
         ),
         ["s"],
-        lambda a: "adam 0.5" in a.histories and a.state == "finished",
+        lambda a: "adam 0.5" in a.histories and a.done,
     )
     # A 2-16-16-1 network on two moons: 337 weights, seen in a filter-normalised 2-D slice.
     await shot(
@@ -130,7 +130,7 @@ async def main() -> None:
             race=[("adam", 0.02)],
         ),
         ["s"],
-        lambda a: "adam 0.02" in a.histories and a.state == "finished",
+        lambda a: "adam 0.02" in a.histories and a.done,
     )
     # The walker on a huge start with a 1e30 rate in its grid: inf candidates shown, never win.
     await shot(
@@ -138,7 +138,7 @@ async def main() -> None:
         (120, 40),
         Config(device="cpu", lrs_spec="0.1,0.5,0.9,1e30", pace=0),
         [],
-        lambda a: a.state == "finished",
+        lambda a: a.done,
     )
 
 

@@ -20,6 +20,7 @@ from .engine import HostEpoch
 from .help import HelpScreen
 from .history import History
 from .messages import Failed, Frames, Started, Surface
+from .numbers import describe_outcome
 from .session import Session, SurfaceData, is_out_of_memory, memory_message
 from .surface import to_plane
 from .widgets.candidates import CandidateBars
@@ -147,6 +148,7 @@ class WalkerApp(App[int]):
         self.eps: float | None = None
         self.error = ""
         self.view_epoch = None
+        self.target = self.cfg.min_loss if self.cfg.min_loss is not None else 0.0
         self.start_w: tuple[float, float] | None = None
         self.minimum: tuple[float, float] | None = None
         self.origin, self.proj = np.zeros(2), np.eye(2)
@@ -168,22 +170,25 @@ class WalkerApp(App[int]):
         walker = self.outcomes.get("walker")
         if walker is not None and walker.state == "diverged":
             return "diverged"
-        if self.outcomes and all(o is not None for o in self.outcomes.values()):
-            return "finished"
+        if self.done:  # the walker's own ending: the target reached, or the epoch limit first
+            return "reached" if walker is not None and walker.state == "reached" else "limit"
         if not self.histories:
             return "starting"
         return "paused" if self.control.paused else "running"
 
     @property
+    def done(self) -> bool:
+        """Every trainer of the run has stopped (target, limit or divergence)."""
+        return bool(self.outcomes) and all(o is not None for o in self.outcomes.values())
+
+    @property
     def summary(self) -> str:
-        parts = []
-        for name, outcome in self.outcomes.items():
-            if outcome is None:
-                continue
-            if outcome.state == "diverged":
-                parts.append(f"{name} diverged at epoch {outcome.epochs}")
-            else:
-                parts.append(f"{name} {outcome.loss:.3f} in {outcome.epochs} epochs")
+        target = self.target
+        parts = [
+            describe_outcome(name, outcome, target)
+            for name, outcome in self.outcomes.items()
+            if outcome is not None
+        ]
         text = " · ".join(parts)
         if self.error:
             text = f"error: {self.error} (r restarts, q quits)"
@@ -220,6 +225,7 @@ class WalkerApp(App[int]):
                     None if best is None else (float(best[0]), float(best[1])),
                     session.origin,
                     session.proj,
+                    session.min_loss,
                 )
             )
             surface = session.update_surface(np.array([start[0]]), np.array([start[1]]))
@@ -300,6 +306,7 @@ class WalkerApp(App[int]):
         self.histories = {name: History(keep=keep, project=self.to_plane) for name in msg.names}
         self.outcomes = {name: None for name in msg.names}
         self.start_w, self.minimum = msg.start, msg.minimum
+        self.target = msg.target
         self.dirty = True
 
     def on_surface(self, msg: Surface) -> None:
@@ -398,8 +405,12 @@ class WalkerApp(App[int]):
                 marker = {"epoch": rec.epoch, "evaluations": rec.evals, "seconds": rec.seconds}[
                     self.x_axis
                 ]
-            self.query_one(LossCurve).show(series, self.cfg.min_loss, marker, self.x_axis)
-            if rec is not None:
+            self.query_one(LossCurve).show(series, self.target, marker, self.x_axis)
+            if rec is not None and rec.epoch == 1:
+                # epoch 1 is the start: every candidate is w0 with the same loss, no winner yet
+                self.query_one(CandidateBars).show(list(rec.rates), rec.losses, -1, rec.epoch)
+                walk, win = None, None
+            elif rec is not None:
                 self.query_one(CandidateBars).show(
                     list(rec.rates), rec.losses, rec.winner, rec.epoch
                 )
@@ -430,9 +441,14 @@ class WalkerApp(App[int]):
             epoch=epoch,
             latest=self.latest_epoch,
             rate=rec.lr if rec is not None and not rec.diverged else None,
+            step="start"
+            if rec is not None and rec.epoch == 1
+            else "stay"
+            if rec is not None and not rec.moved
+            else None,
             rates=list(rec.rates) if rec is not None else self.rates,
             loss=rec.loss if rec is not None else None,
-            target=self.cfg.min_loss,
+            target=self.target,
             state=self.state,
             eps=self.eps if self.state == "running" else None,
             pace=self.pace_text,

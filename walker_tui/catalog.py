@@ -15,6 +15,11 @@ class Entry:
     epochs: int  # the default --epochs
     racers: str = "stepper:0.3"  # the default racers of bench (and of the app, but for linear)
     exact: bool = False  # has an exact line search (the `exact` racer)
+    # the default --min-loss; None: 1% above the problem's own minimum loss (see
+    # session.resolve_target), for problems whose minimum is far from any fixed number
+    min_loss: float | None = 0.1
+    has_data: bool = False  # is --n its number of data points (else --n does not apply)
+    min_n: int = 1  # the fewest data points it can use
 
 
 CATALOG: dict[str, Entry] = {
@@ -24,6 +29,7 @@ CATALOG: dict[str, Entry] = {
         100,
         "stepper:0.3,momentum:0.1,adam:5,exact",
         exact=True,
+        has_data=True,
     ),
     "quadratic": Entry(
         "a tilted 2-D bowl with condition number --kappa",
@@ -55,12 +61,16 @@ CATALOG: dict[str, Entry] = {
         "log:0.1:100:13",
         500,
         "stepper:3,momentum:1,adam:0.5",
+        min_loss=None,  # 10% label noise: the minimum loss is ~0.5, and moves with the seed
+        has_data=True,
     ),
     "mlp": Entry(
         "a 2-16-16-1 tanh network on two moons (a 2-D slice of its 337 weights)",
         "log:0.01:10:13",
         1000,
         "stepper:0.5,momentum:0.1,adam:0.02",
+        has_data=True,
+        min_n=2,  # its features are standardised: one point has no spread
     ),
 }
 PROBLEMS = tuple(CATALOG)

@@ -21,6 +21,7 @@ from .config import BENCH_LRS, DEFAULT_LRS, Config
 from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
 
 OPTIMIZERS = ("walker", *RACER_NAMES)
+FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max
 RECORD_FORMATS = (".csv", ".json", ".npz")
 
 
@@ -80,6 +81,10 @@ def _w0(text: str) -> list[float]:
         ) from None
     if not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"values must be finite, got {text!r}")
+    if any(abs(v) > FLOAT32_MAX for v in values):  # the weights are float32
+        raise argparse.ArgumentTypeError(
+            f"values must be finite in float32 (at most {FLOAT32_MAX:.4g} in size), got {text!r}"
+        )
     return values
 
 
@@ -111,11 +116,14 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
     g.add_argument(
         "--kappa",
         type=_float(True, "--kappa must be positive and finite"),
-        default=10.0,
+        default=None,
         help="condition number of --problem quadratic (10)",
     )
     g.add_argument(
-        "--n", type=_int(1, "--n must be at least 1"), default=100, help="data points (100)"
+        "--n",
+        type=_int(1, "--n must be at least 1"),
+        default=None,
+        help="data points (100; 200 for mlp)",
     )
     g.add_argument("--seed", type=_int(), default=17, help="random seed for data and w0 (17)")
     g.add_argument(
@@ -142,9 +150,10 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
     g.add_argument(
         "--min-loss",
         type=_float(False, "must be 0 or more (0 = never stop early)"),
-        default=0.1,
+        default=None,
         metavar="L",
-        help="stop when the loss is below L; 0 = never stop early (0.1)",
+        help="stop when the loss is below L; 0 = never stop early (0.1; for logistic and "
+        "--data: 1%% above the problem's minimum loss)",
     )
     g.add_argument(
         "--epochs",
@@ -215,8 +224,8 @@ def run_parser() -> Parser:
     p.add_argument(
         "--lr",
         type=_float(True, "the stepper's rate must be positive and finite"),
-        default=0.3,
-        help="the stepper's rate (0.3)",
+        default=None,
+        help="the rate of --optimizer stepper, momentum or adam (0.3)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final line")
     _record(p)
@@ -237,9 +246,9 @@ def bench_parser() -> Parser:
     p.add_argument(
         "--stepper-lrs",
         type=_rates,
-        default=[0.1, 0.9, 0.5, 0.7],
+        default=None,
         metavar="RATES",
-        help="the steppers' rates (0.1,0.9,0.5,0.7)",
+        help="race steppers at these rates (linear: 0.1,0.9,0.5,0.7, the notebook's)",
     )
     p.add_argument(
         "--racers",
@@ -293,9 +302,9 @@ def make_config(
         lrs=parse_lrs(spec),
         lrs_spec=spec,
         w0=w0,
-        min_loss=args.min_loss,
+        min_loss=_min_loss(args, entry.min_loss),
         epochs=args.epochs or entry.epochs,
-        kappa=args.kappa,
+        kappa=10.0 if args.kappa is None else args.kappa,
         stay=args.stay,
         grid=args.grid,
         data=args.data,
@@ -306,13 +315,23 @@ def make_config(
     )
 
 
+def _min_loss(args: argparse.Namespace, default: float | None) -> float | None:
+    """--min-loss as given; else the problem's default, or None (1% above its minimum loss)
+    for a user's table, whose scale no fixed number fits."""
+    if args.min_loss is not None:
+        return args.min_loss
+    return None if args.data is not None else default
+
+
 def _racers(args: argparse.Namespace) -> list[tuple[str, float]]:
     """The app's --race, or bench's racers: as given, else the problem's own defaults."""
     given = getattr(args, "race", None) or getattr(args, "racers", None)
     if given:
         return given
-    if hasattr(args, "stepper_lrs") and args.problem == "linear":
+    if getattr(args, "stepper_lrs", None):
         return [("stepper", lr) for lr in args.stepper_lrs]
+    if hasattr(args, "stepper_lrs") and args.problem == "linear":
+        return [("stepper", lr) for lr in (0.1, 0.9, 0.5, 0.7)]
     if args.problem == "linear" and not hasattr(args, "stepper_lrs"):
         return [("stepper", 0.3)]
     return parse_race(CATALOG[args.problem].racers)
@@ -338,6 +357,46 @@ def _check_data(parser: Parser, args: argparse.Namespace) -> None:
         parser.error(
             f"argument --w0: {args.problem} has {dim} weights, got {got} number{'s' * (got != 1)}"
         )
+
+
+def _parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
+    """Parse, noting which defaults were taken (an option given where it does not apply is an
+    error, one left out is not)."""
+    args = parser.parse_args(argv)
+    args.n_given = args.n is not None
+    args.n = 100 if args.n is None else args.n
+    return args
+
+
+def _check_applies(parser: Parser, args: argparse.Namespace) -> None:
+    """Options given that the run would ignore get an error, not silence; so do sizes the
+    problem cannot use."""
+    entry = CATALOG[args.problem]
+    if args.kappa is not None and args.problem != "quadratic":
+        parser.error(f"argument --kappa: only --problem quadratic has one, not {args.problem}")
+    if args.n_given and (not entry.has_data or args.data is not None):
+        what = "the rows of --data" if args.data is not None else f"{args.problem} has no data"
+        parser.error(f"argument --n: does not apply ({what})")
+    if args.n < entry.min_n:
+        parser.error(f"argument --n: {args.problem} needs at least {entry.min_n} points")
+    optimizer = getattr(args, "optimizer", "walker")
+    if optimizer != "walker":
+        walker_only = [
+            flag
+            for flag, given in (
+                ("--lrs", args.lrs is not None),
+                ("--grid", args.grid != "fixed"),
+                ("--stay", args.stay),
+            )
+            if given
+        ]
+        if walker_only:
+            parser.error(f"argument {walker_only[0]}: the walker's, not --optimizer {optimizer}'s")
+    if getattr(args, "lr", None) is not None and optimizer in ("walker", "exact"):
+        why = "its rates are --lrs" if optimizer == "walker" else "it chooses its own step"
+        parser.error(f"argument --lr: does not apply to --optimizer {optimizer} ({why})")
+    if getattr(args, "stepper_lrs", None) and getattr(args, "racers", None):
+        parser.error("argument --stepper-lrs: give --racers or --stepper-lrs, not both")
 
 
 def _check_exact(parser: Parser, problem: str, racers: list[tuple[str, float]]) -> None:
@@ -387,26 +446,30 @@ def _main(argv: Sequence[str] | None) -> int:
     command = argv[0] if argv and argv[0] in ("run", "bench") else "app"
     if command == "run":
         parser = run_parser()
-        args = parser.parse_args(argv[1:])
+        args = _parse(parser, argv[1:])
         _check_record(parser, args.record, args.force)
         _check_data(parser, args)
+        _check_applies(parser, args)
         _check_exact(parser, args.problem, [(args.optimizer, args.lr)])
+        args.lr = 0.3 if args.lr is None else args.lr
         _device(parser, args.device)
         from .headless import run_command
 
         return run_command(make_config(args), args)
     if command == "bench":
         parser = bench_parser()
-        args = parser.parse_args(argv[1:])
+        args = _parse(parser, argv[1:])
         _check_data(parser, args)
+        _check_applies(parser, args)
         _check_exact(parser, args.problem, _racers(args))
         _device(parser, args.device)
         from .headless import bench_command
 
         return bench_command(make_config(args, fresh_w0=True, lrs_default=BENCH_LRS), args)
     parser = app_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     _check_data(parser, args)
+    _check_applies(parser, args)
     _check_exact(parser, args.problem, _racers(args))
     _device(parser, args.device)
     # torch and textual leave a million long-lived objects behind; a full collection that walks

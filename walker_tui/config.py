@@ -19,7 +19,9 @@ class Config:
     lrs: list[float] = field(default_factory=list)
     lrs_spec: str = DEFAULT_LRS
     w0: list[float] | None = None  # None: drawn from the seed after the data, as the notebook did
-    min_loss: float = 0.1
+    # the target: stop when the loss is below it (0: never stop early); None: 1% above the
+    # problem's minimum loss (logistic, --data tables), resolved per seed by the Session
+    min_loss: float | None = 0.1
     epochs: int = 100
     device: str = "auto"
     # racers: (name, rate) pairs, name one of stepper, momentum, adam, exact; a bare float is a

@@ -41,8 +41,8 @@ class HostEpoch:
     weights: np.ndarray
     losses: np.ndarray
     winner: int
-    lr: float
-    loss: float
+    lr: float  # the rate of the step taken (0.0 when the walk stayed put)
+    loss: float  # the loss held after the epoch, where the trainer walks on from
     diverged: bool
     rates: np.ndarray
     moved: bool = True
@@ -88,6 +88,11 @@ class Walker:
     def k(self) -> int:
         return len(self.rates)
 
+    @property
+    def fixed_rates(self) -> list[float] | None:
+        """The rates every epoch tries, when they never change (None: read them back each time)."""
+        return None if self.adaptive else self.rates
+
     def reset(
         self,
         w: torch.Tensor | None = None,
@@ -118,6 +123,12 @@ class Walker:
         it did not); if staying put won, the grid moves down. All on the device: no sync."""
         k = len(self.grid)
         grid = self.lrs[:k]
+        if k == 1:  # one rate has no grid to re-centre: Battiti's "bold driver" (1989), its
+            # published factors: x1.1 after a step that lowered the loss, x0.5 after staying put
+            stayed = winner >= k if moved is None else (winner >= k) | ~moved
+            new = torch.where(stayed, grid * 0.5, grid * 1.1).clamp(min=1e-12, max=1e12)
+            self.lrs = torch.cat([new, self.lrs[k:]])
+            return
         edge = (winner == 0) | (winner == k - 1)
         # wider when the winner sat on an edge, back towards the starting width when it did not
         self.span = torch.where(edge, self.span * 2, (self.span * 0.8).clamp(min=self.span0))
@@ -240,6 +251,11 @@ class Racer(Walker):
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def taken(self) -> torch.Tensor:
+        """The rate of the step just taken, as a 1-vector on the device (the racer's own rate;
+        the exact line search reports the step it chose)."""
+        return self.lrs
+
     def step(self) -> Epoch:
         if self.grad is None:
             return super().step()
@@ -255,7 +271,7 @@ class Racer(Walker):
             zero,
             self.loss,
             finite,
-            self.lrs,
+            self.taken(),
             finite,
             self.w,
         )
@@ -297,9 +313,20 @@ class Exact(Racer):
 
     kind = "exact"
     evals_per_epoch = 2  # the gradient, and the curvature along it
+    fixed_rates = None  # the step changes every epoch: read back what it took
+
+    def reset(self, w=None, epoch=0, rates=None, winner=0, moved=True) -> None:  # noqa: D102
+        super().reset(w, epoch)
+        # no rate of its own: epoch 1 takes no step (0), each later one the step it chose
+        self.step_taken = torch.zeros(1, device=self.problem.device)
+        self.lrs = self.step_taken
 
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        return w - self.problem.exact_step(grad) * grad
+        self.step_taken = self.problem.exact_step(grad).reshape(1)
+        return w - self.step_taken * grad
+
+    def taken(self) -> torch.Tensor:
+        return self.step_taken
 
 
 RACERS: dict[str, type[Walker]] = {}  # filled below: name -> class taking (problem, lr, w0)
@@ -337,7 +364,7 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
             weights[i],
             losses[i],
             int(winners[i]),
-            float(tried[i][int(winners[i])]),
+            float(tried[i][int(winners[i])]) if moved[i] else 0.0,
             float(loss[i]),
             not bool(finite[i]),
             tried[i],
@@ -350,7 +377,8 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
 
 @dataclass
 class Outcome:
-    """How a run ended: ``finished`` (target or epoch limit), ``diverged`` or ``stopped``."""
+    """How a run ended: ``reached`` (the loss went below the target), ``limit`` (the epoch limit
+    came first), ``diverged`` or ``stopped`` (cancelled)."""
 
     state: str
     epochs: int
@@ -367,8 +395,10 @@ def stop_outcome(rec: HostEpoch, min_loss: float, epochs: int) -> Outcome | None
     """The outcome if this epoch ends the run: no finite candidate, the target, or the limit."""
     if rec.diverged:
         return Outcome("diverged", rec.epoch, rec.loss)
-    if rec.loss < min_loss or rec.epoch >= epochs:
-        return Outcome("finished", rec.epoch, rec.loss)
+    if rec.loss < min_loss:
+        return Outcome("reached", rec.epoch, rec.loss)
+    if rec.epoch >= epochs:
+        return Outcome("limit", rec.epoch, rec.loss)
     return None
 
 
@@ -378,7 +408,7 @@ def advance(
     """Up to ``count`` epochs on the device, then one transfer to the host. If the run ends inside
     the batch, the records stop there and the trainer is rewound to that epoch."""
     count = min(count, epochs - trainer.epoch)
-    fixed = None if trainer.adaptive else trainer.rates
+    fixed = trainer.fixed_rates
     records = to_host([trainer.step() for _ in range(count)], fixed)
     for i, rec in enumerate(records):
         outcome = stop_outcome(rec, min_loss, epochs)

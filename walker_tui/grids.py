@@ -96,12 +96,15 @@ def parse_lrs(spec: str) -> list[float]:
 
 
 def format_rate(rate: float, rates: list[float] | None = None) -> str:
-    """A rate with two decimals as the notebook printed it; more digits when the grid needs them."""
+    """A rate with two decimals as the notebook printed it (0.70) where two decimals are the rate
+    itself, and significant digits otherwise (0.0125, 0.000859, 3.16e-05): never rounded to
+    another rate. A grid whose rates two decimals cannot tell apart gets four digits for all."""
     if rates is not None and len({f"{r:.2f}" for r in rates}) < len(set(rates)):
         return f"{rate:.4g}"
-    if rate < 0.01 or rate >= 1e6:
-        return f"{rate:.3g}"
-    return f"{rate:.2f}"
+    two = f"{rate:.2f}"
+    if 0.01 <= rate < 1e6 and abs(float(two) - rate) <= 1e-9 * rate:
+        return two
+    return f"{rate:.4g}"
 
 
 def parse_race(

@@ -7,6 +7,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TextIO
 
 import torch
@@ -25,22 +26,34 @@ from .engine import (
     run,
 )
 from .grids import format_rate
-from .history import Recording
+from .history import RecordWriter
+from .numbers import format_loss, format_target
 from .problems import Problem
-from .session import build_problem, is_out_of_memory, memory_message, start_weights
+from .session import (
+    build_problem,
+    is_out_of_memory,
+    memory_message,
+    resolve_target,
+    start_weights,
+)
 
 
-def build(cfg: Config) -> tuple[Problem, torch.device]:
-    """The problem of a config, on its device."""
+def build(cfg: Config) -> tuple[Config, Problem, torch.device]:
+    """The problem of a config, on its device, and the config with its target resolved."""
     device = resolve_device(cfg.device)
-    return build_problem(cfg, cfg.seed, device), device
+    problem = build_problem(cfg, cfg.seed, device)
+    return replace(cfg, min_loss=resolve_target(cfg, problem)), problem, device
 
 
-def final_line(outcome: Outcome, walker: bool = True) -> str:
+def final_line(outcome: Outcome, target: float, walker: bool = True) -> str:
+    """The notebook's last line; a run that stopped at the epoch limit says it missed the target."""
     if outcome.state == "diverged":
         why = "no candidate has a finite loss" if walker else "the loss is not finite"
         return f"Diverged at epoch {outcome.epochs}: {why}."
-    return f"Final loss: {outcome.loss:.3f} in {outcome.epochs} epochs."
+    line = f"Final loss: {format_loss(outcome.loss, target)} in {outcome.epochs} epochs"
+    if outcome.state == "limit" and target > 0:
+        return f"{line} (target {format_target(target)} not reached)."
+    return line + "."
 
 
 def guarded(command: str, cfg: Config, body: Callable[[], int]) -> int:
@@ -60,25 +73,27 @@ def run_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None
 
 
 def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
-    problem, device = build(cfg)
+    cfg, problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
     walker = args.optimizer == "walker"
     if walker:
         trainer = make_walker(problem, cfg, w0)
     else:
         trainer = make_racer(args.optimizer, problem, args.lr, w0)
-    recording = Recording(
-        trainer.rates, {**cfg.options(), "optimizer": args.optimizer, "lr": args.lr}
-    )
+    options = {**cfg.options(), "optimizer": args.optimizer, "lr": args.lr}
+    # streamed to disk as it goes (flushed every second): a killed run keeps its epochs
+    recording = RecordWriter(args.record, trainer.rates, options) if args.record else None
 
     def on_epoch(rec: HostEpoch) -> None:
-        if args.record:
+        if recording is not None:
             recording.add(rec)
         if args.quiet:
             return
-        loss = "nan" if rec.loss != rec.loss else f"{rec.loss:.3f}"
+        loss = format_loss(rec.loss, cfg.min_loss)
         if walker:
-            out.write(f"{rec.epoch}\t{format_rate(rec.lr, list(rec.rates))}\t{loss}\n")
+            # the rate of the step taken; "stay" where an adaptive walk kept its weights
+            rate = format_rate(rec.lr, list(rec.rates)) if rec.moved else "stay"
+            out.write(f"{rec.epoch}\t{rate}\t{loss}\n")
         else:
             out.write(f"{rec.epoch}\t{loss}\n")
 
@@ -92,14 +107,14 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
         print(f"Interrupted at epoch {trainer.epoch}.", file=sys.stderr)
         return _save(recording, args, 130)
-    out.write(final_line(outcome, walker) + "\n")
+    out.write(final_line(outcome, cfg.min_loss, walker) + "\n")
     out.flush()
     return _save(recording, args, 1 if outcome.state == "diverged" else 0)
 
 
-def _save(recording: Recording, args: argparse.Namespace, code: int) -> int:
-    if args.record:
-        recording.save(args.record)
+def _save(recording: RecordWriter | None, args: argparse.Namespace, code: int) -> int:
+    if recording is not None:
+        recording.close()  # ends the file cleanly (an .npz is assembled from its sidecar)
     return code
 
 
@@ -136,11 +151,11 @@ def bench_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = No
 
 
 def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
-    problem, device = build(cfg)
+    cfg, problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
     out.write(
         f"Benchmark: {cfg.problem}, n={cfg.n}, seed {cfg.seed}, "
-        f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f}), target {cfg.min_loss:g}, "
+        f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f}), target {format_target(cfg.min_loss)}, "
         f"device {device_name(device)}, median of {args.repeat} runs\n"
     )
     grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"
@@ -166,18 +181,31 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     print(f"timing {len(racers)} optimizers, {args.repeat + 1} runs each…", file=sys.stderr)
     try:
         results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
-        walker_time = results[0][1]
+        walker_outcome, walker_time = results[0]
         for (name, label, make), (outcome, seconds) in zip(racers, results, strict=True):
             evals = outcome.epochs * evals_per_epoch(make())
-            ratio = "-" if name == "walker" else f"{seconds / walker_time:.2f}x"
-            loss = "diverged" if outcome.state == "diverged" else f"{outcome.loss:.3f}"
+            reached = outcome.state == "reached"
+            if outcome.state == "diverged":
+                loss = "diverged"
+            else:
+                loss = format_loss(outcome.loss, cfg.min_loss)
+            # a time to target only for a racer that got there; a speed-up only when both did
+            to_target = f"{seconds * 1e3:.2f} ms" if reached else "not reached"
+            if name == "walker":
+                ratio = "-"
+            elif reached and walker_outcome.state == "reached":
+                ratio = f"{seconds / walker_time:.2f}x"
+            else:
+                ratio = "-"
             out.write(
-                f"{name}\t{label}\t{loss}\t{outcome.epochs}\t{evals}\t{seconds * 1e3:.2f} ms\t"
+                f"{name}\t{label}\t{loss}\t{outcome.epochs}\t{evals}\t{to_target}\t"
                 f"{seconds / max(outcome.epochs, 1) * 1e3:.3f} ms\t{ratio}\n"
             )
         out.write(
             "(evaluations: loss evaluations, k an epoch for the walker; walker speed-up: the "
-            "racer's time to target over the walker's, above 1x the walker gets there first)\n"
+            "racer's time to target over the walker's, above 1x the walker gets there first, "
+            "shown only when both reached the target; not reached: stopped at the epoch limit "
+            "with the final loss shown)\n"
         )
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

@@ -22,9 +22,11 @@ class Started(Message):
         minimum: tuple[float, float] | None,
         origin: np.ndarray,
         proj: np.ndarray,
+        target: float = 0.1,
     ) -> None:
         super().__init__()
         self.gen, self.device, self.names, self.rates = gen, device, names, rates
+        self.target = target  # the run's --min-loss, resolved for this seed
         self.start, self.minimum = start, minimum
         self.origin, self.proj = origin, proj  # weights w -> plane: proj @ (w - origin)
 

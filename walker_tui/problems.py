@@ -53,6 +53,17 @@ class Problem:
         """The weights at the known minimum (None where it is not known)."""
         raise NotImplementedError
 
+    def minimum_loss(self) -> float | None:
+        """The loss at the known minimum, in float64 on the CPU (None where it is not known)."""
+        best = self.minimum()
+        if best is None:
+            return None
+        return float(self.exact_loss(best[:, None])[0])
+
+    def exact_loss(self, W: torch.Tensor) -> torch.Tensor:
+        """Losses of float64 weights (d x k) in float64 on the CPU; defaults to :meth:`surface`."""
+        return torch.as_tensor(self.surface(W.double()))
+
     def plane(self) -> tuple[np.ndarray, np.ndarray]:
         """The 2-D view of the weights: (origin (d), basis (d x 2)); a point p of the plane is
         the weight vector origin + basis @ p. Two weights are their own plane."""

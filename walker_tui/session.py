@@ -62,6 +62,18 @@ def build_problem(cfg: Config, seed: int, device: torch.device) -> Problem:
     return make_problem(cfg.problem, cfg.n, seed, device, kappa=cfg.kappa, data=cfg.table())
 
 
+def resolve_target(cfg: Config, problem: Problem) -> float:
+    """The run's target: --min-loss (or the problem's default); where that is None, 1% above the
+    problem's minimum loss (at least 1e-6 above it), the only fixed point that every seed and
+    every table can reach; 0 (never stop early) where no minimum is known."""
+    if cfg.min_loss is not None:
+        return cfg.min_loss
+    best = problem.minimum_loss()
+    if best is None or not best == best:
+        return 0.0
+    return float(f"{max(1.01 * best, best + 1e-6):.3g}")
+
+
 def start_weights(cfg: Config, problem: Problem) -> torch.Tensor:
     """--w0 if given, else the problem's own start."""
     if cfg.w0 is None:
@@ -84,6 +96,7 @@ class Session:
         self.device_name = device_name(self.device)
         self.problem = build_problem(self.cfg, self.seed, self.device)
         self.w0 = w0 = start_weights(self.cfg, self.problem)
+        self.min_loss = resolve_target(self.cfg, self.problem)
         self.trainers["walker"] = make_walker(self.problem, self.cfg, w0)
         if self.race:
             for item in self.cfg.race:
@@ -125,7 +138,7 @@ class Session:
                 continue
             t0 = time.perf_counter()
             per[name], self.outcomes[name] = advance(
-                trainer, count, self.cfg.min_loss, self.cfg.epochs
+                trainer, count, self.min_loss, self.cfg.epochs
             )
             spent = (time.perf_counter() - t0) / max(1, len(per[name]))
             for rec in per[name]:  # what a fair race counts: evaluations and wall time

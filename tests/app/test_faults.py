@@ -37,7 +37,7 @@ async def test_worker_exception_is_shown_and_the_app_stays_usable(monkeypatch):
         assert "r restarts" in status_text(app)
         assert app.latest_epoch == 3
         await pilot.press("r")  # reseed still works: the fault was one-off
-        await until(pilot, lambda: app.state == "finished")
+        await until(pilot, lambda: app.done)
         assert app.seed == 18 and not app.error
         await pilot.press("q")
     assert app.return_code == 0
@@ -90,9 +90,9 @@ async def test_race_with_a_diverging_stepper():
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.histories)
         await pilot.press("s")
-        await until(pilot, lambda: "stepper 5" in app.histories and app.state == "finished")
+        await until(pilot, lambda: "stepper 5" in app.histories and app.done)
         assert app.outcomes["stepper 5"].state == "diverged"
-        assert app.outcomes["walker"].state == "finished"
+        assert app.outcomes["walker"].state == "reached"
         assert app.outcomes["walker"].epochs == 11  # the walker carried on to its target
         assert "stepper 5 diverged at epoch" in status_text(app)
         assert "walker 0.094 in 11 epochs" in status_text(app)
@@ -116,7 +116,7 @@ async def test_a_slow_surface_regrowth_does_not_break_the_worker():
         await until(pilot, lambda: app.histories)
         await pilot.press("s")
         await until(
-            pilot, lambda: "adam 0.02" in app.histories and app.state == "finished", timeout=120
+            pilot, lambda: "adam 0.02" in app.histories and app.done, timeout=120
         )
         assert not app.error
         assert app.outcomes["walker"].loss < 0.02
@@ -174,7 +174,7 @@ async def test_keys_answer_while_a_panel_takes_long_to_build(monkeypatch):
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.histories)
-        await pilot.press("n")
+        await pilot.press("n", "n")  # (epoch 1 is the start: no walk drawn until epoch 2)
         surface = app.query_one(SurfacePlot)
         end = time.monotonic() + 10
         while not (slowed.is_set() and surface.pending) and time.monotonic() < end:

@@ -104,16 +104,16 @@ async def test_r_reseeds_and_restarts():
 async def test_s_races_a_stepper_and_s_again_drops_it():
     app = make_app(cfg(pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.state == "finished")
+        await until(pilot, lambda: app.done)
         assert list(app.histories) == ["walker"]
         await pilot.press("s")
-        await until(pilot, lambda: "stepper 0.3" in app.histories and app.state == "finished")
+        await until(pilot, lambda: "stepper 0.3" in app.histories and app.done)
         assert app.outcomes["stepper 0.3"].epochs == 30
         assert "walker 0.094 in 11 epochs" in app.summary
         assert "stepper 0.3 0.097 in 30 epochs" in app.summary
         assert "stepper 0.3" in status_text(app)
         await pilot.press("s")
-        await until(pilot, lambda: list(app.histories) == ["walker"] and app.state == "finished")
+        await until(pilot, lambda: list(app.histories) == ["walker"] and app.done)
         assert "stepper" not in app.summary
 
 
@@ -163,9 +163,9 @@ async def test_q_quits_with_status_0_and_no_training_loop_left():
 async def test_x_switches_the_loss_curve_axis():
     app = make_app(cfg(pace=0), start_paused=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.state == "finished")
+        await until(pilot, lambda: app.done)
         await pilot.press("s")
-        await until(pilot, lambda: "stepper 0.3" in app.histories and app.state == "finished")
+        await until(pilot, lambda: "stepper 0.3" in app.histories and app.done)
         curve = app.query_one("#loss")
         seen = []
         for axis in ("evaluations", "seconds", "epoch"):

@@ -67,7 +67,7 @@ def test_adaptive_grid_finds_rates_outside_its_start():
     rates = []
     adaptive = Walker(problem, grid, adaptive=True)
     outcome = run(adaptive, 5000, 1e-6, on_epoch=lambda r: rates.append(r.lr))
-    assert outcome.state == "finished" and outcome.loss < 1e-6
+    assert outcome.state == "reached" and outcome.loss < 1e-6
     assert min(rates[1:]) < 0.01  # it found rates ten times below its starting range
     assert not torch.allclose(fixed.w.double(), problem.minimum(), atol=1e-2)
 
@@ -149,7 +149,7 @@ def test_racers_reach_the_minimum_of_the_bowl():
     problem = make_problem("quadratic", 100, 17, "cpu")
     for name, lr in [("stepper", 0.15), ("momentum", 0.05), ("adam", 0.3), ("exact", 0.0)]:
         outcome = run(make_racer(name, problem, lr), 2000, 1e-8)
-        assert outcome.state == "finished" and outcome.loss < 1e-8, (name, outcome)
+        assert outcome.state == "reached" and outcome.loss < 1e-8, (name, outcome)
 
 
 def test_exact_line_search_is_the_best_single_step():
@@ -211,7 +211,7 @@ def test_mlp_learns_the_moons_from_its_default_start():
     assert problem.w0.shape == (337,)
     walker = Walker(problem, parse_lrs(entry.lrs))
     outcome = run(walker, entry.epochs, 0.02)
-    assert outcome.state == "finished" and outcome.loss < 0.02
+    assert outcome.state == "reached" and outcome.loss < 0.02
     assert problem.accuracy(walker.w) == 1.0
 
 

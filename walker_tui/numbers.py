@@ -1,0 +1,64 @@
+"""How losses and outcomes are written, everywhere: ``run``, ``bench``, the status line, the
+summary and the panels. Torch-free and UI-free.
+
+One rule: a printed loss never rounds to a value that contradicts its comparison with the target.
+The notebook's three decimals stay where they show the value (0.094, 287112.469); smaller values
+get significant digits (1.25e-05); and where either would cross or touch the target (0.09986
+against 0.1 is not "0.100"), digits are added until the printed value compares as the loss does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+
+def format_loss(value: float, target: float | None = None) -> str:
+    """A loss with enough digits to show it, and to compare it with ``target`` (when > 0)."""
+    v = float(value)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0 or 0.01 <= abs(v) < 1e9:
+        candidates = [f"{v:.{d}f}" for d in range(3, 13)]
+    else:
+        candidates = []
+    candidates += [f"{v:.{d}g}" for d in range(3, 18)]
+    for text in candidates:
+        if _honest(float(text), v, target):
+            return text
+    return repr(v)
+
+
+def _honest(shown: float, v: float, target: float | None) -> bool:
+    """The shown value is not 0 unless the loss is, and compares with the target as it does."""
+    if shown == 0 and v != 0:
+        return False
+    if target is None or target <= 0:
+        return True
+    return (shown < target) == (v < target) and (shown == target) == (v == target)
+
+
+def format_target(target: float) -> str:
+    """The target as the user gave it."""
+    return f"{target:g}"
+
+
+class OutcomeLike(Protocol):
+    state: str  # "reached", "limit", "diverged" or "stopped"
+    epochs: int
+    loss: float
+
+
+def describe_outcome(name: str, outcome: OutcomeLike, target: float) -> str:
+    """One trainer's outcome in a few words: a trainer that reached the target reads differently
+    from one that stopped at the epoch limit, or diverged."""
+    if outcome.state == "diverged":
+        return f"{name} diverged at epoch {outcome.epochs}"
+    loss = format_loss(outcome.loss, target)
+    if outcome.state == "reached":
+        return f"{name} {loss} in {outcome.epochs} epochs"
+    if outcome.state == "limit" and target > 0:
+        return f"{name} {loss} after {outcome.epochs} epochs, target not reached"
+    return f"{name} {loss} after {outcome.epochs} epochs"
