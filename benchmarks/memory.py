@@ -1,10 +1,13 @@
 """Memory stays bounded: resident memory over 1,000,000 epochs at n = 100, headless and in the app.
 
-    python benchmarks/memory.py [--epochs 1000000] [--app-seconds 120]
+    python benchmarks/memory.py [--epochs 1000000] [--app-seconds 120] [--record csv,npz]
 
-Headless: `walker-tui run --epochs E --min-loss 0 --quiet` with its RSS sampled from /proc.
+Headless: `walker-tui run --epochs E --min-loss 0 --quiet` with its RSS sampled from /proc, then
+the same with `--record FILE.csv` / `.npz` (... for each suffix of --record; "" for none) into a
+temporary folder: the recording streams to disk, so its memory must not grow with the epochs
+either (the .npz is assembled from its sidecar at the end, in windows of ~16 MB).
 App: `walker-tui --pace 0 --epochs E --min-loss 0` in a pseudo-terminal, sampled the same way for
---app-seconds (or until E epochs). Goal (issue 4): growth under 50 MB over the run.
+--app-seconds (or until E epochs). Goal (issues 4 and 10): growth under 50 MB over the run.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 import select
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,9 +33,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def headless(epochs: int) -> None:
+def headless(epochs: int, record: str = "") -> None:
+    """One headless run, with ``--record`` to a temporary ``.{record}`` file if ``record``."""
+    with tempfile.TemporaryDirectory() as folder:
+        extra = ["--record", os.path.join(folder, f"r.{record}")] if record else []
+        _headless(epochs, extra)
+        if record:
+            size = os.path.getsize(extra[1]) / 1e6
+            print(f"  (the {record} recording: {size:.0f} MB on disk)")
+
+
+def _headless(epochs: int, extra: list[str]) -> None:
     proc = subprocess.Popen(
-        [EXE, "run", "--epochs", str(epochs), "--min-loss", "0", "--quiet", "--device", "cpu"],
+        [EXE, "run", "--epochs", str(epochs), "--min-loss", "0", "--quiet", "--device", "cpu"]
+        + extra,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -45,7 +60,8 @@ def headless(epochs: int) -> None:
         time.sleep(0.5)
     out = proc.stdout.read().strip()
     warm = [m for t, m in samples if t > 5] or [m for _, m in samples]
-    print(f"headless, {epochs:,} epochs in {time.perf_counter() - t0:.0f} s: {out}")
+    what = f"with --record .{extra[1].rsplit('.', 1)[1]}" if extra else "no --record"
+    print(f"headless, {what}, {epochs:,} epochs in {time.perf_counter() - t0:.0f} s: {out}")
     print(
         f"  RSS after warm-up {warm[0]:.1f} MB, peak {max(warm):.1f} MB, last {warm[-1]:.1f} MB "
         f"-> growth {max(warm) - warm[0]:.1f} MB (goal < 50 MB)"
@@ -69,7 +85,7 @@ def app(epochs: int, seconds: float) -> None:
         if now - last_sample >= 0.5:
             samples.append((now, rss_mb(pid)))
             last_sample = now
-        if b"finished" in tail:
+        if b"epoch limit" in tail or b"target reached" in tail:
             break
     found = re.findall(rb"epoch (\d+)", tail)
     stop(pid, fd)
@@ -86,11 +102,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=1_000_000)
     ap.add_argument("--app-seconds", type=float, default=120.0)
+    ap.add_argument(
+        "--record", default=",csv,npz", help="headless runs: record suffixes, '' for none"
+    )
     ap.add_argument("--skip-headless", action="store_true")
+    ap.add_argument("--skip-app", action="store_true")
     args = ap.parse_args()
     if not args.skip_headless:
-        headless(args.epochs)
-    app(args.epochs, args.app_seconds)
+        for record in args.record.split(","):
+            headless(args.epochs, record.strip().lstrip("."))
+    if not args.skip_app:
+        app(args.epochs, args.app_seconds)
     return 0
 
 

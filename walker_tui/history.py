@@ -1,19 +1,26 @@
 """Recording epochs: a bounded history for the app and full recordings for ``--record``.
 
 No torch, no UI: plain numpy. A :class:`Curve` keeps at most ``cap`` points of a long series by
-halving its resolution when it fills, so memory stays bounded over millions of epochs.
+halving its resolution when it fills, so memory stays bounded over millions of epochs. A
+:class:`RecordWriter` streams a recording to disk epoch by epoch (``run --record``), so neither a
+long run's memory nor a killed run's file depends on how many epochs there were.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 import os
 import tempfile
+import time
+import zipfile
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -105,172 +112,544 @@ class History:
         return self.recent[0].epoch if self.recent else 0
 
 
+class Row(NamedTuple):
+    """One recorded epoch. ``lr`` and ``loss`` are as the trainer gave them: the rate actually
+    taken (0.0 when an adaptive walk stayed put) and the loss it holds after the epoch, which is
+    not ``losses[winner]`` when it stayed put."""
+
+    epoch: int
+    weights: np.ndarray  # d x k float32: the candidates
+    losses: np.ndarray  # k float32
+    winner: int
+    rates: np.ndarray  # k float64: the rates tried (they move with --grid adaptive)
+    moved: bool
+    lr: float
+    loss: float
+
+
+def as_row(rec: Any, lrs: Sequence[float]) -> Row:
+    """A :class:`Row` from an engine record (or a Row). Records without ``lr``/``loss`` (older
+    callers) get the winner's rate and loss."""
+    weights = np.asarray(rec.weights, dtype=np.float32)
+    losses = np.asarray(rec.losses, dtype=np.float32)
+    rates = getattr(rec, "rates", None)
+    rates = np.asarray(lrs if rates is None else rates, dtype=np.float64)
+    winner = int(rec.winner)
+    lr = getattr(rec, "lr", None)
+    loss = getattr(rec, "loss", None)
+    return Row(
+        int(rec.epoch),
+        weights,
+        losses,
+        winner,
+        rates,
+        bool(getattr(rec, "moved", True)),
+        float(rates[winner] if lr is None else lr),
+        float(losses[winner] if loss is None else loss),
+    )
+
+
+def sidecar(path: str | os.PathLike[str]) -> Path:
+    """Where a ``.npz`` recording streams while it runs (assembled into the ``.npz`` at the end;
+    :meth:`Recording.load` opens it as it is when the run was killed)."""
+    path = Path(path)
+    return path.with_name(path.name + ".part")
+
+
+class RecordWriter:
+    """Writes a recording epoch by epoch as it comes, in O(1) memory, flushing to the operating
+    system at least every ``flush_every`` seconds, so a killed run keeps all but its last second.
+
+    ``.csv`` and ``.json`` stream straight to ``path``; a file cut anywhere (even mid-line) still
+    loads. ``.npz`` cannot be appended: the epochs stream to :func:`sidecar` (``path.part``), and
+    :meth:`close` assembles the ``.npz`` from it in bounded memory, atomically, then deletes it.
+    ``atomic=True`` (used by :meth:`Recording.save`) writes ``.csv``/``.json`` to a temporary file
+    renamed into place at the end instead. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        lrs: Sequence[float],
+        options: dict[str, Any] | None = None,
+        flush_every: float = 1.0,
+        atomic: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in FORMATS:
+            raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
+        self.lrs = [float(r) for r in lrs]
+        self.options = dict(options or {})
+        self.flush_every = flush_every
+        self.count = 0
+        self.closed = False
+        self._tmp: Path | None = None
+        target = self.path
+        if atomic and suffix != ".npz":
+            fd, tmp = _temp_beside(self.path)
+            os.close(fd)
+            self._tmp = target = Path(tmp)
+        sink = {".csv": _CsvSink, ".json": _JsonSink, ".npz": _NpzSink}[suffix]
+        self._sink = sink(target, self.lrs, self.options)
+        self._flushed = time.monotonic()
+
+    def add(self, rec: Any) -> None:
+        self._sink.write(as_row(rec, self.lrs))
+        self.count += 1
+        now = time.monotonic()
+        if now - self._flushed >= self.flush_every:
+            self._sink.flush()
+            self._flushed = now
+
+    def flush(self) -> None:
+        self._sink.flush()
+        self._flushed = time.monotonic()
+
+    def close(self) -> None:
+        """End the file cleanly (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._sink.close(self.path)
+        except BaseException:
+            self._discard()
+            raise
+        if self._tmp is not None:
+            os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop an ``atomic`` write (the target is left as it was); otherwise the same as close."""
+        if self._tmp is None:
+            self.close()
+            return
+        self.closed = True
+        self._sink.discard()
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        if kind is not None and self._tmp is not None:
+            self.abort()
+        else:
+            self.close()  # a streamed run ends its file cleanly whatever stopped it
+
+
+class _CsvSink:
+    """Two comment lines (options, lrs), a header row (written with the first epoch, when the
+    number of weights is known), then one row an epoch."""
+
+    def __init__(self, path: Path, lrs: list[float], options: dict[str, Any]) -> None:
+        self.k = len(lrs)
+        self.fh = open(path, "w", newline="")  # noqa: SIM115 (closed in close)
+        self.fh.write(f"# walker-tui record; options: {json.dumps(options)}\n")
+        self.fh.write(f"# lrs: {json.dumps(lrs)}\n")
+        self.fh.flush()
+        self.d: int | None = None
+
+    def _header(self, d: int) -> None:
+        self.d = d
+        head = ["epoch", "winner", "lr", "loss", "moved"]
+        for j in range(self.k):
+            head += [f"lr_{j}", f"loss_{j}"] + [f"w{i}_{j}" for i in range(d)]
+        self.fh.write(",".join(head) + "\n")
+
+    def write(self, row: Row) -> None:
+        if self.d is None:
+            self._header(row.weights.shape[0])
+        per = np.empty((self.k, row.weights.shape[0] + 2))
+        per[:, 0] = row.rates
+        per[:, 1] = row.losses
+        per[:, 2:] = row.weights.T
+        # floats as repr: float32 values widened exactly, nan and inf as such; one write a row
+        head = [row.epoch, row.winner, row.lr, row.loss, int(row.moved)]
+        self.fh.write(",".join(map(repr, head + per.ravel().tolist())) + "\n")
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self, path: Path) -> None:
+        if self.d is None:
+            self._header(0)
+        self.fh.close()
+
+    def discard(self) -> None:
+        self.fh.close()
+
+
+class _JsonSink:
+    """The head (options, lrs, ``"epochs": [``) on one line, one epoch object a line, ``]}`` at
+    the end: a finished file is one JSON document; a cut one loads line by line."""
+
+    def __init__(self, path: Path, lrs: list[float], options: dict[str, Any]) -> None:
+        self.fh = open(path, "w")  # noqa: SIM115 (closed in close)
+        head = json.dumps({"options": options, "lrs": lrs})
+        self.fh.write(head[:-1] + ', "epochs": [')
+        self.fh.flush()
+        self.sep = "\n"
+
+    def write(self, row: Row) -> None:
+        doc = {
+            "epoch": row.epoch,
+            "winner": row.winner,
+            "lr": row.lr,
+            "loss": _num(row.loss),
+            "moved": row.moved,
+            "rates": row.rates.tolist(),
+            "losses": _nums(row.losses.tolist()),
+            "weights": [_nums(w) for w in row.weights.tolist()],
+        }
+        self.fh.write(self.sep + json.dumps(doc))
+        self.sep = ",\n"
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self, path: Path) -> None:
+        self.fh.write("\n]}\n")
+        self.fh.close()
+
+    def discard(self) -> None:
+        self.fh.close()
+
+
+# The .npz sidecar: a magic line, a JSON line {"options", "lrs"}, and with the first epoch a JSON
+# line {"d", "k"}; then fixed-size little-endian records of _stream_dtype(d, k). A cut file loads
+# its whole records.
+_MAGIC = b"walker-tui record stream 1\n"
+# npz members from the stream's fields (name, field, dtype in the .npz), then "lrs" and "options"
+_MEMBERS = (
+    ("epoch", "epoch", "<i8"),
+    ("weights", "weights", "<f4"),
+    ("losses", "losses", "<f4"),
+    ("winner", "winner", "<i8"),
+    ("rates", "rates", "<f8"),
+    ("moved", "moved", "|b1"),
+    ("lr", "lr", "<f8"),
+    ("loss", "loss", "<f8"),
+)
+
+
+_WINDOW = 16 << 20  # bytes of the sidecar in memory at a time while assembling the .npz
+
+
+def _stream_dtype(d: int, k: int) -> np.dtype:
+    return np.dtype(
+        [
+            ("epoch", "<i8"),
+            ("winner", "<i8"),
+            ("lr", "<f8"),
+            ("loss", "<f8"),
+            ("moved", "u1"),
+            ("rates", "<f8", (k,)),
+            ("losses", "<f4", (k,)),
+            ("weights", "<f4", (d, k)),  # last: the small fields of a record share a page
+        ]
+    )
+
+
+class _NpzSink:
+    def __init__(self, path: Path, lrs: list[float], options: dict[str, Any]) -> None:
+        self.k = len(lrs)
+        self.lrs = lrs
+        self.options = options
+        self.part = sidecar(path)
+        self.fh = open(self.part, "wb")  # noqa: SIM115 (closed in close)
+        self.fh.write(_MAGIC + json.dumps({"options": options, "lrs": lrs}).encode() + b"\n")
+        self.fh.flush()
+        self.buf: np.ndarray | None = None
+
+    def _dims(self, d: int) -> None:
+        self.fh.write(json.dumps({"d": d, "k": self.k}).encode() + b"\n")
+        self.start = self.fh.tell()
+        self.buf = np.zeros(1, _stream_dtype(d, self.k))
+
+    def write(self, row: Row) -> None:
+        if self.buf is None:
+            self._dims(row.weights.shape[0])
+        b = self.buf
+        assert b is not None
+        b["epoch"] = row.epoch
+        b["winner"] = row.winner
+        b["lr"] = row.lr
+        b["loss"] = row.loss
+        b["moved"] = row.moved
+        b["rates"][0] = row.rates
+        b["losses"][0] = row.losses
+        b["weights"][0] = row.weights
+        self.fh.write(b.data)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self, path: Path) -> None:
+        if self.buf is None:
+            self._dims(0)
+        self.fh.close()
+        dtype = self.buf.dtype  # type: ignore[union-attr]
+        count = (self.part.stat().st_size - self.start) // dtype.itemsize
+        _assemble(self.part, self.start, dtype, count, path, self.lrs, self.options)
+        self.part.unlink()
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.part.unlink(missing_ok=True)
+
+
+def _assemble(
+    part: Path,
+    start: int,
+    dtype: np.dtype,
+    count: int,
+    path: Path,
+    lrs: list[float],
+    options: dict[str, Any],
+) -> None:
+    """Write the .npz of ``count`` streamed records, one member at a time from windows of the
+    sidecar (at most ~16 MB in memory), to a temporary file renamed into place."""
+    chunk = max(1, _WINDOW // dtype.itemsize)
+    fd, tmp = _temp_beside(path)
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
+            for name, fieldname, kind in _MEMBERS:
+                sub = dtype.fields[fieldname][0].shape  # type: ignore[index]
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    header = {
+                        "descr": np.lib.format.dtype_to_descr(np.dtype(kind)),
+                        "fortran_order": False,
+                        "shape": (count, *sub),
+                    }
+                    np.lib.format.write_array_header_1_0(member, header)
+                    for at in range(0, count, chunk):
+                        n = min(chunk, count - at)
+                        window = np.memmap(
+                            part, dtype, "r", offset=start + at * dtype.itemsize, shape=(n,)
+                        )
+                        member.write(np.ascontiguousarray(window[fieldname]).tobytes())
+                        del window
+            for name, value in (
+                ("lrs", np.asarray(lrs, dtype=np.float64)),
+                ("options", np.asarray(json.dumps(options))),
+            ):
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, value, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @dataclass
 class Recording:
-    """Every epoch of a run: candidates (E x d x k), losses (E x k), winners, the rates tried
-    (E x k: they move with --grid adaptive), whether the walk moved to its winner (an adaptive
-    walk stays put when every candidate raises its loss), the starting grid and the options."""
+    """Every epoch of a run in memory: candidates (E x d x k), losses (E x k), winners, the rates
+    tried (E x k: they move with --grid adaptive), whether the walk moved to its winner (an
+    adaptive walk stays put when every candidate raises its loss), the rate taken and the loss
+    held after each epoch, the starting grid and the options. ``walker-tui run --record`` streams
+    with :class:`RecordWriter` instead; :meth:`load` reads either."""
 
     lrs: list[float]
     options: dict[str, Any] = field(default_factory=dict)
-    # One tuple per epoch, appended in one step, so an interrupt never leaves it half-written:
-    # (epoch, weights d x k, losses k, winner, rates k, moved)
-    rows: list[tuple[int, np.ndarray, np.ndarray, int, np.ndarray, bool]] = field(
-        default_factory=list
-    )
+    # One Row per epoch, appended in one step, so an interrupt never leaves it half-written
+    rows: list[Row] = field(default_factory=list)
 
     def add(self, rec: Any) -> None:
-        rates = getattr(rec, "rates", None)
-        self.rows.append(
-            (
-                rec.epoch,
-                np.asarray(rec.weights, dtype=np.float32),
-                np.asarray(rec.losses, dtype=np.float32),
-                rec.winner,
-                np.asarray(self.lrs if rates is None else rates, dtype=np.float64),
-                bool(rec.moved),
-            )
-        )
+        self.rows.append(as_row(rec, self.lrs))
 
     def arrays(self) -> dict[str, np.ndarray]:
         rows = list(self.rows)
         k = len(self.lrs)
-        d = rows[0][1].shape[0] if rows else 0
+        d = rows[0].weights.shape[0] if rows else 0
         return {
-            "epoch": np.asarray([r[0] for r in rows], dtype=np.int64),
-            "weights": np.stack([r[1] for r in rows]) if rows else np.zeros((0, d, k), np.float32),
-            "losses": np.stack([r[2] for r in rows]) if rows else np.zeros((0, k), np.float32),
-            "winner": np.asarray([r[3] for r in rows], dtype=np.int64),
-            "rates": np.stack([r[4] for r in rows]) if rows else np.zeros((0, k)),
-            "moved": np.asarray([r[5] for r in rows], dtype=bool),
+            "epoch": np.asarray([r.epoch for r in rows], dtype=np.int64),
+            "weights": np.stack([r.weights for r in rows]) if rows else np.zeros((0, d, k), "f4"),
+            "losses": np.stack([r.losses for r in rows]) if rows else np.zeros((0, k), "f4"),
+            "winner": np.asarray([r.winner for r in rows], dtype=np.int64),
+            "rates": np.stack([r.rates for r in rows]) if rows else np.zeros((0, k)),
+            "moved": np.asarray([r.moved for r in rows], dtype=bool),
+            "lr": np.asarray([r.lr for r in rows], dtype=np.float64),
+            "loss": np.asarray([r.loss for r in rows], dtype=np.float64),
             "lrs": np.asarray(self.lrs, dtype=np.float64),
         }
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write by suffix (.csv, .json, .npz), atomically: a reader never sees half a file."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in FORMATS:
-            raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                {".csv": self._csv, ".json": self._json, ".npz": self._npz}[suffix](fh)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def _npz(self, fh: Any) -> None:
-        np.savez(fh, **self.arrays(), options=np.asarray(json.dumps(self.options)))
-
-    def _json(self, fh: Any) -> None:
-        a = self.arrays()
-        doc = {
-            "options": self.options,
-            "lrs": self.lrs,
-            "epochs": [
-                {
-                    "epoch": int(a["epoch"][i]),
-                    "winner": int(a["winner"][i]),
-                    "lr": float(a["rates"][i][int(a["winner"][i])]),
-                    "loss": _num(a["losses"][i][a["winner"][i]]),
-                    "moved": bool(a["moved"][i]),
-                    "rates": [float(v) for v in a["rates"][i]],
-                    "losses": [_num(v) for v in a["losses"][i]],
-                    "weights": [[_num(v) for v in row] for row in a["weights"][i]],
-                }
-                for i in range(len(a["epoch"]))
-            ],
-        }
-        fh.write(json.dumps(doc, indent=1).encode())
-
-    def _csv(self, fh: Any) -> None:
-        import io
-
-        text = io.StringIO()
-        text.write(f"# walker-tui record; options: {json.dumps(self.options)}\n")
-        text.write(f"# lrs: {json.dumps(self.lrs)}\n")
-        a = self.arrays()
-        d = a["weights"].shape[1] if len(a["weights"]) else 0
-        out = csv.writer(text, lineterminator="\n")
-        head = ["epoch", "winner", "lr", "loss", "moved"]
-        for j in range(len(self.lrs)):
-            head += [f"lr_{j}", f"loss_{j}"] + [f"w{i}_{j}" for i in range(d)]
-        out.writerow(head)
-        for i in range(len(a["epoch"])):
-            b = int(a["winner"][i])
-            rates = a["rates"][i]
-            row: list[Any] = [
-                int(a["epoch"][i]),
-                b,
-                repr(float(rates[b])),
-                _num(a["losses"][i][b]),
-                int(a["moved"][i]),
-            ]
-            for j in range(len(self.lrs)):
-                row += [repr(float(rates[j])), _num(a["losses"][i][j])]
-                row += [_num(v) for v in a["weights"][i][:, j]]
-            out.writerow(row)
-        fh.write(text.getvalue().encode())
+        """Write by suffix (.csv, .json, .npz) with :class:`RecordWriter`, atomically: a reader
+        never sees half a file."""
+        with RecordWriter(path, self.lrs, self.options, atomic=True) as out:
+            for row in list(self.rows):
+                out.add(row)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Recording:
-        """Read a recording written by :meth:`save`."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix == ".npz":
-            with np.load(path) as z:
-                rec = cls([float(r) for r in z["lrs"]], json.loads(str(z["options"])))
-                moved = z["moved"] if "moved" in z else np.ones(len(z["epoch"]), dtype=bool)
-                rec.rows = [
-                    (int(e), w, loss, int(b), r, bool(m))
-                    for e, w, loss, b, r, m in zip(
-                        z["epoch"],
-                        z["weights"],
-                        z["losses"],
-                        z["winner"],
-                        z["rates"],
-                        moved,
-                        strict=True,
-                    )
-                ]
-            return rec
-        if suffix == ".json":
-            doc = json.loads(path.read_text())
-            rec = cls(doc["lrs"], doc["options"])
-            for e in doc["epochs"]:
-                losses = np.asarray([float(v) for v in e["losses"]], dtype=np.float32)
-                weights = np.asarray(e["weights"], dtype=np.float32)
-                rates = np.asarray(e["rates"], dtype=np.float64)
-                rec.rows.append(
-                    (e["epoch"], weights, losses, e["winner"], rates, e.get("moved", True))
-                )
-            return rec
-        if suffix == ".csv":
-            lines = path.read_text().splitlines()
-            options = json.loads(lines[0].split("options: ", 1)[1])
-            lrs = json.loads(lines[1].split("lrs: ", 1)[1])
-            rows = list(csv.reader(lines[2:]))
-            head, body = rows[0], rows[1:]
-            k = len(lrs)
-            fixed = 5 if "moved" in head[:5] else 4  # (files written before it had 4)
-            d = (len(head) - fixed) // k - 2
-            rec = cls(lrs, options)
-            for row in body:
-                per = np.asarray([float(v) for v in row[fixed:]]).reshape(k, d + 2)
-                weights = per[:, 2:].T.astype(np.float32)
-                losses = per[:, 1].astype(np.float32)
-                moved = row[4] == "1" if fixed == 5 else True
-                rates = per[:, 0].copy()
-                rec.rows.append((int(row[0]), weights, losses, int(row[1]), rates, moved))
-            return rec
+        """Read a recording: finished or cut short by a kill (.csv, .json), an .npz, or the
+        sidecar of an .npz run that was killed (``r.npz.part``; ``r.npz`` opens it when the .npz
+        is missing)."""
+        lrs, options, a = read_arrays(path)
+        rec = cls(lrs, options)
+        rec.rows = [
+            Row(int(e), w, losses, int(b), r, bool(m), float(lr), float(loss))
+            for e, w, losses, b, r, m, lr, loss in zip(
+                a["epoch"],
+                a["weights"],
+                a["losses"],
+                a["winner"],
+                a["rates"],
+                a["moved"],
+                a["lr"],
+                a["loss"],
+                strict=True,
+            )
+        ]
+        return rec
+
+
+def read_arrays(
+    path: str | os.PathLike[str],
+) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
+    """(lrs, options, arrays) of a recording, as :meth:`Recording.arrays` has them, without
+    building a row per epoch. Files written before ``lr``/``loss`` were kept get the winner's."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz" and not path.exists() and sidecar(path).exists():
+        path, suffix = sidecar(path), ".part"
+    if suffix == ".npz":
+        with np.load(path) as z:
+            lrs = [float(r) for r in z["lrs"]]
+            options = json.loads(str(z["options"]))
+            a = {name: z[name] for name in ("epoch", "weights", "losses", "winner", "rates")}
+            a["moved"] = z["moved"] if "moved" in z else np.ones(len(a["epoch"]), dtype=bool)
+            for name in ("lr", "loss"):
+                if name in z:
+                    a[name] = z[name]
+    elif suffix == ".part":
+        lrs, options, a = _read_sidecar(path)
+    elif suffix == ".json":
+        lrs, options, a = _read_json(path)
+    elif suffix == ".csv":
+        lrs, options, a = _read_csv(path)
+    else:
         raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
+    at = np.arange(len(a["epoch"]))
+    winner = a["winner"].astype(np.int64)
+    if "lr" not in a:
+        a["lr"] = a["rates"][at, winner].astype(np.float64)
+    if "loss" not in a:
+        a["loss"] = a["losses"][at, winner].astype(np.float64)
+    a["lrs"] = np.asarray(lrs, dtype=np.float64)
+    return lrs, options, a
+
+
+def _read_sidecar(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
+    with open(path, "rb") as fh:
+        if fh.readline() != _MAGIC:
+            raise ValueError(f"{str(path)!r} is not a walker-tui record stream")
+        head = fh.readline()
+        if not head.endswith(b"\n"):
+            raise ValueError(f"{str(path)!r} was cut before its options were written")
+        doc = json.loads(head)
+        lrs, k = [float(r) for r in doc["lrs"]], len(doc["lrs"])
+        dims = fh.readline()
+        d = json.loads(dims)["d"] if dims.endswith(b"\n") else 0
+        dtype = _stream_dtype(d, k)
+        count = (path.stat().st_size - fh.tell()) // dtype.itemsize if d else 0
+        records = np.fromfile(fh, dtype, count=count) if d else np.zeros(0, dtype)
+    a = {name: np.ascontiguousarray(records[f]).astype(kind) for name, f, kind in _MEMBERS}
+    return lrs, doc["options"], a
+
+
+def _read_json(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
+    text = path.read_text()
+    try:
+        doc = json.loads(text)
+        epochs = doc["epochs"]
+    except json.JSONDecodeError:  # cut short: the head line, then whole epoch lines
+        lines = text.split("\n")
+        doc = json.loads(lines[0] + "]}")
+        epochs = []
+        for line in lines[1:]:
+            line = line.strip().strip(",")  # each epoch line but the last ends in a comma
+            if not line or line == "]}":
+                continue
+            try:
+                epochs.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # the line the writer was on when it died
+    lrs = [float(r) for r in doc["lrs"]]
+    k = len(lrs)
+    e = len(epochs)
+    d = len(epochs[0]["weights"]) if epochs else 0
+    a = {
+        "epoch": np.asarray([x["epoch"] for x in epochs], dtype=np.int64),
+        "weights": np.asarray(
+            [[[float(v) for v in row] for row in x["weights"]] for x in epochs], dtype=np.float32
+        ).reshape(e, d, k),
+        "losses": np.asarray(
+            [[float(v) for v in x["losses"]] for x in epochs], dtype=np.float32
+        ).reshape(e, k),
+        "winner": np.asarray([x["winner"] for x in epochs], dtype=np.int64),
+        "rates": np.asarray([x["rates"] for x in epochs], dtype=np.float64).reshape(e, k),
+        "moved": np.asarray([x.get("moved", True) for x in epochs], dtype=bool),
+    }
+    if all("lr" in x and "loss" in x for x in epochs):
+        a["lr"] = np.asarray([float(x["lr"]) for x in epochs], dtype=np.float64)
+        a["loss"] = np.asarray([float(x["loss"]) for x in epochs], dtype=np.float64)
+    return lrs, doc["options"], a
+
+
+def _read_csv(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
+    with open(path, newline="") as fh:
+        text = fh.read()
+    text = text[: text.rfind("\n") + 1]  # a line cut by a kill is dropped
+    lines = text.split("\n", 3)
+    if len(lines) < 3 or not lines[0].startswith("# walker-tui record"):
+        raise ValueError(f"{str(path)!r} is not a walker-tui record (or was cut in its head)")
+    options = json.loads(lines[0].split("options: ", 1)[1])
+    lrs = [float(r) for r in json.loads(lines[1].split("lrs: ", 1)[1])]
+    k = len(lrs)
+    head = next(csv.reader([lines[2]])) if lines[2] else []
+    fixed = 5 if "moved" in head[:5] else 4  # (files written before it had 4)
+    d = (len(head) - fixed) // k - 2 if head else 0
+    body = lines[3] if len(lines) > 3 else ""
+    table = (
+        np.loadtxt(io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2)
+        if body.strip()
+        else np.zeros((0, max(len(head), fixed + k * 2)))
+    )
+    per = table[:, fixed:].reshape(len(table), k, d + 2)
+    a = {
+        "epoch": table[:, 0].astype(np.int64),
+        "weights": per[:, :, 2:].transpose(0, 2, 1).astype(np.float32),
+        "losses": per[:, :, 1].astype(np.float32),
+        "winner": table[:, 1].astype(np.int64),
+        "rates": np.ascontiguousarray(per[:, :, 0]),
+        "moved": table[:, 4] == 1 if fixed == 5 else np.ones(len(table), dtype=bool),
+        "lr": table[:, 2].copy(),
+        "loss": table[:, 3].copy(),
+    }
+    return lrs, options, a
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file next to ``path`` (renamed onto it at the end), with the permissions a
+    new file gets (mkstemp's are 0600)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    return fd, tmp
 
 
 def _num(v: Any) -> float | str:
-    """A float for JSON/CSV that round-trips float32 exactly; nan and inf as strings."""
+    """A float for JSON that round-trips float32 exactly; nan and inf as strings."""
     f = float(v)
-    if f != f or f in (float("inf"), float("-inf")):
-        return str(f)
-    return float(np.float32(f).item()) if isinstance(v, np.floating) else f
+    return f if math.isfinite(f) else str(f)
+
+
+def _nums(values: list[float]) -> list[float | str]:
+    return [v if math.isfinite(v) else str(v) for v in values]

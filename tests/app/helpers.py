@@ -9,12 +9,35 @@ from collections.abc import Callable
 from walker_tui.app import WalkerApp
 
 
+def frames(app: WalkerApp) -> int:
+    """How many frames the app has begun to draw (counted from the first call)."""
+    if "redraw" not in vars(app):
+        count = [0]
+        redraw = app.redraw
+
+        def counted() -> None:
+            redraw()
+            count[0] += 1
+
+        app.redraw = counted  # type: ignore[method-assign]
+        app.frames_begun = count  # type: ignore[attr-defined]
+    return app.frames_begun[0]  # type: ignore[attr-defined]
+
+
 async def drawn(pilot, timeout: float = 10.0) -> None:
-    """Wait until the app has drawn what it holds and the painter has built it (frames are
-    paced, so this can take a while on a busy machine)."""
+    """Wait until the screen shows at least what the app held when called: everything drawn and
+    built (``settled``), or, while it trains at full pace and never settles, a whole frame begun
+    after the call (the next frame begins only once the painter has built the last). Fails the
+    test after ``timeout`` seconds rather than going on against a stale screen."""
     app = pilot.app
+    start = frames(app)
     end = time.monotonic() + timeout
-    while not app.settled and time.monotonic() < end:
+    while not (app.settled or frames(app) >= start + 2):
+        if time.monotonic() > end:
+            raise AssertionError(
+                f"the app drew no new frame in {timeout:g} s (state {app.state!r}, "
+                f"{frames(app) - start} frames begun, dirty {app.dirty})"
+            )
         await pilot.pause(0.02)
     await pilot.pause(0.05)
 

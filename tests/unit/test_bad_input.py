@@ -1,9 +1,11 @@
 """Bad input gets a one-line error naming the problem and exit status 2, before any work."""
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -143,36 +145,87 @@ def test_bench_reports_a_diverged_stepper():
     assert rows[2][0] == "stepper" and rows[2][2] == "diverged"
 
 
+class Lines:
+    """A child's stdout, read on a thread so that waiting for its lines has a deadline: a child
+    that dies or hangs fails the test with what it said, instead of blocking it for ever."""
+
+    def __init__(self, proc: subprocess.Popen, errors) -> None:
+        self.proc, self.errors = proc, errors
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def take(self, count: int, timeout: float = 60.0) -> list[str]:
+        lines: list[str] = []
+        end = time.monotonic() + timeout
+        while len(lines) < count:
+            try:
+                line = self.queue.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                self.proc.kill()
+                pytest.fail(f"only {len(lines)} of {count} lines in {timeout:.0f} s")
+            if line is None:
+                self.proc.wait(timeout=30)
+                pytest.fail(
+                    f"the child ended (exit {self.proc.returncode}) after {len(lines)} of "
+                    f"{count} lines: {self.errors.read_text()[-2000:]}"
+                )
+            lines.append(line)
+        return lines
+
+    def finish(self, timeout: float = 60.0) -> list[str]:
+        """Wait for the child to exit (killed after ``timeout``); the lines it wrote since."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+            pytest.fail(f"the child was still running {timeout:.0f} s later")
+        self.thread.join(timeout=30)
+        self.proc.stdout.close()
+        rest = []
+        while (line := self.queue.get(timeout=30)) is not None:
+            rest.append(line)
+        return rest
+
+
 def test_ctrl_c_keeps_rows_and_a_valid_record(tmp_path):
     record = tmp_path / "run.csv"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "walker_tui",
-            "run",
-            "--epochs",
-            "100000000",
-            "--min-loss",
-            "0",
-            "--record",
-            str(record),
-            "--device",
-            "cpu",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    errors = tmp_path / "stderr"
+    with errors.open("w") as err:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "walker_tui",
+                "run",
+                "--epochs",
+                "100000000",
+                "--min-loss",
+                "0",
+                "--record",
+                str(record),
+                "--device",
+                "cpu",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     # wait until it is training (a few hundred rows out), then interrupt
-    rows = []
-    while len(rows) < 300:
-        rows.append(proc.stdout.readline())
+    lines = Lines(proc, errors)
+    rows = lines.take(300)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out = lines.finish()
+    err = errors.read_text()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Interrupted at epoch" in err
-    printed = len(rows) + len(out.splitlines()) - 1  # minus the header
+    printed = len(rows) + len(out) - 1  # minus the header
     saved = Recording.load(record)
     assert len(saved.rows) >= printed - 1 and saved.rows[0][0] == 1
     epochs = [r[0] for r in saved.rows]
@@ -180,26 +233,30 @@ def test_ctrl_c_keeps_rows_and_a_valid_record(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
-def test_ctrl_c_in_bench_exits_130():
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "walker_tui",
-            "bench",
-            "--epochs",
-            "100000000",
-            "--min-loss",
-            "0",
-            "--device",
-            "cpu",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    proc.stdout.readline()  # the header line: torch is loaded, work has begun
+def test_ctrl_c_in_bench_exits_130(tmp_path):
+    errors = tmp_path / "stderr"
+    with errors.open("w") as err:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "walker_tui",
+                "bench",
+                "--epochs",
+                "100000000",
+                "--min-loss",
+                "0",
+                "--device",
+                "cpu",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    lines = Lines(proc, errors)
+    lines.take(1)  # the title line: torch is loaded, work has begun
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in err
+    lines.finish()
+    err = errors.read_text()
+    assert proc.returncode == 130 and "Traceback" not in err, err

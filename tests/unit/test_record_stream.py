@@ -1,0 +1,254 @@
+"""Recordings stream to disk as they go: a killed run keeps its epochs, memory stays flat."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from walker_tui import history
+from walker_tui.engine import Walker, run
+from walker_tui.grids import parse_lrs
+from walker_tui.history import Recording, RecordWriter, sidecar
+from walker_tui.problems import make_problem
+
+FORMATS = [".csv", ".json", ".npz"]
+KEYS = ["epoch", "weights", "losses", "winner", "rates", "moved", "lr", "loss", "lrs"]
+
+
+def fake(epoch, k=4, d=3, moved=True):
+    """An epoch whose rate taken and loss held are not the winner's (as when an adaptive walk
+    stays put), with a nan and an inf candidate."""
+    rng = np.random.default_rng(epoch)
+    losses = rng.random(k).astype(np.float32)
+    losses[1], losses[2] = np.nan, np.inf
+    return SimpleNamespace(
+        epoch=epoch,
+        weights=rng.standard_normal((d, k)).astype(np.float32),
+        losses=losses,
+        winner=epoch % k,
+        rates=np.geomspace(1e-3, 1.0, k) * (1 + epoch / 7),
+        moved=moved,
+        lr=0.0 if not moved else 0.1 + epoch / 3,
+        loss=float(np.pi * epoch),
+    )
+
+
+def fake_recording(epochs=50, k=4, d=3):
+    rec = Recording(list(np.geomspace(1e-3, 1.0, k)), {"seed": 5, "note": "é"})
+    for e in range(1, epochs + 1):
+        rec.add(fake(e, k, d, moved=e % 3 != 0))
+    return rec
+
+
+def same(a, b):
+    for key in KEYS:
+        assert a[key].shape == b[key].shape, key
+        assert np.array_equal(a[key], b[key], equal_nan=a[key].dtype.kind == "f"), key
+
+
+def consecutive(rec):
+    epochs = [r.epoch for r in rec.rows]
+    assert epochs == list(range(1, len(epochs) + 1))
+    return len(epochs)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_round_trip_keeps_lr_and_loss_as_given(tmp_path, suffix):
+    rec = fake_recording()
+    path = tmp_path / f"r{suffix}"
+    rec.save(path)
+    back = Recording.load(path)
+    assert back.options == rec.options and back.lrs == rec.lrs
+    same(rec.arrays(), back.arrays())
+    a = back.arrays()
+    assert a["lr"][2] == 0.0 and a["lr"][2] != a["rates"][2, a["winner"][2]]  # stayed put
+    assert a["loss"][4] == np.pi * 5 != a["losses"][4, a["winner"][4]]
+    assert not sidecar(path).exists() and not list(tmp_path.glob(".*"))  # no temporary left
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_streamed_file_is_todays_layout(tmp_path, suffix):
+    """What the writer streams is what the in-memory save writes, and loads as before."""
+    rec = fake_recording(20)
+    path = tmp_path / f"s{suffix}"
+    with RecordWriter(path, rec.lrs, rec.options) as out:
+        for row in rec.rows:
+            out.add(row)
+    same(rec.arrays(), Recording.load(path).arrays())
+    if suffix == ".json":
+        doc = json.loads(path.read_text())
+        assert set(doc) == {"options", "lrs", "epochs"} and len(doc["epochs"]) == 20
+        assert doc["epochs"][2]["lr"] == 0.0 and doc["epochs"][0]["losses"][1] == "nan"
+    if suffix == ".csv":
+        lines = path.read_text().splitlines()
+        assert lines[0].startswith("# walker-tui record; options: ")
+        assert lines[2].startswith("epoch,winner,lr,loss,moved,lr_0,loss_0,w0_0")
+    if suffix == ".npz":
+        with np.load(path) as z:
+            assert set(z) == {*KEYS, "options"} and z["weights"].shape == (20, 3, 4)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_no_epochs(tmp_path, suffix):
+    path = tmp_path / f"e{suffix}"
+    RecordWriter(path, [0.1, 0.2], {"x": 1}).close()
+    back = Recording.load(path)
+    assert back.rows == [] and back.lrs == [0.1, 0.2] and back.options == {"x": 1}
+
+
+def test_npz_is_assembled_window_by_window(tmp_path, monkeypatch):
+    monkeypatch.setattr(history, "_WINDOW", 1000)  # a few records a window
+    rec = fake_recording(77)
+    rec.save(tmp_path / "w.npz")
+    same(rec.arrays(), Recording.load(tmp_path / "w.npz").arrays())
+
+
+def write_unclosed(path, epochs=30):
+    """A writer that dies without closing: everything it was given is flushed, nothing ended."""
+    rec = fake_recording(epochs)
+    out = RecordWriter(path, rec.lrs, rec.options)
+    for row in rec.rows:
+        out.add(row)
+    out.flush()
+    return rec
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".npz.part"])
+def test_a_file_cut_anywhere_loads_its_whole_epochs(tmp_path, suffix):
+    whole = tmp_path / "whole.npz" if suffix == ".npz.part" else tmp_path / f"whole{suffix}"
+    rec = write_unclosed(whole)
+    data = (sidecar(whole) if suffix == ".npz.part" else whole).read_bytes()
+    full = rec.arrays()
+    cut = tmp_path / f"cut{suffix}"
+    counts = []
+    for end in np.linspace(len(data) // 3, len(data), 23).astype(int):
+        cut.write_bytes(data[:end])  # mid-line, mid-number, mid-record
+        back = Recording.load(cut)
+        n = consecutive(back)
+        assert n >= 9
+        a = back.arrays()
+        same({key: full[key][:n] if key != "lrs" else full[key] for key in KEYS}, a)
+        counts.append(n)
+    assert counts[-1] == 30 and len(set(counts)) > 10
+
+
+def test_npz_path_opens_the_sidecar_of_a_killed_run(tmp_path):
+    rec = write_unclosed(tmp_path / "k.npz")
+    assert not (tmp_path / "k.npz").exists()
+    same(rec.arrays(), Recording.load(tmp_path / "k.npz").arrays())
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_flushed_at_least_every_interval(tmp_path, suffix):
+    path = tmp_path / f"f{suffix}"
+    out = RecordWriter(path, [0.1, 0.2, 0.3, 0.4], {}, flush_every=0.2)
+    on_disk = sidecar(path) if suffix == ".npz" else path
+    out.add(fake(1))
+    before = on_disk.stat().st_size
+    time.sleep(0.25)
+    out.add(fake(2))  # more than flush_every since the last flush: both epochs reach the disk
+    assert on_disk.stat().st_size > before
+    assert consecutive(Recording.load(on_disk)) == 2
+    out.close()
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_writer_memory_does_not_grow_with_epochs(tmp_path, suffix):
+    out = RecordWriter(tmp_path / f"m{suffix}", [0.1, 0.2, 0.3, 0.4], {})
+    rows = [fake(e) for e in range(1, 101)]
+    tracemalloc.start()
+    try:
+        for i in range(2000):
+            out.add(rows[i % 100])
+        start = tracemalloc.get_traced_memory()[0]
+        for i in range(20000):
+            out.add(rows[i % 100])
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+        out.close()
+    assert grown < 100_000  # bytes, over 20,000 epochs: nothing kept per epoch
+
+
+def test_adaptive_walk_records_what_the_trainer_says(tmp_path):
+    """lr and loss are the trainer's own (rec.lr, rec.loss), not the winner's rate and loss."""
+    rates = parse_lrs("0.1:1:0.1")
+    seen = []
+    with RecordWriter(tmp_path / "a.json", rates, {}) as out:
+
+        def keep(rec):
+            seen.append((rec.lr, rec.loss))
+            out.add(rec)
+
+        run(
+            Walker(make_problem("rosenbrock", 100, 17, "cpu"), rates, adaptive=True),
+            30,
+            0.0,
+            on_epoch=keep,
+        )
+    a = Recording.load(tmp_path / "a.json").arrays()
+    assert list(zip(a["lr"], a["loss"], strict=True)) == seen
+
+
+def start_run(path):
+    """`walker-tui run` that would go on for ever, recording to ``path``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "walker_tui", "run", "--min-loss", "0", "--epochs", "100000000"]
+        + ["--quiet", "--device", "cpu", "--record", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    on_disk = sidecar(path) if path.suffix == ".npz" else path
+    deadline = time.monotonic() + 60
+    while not on_disk.exists():  # torch is loaded and the run has begun
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate(timeout=30)
+            pytest.fail(f"the run never started its recording (exit {proc.returncode}): {err}")
+        time.sleep(0.05)
+    return proc
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_kill_9_keeps_the_epochs_up_to_the_last_second(tmp_path, suffix):
+    path = tmp_path / f"r{suffix}"
+    proc = start_run(path)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    if suffix == ".npz":
+        assert not path.exists() and sidecar(path).exists()
+    rec = Recording.load(path)  # .npz: opens its sidecar
+    assert consecutive(rec) >= 100
+    assert rec.options["epochs"] == 100000000 and len(rec.lrs) == 9
+    assert all(r.weights.shape == (2, 9) and np.isfinite(r.loss) for r in rec.rows)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_ctrl_c_ends_the_file_cleanly(tmp_path, suffix):
+    path = tmp_path / f"c{suffix}"
+    proc = start_run(path)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Interrupted at epoch" in err
+    stopped = int(err.split("Interrupted at epoch ")[1].split(".")[0])
+    assert not sidecar(path).exists() and not list(tmp_path.glob(".*"))
+    if suffix == ".json":
+        json.loads(path.read_text())  # one whole JSON document
+    if suffix == ".csv":
+        assert path.read_text().endswith("\n")
+    # every epoch handed over is there (Ctrl+C may land after the step, before its record)
+    assert consecutive(Recording.load(path)) in (stopped - 1, stopped)
