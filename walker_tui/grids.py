@@ -102,7 +102,7 @@ def format_rate(rate: float, rates: list[float] | None = None) -> str:
     if rates is not None and len({f"{r:.2f}" for r in rates}) < len(set(rates)):
         return f"{rate:.4g}"
     two = f"{rate:.2f}"
-    if 0.01 <= rate < 1e6 and abs(float(two) - rate) <= 1e-9 * rate:
+    if 0.01 <= rate < 1e6 and abs(float(two) - rate) <= 1e-6 * rate:  # (float32 rates too)
         return two
     return f"{rate:.4g}"
 

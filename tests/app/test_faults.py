@@ -115,9 +115,7 @@ async def test_a_slow_surface_regrowth_does_not_break_the_worker():
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.histories)
         await pilot.press("s")
-        await until(
-            pilot, lambda: "adam 0.02" in app.histories and app.done, timeout=120
-        )
+        await until(pilot, lambda: "adam 0.02" in app.histories and app.done, timeout=120)
         assert not app.error
         assert app.outcomes["walker"].loss < 0.02
 
