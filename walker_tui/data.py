@@ -35,6 +35,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _delimiter(text: str) -> str:
+    """The table's delimiter: comma, semicolon, tab or |, whichever splits its first lines
+    into the same number of cells, more than one (a comma when none does)."""
+    lines = [ln for ln in text.splitlines() if ln.strip()][:20]
+    best, cells = ",", 1
+    for d in (",", ";", "\t", "|"):
+        counts = {len(r) for r in csv.reader(lines, delimiter=d)}
+        if len(counts) == 1 and (n := counts.pop()) > cells:
+            best, cells = d, n
+    return best
+
+
 def load_table(path: str | Path, target: str | None = None, binary: bool = False) -> Table:
     """Read and check a CSV table; ``target`` is a column name or a 0-based number (default: the
     last column); ``binary`` asks for 0/1 targets (logistic regression)."""
@@ -42,34 +54,44 @@ def load_table(path: str | Path, target: str | None = None, binary: bool = False
     if not path.is_file():
         raise DataError(f"{str(path)!r} does not exist or is not a file")
     try:
-        with path.open(newline="") as fh:
-            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+        text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{str(path)!r} cannot be read as text: {e}") from None
+    delimiter = _delimiter(text)
+    # (file line, cells) of every row that is not blank: errors name the line of the file
+    rows = [
+        (line, r)
+        for line, r in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), start=1)
+        if any(c.strip() for c in r)
+    ]
     if not rows:
         raise DataError(f"{str(path)!r} is empty")
-    header = [c.strip() for c in rows[0]]
+    header = [c.strip() for c in rows[0][1]]
     if all(_is_number(c) for c in header):
         names, body = [str(i) for i in range(len(header))], rows
     else:
         names, body = header, rows[1:]
     if len(names) < 2:
-        raise DataError(f"{str(path)!r} needs at least two columns (features and a target)")
+        seen = f"one column, split on {delimiter!r}"
+        raise DataError(
+            f"{str(path)!r} needs at least two columns (features and a target); saw {seen} "
+            f"in line {rows[0][0]}: {','.join(rows[0][1])[:60]!r}"
+        )
     if len(body) < 2:
         raise DataError(f"{str(path)!r} needs at least two rows of data")
     values = np.empty((len(body), len(names)))
-    for i, row in enumerate(body):
+    for i, (line, row) in enumerate(body):
         if len(row) != len(names):
-            raise DataError(f"row {i + 1} has {len(row)} cells, the header {len(names)}")
+            raise DataError(f"line {line} has {len(row)} cells, the header {len(names)}")
         for j, cell in enumerate(row):
             try:
                 v = float(cell)
             except ValueError:
                 raise DataError(
-                    f"row {i + 1}, column {names[j]!r}: {cell.strip()!r} is not a number"
+                    f"line {line}, column {names[j]!r}: {cell.strip()!r} is not a number"
                 ) from None
             if not math.isfinite(v):
-                raise DataError(f"row {i + 1}, column {names[j]!r} holds {cell.strip()!r}")
+                raise DataError(f"line {line}, column {names[j]!r} holds {cell.strip()!r}")
             values[i, j] = v
     if target is None:
         col = len(names) - 1

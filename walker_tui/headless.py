@@ -145,6 +145,34 @@ def _synchronizer(device: torch.device) -> Callable[[], None]:
     return lambda: None
 
 
+class Table:
+    """Rows tab-separated when piped (for scripts), in aligned columns on a terminal (tabs run
+    columns into each other there). Piped, the header goes out at once; aligned, all at the end,
+    when the widths are known."""
+
+    def __init__(self, out: TextIO, head: list[str]) -> None:
+        self.out, self.rows = out, [head]
+        self.aligned = bool(getattr(out, "isatty", lambda: False)())
+        if not self.aligned:
+            out.write("\t".join(head) + "\n")
+            out.flush()
+
+    def row(self, cells: list[object]) -> None:
+        cells = [str(c) for c in cells]
+        if self.aligned:
+            self.rows.append(cells)
+        else:
+            self.out.write("\t".join(cells) + "\n")
+
+    def end(self) -> None:
+        if not self.aligned:
+            return
+        widths = [max(len(r[i]) for r in self.rows) for i in range(len(self.rows[0]))]
+        for r in self.rows:
+            self.out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+            self.out.write("\n")
+
+
 def bench_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The notebook's benchmark: walker and steppers from the same w0 on the same data."""
     return guarded("bench", cfg, lambda: _bench(cfg, args, out or sys.stdout))
@@ -173,11 +201,11 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     for name, lr in cfg.race:
         label = "-" if name == "exact" else f"{lr:g}"
         racers.append((name, label, lambda n=name, lr=lr: make_racer(n, problem, lr, w0)))
-    out.write(
-        "Optimizer\tLR\tFinal loss\tEpochs\tEvaluations\tTime to target\tPer epoch"
-        "\tWalker speed-up\n"
-    )
-    out.flush()
+    head = [
+        "Optimizer", "LR", "Final loss", "Epochs", "Evaluations", "Time to target", "Per epoch",
+        "Walker speed-up",
+    ]  # fmt: skip
+    table = Table(out, head)
     print(f"timing {len(racers)} optimizers, {args.repeat + 1} runs each…", file=sys.stderr)
     try:
         results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
@@ -197,10 +225,9 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
                 ratio = f"{seconds / walker_time:.2f}x"
             else:
                 ratio = "-"
-            out.write(
-                f"{name}\t{label}\t{loss}\t{outcome.epochs}\t{evals}\t{to_target}\t"
-                f"{seconds / max(outcome.epochs, 1) * 1e3:.3f} ms\t{ratio}\n"
-            )
+            per_epoch = f"{seconds / max(outcome.epochs, 1) * 1e3:.3f} ms"
+            table.row([name, label, loss, outcome.epochs, evals, to_target, per_epoch, ratio])
+        table.end()
         out.write(
             "(evaluations: loss evaluations, k an epoch for the walker; walker speed-up: the "
             "racer's time to target over the walker's, above 1x the walker gets there first, "
