@@ -116,11 +116,16 @@ def test_same_walk_on_every_device_and_path(device, every, name):
     want, want_outcome, cpu = walk("cpu", 1, **WALKS[name])
     got, outcome, trainer = walk(device, every, **WALKS[name])
     assert (outcome.state, outcome.epochs) == (want_outcome.state, want_outcome.epochs)
-    assert [r[:3] + r[4:] for r in got] == [r[:3] + r[4:] for r in want]  # epochs, winners, rates
-    exact = device == "cpu"  # another device may sum in another order: float32 noise
-    for (*_, loss, _m), (*_, ref, _n) in zip(got, want, strict=True):
-        assert loss == ref if exact else loss == pytest.approx(ref, rel=1e-4)
+    assert [(r[0], r[1], r[4]) for r in got] == [(r[0], r[1], r[4]) for r in want]  # winners
+    # another device rounds float32 in another order (sums, the adaptive grid's powers): the
+    # same walk, with noise that Rosenbrock's valley grows to ~1e-4 over 60 epochs
+    exact = device == "cpu"
+    for (_, _, lr, loss, _m), (_, _, ref_lr, ref, _n) in zip(got, want, strict=True):
+        if exact:
+            assert (lr, loss) == (ref_lr, ref)
+        else:
+            assert lr == pytest.approx(ref_lr, rel=1e-5) and loss == pytest.approx(ref, rel=1e-3)
     assert trainer.epoch == cpu.epoch  # a batch that overshot was rewound
-    assert torch.allclose(trainer.w.cpu(), cpu.w, rtol=0 if exact else 1e-4, atol=0)
+    assert torch.allclose(trainer.w.cpu(), cpu.w, rtol=0 if exact else 1e-3, atol=0)
     if name == "notebook":
         assert outcome.epochs == 11 and [r[1] for r in got][:3] == [0, 4, 8]
