@@ -14,7 +14,7 @@ import json
 import math
 import os
 import tempfile
-import time
+import threading
 import zipfile
 from collections import deque
 from collections.abc import Sequence
@@ -157,14 +157,17 @@ def sidecar(path: str | os.PathLike[str]) -> Path:
 
 
 class RecordWriter:
-    """Writes a recording epoch by epoch as it comes, in O(1) memory, flushing to the operating
-    system at least every ``flush_every`` seconds, so a killed run keeps all but its last second.
+    """Writes a recording epoch by epoch as it comes, in O(1) memory, and flushes what it wrote to
+    the operating system within ``flush_every`` seconds (a timer thread: epochs that come in bursts,
+    as the GPU path delivers them, or slowly, are on disk a second later all the same), so a killed
+    run keeps all but its last second.
 
     ``.csv`` and ``.json`` stream straight to ``path``; a file cut anywhere (even mid-line) still
     loads. ``.npz`` cannot be appended: the epochs stream to :func:`sidecar` (``path.part``), and
     :meth:`close` assembles the ``.npz`` from it in bounded memory, atomically, then deletes it.
-    ``atomic=True`` (used by :meth:`Recording.save`) writes ``.csv``/``.json`` to a temporary file
-    renamed into place at the end instead. Use as a context manager, or call :meth:`close`.
+    ``atomic=True`` (used by :meth:`Recording.save`) gives all or nothing instead: ``.csv`` and
+    ``.json`` go to a temporary file renamed into place at the end, and an error drops the write.
+    Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -172,7 +175,7 @@ class RecordWriter:
         path: str | os.PathLike[str],
         lrs: Sequence[float],
         options: dict[str, Any] | None = None,
-        flush_every: float = 1.0,
+        flush_every: float | None = 1.0,
         atomic: bool = False,
     ) -> None:
         self.path = Path(path)
@@ -181,7 +184,7 @@ class RecordWriter:
             raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
         self.lrs = [float(r) for r in lrs]
         self.options = dict(options or {})
-        self.flush_every = flush_every
+        self.atomic = atomic
         self.count = 0
         self.closed = False
         self._tmp: Path | None = None
@@ -192,41 +195,68 @@ class RecordWriter:
             self._tmp = target = Path(tmp)
         sink = {".csv": _CsvSink, ".json": _JsonSink, ".npz": _NpzSink}[suffix]
         self._sink = sink(target, self.lrs, self.options)
-        self._flushed = time.monotonic()
+        # add() and the timer take turns on the file: neither sees the other's half-done write
+        self._lock = threading.Lock()
+        self._unflushed = False
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        if flush_every is not None:
+            self._timer = threading.Thread(
+                target=self._flush_every, args=(flush_every,), name="record-flush", daemon=True
+            )
+            self._timer.start()
 
     def add(self, rec: Any) -> None:
-        self._sink.write(as_row(rec, self.lrs))
+        row = as_row(rec, self.lrs)
+        with self._lock:
+            self._sink.write(row)
+            self._unflushed = True
         self.count += 1
-        now = time.monotonic()
-        if now - self._flushed >= self.flush_every:
-            self._sink.flush()
-            self._flushed = now
 
     def flush(self) -> None:
-        self._sink.flush()
-        self._flushed = time.monotonic()
+        with self._lock:
+            self._sink.flush()
+            self._unflushed = False
+
+    def _flush_every(self, seconds: float) -> None:
+        while not self._stop.wait(seconds):
+            with self._lock:
+                if self._unflushed and not self.closed:
+                    self._sink.flush()
+                    self._unflushed = False
+
+    def _stop_timer(self) -> None:
+        self._stop.set()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join()
 
     def close(self) -> None:
         """End the file cleanly (idempotent)."""
         if self.closed:
             return
-        self.closed = True
-        try:
-            self._sink.close(self.path)
-        except BaseException:
-            self._discard()
-            raise
+        self._stop_timer()
+        with self._lock:
+            self.closed = True
+            try:
+                self._sink.close(self.path)
+            except BaseException:
+                self._discard()
+                raise
         if self._tmp is not None:
             os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
         """Drop an ``atomic`` write (the target is left as it was); otherwise the same as close."""
-        if self._tmp is None:
+        if not self.atomic:
             self.close()
             return
-        self.closed = True
-        self._sink.discard()
-        self._discard()
+        if self.closed:
+            return
+        self._stop_timer()
+        with self._lock:
+            self.closed = True
+            self._sink.discard()
+            self._discard()
 
     def _discard(self) -> None:
         if self._tmp is not None:
@@ -236,10 +266,10 @@ class RecordWriter:
         return self
 
     def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
-        if kind is not None and self._tmp is not None:
-            self.abort()
+        if kind is not None:
+            self.abort()  # atomic: nothing written; streamed: the file ends cleanly
         else:
-            self.close()  # a streamed run ends its file cleanly whatever stopped it
+            self.close()
 
 
 class _CsvSink:
@@ -299,7 +329,7 @@ class _JsonSink:
         doc = {
             "epoch": row.epoch,
             "winner": row.winner,
-            "lr": row.lr,
+            "lr": _num(row.lr),
             "loss": _num(row.loss),
             "moved": row.moved,
             "rates": row.rates.tolist(),
@@ -481,7 +511,7 @@ class Recording:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write by suffix (.csv, .json, .npz) with :class:`RecordWriter`, atomically: a reader
         never sees half a file."""
-        with RecordWriter(path, self.lrs, self.options, atomic=True) as out:
+        with RecordWriter(path, self.lrs, self.options, flush_every=None, atomic=True) as out:
             for row in list(self.rows):
                 out.add(row)
 
@@ -593,7 +623,9 @@ def _read_json(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.nd
             [[float(v) for v in x["losses"]] for x in epochs], dtype=np.float32
         ).reshape(e, k),
         "winner": np.asarray([x["winner"] for x in epochs], dtype=np.int64),
-        "rates": np.asarray([x["rates"] for x in epochs], dtype=np.float64).reshape(e, k),
+        "rates": np.asarray(
+            [[float(v) for v in x["rates"]] for x in epochs], dtype=np.float64
+        ).reshape(e, k),
         "moved": np.asarray([x.get("moved", True) for x in epochs], dtype=bool),
     }
     if all("lr" in x and "loss" in x for x in epochs):

@@ -146,17 +146,32 @@ def test_npz_path_opens_the_sidecar_of_a_killed_run(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
-def test_flushed_at_least_every_interval(tmp_path, suffix):
+def test_on_disk_within_the_interval_without_another_epoch(tmp_path, suffix):
+    """A burst of epochs then a long wait (the GPU path's batches, or a slow epoch): what was
+    written reaches the disk within flush_every, not at the next epoch."""
     path = tmp_path / f"f{suffix}"
     out = RecordWriter(path, [0.1, 0.2, 0.3, 0.4], {}, flush_every=0.2)
     on_disk = sidecar(path) if suffix == ".npz" else path
-    out.add(fake(1))
-    before = on_disk.stat().st_size
-    time.sleep(0.25)
-    out.add(fake(2))  # more than flush_every since the last flush: both epochs reach the disk
-    assert on_disk.stat().st_size > before
-    assert consecutive(Recording.load(on_disk)) == 2
+    for e in range(1, 4):
+        out.add(fake(e))
+    deadline = time.monotonic() + 10
+    while len(Recording.load(on_disk).rows) < 3:
+        assert time.monotonic() < deadline, "not flushed"
+        time.sleep(0.05)
     out.close()
+    assert consecutive(Recording.load(path)) == 3
+
+
+def test_an_error_drops_an_atomic_save(tmp_path):
+    for suffix in FORMATS:
+        path = tmp_path / f"old{suffix}"
+        path.write_text("keep me")
+        with pytest.raises(ZeroDivisionError):
+            with RecordWriter(path, [0.1, 0.2, 0.3, 0.4], {}, atomic=True) as out:
+                out.add(fake(1))
+                raise ZeroDivisionError
+        assert path.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.csv", "old.json", "old.npz"]
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
