@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_LRS = "0.1:1:0.1"  # the notebook's np.arange(0.1, 1, 0.1): nine rates
 BENCH_LRS = "lin:0.1:1:10"  # the notebook's benchmark grid, np.linspace(0.1, 1, 10)
@@ -24,9 +27,9 @@ class Config:
     min_loss: float | None = 0.1
     epochs: int = 100
     device: str = "auto"
-    # racers: (name, rate) pairs, name one of stepper, momentum, adam, exact; a bare float is a
-    # stepper's rate
-    race: list = field(default_factory=lambda: [("stepper", 0.3)])
+    # racers: (name, rate) pairs, name one of catalog.RACER_NAMES (exact's rate is unused); a bare
+    # number given here is a stepper's rate, and __post_init__ makes it ("stepper", rate)
+    race: list[tuple[str, float]] = field(default_factory=lambda: [("stepper", 0.3)])
     pace: float = 4.0  # epochs per second in the app; 0 = as fast as it goes
     kappa: float = 10.0  # condition number of the quadratic problem
     stay: bool = False  # add a zero-rate candidate: the walker's loss never goes up
@@ -34,8 +37,9 @@ class Config:
     data: str | None = None  # --data FILE.csv: linear or logistic regression on the user's table
     target: str | None = None  # its target column (name or 0-based number; default: the last)
 
-    def table(self) -> tuple | None:
-        """The user's table as (x, y) arrays, or None (numpy only: see walker_tui.data)."""
+    def table(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The user's table as (x, y) arrays, or None. Read once per file and run (data.load_table
+        keeps the last tables read), however often a run reseeds or races."""
         if self.data is None:
             return None
         from .data import load_table
@@ -48,6 +52,10 @@ class Config:
             from .grids import parse_lrs
 
             self.lrs = parse_lrs(self.lrs_spec)
+        self.race = [
+            ("stepper", float(r)) if isinstance(r, (int, float)) else (r[0], float(r[1]))
+            for r in self.race
+        ]
 
     def options(self) -> dict[str, Any]:
         """The options as plain JSON-able values, for recordings."""

@@ -8,6 +8,7 @@ added last, so the weights are one per feature plus the intercept.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +50,30 @@ def _delimiter(text: str) -> str:
 
 def load_table(path: str | Path, target: str | None = None, binary: bool = False) -> Table:
     """Read and check a CSV table; ``target`` is a column name or a 0-based number (default: the
-    last column); ``binary`` asks for 0/1 targets (logistic regression)."""
+    last column); ``binary`` asks for 0/1 targets (logistic regression).
+
+    A file is parsed once: the command line's check, every reseed and every race of the run get
+    the same (read-only) arrays, until the file changes on disk."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{str(path)!r} does not exist or is not a file")
+    stat = path.stat()
+    return _load(path, path.resolve(), stat.st_mtime_ns, stat.st_size, target, binary)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(
+    path: Path, where: Path, mtime_ns: int, size: int, target: str | None, binary: bool
+) -> Table:
+    """load_table's work, kept for the file at ``where`` as it was at (mtime_ns, size); messages
+    name it as the user did (``path``)."""
+    table = _parse(path, target, binary)
+    table.x.flags.writeable = False
+    table.y.flags.writeable = False
+    return table
+
+
+def _parse(path: Path, target: str | None, binary: bool) -> Table:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:

@@ -6,14 +6,18 @@ stay on the device; :func:`to_host` turns a batch of them into plain numbers wit
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from .catalog import RACER_NAMES
+from .config import Config
 from .precision import pick_winner
 from .problems import Problem
 
@@ -57,6 +61,58 @@ class HostEpoch:
         return self.weights[:, self.winner] if self.w is None else self.w
 
 
+class Trainer(Protocol):
+    """What a Session, ``advance`` and ``run`` need of a trainer: the walker and every racer.
+
+    A reset to a past epoch is ``load_state_dict`` of the state saved there: it brings back
+    everything ``step`` reads (the walker's grid, momentum's velocity, Adam's moments), so the
+    epochs that follow are the ones that followed before. ``reset()`` is the start: w0, epoch 0.
+    """
+
+    kind: str
+    problem: Problem
+    epoch: int  # epochs taken
+    rates: list[float]  # the rates it starts with (the walker's grid; a racer's one rate)
+
+    @property
+    def evals_per_epoch(self) -> int:
+        """Loss evaluations an epoch costs: what a fair race counts."""
+        ...
+
+    @property
+    def fixed_rates(self) -> list[float] | None:
+        """The rates every epoch tries, when they never change (None: read them back each time)."""
+        ...
+
+    def step(self) -> Epoch:
+        """Run one epoch and return its record (device tensors)."""
+        ...
+
+    def reset(self) -> None:
+        """Back to the start: w0 at epoch 0, with no state carried over."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything ``step`` reads, copied: load it later to go back to this epoch."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go back to the epoch a ``state_dict`` was taken at."""
+        ...
+
+
+def _start(problem: Problem, w0: torch.Tensor | None) -> torch.Tensor:
+    start = problem.w0 if w0 is None else w0
+    return start.to(device=problem.device, dtype=torch.float32).clone()
+
+
+def _copied(state: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a state whose tensors are cloned (on their device: no sync)."""
+    return {
+        k: v.clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v) for k, v in state.items()
+    }
+
+
 class Walker:
     """Walker SGD: every epoch try all rates from the same weights and keep the best candidate.
 
@@ -80,8 +136,8 @@ class Walker:
         self.stay = stay  # a zero-rate candidate (keep w) is tried last
         self.adaptive = adaptive
         self.rates = self.grid + ([0.0] if stay else [])
-        start = problem.w0 if w0 is None else w0
-        self.w0 = start.to(device=problem.device, dtype=torch.float32).clone()
+        self.w0 = _start(problem, w0)
+        self.span0 = _log_span(self.grid)
         self.reset()
 
     @property
@@ -89,43 +145,39 @@ class Walker:
         return len(self.rates)
 
     @property
+    def evals_per_epoch(self) -> int:
+        return self.k
+
+    @property
     def fixed_rates(self) -> list[float] | None:
-        """The rates every epoch tries, when they never change (None: read them back each time)."""
         return None if self.adaptive else self.rates
 
-    def reset(
-        self,
-        w: torch.Tensor | None = None,
-        epoch: int = 0,
-        rates: Sequence[float] | None = None,
-        winner: int = 0,
-        moved: bool = True,
-    ) -> None:
-        """Restart from ``w`` (default w0), as if ``epoch`` epochs had ended there, the last of
-        them trying ``rates`` and won by ``winner`` (which set the adaptive grid that follows)."""
-        self.epoch = epoch
-        self.w = (self.w0 if w is None else w).clone()
+    def reset(self) -> None:
+        self.epoch = 0
+        self.w = self.w0.clone()
         self.grad: torch.Tensor | None = None
         self.loss: torch.Tensor | None = None
         device = self.problem.device
         self.lrs = torch.tensor(self.rates, dtype=torch.float32, device=device)
-        self.span0 = _log_span(self.grid)
         self.span = torch.tensor(self.span0, dtype=torch.float32, device=device)
-        if epoch > 0:
-            self.loss, self.grad = self.problem.loss_grad(self.w)
-            if rates is not None and self.adaptive:
-                self.lrs = torch.tensor(list(rates), dtype=torch.float32, device=device)
-                self._adapt(torch.tensor(winner, device=device), torch.tensor(moved, device=device))
 
-    def _adapt(self, winner: torch.Tensor, moved: torch.Tensor | None = None) -> None:
+    def state_dict(self) -> dict[str, Any]:
+        names = ("epoch", "w", "grad", "loss", "lrs", "span")
+        return _copied({name: getattr(self, name) for name in names})
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, value in _copied(state).items():
+            setattr(self, name, value)
+
+    def _adapt(self, winner: torch.Tensor, moved: torch.Tensor) -> None:
         """--grid adaptive: a log-spaced grid of the same size centred on the winning rate, twice
         as wide when the winner sat on the grid's edge (shrinking back to its starting width when
         it did not); if staying put won, the grid moves down. All on the device: no sync."""
         k = len(self.grid)
         grid = self.lrs[:k]
+        stayed = (winner >= k) | ~moved
         if k == 1:  # one rate has no grid to re-centre: Battiti's "bold driver" (1989), its
             # published factors: x1.1 after a step that lowered the loss, x0.5 after staying put
-            stayed = winner >= k if moved is None else (winner >= k) | ~moved
             new = torch.where(stayed, grid * 0.5, grid * 1.1).clamp(min=1e-12, max=1e12)
             self.lrs = torch.cat([new, self.lrs[k:]])
             return
@@ -133,17 +185,10 @@ class Walker:
         # wider when the winner sat on an edge, back towards the starting width when it did not
         self.span = torch.where(edge, self.span * 2, (self.span * 0.8).clamp(min=self.span0))
         self.span = self.span.clamp(max=12.0)
-        stayed = winner >= k
-        if moved is not None:
-            stayed = stayed | ~moved
         centre = torch.where(
             stayed, grid.min() * 10 ** (-self.span / 4), grid[winner.clamp(max=k - 1)]
         )
-        offsets = (
-            torch.linspace(-0.5, 0.5, k, device=grid.device) * self.span
-            if k > 1
-            else (torch.zeros(1, device=grid.device))
-        )
+        offsets = torch.linspace(-0.5, 0.5, k, device=grid.device) * self.span
         new = (centre * 10**offsets).clamp(min=1e-12, max=1e12)
         self.lrs = torch.cat([new, self.lrs[k:]])
 
@@ -213,57 +258,75 @@ def _log_span(rates: Sequence[float]) -> float:
     return math.log10(hi / lo) if hi > lo else 1.0
 
 
-def make_walker(problem: Problem, cfg: object, w0: torch.Tensor | None = None) -> Walker:
+def make_walker(problem: Problem, cfg: Config, w0: torch.Tensor | None = None) -> Walker:
     """The walker a Config asks for (its grid, --stay, --grid adaptive)."""
-    return Walker(
-        problem,
-        cfg.lrs,  # type: ignore[attr-defined]
-        w0,
-        stay=cfg.stay,  # type: ignore[attr-defined]
-        adaptive=cfg.grid == "adaptive",  # type: ignore[attr-defined]
-    )
+    return Walker(problem, cfg.lrs, w0, stay=cfg.stay, adaptive=cfg.grid == "adaptive")
 
 
-class Stepper(Walker):
-    """Vanilla SGD with one rate: the walker with k = 1 (the notebook's "stepper")."""
-
-    kind = "stepper"
-
-    def __init__(self, problem: Problem, lr: float, w0: torch.Tensor | None = None):
-        super().__init__(problem, [lr], w0)
-
-
-class Racer(Walker):
+class Racer:
     """A one-candidate optimizer that races the walker: epoch 1 reports the start, each later
     epoch takes one ``update`` from the current weights and reports the loss where it lands
-    (the stepper's convention, so curves line up epoch for epoch)."""
+    (the notebook's stepper convention, so curves line up epoch for epoch). Subclasses keep
+    their own state (a velocity, moments) in ``self.state``: ``reset`` clears it, ``state_dict``
+    saves it with the weights."""
 
     kind = "racer"
     evals_per_epoch = 1
 
     def __init__(self, problem: Problem, lr: float, w0: torch.Tensor | None = None):
-        super().__init__(problem, [lr], w0)
+        self.problem = problem
+        self.rates = [float(lr)]
+        self.w0 = _start(problem, w0)
+        self.lr = torch.tensor(self.rates, dtype=torch.float32, device=problem.device)
+        self.reset()
 
-    def reset(self, w=None, epoch=0, rates=None, winner=0, moved=True) -> None:  # noqa: D102
-        super().reset(w, epoch)
-        self.state: dict[str, object] = {}
+    @property
+    def fixed_rates(self) -> list[float] | None:
+        return self.rates
+
+    def reset(self) -> None:
+        self.epoch = 0
+        self.w = self.w0.clone()
+        self.grad: torch.Tensor | None = None
+        self.loss: torch.Tensor | None = None
+        self.state: dict[str, Any] = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        own = {"epoch": self.epoch, "w": self.w, "grad": self.grad, "loss": self.loss}
+        return _copied(own) | {"state": self.save_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in ("epoch", "w", "grad", "loss"):
+            value = state[name]
+            setattr(self, name, value.clone() if isinstance(value, torch.Tensor) else value)
+        self.load_state(state["state"])
+
+    def save_state(self) -> dict[str, Any]:
+        """A copy of ``self.state`` (tensors cloned)."""
+        return _copied(self.state)
+
+    def load_state(self, saved: dict[str, Any]) -> None:
+        self.state = _copied(saved)
 
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """The weights after one step from ``w`` with gradient ``grad``."""
         raise NotImplementedError
 
     def taken(self) -> torch.Tensor:
         """The rate of the step just taken, as a 1-vector on the device (the racer's own rate;
         the exact line search reports the step it chose)."""
-        return self.lrs
+        return self.lr
 
     def step(self) -> Epoch:
-        if self.grad is None:
-            return super().step()
-        self.w = self.update(self.w, self.grad).contiguous()
-        self.loss, self.grad = self.problem.loss_grad(self.w)
+        if self.grad is None:  # epoch 1: the start, no step yet
+            self.loss, self.grad = self.problem.loss_grad(self.w)
+        else:
+            self.w = self.update(self.w, self.grad).contiguous()
+            self.loss, self.grad = self.problem.loss_grad(self.w)
         self.epoch += 1
         finite = torch.isfinite(self.loss)
         zero = torch.zeros((), dtype=torch.long, device=self.w.device)
+        took = torch.ones((), dtype=torch.bool, device=self.w.device)  # a racer always steps
         return Epoch(
             self.epoch,
             self.w[:, None].clone(),
@@ -272,9 +335,18 @@ class Racer(Walker):
             self.loss,
             finite,
             self.taken(),
-            finite,
+            took,
             self.w,
         )
+
+
+class Stepper(Racer):
+    """Vanilla SGD with one rate (the notebook's "stepper"): w = w - lr g."""
+
+    kind = "stepper"
+
+    def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        return w - grad * self.lr[0]  # (the walker's candidate arithmetic: the same floats)
 
 
 class Momentum(Racer):
@@ -285,9 +357,9 @@ class Momentum(Racer):
 
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         v = self.state.get("v")
-        v = grad.clone() if v is None else self.mu * v + grad  # type: ignore[operator]
+        v = grad.clone() if v is None else self.mu * v + grad
         self.state["v"] = v
-        return w - self.lrs[0] * v
+        return w - self.lr[0] * v
 
 
 class Adam(Racer):
@@ -295,15 +367,23 @@ class Adam(Racer):
 
     kind = "adam"
 
+    def reset(self) -> None:
+        super().reset()
+        self.param = torch.nn.Parameter(self.w.clone())
+        self.opt = torch.optim.Adam([self.param], lr=self.rates[0])
+
+    def save_state(self) -> dict[str, Any]:
+        return {"param": self.param.detach().clone(), "opt": copy.deepcopy(self.opt.state_dict())}
+
+    def load_state(self, saved: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.param.copy_(saved["param"])
+        self.opt.load_state_dict(copy.deepcopy(saved["opt"]))  # (its moments and step count)
+
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        if "opt" not in self.state:
-            param = torch.nn.Parameter(w.clone())
-            self.state["param"] = param
-            self.state["opt"] = torch.optim.Adam([param], lr=self.rates[0])
-        param = self.state["param"]
-        param.grad = grad.clone()  # type: ignore[union-attr]
-        self.state["opt"].step()  # type: ignore[union-attr]
-        return param.detach().clone()  # type: ignore[union-attr]
+        self.param.grad = grad.clone()
+        self.opt.step()
+        return self.param.detach().clone()
 
 
 class Exact(Racer):
@@ -313,32 +393,29 @@ class Exact(Racer):
 
     kind = "exact"
     evals_per_epoch = 2  # the gradient, and the curvature along it
-    fixed_rates = None  # the step changes every epoch: read back what it took
 
-    def reset(self, w=None, epoch=0, rates=None, winner=0, moved=True) -> None:  # noqa: D102
-        super().reset(w, epoch)
+    @property
+    def fixed_rates(self) -> list[float] | None:
+        return None  # the step changes every epoch: read back what it took
+
+    def reset(self) -> None:
+        super().reset()
         # no rate of its own: epoch 1 takes no step (0), each later one the step it chose
-        self.step_taken = torch.zeros(1, device=self.problem.device)
-        self.lrs = self.step_taken
+        self.state["taken"] = torch.zeros(1, device=self.problem.device)
 
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        self.step_taken = self.problem.exact_step(grad).reshape(1)
-        return w - self.step_taken * grad
+        self.state["taken"] = self.problem.exact_step(grad).reshape(1)
+        return w - self.state["taken"] * grad
 
     def taken(self) -> torch.Tensor:
-        return self.step_taken
+        return self.state["taken"]
 
 
-RACERS: dict[str, type[Walker]] = {}  # filled below: name -> class taking (problem, lr, w0)
+RACERS: dict[str, type[Racer]] = {cls.kind: cls for cls in (Stepper, Momentum, Adam, Exact)}
+assert tuple(RACERS) == RACER_NAMES  # one list of names: catalog's, which the CLI reads
 
 
-def evals_per_epoch(trainer: Walker) -> int:
-    """Loss evaluations an epoch costs: the walker's k candidates, a racer's one (two for the
-    exact line search); what a fair race counts."""
-    return getattr(trainer, "evals_per_epoch", trainer.k)
-
-
-def make_racer(name: str, problem: Problem, lr: float, w0: torch.Tensor | None = None) -> Walker:
+def make_racer(name: str, problem: Problem, lr: float, w0: torch.Tensor | None = None) -> Racer:
     """A racer by name: stepper, momentum, adam or exact."""
     return RACERS[name](problem, lr, w0)
 
@@ -403,25 +480,27 @@ def stop_outcome(rec: HostEpoch, min_loss: float, epochs: int) -> Outcome | None
 
 
 def advance(
-    trainer: Walker, count: int, min_loss: float, epochs: int
+    trainer: Trainer, count: int, min_loss: float, epochs: int
 ) -> tuple[list[HostEpoch], Outcome | None]:
     """Up to ``count`` epochs on the device, then one transfer to the host. If the run ends inside
-    the batch, the records stop there and the trainer is rewound to that epoch."""
+    the batch, the records stop there and the trainer goes back to that epoch (the state saved
+    before the batch, then the batch's epochs up to the stop again: exact for every trainer)."""
     count = min(count, epochs - trainer.epoch)
-    fixed = trainer.fixed_rates
-    records = to_host([trainer.step() for _ in range(count)], fixed)
+    saved = trainer.state_dict() if count > 1 else None
+    records = to_host([trainer.step() for _ in range(count)], trainer.fixed_rates)
     for i, rec in enumerate(records):
         outcome = stop_outcome(rec, min_loss, epochs)
         if outcome is not None:
-            if rec.epoch != trainer.epoch:
-                w = torch.as_tensor(rec.position).to(trainer.problem.device)
-                trainer.reset(w, rec.epoch, rec.rates, rec.winner, rec.moved)
+            if saved is not None and rec.epoch != trainer.epoch:
+                trainer.load_state_dict(saved)
+                for _ in range(i + 1):
+                    trainer.step()
             return records[: i + 1], outcome
     return records, None
 
 
 def run(
-    trainer: Walker,
+    trainer: Trainer,
     epochs: int = 100,
     min_loss: float = 0.1,
     stop: threading.Event | None = None,
@@ -490,6 +569,3 @@ def device_name(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return "CPU"
-
-
-RACERS.update(stepper=Stepper, momentum=Momentum, adam=Adam, exact=Exact)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from .catalog import RACER_NAMES
+
 MAX_RATES = 1024
 """The most rates one grid may hold: the walker evaluates all of them every epoch."""
 
@@ -107,9 +109,7 @@ def format_rate(rate: float, rates: list[float] | None = None) -> str:
     return f"{rate:.4g}"
 
 
-def parse_race(
-    spec: str, names: tuple[str, ...] = ("stepper", "momentum", "adam", "exact")
-) -> list[tuple[str, float]]:
+def parse_race(spec: str, names: tuple[str, ...] = RACER_NAMES) -> list[tuple[str, float]]:
     """``--race``: ``0.3,0.7`` (steppers) or ``stepper:0.3,momentum:0.1,adam:0.05,exact``."""
     out: list[tuple[str, float]] = []
     for item in (p.strip() for p in spec.split(",")):

@@ -16,9 +16,9 @@ from .config import Config
 from .engine import (
     HostEpoch,
     Outcome,
+    Trainer,
     Walker,
     device_name,
-    evals_per_epoch,
     host_batch,
     make_racer,
     make_walker,
@@ -119,7 +119,7 @@ def _save(recording: RecordWriter | None, args: argparse.Namespace, code: int) -
 
 
 def timed_round_robin(
-    makers: list[Callable[[], Walker]], cfg: Config, repeat: int
+    makers: list[Callable[[], Trainer]], cfg: Config, repeat: int
 ) -> list[tuple[Outcome, float]]:
     """Outcome and median wall time (seconds) to the target of each trainer over ``repeat`` warm
     runs, interleaved (one run of each in turn) so a noisy machine slows them all alike."""
@@ -187,7 +187,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         f"device {device_name(device)}, median of {args.repeat} runs\n"
     )
     grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"
-    racers: list[tuple[str, str, Callable[[], Walker]]] = [
+    racers: list[tuple[str, str, Callable[[], Trainer]]] = [
         ("walker", grid, lambda: make_walker(problem, cfg, w0))
     ]
     if cfg.problem != "linear" and cfg.grid == "fixed":  # beyond the notebook: both walkers
@@ -211,7 +211,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
         walker_outcome, walker_time = results[0]
         for (name, label, make), (outcome, seconds) in zip(racers, results, strict=True):
-            evals = outcome.epochs * evals_per_epoch(make())
+            evals = outcome.epochs * make().evals_per_epoch
             reached = outcome.state == "reached"
             if outcome.state == "diverged":
                 loss = "diverged"
