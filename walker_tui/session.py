@@ -1,6 +1,8 @@
-"""A training session: the walker and its racing steppers stepped in lockstep from one w0.
+"""A training session: the walker and its racers stepped in lockstep from one w0.
 
-Pure engine code (no UI): the app's worker thread drives it, the tests drive it directly.
+Pure engine code (no UI): the driver's thread runs it (walker_tui.driver), the tests drive it
+directly. Racers can join a run under way: they start from the same w0 and catch up to the
+walker's epoch (:meth:`Session.catch_up`), then go in lockstep; dropping them keeps the walk.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from .config import Config
 from .engine import (
     HostEpoch,
     Outcome,
-    Walker,
+    Trainer,
     advance,
     device_name,
-    evals_per_epoch,
     host_batch,
     make_racer,
     make_walker,
@@ -27,18 +28,11 @@ from .engine import (
 from .grids import racer_label
 from .precision import host64
 from .problems import Problem, make_problem
-from .surface import Window, contour_levels, contour_points, fit_window, grow, loss_grid, to_plane
+from .surface import SurfaceData, Window, fit_window, grow, to_plane, views
 
+__all__ = ["Session", "SurfaceData", "build_problem", "resolve_target", "start_weights"]
 
-@dataclass
-class SurfaceData:
-    """A loss grid over a window, ready to draw."""
-
-    window: Window
-    xs: np.ndarray
-    ys: np.ndarray
-    z: np.ndarray
-    contours: list[tuple[np.ndarray, np.ndarray]]
+Frame = dict[str, HostEpoch]  # one epoch of every trainer that took it: name -> record
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -83,12 +77,13 @@ def start_weights(cfg: Config, problem: Problem) -> torch.Tensor:
 
 @dataclass
 class Session:
-    """Everything one seed's run needs: problem, trainers, their outcomes and the surface."""
+    """Everything one seed's run needs: problem, trainers, their outcomes and the surface's
+    window."""
 
     cfg: Config
     seed: int
     race: bool = False
-    trainers: dict[str, Walker] = field(default_factory=dict)
+    trainers: dict[str, Trainer] = field(default_factory=dict)
     outcomes: dict[str, Outcome | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,22 +93,71 @@ class Session:
         self.w0 = w0 = start_weights(self.cfg, self.problem)
         self.min_loss = resolve_target(self.cfg, self.problem)
         self.trainers["walker"] = make_walker(self.problem, self.cfg, w0)
-        if self.race:
-            for item in self.cfg.race:
-                name, lr = ("stepper", item) if isinstance(item, (int, float)) else item
-                self.trainers[racer_label(name, lr)] = make_racer(name, self.problem, lr, w0)
-        self.outcomes = {name: None for name in self.trainers}
+        self.outcomes = {"walker": None}
         self.seconds: dict[str, float] = {}
+        self.set_race(self.race)
         best = self.problem.minimum()
         self.origin, self.basis = self.problem.plane()
         self.proj = np.linalg.pinv(self.basis)  # weights -> plane coordinates
         self.start = self.to_plane(host64(self.w0).numpy())
         self.minimum = None if best is None else self.to_plane(best.numpy())
-        self.surface: SurfaceData | None = None
+        self.window: Window | None = None
+        self.surface: SurfaceData | None = None  # (update_surface's, for callers without a thread)
 
     def to_plane(self, w: np.ndarray) -> np.ndarray:
         """Plane coordinates (2, or 2 x k) of weights (d, or d x k)."""
         return to_plane(w, self.origin, self.proj)
+
+    @property
+    def plane(self) -> tuple[np.ndarray, np.ndarray]:
+        """(origin, basis) of the surface's plane in weight space."""
+        return self.origin, self.basis
+
+    # --- the race ---
+
+    def set_race(self, on: bool) -> bool:
+        """Racers on (fresh from w0 at epoch 0: :meth:`catch_up` brings them to the walker) or
+        off (dropped; the walker's run goes on). True if anything changed."""
+        self.race = on
+        if on:
+            added = False
+            for name, lr in self.cfg.race:
+                label = racer_label(name, lr)
+                if label not in self.trainers:
+                    self.trainers[label] = make_racer(name, self.problem, lr, self.w0)
+                    self.outcomes[label] = None
+                    self.seconds.pop(label, None)
+                    added = True
+            return added
+        dropped = [name for name in self.trainers if name != "walker"]
+        for name in dropped:
+            del self.trainers[name], self.outcomes[name]
+            self.seconds.pop(name, None)
+        return bool(dropped)
+
+    @property
+    def lead(self) -> int:
+        """The walker's epoch: where racers that joined late catch up to."""
+        return self.trainers["walker"].epoch
+
+    @property
+    def behind(self) -> list[str]:
+        """Racers still running that have not caught up with the walker yet."""
+        return [
+            name
+            for name, t in self.trainers.items()
+            if name != "walker" and self.outcomes[name] is None and t.epoch < self.lead
+        ]
+
+    def catch_up(self, count: int) -> list[Frame]:
+        """Up to ``count`` epochs of every racer that is behind, never past the walker's epoch."""
+        names = self.behind
+        if not names:
+            return []
+        gap = min(self.lead - self.trainers[name].epoch for name in names)
+        return self._advance(names, min(count, gap))
+
+    # --- stepping ---
 
     @property
     def finished(self) -> bool:
@@ -124,48 +168,58 @@ class Session:
         """Epochs per host transfer at full pace (see engine.host_batch)."""
         return host_batch(self.device)
 
-    def step(self) -> dict[str, HostEpoch]:
+    def step(self) -> Frame:
         """One epoch of every trainer still running; records their outcomes when they stop."""
         frames = self.advance(1)
         return frames[0] if frames else {}
 
-    def advance(self, count: int) -> list[dict[str, HostEpoch]]:
-        """Up to ``count`` epochs of every trainer still running, in lockstep, with one host
-        transfer per trainer; one frame (trainer name -> record) per epoch."""
+    def advance(self, count: int) -> list[Frame]:
+        """Up to ``count`` epochs of every trainer still running and caught up, in lockstep, with
+        one host transfer per trainer; one frame per epoch."""
+        behind = set(self.behind)
+        names = [n for n, o in self.outcomes.items() if o is None and n not in behind]
+        return self._advance(names, count)
+
+    def _advance(self, names: list[str], count: int) -> list[Frame]:
         per: dict[str, list[HostEpoch]] = {}
-        for name, trainer in self.trainers.items():
-            if self.outcomes[name] is not None:
-                continue
+        for name in names:
+            trainer = self.trainers[name]
             t0 = time.perf_counter()
-            per[name], self.outcomes[name] = advance(
-                trainer, count, self.min_loss, self.cfg.epochs
-            )
+            per[name], self.outcomes[name] = advance(trainer, count, self.min_loss, self.cfg.epochs)
             spent = (time.perf_counter() - t0) / max(1, len(per[name]))
             for rec in per[name]:  # what a fair race counts: evaluations and wall time
                 self.seconds[name] = self.seconds.get(name, 0.0) + spent
                 rec.seconds = self.seconds[name]
-                rec.evals = rec.epoch * evals_per_epoch(trainer)
+                rec.evals = rec.epoch * trainer.evals_per_epoch
         longest = max((len(r) for r in per.values()), default=0)
         return [{n: r[i] for n, r in per.items() if i < len(r)} for i in range(longest)]
 
-    def update_surface(self, xs: np.ndarray, ys: np.ndarray) -> SurfaceData | None:
-        """Compute the grid for a window holding w0, the minimum and these points if the current
-        window does not hold them; None when nothing changed."""
+    # --- the surface ---
+
+    def window_for(self, xs: np.ndarray, ys: np.ndarray) -> Window | None:
+        """A window holding w0, the minimum and these plane points, if the current window does
+        not hold them (it becomes the current window); None when nothing changed."""
         xs = np.asarray(xs, dtype=float)
         ys = np.asarray(ys, dtype=float)
         ok = np.isfinite(xs) & np.isfinite(ys)
         xs, ys = xs[ok], ys[ok]
-        if self.surface is None:
+        if self.window is None:
             fixed = [self.start] + ([] if self.minimum is None else [self.minimum])
-            window = fit_window(
+            self.window = fit_window(
                 np.concatenate([[p[0] for p in fixed], xs]),
                 np.concatenate([[p[1] for p in fixed], ys]),
             )
-        elif self.surface.window.contains(xs, ys):
+        elif self.window.contains(xs, ys):
             return None
         else:
-            window = grow(self.surface.window, xs, ys)
-        gx, gy, z = loss_grid(self.problem, window, plane=(self.origin, self.basis))
-        contours = contour_points(gx, gy, z, contour_levels(z))
-        self.surface = SurfaceData(window, gx, gy, z, contours)
+            self.window = grow(self.window, xs, ys)
+        return self.window
+
+    def update_surface(self, xs: np.ndarray, ys: np.ndarray) -> SurfaceData | None:
+        """The full surface of the window :meth:`window_for` gives, computed here and now (the
+        app's driver computes it on the Surveyor's thread instead); None when nothing changed."""
+        window = self.window_for(xs, ys)
+        if window is None:
+            return None
+        *_, self.surface = views(self.problem, window, self.plane)
         return self.surface

@@ -1,11 +1,16 @@
-"""The loss surface over two weights: a window that holds the walk, a batched grid, contour levels.
+"""The loss surface over two weights: a window that holds the walk, batched grids, contour levels,
+and the surveyor thread that computes them without holding up training or quitting.
 
-Pure numpy/torch, no UI. The grid is computed in one batched evaluation per window (closed form for
-least squares, chunked for other problems) and never per frame.
+Pure numpy/torch, no UI. A grid is computed once per window, never per frame, in chunks of tens of
+milliseconds with a cancel check between them; a large problem's first view is coarse (and on a
+sample of its data), and the full grid follows (see :class:`Surveyor`).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +18,15 @@ import torch
 
 from .problems import Problem
 
-GRID = 120  # points per side
+GRID = 120  # points per side of the full grid
+COARSE = 30  # points per side of a first view
+FIRST_WORK = 4e7  # floats a first view may touch (~0.1-0.2 s on a 2-core CPU)
+FULL_SECONDS = 20.0  # the longest a full grid may take, estimated from the first view; beyond
+# it the last view is the full grid on as many points of a sample as fit
+
+
+class Cancelled(Exception):
+    """A grid was cancelled between chunks: its window is no longer wanted."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +71,12 @@ def loss_grid(
     window: Window,
     size: int = GRID,
     plane: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, ...]:
+    cancel: threading.Event | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Losses on a size x size grid over the window: (xs, ys, Z) with Z[j, i] at (xs[i], ys[j]).
-    With more than two weights the grid lies in ``plane`` (origin, basis: see Problem.plane)."""
+    With more than two weights the grid lies in ``plane`` (origin, basis: see Problem.plane).
+    Evaluated in chunks of ``problem.surface_chunk`` points; raises :class:`Cancelled` at the
+    first chunk boundary after ``cancel`` is set."""
     xs = np.linspace(window.x0, window.x1, size)
     ys = np.linspace(window.y0, window.y1, size)
     gx, gy = np.meshgrid(xs, ys)
@@ -68,8 +84,176 @@ def loss_grid(
     if plane is not None:
         origin, basis = plane
         points = origin[:, None] + basis @ points
-    z = problem.surface(torch.tensor(points, dtype=torch.float64)).reshape(size, size)
-    return xs, ys, z
+    weights = torch.tensor(points, dtype=torch.float64)
+    chunk = problem.surface_chunk
+    parts = []
+    for s in range(0, weights.shape[1], chunk):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        parts.append(problem.surface(weights[:, s : s + chunk]))
+    return xs, ys, np.concatenate(parts).reshape(size, size)
+
+
+@dataclass
+class SurfaceData:
+    """A loss grid over a window, ready to draw. ``note`` says what the view is when it is not
+    the full grid on all the data ("coarse 30x30 on 1,157 of 1,000,000 points, refining…"); it
+    is empty for the full grid."""
+
+    window: Window
+    xs: np.ndarray
+    ys: np.ndarray
+    z: np.ndarray
+    contours: list[tuple[np.ndarray, np.ndarray]]
+    note: str = ""
+    seconds: float = 0.0  # what computing it took
+
+
+def survey(
+    problem: Problem,
+    window: Window,
+    size: int = GRID,
+    plane: tuple[np.ndarray, np.ndarray] | None = None,
+    cancel: threading.Event | None = None,
+    note: str = "",
+) -> SurfaceData:
+    """One view: the grid, its contour levels and points (raises :class:`Cancelled`)."""
+    t0 = time.perf_counter()
+    xs, ys, z = loss_grid(problem, window, size, plane, cancel)
+    contours = contour_points(xs, ys, z, contour_levels(z))
+    return SurfaceData(window, xs, ys, z, contours, note, time.perf_counter() - t0)
+
+
+def views(
+    problem: Problem,
+    window: Window,
+    plane: tuple[np.ndarray, np.ndarray] | None = None,
+    cancel: threading.Event | None = None,
+    models: dict[object, Problem | None] | None = None,
+) -> Iterator[SurfaceData]:
+    """The views of a window, first to last: the full grid at once where it is cheap; else a
+    coarse first view (on a sample of the data where even that is dear), then the full grid,
+    on a binned summary of the data where the problem has one, on all of it where that fits in
+    FULL_SECONDS (estimated from the first view's speed), else on a sample that fits. ``models``
+    keeps samples and summaries from one window to the next."""
+    models = {} if models is None else models
+    per_point = problem.surface_cost / max(1, problem.data_points)  # floats per data point
+    n = problem.data_points
+    if GRID * GRID * problem.surface_cost <= FIRST_WORK:
+        yield survey(problem, window, GRID, plane, cancel)
+        return
+    m = n if COARSE * COARSE * problem.surface_cost <= FIRST_WORK else None
+    if m is None:
+        m = max(100, int(FIRST_WORK / (COARSE * COARSE * per_point)))
+        first = _sample(problem, m, models)
+        note = f"coarse {COARSE}x{COARSE} on {m:,} of {n:,} points, refining…"
+    else:
+        first, note = problem, f"coarse {COARSE}x{COARSE}, refining…"
+    view = survey(first, window, COARSE, plane, cancel, note)
+    yield view
+    if "summary" not in models:
+        models["summary"] = problem.summary(cancel)
+        if cancel is not None and cancel.is_set():
+            del models["summary"]
+            raise Cancelled
+    summary = models["summary"]
+    if summary is not None:
+        yield survey(summary, window, GRID, plane, cancel)
+        return
+    rate = view.seconds / (COARSE * COARSE * first.surface_cost)  # seconds a float
+    if GRID * GRID * problem.surface_cost * rate <= FULL_SECONDS:
+        yield survey(problem, window, GRID, plane, cancel)
+        return
+    m = max(m, int(FULL_SECONDS / rate / (GRID * GRID * per_point)))
+    part = _sample(problem, m, models)
+    yield survey(part, window, GRID, plane, cancel, f"{GRID}x{GRID} on {m:,} of {n:,} points")
+
+
+def _sample(problem: Problem, m: int, models: dict[object, Problem | None]) -> Problem:
+    """The problem on a sample of m points, drawn once per surveyor."""
+    part = models.get(("sample", m))
+    if part is None:
+        part = models[("sample", m)] = problem.sample(m)
+    return part
+
+
+class Surveyor:
+    """Computes the surface of the newest window asked for on its own daemon thread, view by
+    view (see :func:`views`), and hands each to ``on_view``. A newer window, or ``close``,
+    cancels the grid in progress at its next chunk, so neither training (another thread) nor
+    quitting (the thread is a daemon) ever waits for a surface."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        plane: tuple[np.ndarray, np.ndarray] | None,
+        on_view: Callable[[SurfaceData], None],
+    ) -> None:
+        self.problem, self.plane, self.on_view = problem, plane, on_view
+        self._cond = threading.Condition()
+        self._window: Window | None = None
+        self._cancel = threading.Event()  # the grid in progress's
+        self._closed = False
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._models: dict[object, Problem | None] = {}
+
+    def request(self, window: Window) -> None:
+        """Compute this window's views, dropping any older window's."""
+        with self._cond:
+            if self._closed:
+                return
+            self._window = window
+            self._cancel.set()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="surface", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Compute nothing more; the grid in progress stops at its next chunk."""
+        with self._cond:
+            self._closed = True
+            self._cancel.set()
+            self._cond.notify()
+
+    @property
+    def busy(self) -> bool:
+        """A window is waiting or being computed."""
+        with self._cond:
+            return self._busy or self._window is not None
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._window is None and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                window, self._window = self._window, None
+                self._cancel = cancel = threading.Event()
+                self._busy = True
+            try:
+                for view in views(self.problem, window, self.plane, cancel, self._models):
+                    if cancel.is_set():
+                        break
+                    self.on_view(view)
+            except Cancelled:
+                pass
+            except (Exception, MemoryError) as error:  # training goes on without a surface
+                text = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
+                xs = np.linspace(window.x0, window.x1, 2)
+                ys = np.linspace(window.y0, window.y1, 2)
+                z = np.full((2, 2), np.nan)
+                note = f"no surface: {type(error).__name__}: {text}"
+                self.on_view(SurfaceData(window, xs, ys, z, [], note))
+            finally:
+                with self._cond:
+                    self._busy = False
 
 
 def contour_levels(z: np.ndarray, count: int = 9) -> np.ndarray:
