@@ -91,6 +91,10 @@ def parse_lrs(spec: str) -> list[float]:
         rates = [_number(p, "rate") for p in items]
     if len(rates) > MAX_RATES:
         raise GridError(f"{len(rates)} rates, more than the limit of {MAX_RATES}")
+    # The rates as written: arange's 0.1 + 2 * 0.1 is 0.30000000000000004, a float64 artefact
+    # of the notebook's np.arange that no user wrote; 12 significant digits drop it (the walker
+    # works in float32, which cannot tell the two apart).
+    rates = [float(f"{r:.12g}") for r in rates]
     for rate in rates:
         if not math.isfinite(rate) or rate <= 0:
             raise GridError(f"rate {rate:g} is not positive; learning rates must be > 0")

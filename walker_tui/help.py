@@ -12,11 +12,17 @@ from textual.widgets import Static
 KEYS = [
     ("space", "pause / resume training"),
     ("n", "one epoch (pauses first if running)"),
-    ("left / right", "back / forth through the recorded epochs (pauses)"),
+    ("left / right", "back / forth one epoch through the run (pauses)"),
+    ("pgup / pgdn", "back / forth a twentieth of the run"),
+    ("home / end", "the first / the newest epoch"),
     ("r", "reseed: next seed, new data and w0, from epoch 0"),
-    ("s", "race stepper(s) from the same w0; s again drops it"),
+    ("s", "race the walker from the same w0; s again drops the racers"),
     ("+ / -", "faster / slower pace, up to as fast as it goes"),
     ("x", "loss curve along epochs, loss evaluations or seconds"),
+    ("l", "loss curve on a log / linear x axis (long runs)"),
+    ("w", "save the walker's run (CSV: walker-tui replay FILE opens it)"),
+    ("p", "save a screenshot (SVG)"),
+    ("ctrl+p", "command palette: every action, and themes"),
     ("?", "this help"),
     ("q", "quit"),
 ]
@@ -27,7 +33,32 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,question_mark,q", "dismiss", "close help"),
+        # the app's keys close the help and do what they say (the footer lists them)
+        *(
+            Binding(key, f"forward('{action}')", show=False)
+            for key, action in [
+                ("space", "toggle_pause"),
+                ("n", "step"),
+                ("r", "reseed"),
+                ("s", "race"),
+                ("x", "x_axis"),
+                ("plus,equals_sign", "faster"),
+                ("minus", "slower"),
+                ("left", "back"),
+                ("right", "forth"),
+                ("home", "first"),
+                ("end", "newest"),
+                ("pageup", "page_back"),
+                ("pagedown", "page_forth"),
+                ("l", "log_x"),
+            ]
+        ),  # fmt: skip
     ]
+
+    async def action_forward(self, action: str) -> None:
+        """Close the help, then run the app's action for the key."""
+        self.dismiss()
+        await self.app.run_action(action)
 
     def compose(self) -> ComposeResult:
         width = max(len(k) for k, _ in KEYS)

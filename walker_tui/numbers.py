@@ -40,6 +40,13 @@ def _honest(shown: float, v: float, target: float | None) -> bool:
     return (shown < target) == (v < target) and (shown == target) == (v == target)
 
 
+def format_eps(eps: float) -> str:
+    """Epochs a second: whole numbers from 10 up (3360, not 3360.0), two digits below (0.5)."""
+    if eps >= 10:
+        return f"{eps:.0f}"
+    return f"{eps:.2g}"
+
+
 def format_target(target: float) -> str:
     """The target as the user gave it."""
     return f"{target:g}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -12,9 +13,27 @@ WINNER_COLOR = "red"
 WINNER_GLYPH = "★"
 
 
+RACER_MARKERS = ("•", "x", "+", "o", "*", "=")
+
+
 def series_color(name: str, index: int) -> str:
     """The walker is cyan; racers take the palette in order."""
     return WALKER_COLOR if name == "walker" else RACER_COLORS[(index - 1) % len(RACER_COLORS)]
+
+
+def series_marker(name: str, index: int) -> str:
+    """The walker draws braille lines; each racer a glyph of its own, so series differ without
+    colour (NO_COLOR) too."""
+    return "braille" if name == "walker" else RACER_MARKERS[(index - 1) % len(RACER_MARKERS)]
+
+
+def legend_glyph(marker: str) -> str:
+    return "⣿" if marker == "braille" else marker
+
+
+def no_color() -> bool:
+    """NO_COLOR is set (https://no-color.org): shapes, not colours, must tell things apart."""
+    return bool(os.environ.get("NO_COLOR"))
 
 
 def decade_ticks(lo: float, hi: float, most: int = 8) -> tuple[list[float], list[str]]:

@@ -7,13 +7,17 @@ import math
 import numpy as np
 
 from ..grids import format_rate
-from . import WINNER_COLOR, WINNER_GLYPH, log_ticks, thin
+from ..numbers import format_loss
+from . import WINNER_COLOR, WINNER_GLYPH, log_ticks, no_color, thin
 from .painter import PaintedPlot, Plot
 
 
 class CandidateBars(PaintedPlot):
-    """Bars on a log scale from a floor below the smallest loss; nan and inf candidates get a
-    full-height grey bar labelled as such, the winner a red bar and a star over it."""
+    """One bar per rate, standing on a floor just under the lowest loss, so the differences that
+    decide the winner show: on a log axis when the losses span a decade or more, otherwise on a
+    linear axis fitted to their spread, with tick labels carrying the digits that tell them
+    apart. nan and inf candidates get a full-height hatched bar labelled as such; the winner a
+    red bar of its own glyph, a star over it and a ``*`` on its rate."""
 
     def draw(
         self,
@@ -24,32 +28,42 @@ class CandidateBars(PaintedPlot):
         losses: np.ndarray | None,
         winner: int,
         epoch: int,
+        target: float | None = None,
     ) -> None:
         if losses is None or len(losses) == 0:
             plt.title("candidates: waiting for the first epoch")
             return
         losses = np.asarray(losses, dtype=float)
-        finite = np.isfinite(losses) & (losses > 0)
-        logs = np.where(finite, np.log10(np.where(finite, losses, 1.0)), np.nan)
+        finite = np.isfinite(losses)
+        win_ok = 0 <= winner < len(rates) and bool(finite[winner])
+        values, log = self._scale(losses, finite)
         if finite.any():
-            lo, hi = float(np.nanmin(logs)), float(np.nanmax(logs))
+            lo, hi = float(values[finite].min()), float(values[finite].max())
         else:
             lo, hi = 0.0, 1.0
-        # Bars stand on a floor a little under the smallest loss, so small differences show.
-        base = lo - max(0.25 * (hi - lo), 0.05)
-        top = hi + max(0.05, 0.1 * (hi - base))
-        heights = np.where(finite, logs, top)
+        spread = hi - lo
+        if spread <= 0:  # all equal (epoch 1: every candidate is the start)
+            spread = max(abs(hi), 1e-30) * (0.1 if log else 1e-3) if hi else 1.0
+        base = lo - 0.25 * spread
+        top = hi + 0.1 * spread
+        heights = np.where(finite, values, top)
         # plotext's plot area has height - 4 rows (title, borders, tick labels); the star and the
         # nan/inf words go one row above their bar, so the axis reaches at least a row past top.
         rows = max(3, height - 4)
         y1 = max(top + 0.2 * (top - base), (top * (rows - 1) - base) / (rows - 2))
         above = (y1 - base) / (rows - 1)
         bad = [i for i in range(len(rates)) if not finite[i]]
-        win_ok = 0 <= winner < len(rates) and bool(finite[winner])
-        ticks, tlabels = log_ticks(base, top, most=max(2, height // 3))
+        most = max(2, height // 3)
+        if not finite.any():
+            ticks, tlabels = [base], [""]  # no finite loss: no scale to show
+        elif log:
+            ticks, tlabels = log_ticks(base, top, most=most)
+        else:
+            ticks, tlabels = linear_ticks(lo, hi, most)
         # plotext's plot area: the panel less the y labels, the axis and the right border
         area = width - max(len(t) for t in tlabels) - 2
         pos, half = bar_columns(len(rates), area)
+        plain = no_color()
 
         def layer(keep: list[int], marker: str = "sd", **style: object) -> None:
             for i in keep:
@@ -64,7 +78,7 @@ class CandidateBars(PaintedPlot):
         layer([i for i in range(len(rates)) if finite[i] and i != winner], color="blue")
         layer(bad, color="gray", marker="░")
         if win_ok:
-            layer([winner], color=WINNER_COLOR)
+            layer([winner], color=WINNER_COLOR, marker="▓" if plain else "sd")
             plt.text(
                 WINNER_GLYPH,
                 pos[winner],
@@ -75,32 +89,64 @@ class CandidateBars(PaintedPlot):
         for i in bad:
             word = "nan" if math.isnan(losses[i]) else "inf"
             plt.text(word, pos[i], top + above, color="gray", alignment="center")
-        widest = max(len(format_rate(r, rates)) for r in rates) + 1
+        names = [rate_label(r, rates) for r in rates]
+        widest = max(len(n) for n in names) + 1
         shown = thin(list(range(len(rates))), width, winner if win_ok else None, widest)
-        labels = []
-        for i in shown:
-            text = format_rate(rates[i], rates)
-            labels.append(
-                f"*{text}" if i == winner and win_ok else text
-            )  # ASCII: width never in doubt
-        plt.xticks([pos[i] for i in shown], labels)
+        labels = [f"*{names[i]}" if i == winner and win_ok else names[i] for i in shown]
+        plt.xticks([pos[i] for i in shown], labels)  # (ASCII *: its width is never in doubt)
         plt.yticks(ticks, tlabels)
         plt.ylim(base, y1)
         plt.xlim(0, area - 1)  # x counts the plot area's columns
-        if win_ok:
+        scale = "log" if log else "linear"
+        if epoch == 1 and finite.any():
+            start = format_loss(10**hi if log else hi, target)
+            title = f"epoch 1: every candidate is the start ({start})"
+        elif win_ok:
+            loss = format_loss(losses[winner], target)
             title = (
-                f"epoch {epoch} candidates: {WINNER_GLYPH} lr "
-                f"{format_rate(rates[winner], rates)} → {losses[winner]:.4g}"
+                f"epoch {epoch} candidates ({scale}): {WINNER_GLYPH} lr {names[winner]} → {loss}"
             )
         else:
             title = f"epoch {epoch} candidates: none finite"
         if bad:
             title += f" ({len(bad)} not finite)"
-        if len(title) > width - 12 and win_ok:  # plotext drops a title that overflows
-            rate = format_rate(rates[winner], rates)
-            title = f"ep {epoch}: {WINNER_GLYPH} {rate} → {losses[winner]:.3g}"
+        if len(title) > width - 4 and win_ok:  # plotext drops a title that overflows
+            loss = format_loss(losses[winner], target)
+            title = f"ep {epoch}: {WINNER_GLYPH} {names[winner]} → {loss}"
             title += f" ({len(bad)} inf)" if bad else ""
         plt.title(title)
+
+    @staticmethod
+    def _scale(losses: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The bar heights' axis: log10 of the losses when they are all positive and span a
+        decade or more, else the losses themselves (a linear axis fitted to their spread)."""
+        ok = finite & (losses > 0)
+        if ok.any() and ok.sum() == finite.sum():
+            lo, hi = losses[ok].min(), losses[ok].max()
+            if hi >= 10 * lo:
+                return np.where(ok, np.log10(np.where(ok, losses, 1.0)), np.nan), True
+        return np.where(finite, losses, np.nan), False
+
+
+def rate_label(rate: float, rates: list[float]) -> str:
+    """A rate as the bars label it: ``stay`` for the zero-rate candidate of --stay."""
+    return "stay" if rate == 0 else format_rate(rate, rates)
+
+
+def linear_ticks(lo: float, hi: float, most: int) -> tuple[list[float], list[str]]:
+    """Up to ``most`` ticks from lo to hi, labelled with the fewest significant digits that
+    tell them apart (near an optimum the losses differ in the fifth digit or later)."""
+    count = max(2, min(4, most))
+    if hi <= lo:
+        return [lo], [f"{lo:.4g}"]
+    ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    # a tick within rounding of zero is zero (no "-1e-09" or "-0" beside 0.5)
+    ticks = [0.0 if abs(t) < 1e-9 * (hi - lo) else t for t in ticks]
+    for digits in range(3, 17):
+        labels = [f"{t:.{digits}g}" for t in ticks]
+        if len(set(labels)) == len(labels):
+            return ticks, labels
+    return ticks, [repr(t) for t in ticks]
 
 
 def bar_columns(k: int, area: int) -> tuple[list[int], tuple[int, int]]:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import envelope, epoch_ticks, log_ticks, series_color
+from . import envelope, epoch_ticks, legend_glyph, log_ticks, series_color, series_marker
 from .painter import PaintedPlot, Plot
 
 POINTS = 4  # points kept a column when a long curve is thinned (min/max envelope)
@@ -24,42 +24,55 @@ class LossCurve(PaintedPlot):
         target: float,
         view_epoch: float | None = None,
         x_axis: str = "epoch",
+        log_x: bool = False,
     ) -> None:
-        plt.title(f"loss (log scale) by {x_axis}")
-        plt.xlabel({"seconds": "wall time (s)"}.get(x_axis, x_axis))
-        lows, highs = [], []
-        race = len(series) > 1
+        # The legend is in the title, marker by marker: inside the plot it covered the curves.
+        keys = [(legend_glyph(series_marker(n, i)), n) for i, n in enumerate(series)]
+        title = f"loss (log) by {x_axis}{' (log)' if log_x else ''}"
+        if len(series) > 1:
+            for glyph, name in keys:
+                item = f" {glyph} {name}"
+                if len(title) + len(item) > width - 4:
+                    title += " …"
+                    break
+                title += item
+        plt.title(title)
+        unit = {"seconds": "wall time (s)"}.get(x_axis, x_axis)
+        plt.xlabel(unit + (", log scale (l: linear)" if log_x else ""))
+        lows, highs, firsts, lasts = [], [], [], []
         for i, (name, (xs, ys)) in enumerate(series.items()):
-            ys = np.asarray(ys, dtype=float)
-            ok = np.isfinite(ys) & (ys > 0)
+            xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+            ok = np.isfinite(ys) & (ys > 0) & (xs > 0 if log_x else True)
             if not ok.any():
                 continue
             ly = np.log10(ys[ok])
+            px = np.log10(xs[ok]) if log_x else xs[ok]
             lows.append(ly.min())
             highs.append(ly.max())
-            px, py = envelope(np.asarray(xs, dtype=float)[ok], ly, POINTS * max(width, 20))
-            plt.plot(
-                list(px),
-                list(py),
-                marker="braille",
-                color=series_color(name, i),
-                label=name if race else None,
-            )
+            firsts.append(px.min())
+            lasts.append(px.max())
+            px, py = envelope(px, ly, POINTS * max(width, 20))
+            plt.plot(list(px), list(py), marker=series_marker(name, i), color=series_color(name, i))
+        x0 = min(firsts, default=0.0)
+        x1 = max(lasts, default=1.0)
         if target > 0:
             lt = math.log10(target)
             lows.append(lt)
             highs.append(lt)
             plt.hline(lt, "gray")
+            plt.text("target", x0, lt, color="gray", alignment="left")
         if view_epoch is not None:
-            plt.vline(view_epoch, "yellow")
-        last = max((float(np.max(xs)) for xs, _ in series.values() if len(xs)), default=1.0)
+            plt.vline(math.log10(view_epoch) if log_x and view_epoch > 0 else view_epoch, "yellow")
         most = max(2, width // 10)
-        if x_axis != "seconds":  # whole-number ticks for counts
-            ticks = epoch_ticks(last, most)
+        if log_x:
+            ticks, labels = log_ticks(x0, max(x1, x0 + 1e-9), most=most)
+            plt.xticks(ticks, [lab.replace("1e0", "1").replace("1e1", "10") for lab in labels])
+        elif x_axis != "seconds":  # whole-number ticks for counts
+            ticks = epoch_ticks(10**x1 if log_x else x1, most)
             plt.xticks(ticks, [str(t) for t in ticks])
         else:
-            secs = [last * i / (most - 1) for i in range(most)]
-            plt.xticks(secs, [f"{t:.3g}" for t in secs])
+            secs = [x1 * i / (most - 1) for i in range(most)]
+            plt.xticks(secs, [f"{t:.2g}s" for t in secs])
         if lows:
             lo, hi = min(lows), max(highs)
             pad = max(0.02, 0.04 * (hi - lo))

@@ -1,12 +1,19 @@
-"""The status line: problem, device, seed, epoch, winner, target, state, pace; then a summary."""
+"""The status line: the state first, then the epoch, winner and loss; then the run's facts; then
+every racer's outcome; then the latest note (a key's feedback, a warning).
+
+Items wrap whole to the widget's width, never mid-item, so at the smallest terminal the state
+word still shows and every racer's outcome stays readable; the widget grows a line where needed.
+"""
 
 from __future__ import annotations
+
+import textwrap
 
 from rich.text import Text
 from textual.widgets import Static
 
 from ..grids import format_rate
-from ..numbers import format_loss, format_target
+from ..numbers import format_eps, format_loss, format_target
 
 STATE_STYLES = {
     "running": "bold green",
@@ -19,10 +26,26 @@ STATE_STYLES = {
 }
 # what the state words say on screen: an epoch limit must not read like a finish
 STATE_TEXT = {"reached": "target reached", "limit": "epoch limit, target not reached"}
+SEP = " │ "
+
+
+def wrap_items(items: list[tuple[str, str]], width: int, sep: str = SEP) -> list[list[tuple]]:
+    """Lines of (text, style) items, each line at most ``width`` wide where the items allow:
+    an item is never cut (one wider than the line gets a line of its own)."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    used = 0
+    for text, style in items:
+        need = len(text) + (len(sep) if lines[-1] else 0)
+        if lines[-1] and used + need > width:
+            lines.append([])
+            used, need = 0, len(text)
+        lines[-1].append((text, style))
+        used += need
+    return [line for line in lines if line]
 
 
 class StatusLine(Static):
-    """Two lines of plain facts, rebuilt whenever the app's state changes."""
+    """Plain facts, rebuilt whenever the app's state changes."""
 
     def show(
         self,
@@ -34,32 +57,47 @@ class StatusLine(Static):
         latest: int,
         rate: float | None,
         rates: list[float],
-        step: str | None = None,
         loss: float | None,
         target: float,
         state: str,
         eps: float | None,
         pace: str,
-        summary: str,
+        summary: list[str] | str = (),
+        step: str | None = None,
+        note: tuple[str, str] | None = None,
+        data: str | None = None,
     ) -> None:
-        line = Text()
-        epoch_text = f"epoch {epoch}" if epoch == latest else f"epoch {epoch}/{latest}"
-        parts = [problem, device, f"seed {seed}", epoch_text]
+        width = self.content_size.width or max(20, self.app.size.width - 2)
+        word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
+        first = [(word, STATE_STYLES.get(state, ""))]
+        first.append((f"epoch {epoch}" if epoch == latest else f"epoch {epoch}/{latest}", ""))
         if step is not None:  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
-            parts.append(f"lr {step}")
+            first.append((f"lr {step}", ""))
         elif rate is not None:
-            parts.append(f"lr {format_rate(rate, rates)}")
+            first.append((f"lr {format_rate(rate, rates)}", ""))
         if loss is not None:
-            parts.append(f"loss {format_loss(loss, target)}")
-        parts.append(f"target {format_target(target)}")
-        line.append(" │ ".join(parts) + "\n")
-        if state == "limit" and target <= 0:  # no target to miss
-            line.append("epoch limit", style=STATE_STYLES[state])
-        else:
-            line.append(STATE_TEXT.get(state, state), style=STATE_STYLES.get(state, ""))
+            first.append((f"loss {format_loss(loss, target)}", ""))
+        first.append((f"target {format_target(target)}", ""))
         if eps is not None:
-            line.append(f" │ {eps:.1f} ep/s")
-        line.append(f" │ pace {pace}")
-        if summary:
-            line.append(" │ " + summary)
-        self.update(line)
+            first.append((f"{format_eps(eps)} ep/s", ""))
+        first.append((f"pace {pace}", ""))
+        facts = [(problem, ""), (device, ""), (f"seed {seed}", "")]
+        if data:
+            facts.append((data, ""))
+        parts = [summary] if isinstance(summary, str) else list(summary)
+        lines = wrap_items(first, width) + wrap_items(facts, width)
+        lines += wrap_items([(p, "") for p in parts if p], width, sep=" · ")
+        if note is not None:  # wrapped by words: the height below counts its lines
+            for part in textwrap.wrap(note[0], max(10, width))[:3]:
+                lines.append([(part, note[1] or "bold yellow")])
+        text = Text()
+        for i, line in enumerate(lines):
+            sep = " · " if line and line[0][0] in parts else SEP
+            for j, (item, style) in enumerate(line):
+                if j:
+                    text.append(sep)
+                text.append(item, style=style)
+            if i < len(lines) - 1:
+                text.append("\n")
+        self.styles.height = len(lines)
+        self.update(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..session import SurfaceData
-from . import WINNER_COLOR, WINNER_GLYPH, series_color, snap
+from . import WINNER_COLOR, WINNER_GLYPH, no_color, series_color, series_marker, snap
 from .painter import PaintedPlot, Plot
 
 LEVEL_COLORS = [
@@ -22,8 +22,15 @@ LEVEL_COLORS = [
 ]
 
 
+CANDIDATE_GLYPH = "◦"
+ARROWS = {(1, 0): "→", (-1, 0): "←", (0, 1): "↑", (0, -1): "↓",
+          (1, 1): "↗", (-1, 1): "↖", (1, -1): "↘", (-1, -1): "↙"}  # fmt: skip
+
+
 class SurfacePlot(PaintedPlot):
-    """Contours come from the worker once per window; each frame only overlays the points."""
+    """Contours come from the worker once per window; each frame only overlays the points. A path
+    that leaves the window is drawn up to the edge, with an arrow where it leaves (a diverging
+    walk is not followed to 1e19)."""
 
     def draw(
         self,
@@ -38,9 +45,20 @@ class SurfacePlot(PaintedPlot):
         minimum: tuple[float, float] | None,
         sliced: bool = False,
     ) -> None:
-        title = f"loss surface (o start, {WINNER_GLYPH} winner, + minimum)"
-        if len(title) > width - 10:  # plotext drops a title that overflows
-            title = f"surface: o start {WINNER_GLYPH} winner + min"
+        # the legend names only what this frame draws
+        items = [("o start", "o start")]
+        if winner is not None:
+            items.append((f"{WINNER_GLYPH} winner", f"{WINNER_GLYPH} win"))
+        if walk is not None:
+            items.append((f"{CANDIDATE_GLYPH} candidates", f"{CANDIDATE_GLYPH} cand"))
+        if minimum is not None:
+            items.append(("+ minimum", "+ min"))
+        note = getattr(surface, "note", "") if surface is not None else ""
+        title = (
+            "loss surface (" + ", ".join(a for a, _ in items) + ")" + (f" {note}" if note else "")
+        )
+        if len(title) > width - 4:  # plotext drops a title that overflows
+            title = "surface: " + " ".join(b for _, b in items)
         plt.title(title)
         # more than two weights: a plane through w0 (x: direction 1, y: direction 2)
         plt.xlabel("slice direction 1 (y: direction 2)" if sliced else "w0 (y: w1)")
@@ -49,6 +67,7 @@ class SurfacePlot(PaintedPlot):
         win = surface.window
         box = (win.x0, win.x1, win.y0, win.y1)
         cols, rows = max(width, 10), max(height, 5)
+        plain = no_color()
         for i, (px, py) in enumerate(surface.contours):
             px, py = snap(np.asarray(px), np.asarray(py), box, cols, rows)
             if len(px):
@@ -57,17 +76,73 @@ class SurfacePlot(PaintedPlot):
         if minimum is not None:
             plt.scatter([minimum[0]], [minimum[1]], marker="+", color="green")
         for i, (name, (xs, ys)) in enumerate(paths.items()):
-            xs, ys = snap(np.asarray(xs, float), np.asarray(ys, float), box, cols, rows)
-            if len(xs):
-                plt.plot(list(xs), list(ys), marker="braille", color=series_color(name, i))
+            marker = series_marker(name, i)
+            if plain and marker == "braille":
+                marker = "•"  # under NO_COLOR the walker's path must not look like a contour
+            color = series_color(name, i)
+            inside, exits = clip_path(np.asarray(xs, float), np.asarray(ys, float), box)
+            for run_x, run_y in inside:
+                run_x, run_y = snap(run_x, run_y, box, cols, rows)
+                if len(run_x) == 1:
+                    plt.scatter(list(run_x), list(run_y), marker=marker, color=color)
+                elif len(run_x):
+                    plt.plot(list(run_x), list(run_y), marker=marker, color=color)
+            for ex, ey, arrow in exits:
+                plt.text(arrow, ex, ey, color=color, alignment="center")
         if start is not None:
             plt.scatter([start[0]], [start[1]], marker="o", color="white")
         if walk is not None:
             wx, wy = np.asarray(walk[0], float), np.asarray(walk[1], float)
             inside = (wx >= win.x0) & (wx <= win.x1) & (wy >= win.y0) & (wy <= win.y1)
             if inside.any():
-                plt.scatter(list(wx[inside]), list(wy[inside]), marker="•", color="orange")
+                plt.scatter(
+                    list(wx[inside]), list(wy[inside]), marker=CANDIDATE_GLYPH, color="gray"
+                )
         if winner is not None:
-            plt.scatter([winner[0]], [winner[1]], marker=WINNER_GLYPH, color=WINNER_COLOR)
+            wx, wy = winner
+            if win.x0 <= wx <= win.x1 and win.y0 <= wy <= win.y1:
+                plt.scatter([wx], [wy], marker=WINNER_GLYPH, color=WINNER_COLOR)
         plt.xlim(win.x0, win.x1)
         plt.ylim(win.y0, win.y1)
+
+
+def clip_path(
+    xs: np.ndarray, ys: np.ndarray, box: tuple[float, float, float, float]
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[float, float, str]]]:
+    """The runs of a path inside the box, each ending where the path crosses the box's edge,
+    and (x, y, arrow) where it leaves: the point on the edge and the way it went."""
+    x0, x1, y0, y1 = box
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    inside = ok & (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+    runs: list[tuple[np.ndarray, np.ndarray]] = []
+    exits: list[tuple[float, float, str]] = []
+    i, n = 0, len(xs)
+    while i < n:
+        if not inside[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and inside[j + 1]:
+            j += 1
+        rx, ry = list(xs[i : j + 1]), list(ys[i : j + 1])
+        if j + 1 < n:  # it leaves: end the run on the edge, and point the way it went
+            ax, ay = xs[j], ys[j]
+            bx, by = xs[j + 1], ys[j + 1]
+            if not (np.isfinite(bx) and np.isfinite(by)):
+                bx, by = ax + np.sign(bx - ax if np.isfinite(bx) else 1), ay
+            t = 1.0
+            for lo, hi, a, b in ((x0, x1, ax, bx), (y0, y1, ay, by)):
+                if b > hi:
+                    t = min(t, (hi - a) / (b - a))
+                elif b < lo:
+                    t = min(t, (lo - a) / (b - a))
+            ex, ey = ax + t * (bx - ax), ay + t * (by - ay)
+            rx.append(ex)
+            ry.append(ey)
+            dx, dy = bx - ax, by - ay
+            norm = max(abs(dx), abs(dy)) or 1.0
+            key = (int(round(dx / norm)), int(round(dy / norm)))
+            exits.append((ex, ey, ARROWS.get(key, "→")))
+        runs.append((np.asarray(rx), np.asarray(ry)))
+        i = j + 1
+    return runs, exits

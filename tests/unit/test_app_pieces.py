@@ -1,0 +1,117 @@
+"""UI-free pieces of the app's panels (issue 11): the path keeps its shape over long runs, time
+travel reaches every part of a long run in bounded memory, paths leave the window with an arrow,
+bar ticks tell close losses apart, the status line wraps whole items."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from walker_tui.history import Curve, History, Path2D
+from walker_tui.numbers import format_eps
+from walker_tui.widgets.candidates import linear_ticks, rate_label
+from walker_tui.widgets.status import wrap_items
+from walker_tui.widgets.surface_plot import clip_path
+
+
+def zigzag_then_crawl(n: int):
+    """A walk that zigzags for 12 epochs across a wide valley, then crawls for n more."""
+    pts = [(-65.0, 35.0)]
+    for i in range(12):
+        x, y = pts[-1]
+        pts.append((x + 60 * (-0.6) ** i, y - 30 * (0.7) ** i * (-1) ** i))
+    x, y = pts[-1]
+    for i in range(n):
+        pts.append((x + 1e-3 * np.cos(i / 50), y + 1e-3 * np.sin(i / 50)))
+    return pts
+
+
+def test_a_long_run_keeps_its_early_zigzag():
+    for crawl in (3_000, 67_000):
+        path = Path2D(cap=512)
+        pts = zigzag_then_crawl(crawl)
+        for e, (x, y) in enumerate(pts, start=1):
+            path.append(e, x, y)
+        xs, ys = path.columns()
+        assert len(xs) <= 513
+        # every corner of the zigzag is still there, exactly
+        for x, y in pts[:13]:
+            assert np.min(np.hypot(xs - x, ys - y)) < 1e-9, (crawl, x, y)
+        assert (xs[-1], ys[-1]) == pts[-1]  # it ends where the walk is
+
+
+def test_the_old_epoch_thinning_lost_the_zigzag():
+    """What the path used to be drawn from: a curve thinned by epoch keeps epoch 1 and every
+    64th after 67,000 epochs, so the corners of epochs 2 to 12 were gone."""
+    curve = Curve(cap=512, head=0)
+    for e, (x, y) in enumerate(zigzag_then_crawl(67_000), start=1):
+        curve.append(e, x, y)
+    kept = set(curve.columns()[0].astype(int))
+    assert not {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12} <= kept
+
+
+def test_curve_keeps_its_head_whole():
+    curve = Curve(cap=256, head=64)
+    for e in range(1, 100_001):
+        curve.append(e, 1.0 / e)
+    epochs = curve.columns()[0]
+    assert list(epochs[:64]) == list(range(1, 65)) and epochs[-1] == 100_000
+    assert len(curve) <= 256
+
+
+def rec(epoch: int):
+    return SimpleNamespace(
+        epoch=epoch, loss=1.0 / epoch, position=np.array([epoch, 0.0]), evals=epoch, seconds=0.0
+    )
+
+
+def test_time_travel_reaches_the_whole_run_in_bounded_memory():
+    h = History(keep=100, early=50, samples=64)
+    for e in range(1, 84_001):
+        h.add(rec(e))
+    held = h.held()
+    assert len(held) <= 100 + 50 + 65
+    assert held[0] == 1 and held[-1] == 84_000
+    assert h.at(1).epoch == 1 and h.at(83_950).epoch == 83_950
+    # from the middle, back and forth land on held epochs, and Home reaches epoch 1
+    mid = h.nearest(42_000)
+    assert h.at(mid) is not None and abs(mid - 42_000) <= 84_000 / 64 * 2
+    assert h.nearest(mid - 1, -1) < mid < h.nearest(mid + 1, 1)
+    assert h.nearest(0, -1) == 1 and h.nearest(10**9, 1) == 84_000
+    # the gaps between held epochs are bounded (a page key always lands somewhere new)
+    gaps = np.diff(held)
+    assert gaps.max() <= 2 * 84_000 / 64
+
+
+def test_a_path_that_leaves_the_window_ends_at_its_edge_with_an_arrow():
+    xs = np.array([0.0, 0.5, 0.9, 3.0, 1e19, np.nan])
+    ys = np.array([0.0, 0.2, 0.4, 0.5, 1e19, np.nan])
+    runs, exits = clip_path(xs, ys, (-1, 1, -1, 1))
+    assert len(runs) == 1 and len(exits) == 1
+    rx, ry = runs[0]
+    assert rx[-1] == 1.0 and -1 <= ry[-1] <= 1  # ends on the right edge
+    assert exits[0][2] == "→"
+    assert np.all(np.abs(rx) <= 1) and np.all(np.abs(ry) <= 1)
+
+
+def test_bar_ticks_tell_close_losses_apart():
+    ticks, labels = linear_ticks(0.094201, 0.094209, 4)
+    assert len(set(labels)) == len(labels) == 4
+    assert all(abs(float(lab) - t) < 2e-6 for lab, t in zip(labels, ticks, strict=True))
+    _, labels = linear_ticks(-1e-9, 1.0, 3)
+    assert "-0" not in labels[0]
+    assert rate_label(0.0, [0.1, 0.0]) == "stay"
+
+
+def test_status_items_wrap_whole():
+    items = [("epoch limit, target not reached", "")] + [(f"item {i}", "") for i in range(8)]
+    lines = wrap_items(items, 40)
+    assert lines[0][0][0] == "epoch limit, target not reached"  # the state comes first
+    for line in lines:
+        assert sum(len(t) for t, _ in line) + 3 * (len(line) - 1) <= 40
+    assert [t for line in lines for t, _ in line] == [t for t, _ in items]
+
+
+def test_epochs_per_second_read_as_numbers():
+    assert format_eps(3360.0) == "3360" and format_eps(0.5) == "0.5" and format_eps(4.0) == "4"
