@@ -2,33 +2,52 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
-import threading
+import tempfile
 import time
-from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
-from textual import events, work
-from textual.app import App, ComposeResult
+from textual import events
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
-from textual.worker import get_current_worker
 
 from .config import Config
+from .driver import Control, Driver
 from .engine import HostEpoch
+from .grids import format_rate
 from .help import HelpScreen
-from .history import History
-from .messages import Failed, Frames, Started, Surface
-from .numbers import describe_outcome
-from .session import Session, SurfaceData, is_out_of_memory, memory_message
-from .surface import to_plane
+from .history import History, RecordWriter
+from .messages import Failed, Frames, Racers, Started, Surface, wrap
+from .numbers import describe_outcome, format_loss
+from .surface import SurfaceData, to_plane
 from .widgets.candidates import CandidateBars
 from .widgets.loss_curve import LossCurve
 from .widgets.painter import PaintedPlot, Painter
 from .widgets.status import StatusLine
 from .widgets.surface_plot import SurfacePlot
 
+PALETTE = [  # the command palette's entries: (title, key, action)
+    ("Pause or resume", "space", "toggle_pause"),
+    ("Step one epoch", "n", "step"),
+    ("Reseed: new data and start", "r", "reseed"),
+    ("Race the walker, or stop the race", "s", "race"),
+    ("Faster", "+", "faster"),
+    ("Slower", "-", "slower"),
+    ("Loss curve by epochs, evaluations or seconds", "x", "x_axis"),
+    ("Loss curve on a log or linear epoch axis", "l", "log_x"),
+    ("Back to the first epoch", "home", "first"),
+    ("To the newest epoch", "end", "newest"),
+    ("Save the walker's run as a recording", "w", "save_record"),
+    ("Save a screenshot (SVG)", "p", "screenshot"),
+    ("Help: every key", "?", "help"),
+    ("Quit walker-tui", "q", "quit_app"),
+]
 PACES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 0.0]  # 0 = as fast as it goes
 MIN_SIZE = (60, 20)
 FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
@@ -36,47 +55,29 @@ EDGE_EPOCHS = 5  # a winner on the grid's edge this many epochs in a row gets a 
 X_AXES = {"epoch": 0, "evaluations": 4, "seconds": 5}  # the loss curve's x: a History column
 
 
-class Control:
-    """What the UI asks of the worker, behind a lock; ``wake`` cuts the worker's waits short."""
-
-    def __init__(self, paused: bool, pace: float) -> None:
-        self.lock = threading.Lock()
-        self.wake = threading.Event()
-        self.paused = paused
-        self.steps = 0
-        self.pace = pace
-
-    def set(self, **changes: object) -> None:
-        with self.lock:
-            for key, value in changes.items():
-                setattr(self, key, value)
-        self.wake.set()
-
-
-def describe_error(error: BaseException, cfg: Config) -> str:
-    """A one-line account of a worker failure; out-of-memory names the size that failed."""
-    if is_out_of_memory(error):
-        return memory_message(cfg, error)
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}"[:200]
-
-
 class WalkerApp(App[int]):
     """Watch and steer the walker; every key works whatever the worker is doing."""
 
     CSS_PATH = "app.tcss"
     TITLE = "walker-tui"
-    ENABLE_COMMAND_PALETTE = False
+    ENABLE_COMMAND_PALETTE = True  # ctrl+p: the app's actions and Textual's themes
     BINDINGS = [
         Binding("space", "toggle_pause", "pause"),
         Binding("n", "step", "step"),
         Binding("left", "back", "back", show=False),
         Binding("right", "forth", "forth", show=False),
+        Binding("pageup", "page_back", "page back", show=False),
+        Binding("pagedown", "page_forth", "page forth", show=False),
+        Binding("home", "first", "first epoch", show=False),
+        Binding("end", "newest", "newest epoch", show=False),
+        Binding("l", "log_x", "log x", show=False),
         Binding("r", "reseed", "reseed"),
         Binding("s", "race", "race"),
         Binding("x", "x_axis", "x axis", show=False),  # on the help screen; the Footer is full
         Binding("plus,equals_sign", "faster", "faster", key_display="+"),
         Binding("minus", "slower", "slower", key_display="-"),
+        Binding("w", "save_record", "save run", show=False),
+        Binding("p", "screenshot", "screenshot", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit_app", "quit"),
         Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
@@ -90,12 +91,17 @@ class WalkerApp(App[int]):
         self.gen = 0
         pace = cfg.pace if cfg.pace in PACES else min(PACES[:-1], key=lambda p: abs(p - cfg.pace))
         self.control = Control(paused=start_paused, pace=pace)
-        self.live_loops = 0  # training loops still running (each exits soon after cancel)
-        self._loops_lock = threading.Lock()
+        self.driver: Driver | None = None  # the run on screen
+        self._drivers: list[Driver] = []  # every run started, until its thread has ended
+        self._keep = 2000  # epochs each History holds in full (fewer for big weight vectors)
         self.view_epoch: int | None = None  # None: follow the latest epoch
         self.x_axis = "epoch"  # or "evaluations" or "seconds": what the loss curve runs along
+        self.log_x = False  # the loss curve's x on a log scale (long runs)
         self.edge_run = 0  # epochs in a row the walker's winner sat on its grid's edge
         self.edge_warned = False
+        self.note: tuple[str, str] | None = None  # the status line's passing note
+        self._record_dir: str | None = None
+        self.note_until = 0.0
         self._next_frame = 0.0
         self._last_redraw = 0.0
         self.painter = Painter()  # builds the plot panels off the UI thread
@@ -123,7 +129,10 @@ class WalkerApp(App[int]):
         # of every 5 ms lets a key's handler take its turn sooner (benchmarks/app_redraw.py).
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
-        self.sub_title = f"{self.cfg.problem} · {len(self.cfg.lrs)} rates · {self.cfg.lrs_spec}"
+        data = f" · {Path(self.cfg.data).name}" if self.cfg.data else ""
+        self.sub_title = (
+            f"{self.cfg.problem}{data} · {len(self.cfg.lrs)} rates · {self.cfg.lrs_spec}"
+        )
         self._check_size()
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
         self._start()
@@ -141,11 +150,15 @@ class WalkerApp(App[int]):
     def _reset_view(self) -> None:
         self.histories: dict[str, History] = {}
         self.outcomes: dict = {}
-        self.edge_run, self.edge_warned = 0, False
+        self.edge_run, self.edge_warned, self.edge_side, self.edge_loss = 0, False, -1, np.inf
         self.surface: SurfaceData | None = None
+        if getattr(self, "recorder", None) is not None:
+            self.recorder.close()
+        self.recorder: RecordWriter | None = None  # the walker's epochs, for `w`
         self.device = "…"
         self.rates: list[float] = list(self.cfg.lrs)
-        self.eps: float | None = None
+        self.eps: float | None = None  # epochs a second lately (the driver's Rate); None: unknown
+        self.behind: list[str] = []  # racers still catching up with the walker
         self.error = ""
         self.view_epoch = None
         self.target = self.cfg.min_loss if self.cfg.min_loss is not None else 0.0
@@ -182,168 +195,136 @@ class WalkerApp(App[int]):
         return bool(self.outcomes) and all(o is not None for o in self.outcomes.values())
 
     @property
-    def summary(self) -> str:
-        target = self.target
-        parts = [
-            describe_outcome(name, outcome, target)
-            for name, outcome in self.outcomes.items()
-            if outcome is not None
-        ]
-        text = " · ".join(parts)
+    def summary(self) -> list[str]:
+        """Each trainer's outcome once it has one; a racer still going shows its current loss."""
         if self.error:
-            text = f"error: {self.error} (r restarts, q quits)"
-        return text
+            return [f"error: {self.error} (r restarts, q quits)"]
+        target = self.target
+        parts = []
+        for name, outcome in self.outcomes.items():
+            if outcome is not None:
+                parts.append(describe_outcome(name, outcome, target))
+            elif name != "walker" and (latest := self.histories[name].latest) is not None:
+                parts.append(f"{name} racing: {format_loss(latest.loss, target)}")
+        return parts
 
-    # --- the worker ---
+    def say(self, text: str, style: str = "bold yellow", seconds: float = 4.0) -> None:
+        """A note on the status line's last row for a few seconds: feedback for a key that
+        changes nothing, or a warning (toasts would cover the status line)."""
+        self.note = (text, style)
+        self.note_until = time.monotonic() + seconds
+        self.set_timer(seconds + 0.05, self._expire_note)
+        self.show_status(look_up=True)
+
+    def _expire_note(self) -> None:
+        if self.note is not None and time.monotonic() >= self.note_until:
+            self.note = None
+            self.show_status(look_up=True)
+
+    # --- the training driver ---
 
     def _start(self) -> None:
         self.gen += 1
         self._reset_view()
         self.control.set(steps=0)
-        self._train(self.gen, self.seed, self.race)
+        self._train(self.gen, self.seed)
 
-    @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def _train(self, gen: int, seed: int, race: bool) -> None:
-        cancelled = get_current_worker().cancelled_event
-        ctl = self.control
-        with self._loops_lock:
-            self.live_loops += 1
-        session: Session | None = None
-        pending: list[dict] = []
-        stamps: deque[float] = deque()
-        try:
-            session = Session(self.cfg, seed, race)
-            start = session.start
-            best = session.minimum
-            self.post_message(
-                Started(
-                    gen,
-                    session.device_name,
-                    list(session.trainers),
-                    session.trainers["walker"].rates,
-                    (float(start[0]), float(start[1])),
-                    None if best is None else (float(best[0]), float(best[1])),
-                    session.origin,
-                    session.proj,
-                    session.min_loss,
-                )
-            )
-            surface = session.update_surface(np.array([start[0]]), np.array([start[1]]))
-            if surface is not None:
-                self.post_message(Surface(gen, surface))
-            last_post = next_due = time.monotonic()
-            while not cancelled.is_set():
-                with ctl.lock:
-                    paused, pace = ctl.paused, ctl.pace
-                    go = not session.finished and (not paused or ctl.steps > 0)
-                    if go and paused:
-                        ctl.steps -= 1
-                now = time.monotonic()
-                if go and not paused and pace > 0:
-                    if now < next_due:
-                        self._post_frames(gen, session, pending, stamps, paused)
-                        pending = []
-                        ctl.wake.wait(min(next_due - now, 0.1))
-                        ctl.wake.clear()
-                        continue
-                    next_due = max(next_due, now - 0.25) + 1.0 / pace
-                if not go:
-                    if pending:
-                        self._post_frames(gen, session, pending, stamps, paused)
-                        pending = []
-                    ctl.wake.wait(0.1)
-                    ctl.wake.clear()
-                    continue
-                # Paused steps and paced runs go one epoch at a time; at full pace a GPU runs a
-                # batch between host transfers.
-                count = session.batch if (not paused and pace == 0) else 1
-                for frame in session.advance(count):
-                    pending.append(frame)
-                    stamps.append(time.monotonic())
-                now = time.monotonic()
-                if paused or session.finished or now - last_post >= FRAME_INTERVAL:
-                    self._post_frames(gen, session, pending, stamps, paused)
-                    pending = []
-                    last_post = now  # (a flush that regrows the surface may take a while)
-            # a cancelled worker posts nothing more
-        except (Exception, MemoryError) as error:  # shown in the app, which stays usable
-            if session is not None and pending:  # nothing lost: the epochs before the fault
-                self.post_message(Frames(gen, pending, dict(session.outcomes), None))
-            self.post_message(Failed(gen, describe_error(error, self.cfg)))
-        finally:
-            with self._loops_lock:
-                self.live_loops -= 1
+    def _train(self, gen: int, seed: int) -> None:
+        """Replace the run with a new one for this seed: the old driver stops (its surface too)
+        and posts nothing more; the new one trains on a daemon thread (see walker_tui.driver)."""
+        if self.driver is not None:
+            self.driver.cancel()
+        self.control.set(race=self.race)
+        self.driver = Driver(self.cfg, seed, self.control, lambda event: self._post(gen, event))
+        self.driver.start()
+        self._drivers = [d for d in self._drivers if d.alive] + [self.driver]
 
-    def _post_frames(
-        self, gen: int, session: Session, pending: list[dict], stamps: deque, paused: bool
-    ) -> None:
-        if not pending:
-            return
-        xs, ys = [], []
-        for frame in pending:
-            for rec in frame.values():
-                p = session.to_plane(rec.position)
-                xs.append(float(p[0]))
-                ys.append(float(p[1]))
-        surface = session.update_surface(np.array(xs), np.array(ys))
-        if surface is not None:
-            self.post_message(Surface(gen, surface))
-        now = time.monotonic()
-        while stamps and stamps[0] < now - 1.0:
-            stamps.popleft()
-        eps = None if paused else float(len(stamps))
-        self.post_message(Frames(gen, pending, dict(session.outcomes), eps))
+    def _post(self, gen: int, event: object) -> None:
+        """Called on the driver's threads: post_message is thread-safe and returns at once."""
+        self.post_message(wrap(gen, event))  # type: ignore[arg-type]
 
-    # --- messages from the worker ---
+    @property
+    def live_loops(self) -> int:
+        """Training loops still running (a cancelled one ends within an epoch)."""
+        return sum(d.alive for d in self._drivers)
+
+    # --- messages from the driver ---
 
     def on_started(self, msg: Started) -> None:
         if msg.gen != self.gen:
             return
-        self.device = msg.device
-        self.rates = msg.rates
-        self.origin, self.proj = msg.origin, msg.proj
-        keep = 2000 if len(msg.origin) <= 16 else 200  # big weight vectors: fewer held in full
-        self.histories = {name: History(keep=keep, project=self.to_plane) for name in msg.names}
-        self.outcomes = {name: None for name in msg.names}
-        self.start_w, self.minimum = msg.start, msg.minimum
-        self.target = msg.target
+        ev = msg.event
+        self.device = ev.device
+        self.rates = ev.rates
+        self.origin, self.proj = ev.origin, ev.proj
+        self._keep = 2000 if len(ev.origin) <= 16 else 200  # big weight vectors: fewer in full
+        self.histories = {name: self._history() for name in ev.names}
+        self.outcomes = {name: None for name in ev.names}
+        self.start_w, self.minimum = ev.start, ev.minimum
+        self.target = ev.target
+        self.dirty = True
+
+    def _history(self) -> History:
+        return History(keep=self._keep, project=self.to_plane)
+
+    def on_racers(self, msg: Racers) -> None:
+        """Racers joined (from epoch 0: their epochs up to the walker's follow in Frames) or
+        left (the walker's run stays)."""
+        if msg.gen != self.gen:
+            return
+        names = msg.event.names
+        self.histories = {name: self.histories.get(name) or self._history() for name in names}
+        self.outcomes = dict(msg.event.outcomes)
         self.dirty = True
 
     def on_surface(self, msg: Surface) -> None:
         if msg.gen == self.gen:
-            self.surface = msg.surface
+            self.surface = msg.event.surface  # (its .note says which view it is)
             self.dirty = True
 
     def on_frames(self, msg: Frames) -> None:
         if msg.gen != self.gen:
             return
-        for frame in msg.frames:
+        ev = msg.event
+        for frame in ev.frames:
             for name, rec in frame.items():
                 self.histories[name].add(rec)
-        self.outcomes = msg.outcomes
-        self.eps = msg.eps
-        self._watch_edge(msg.frames)
+        self.outcomes = ev.outcomes
+        self.eps = ev.eps
+        self.behind = ev.behind
+        self._watch_edge(ev.frames)
+        self._record(ev.frames)
         self.dirty = True
 
     def _watch_edge(self, frames: list[dict]) -> None:
-        """Warn once a run when the winner keeps landing on the grid's edge: the best rate may lie
-        outside the grid."""
+        """Warn once a run when the winner keeps to the same edge of the grid while the loss
+        still falls: the best rate may lie outside the grid. Epochs whose candidates tie (a
+        converged run) or that did not lower the loss say nothing about the grid."""
         k = len(self.cfg.lrs)
         if self.edge_warned or self.cfg.grid == "adaptive" or k < 2:
             return
         for frame in frames:
             rec = frame.get("walker")
-            if rec is None or rec.epoch < 2:
+            if rec is None or rec.epoch < 2 or not rec.moved:
                 continue
-            self.edge_run = self.edge_run + 1 if rec.winner in (0, k - 1) else 0
+            losses = np.asarray(rec.losses[:k], dtype=float)
+            fell = rec.loss < self.edge_loss * (1 - 1e-6)
+            spread = np.ptp(losses[np.isfinite(losses)]) if np.isfinite(losses).any() else 0.0
+            tied = spread <= 1e-6 * abs(rec.loss)
+            self.edge_loss = rec.loss
+            side = 0 if rec.winner == 0 else k - 1 if rec.winner == k - 1 else -1
+            if side < 0 or not fell or tied or (self.edge_run and side != self.edge_side):
+                self.edge_run, self.edge_side = (1, side) if side >= 0 and fell else (0, -1)
+                continue
+            self.edge_run, self.edge_side = self.edge_run + 1, side
             if self.edge_run >= EDGE_EPOCHS:
-                side = "smallest" if rec.winner == 0 else "largest"
-                self.notify(
-                    f"the {side} rate ({rec.lr:g}) has won {EDGE_EPOCHS} epochs in a row: the "
-                    f"best rate may lie outside the grid. Widen --lrs or try --grid adaptive.",
-                    title="winner on the grid's edge",
-                    severity="warning",
-                    timeout=12,
+                which = "smallest" if side == 0 else "largest"
+                rate = format_rate(float(rec.rates[side]), list(rec.rates))
+                self.say(
+                    f"the {which} rate {rate} won epochs {rec.epoch - EDGE_EPOCHS + 1}-"
+                    f"{rec.epoch} while the loss fell: the best rate may lie outside the grid "
+                    "(widen --lrs or try --grid adaptive)",
+                    seconds=12,
                 )
                 self.edge_warned = True
                 return
@@ -351,8 +332,8 @@ class WalkerApp(App[int]):
     def on_failed(self, msg: Failed) -> None:
         if msg.gen != self.gen:
             return
-        self.error = msg.text
-        self.notify(msg.text, title="training stopped", severity="error", timeout=10)
+        self.error = msg.event.text
+        self.say(f"training stopped: {self.error}", style="bold red", seconds=10)
         self.dirty = True
 
     # --- drawing ---
@@ -397,22 +378,24 @@ class WalkerApp(App[int]):
                 cols = hist.curve.columns()
                 if cols:
                     series[name] = (cols[column], cols[1])
-                upto = hist.curve.columns(upto=epoch)
-                if upto:
-                    paths[name] = (upto[2], upto[3])
+                xs, ys = hist.path.columns(upto=None if self.view_epoch is None else epoch)
+                if len(xs):
+                    paths[name] = (xs, ys)
             marker = None
             if self.view_epoch is not None and rec is not None:
                 marker = {"epoch": rec.epoch, "evaluations": rec.evals, "seconds": rec.seconds}[
                     self.x_axis
                 ]
-            self.query_one(LossCurve).show(series, self.target, marker, self.x_axis)
+            self.query_one(LossCurve).show(series, self.target, marker, self.x_axis, self.log_x)
             if rec is not None and rec.epoch == 1:
                 # epoch 1 is the start: every candidate is w0 with the same loss, no winner yet
-                self.query_one(CandidateBars).show(list(rec.rates), rec.losses, -1, rec.epoch)
+                self.query_one(CandidateBars).show(
+                    list(rec.rates), rec.losses, -1, rec.epoch, self.target
+                )
                 walk, win = None, None
             elif rec is not None:
                 self.query_one(CandidateBars).show(
-                    list(rec.rates), rec.losses, rec.winner, rec.epoch
+                    list(rec.rates), rec.losses, rec.winner, rec.epoch, self.target
                 )
                 walk_xy = self.to_plane(rec.weights)
                 walk = (walk_xy[0], walk_xy[1])
@@ -453,6 +436,8 @@ class WalkerApp(App[int]):
             eps=self.eps if self.state == "running" else None,
             pace=self.pace_text,
             summary=self.summary,
+            note=self.note if time.monotonic() < self.note_until else None,
+            data=Path(self.cfg.data).name if self.cfg.data else None,
         )
 
     def to_plane(self, w: np.ndarray) -> np.ndarray:
@@ -466,7 +451,17 @@ class WalkerApp(App[int]):
 
     # --- keys ---
 
+    def _finished_note(self) -> bool:
+        """Say so when a key asks a finished run to go on; True if it was finished."""
+        if self.done or self.error:
+            why = {"reached": "reached its target", "limit": "stopped at its epoch limit"}
+            self.say(f"the run {why.get(self.state, self.state)}: r reseeds, s races, q quits")
+            return True
+        return False
+
     def action_toggle_pause(self) -> None:
+        if self._finished_note():
+            return
         self.control.set(paused=not self.control.paused, steps=0)
         if not self.control.paused:
             self.view_epoch = None
@@ -476,6 +471,8 @@ class WalkerApp(App[int]):
         self._next_frame = max(self._next_frame, time.monotonic() + 0.1)
 
     def action_step(self) -> None:
+        if self._finished_note():
+            return
         self.view_epoch = None
         with self.control.lock:
             self.control.paused = True
@@ -483,23 +480,54 @@ class WalkerApp(App[int]):
         self.control.wake.set()
         self.dirty = True
 
-    def _move(self, delta: int) -> None:
+    def _travel(self, to: float, direction: int) -> None:
+        """Show the held epoch nearest ``to`` (at or before it going back, at or after it going
+        forth), pausing a running walk first; say so when there is nowhere further to go."""
         walker = self.histories.get("walker")
         if walker is None or walker.latest is None:
             return
         if not self.control.paused and self.state == "running":
             self.control.set(paused=True, steps=0)
         latest = self.latest_epoch
-        target = max(walker.first_held, min(latest, self.shown_epoch + delta))
+        to = max(walker.first_held, min(latest, to))
+        target = walker.nearest(to, direction) if to < walker.latest.epoch else latest
+        if target is None or target == self.shown_epoch:
+            self.say(
+                "at the newest epoch: left, page up or home go back"
+                if direction > 0
+                else f"epoch {self.shown_epoch} is the first: right, page down or end go forth"
+            )
+            return
         self.view_epoch = None if target == latest else target
         self.dirty = True
         self._next_frame = 0.0
 
+    def _page(self) -> int:
+        """Epochs a page key moves: a twentieth of the run, at least 10."""
+        return max(10, self.latest_epoch // 20)
+
     def action_back(self) -> None:
-        self._move(-1)
+        self._travel(self.shown_epoch - 1, -1)
 
     def action_forth(self) -> None:
-        self._move(1)
+        self._travel(self.shown_epoch + 1, 1)
+
+    def action_page_back(self) -> None:
+        self._travel(self.shown_epoch - self._page(), -1)
+
+    def action_page_forth(self) -> None:
+        self._travel(self.shown_epoch + self._page(), 1)
+
+    def action_first(self) -> None:
+        self._travel(0, -1)
+
+    def action_newest(self) -> None:
+        self._travel(self.latest_epoch, 1)
+
+    def action_log_x(self) -> None:
+        self.log_x = not self.log_x
+        self.dirty = True
+        self._next_frame = 0.0
 
     def action_x_axis(self) -> None:
         names = list(X_AXES)
@@ -512,13 +540,21 @@ class WalkerApp(App[int]):
         self._start()
 
     def action_race(self) -> None:
+        """Racers join the run under way (from w0, catching up to the walker's epoch) or leave
+        it; the walker's run goes on either way."""
         self.race = not self.race
-        self._start()
+        self.control.set(race=self.race)
+        self.dirty = True
 
     def _pace_step(self, delta: int) -> None:
         i = PACES.index(self.control.pace) if self.control.pace in PACES else 3
-        i = max(0, min(len(PACES) - 1, i + delta))
-        self.control.set(pace=PACES[i])
+        j = max(0, min(len(PACES) - 1, i + delta))
+        if j == i:
+            self.say(
+                "already as fast as it goes" if delta > 0 else f"slowest pace: {self.pace_text}"
+            )
+            return
+        self.control.set(pace=PACES[j])
         self.dirty = True
         self.show_status(look_up=True)
         # let the status line reach the screen before the next (heavier) full frame
@@ -535,11 +571,82 @@ class WalkerApp(App[int]):
             self.push_screen(HelpScreen())
 
     def action_quit_app(self) -> None:
-        self.workers.cancel_group(self, "train")
-        self.control.wake.set()
+        if self.driver is not None:
+            self.driver.cancel()  # (a daemon thread: the exit never waits for an epoch)
         self.exit(0)  # (on_unmount stops the painter)
 
+    # --- saving: the walker's recording and a screenshot, never over an existing file ---
+
+    def _record(self, frames: list[dict]) -> None:
+        """Stream the walker's epochs to a temporary CSV recording as they arrive (bounded
+        memory, whatever the run's length); ``w`` copies it out."""
+        recs = [f["walker"] for f in frames if "walker" in f]
+        if not recs:
+            return
+        if self.recorder is None:
+            if self._record_dir is None:
+                self._record_dir = tempfile.mkdtemp(prefix="walker-tui-")
+            options = {
+                **self.cfg.options(),
+                "seed": self.seed,
+                "min_loss": self.target,
+                "optimizer": "walker",
+            }
+            path = Path(self._record_dir) / f"run-{self.gen}.csv"
+            self.recorder = RecordWriter(path, list(recs[0].rates), options, flush_every=None)
+        for rec in recs:
+            self.recorder.add(rec)
+
+    def _free_name(self, stem: str, suffix: str) -> Path:
+        """``stem.suffix`` in the working folder, or ``stem-2.suffix``... if that exists."""
+        folder = Path.cwd()
+        for i in range(1, 10_000):
+            path = folder / (f"{stem}{suffix}" if i == 1 else f"{stem}-{i}{suffix}")
+            if not path.exists():
+                return path
+        raise FileExistsError(f"no free name for {stem}{suffix} in {folder}")
+
+    def action_save_record(self) -> None:
+        if self.recorder is None or self.recorder.count == 0:
+            self.say("nothing to save yet: the run has no epochs")
+            return
+        try:
+            self.recorder.flush()
+            dest = self._free_name(f"walker-tui-{self.cfg.problem}-seed{self.seed}", ".csv")
+            shutil.copyfile(self.recorder.path, dest)
+        except OSError as error:
+            self.say(f"could not save the run: {error}", style="bold red", seconds=8)
+            return
+        self.say(
+            f"saved {self.recorder.count} epochs to {dest} (walker-tui replay {dest.name})",
+            seconds=8,
+        )
+
+    def action_screenshot(self) -> None:
+        try:
+            dest = self._free_name(f"walker-tui-{self.cfg.problem}-seed{self.seed}", ".svg")
+            self.save_screenshot(filename=dest.name, path=str(dest.parent))
+        except OSError as error:
+            self.say(f"could not save the screenshot: {error}", style="bold red", seconds=8)
+            return
+        self.say(f"screenshot saved to {dest}", seconds=8)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): Textual's own commands (themes, keys) and every action
+        of the app, with its key."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # ours stops the training thread first
+                yield command
+        for title, key, action in PALETTE:
+            yield SystemCommand(f"{title} ({key})", title, getattr(self, f"action_{action}"))
+
     def on_unmount(self) -> None:
+        if self.driver is not None:
+            self.driver.cancel()
+        if self.recorder is not None:
+            self.recorder.close()
+        if self._record_dir is not None:
+            shutil.rmtree(self._record_dir, ignore_errors=True)
         self.painter.stop()
         sys.setswitchinterval(getattr(self, "_switch_interval", sys.getswitchinterval()))
 

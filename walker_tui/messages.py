@@ -1,61 +1,51 @@
-"""Messages the training worker posts to the app. They carry plain numbers and numpy arrays only."""
+"""The driver's events as Textual messages, one class per event so the app handles each by name
+(``on_started``, ``on_frames``, ...). They carry the event as it came: plain numbers, numpy arrays
+and records, never tensors."""
 
 from __future__ import annotations
 
-import numpy as np
 from textual.message import Message
 
-from .engine import HostEpoch, Outcome
-from .session import SurfaceData
+from . import driver
 
 
-class Started(Message):
-    """A session is built: its device, names and start."""
+class DriverMessage(Message):
+    """An event of the driver run ``gen`` (the app drops those of runs it has replaced)."""
 
-    def __init__(
-        self,
-        gen: int,
-        device: str,
-        names: list[str],
-        rates: list[float],
-        start: tuple[float, float],
-        minimum: tuple[float, float] | None,
-        origin: np.ndarray,
-        proj: np.ndarray,
-        target: float = 0.1,
-    ) -> None:
+    def __init__(self, gen: int, event: driver.Event) -> None:
         super().__init__()
-        self.gen, self.device, self.names, self.rates = gen, device, names, rates
-        self.target = target  # the run's --min-loss, resolved for this seed
-        self.start, self.minimum = start, minimum
-        self.origin, self.proj = origin, proj  # weights w -> plane: proj @ (w - origin)
+        self.gen, self.event = gen, event
 
 
-class Frames(Message):
-    """Every epoch since the last message (coalesced), and the outcomes so far."""
-
-    def __init__(
-        self,
-        gen: int,
-        frames: list[dict[str, HostEpoch]],
-        outcomes: dict[str, Outcome | None],
-        eps: float,
-    ) -> None:
-        super().__init__()
-        self.gen, self.frames, self.outcomes, self.eps = gen, frames, outcomes, eps
+class Started(DriverMessage):
+    event: driver.Started
 
 
-class Surface(Message):
-    """A new loss grid, when the window changed."""
-
-    def __init__(self, gen: int, surface: SurfaceData) -> None:
-        super().__init__()
-        self.gen, self.surface = gen, surface
+class Frames(DriverMessage):
+    event: driver.Frames
 
 
-class Failed(Message):
-    """The worker hit an error: the text says what."""
+class Racers(DriverMessage):
+    event: driver.Racers
 
-    def __init__(self, gen: int, text: str) -> None:
-        super().__init__()
-        self.gen, self.text = gen, text
+
+class Surface(DriverMessage):
+    event: driver.Surface
+
+
+class Failed(DriverMessage):
+    event: driver.Failed
+
+
+MESSAGES: dict[type, type[DriverMessage]] = {
+    driver.Started: Started,
+    driver.Frames: Frames,
+    driver.Racers: Racers,
+    driver.Surface: Surface,
+    driver.Failed: Failed,
+}
+
+
+def wrap(gen: int, event: driver.Event) -> DriverMessage:
+    """The message for a driver event."""
+    return MESSAGES[type(event)](gen, event)
