@@ -74,4 +74,5 @@ CATALOG: dict[str, Entry] = {
     ),
 }
 PROBLEMS = tuple(CATALOG)
-RACER_NAMES = ("stepper", "momentum", "adam", "exact")
+RACER_NAMES = ("stepper", "momentum", "adam", "exact")  # engine.RACERS: their classes
+RECORD_FORMATS = (".csv", ".json", ".npz")  # what --record writes (history.RecordWriter)

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .catalog import CATALOG, PROBLEMS, RACER_NAMES
+from .catalog import CATALOG, PROBLEMS, RACER_NAMES, RECORD_FORMATS
 from .config import BENCH_LRS, DEFAULT_LRS, Config
 from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
 
 OPTIMIZERS = ("walker", *RACER_NAMES)
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max
-RECORD_FORMATS = (".csv", ".json", ".npz")
 
 
 class Parser(argparse.ArgumentParser):

@@ -25,7 +25,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-FORMATS = (".csv", ".json", ".npz")
+from .catalog import RECORD_FORMATS
+
+FORMATS = RECORD_FORMATS  # (the one list: catalog.py, which the command line reads)
 
 
 class Curve:
