@@ -8,7 +8,6 @@ Only the globals became arguments and the prints became returned rows.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 
@@ -38,24 +37,3 @@ def train_walker_sgd(x, y, w0, lrs, n_epochs=100, min_loss=0.1):
         if bst_loss.item() < min_loss:
             break
     return rows
-
-
-def train_stepper_sgd(x, y, w0, lr, n_epochs=100, min_loss=0.1):
-    """The notebook's stepper; returns [(epoch, loss)]."""
-    w = w0.clone().to(x.device)[:, None].requires_grad_()
-    rows = []
-    for i in range(n_epochs):
-        y_hat = x @ w
-        loss = mse(y, y_hat)
-        loss.backward()
-        with torch.no_grad():
-            w -= lr * w.grad
-            w.grad.zero_()
-        rows.append((i + 1, loss.item()))
-        if loss.item() < min_loss:
-            break
-    return rows
-
-
-def notebook_lrs() -> np.ndarray:
-    return np.arange(0.1, 1, 0.1)
