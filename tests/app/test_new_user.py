@@ -1,0 +1,164 @@
+"""Pilot: the app as a new user meets it (issue 11): the state word at the smallest size, every
+racer's outcome at 80x24, feedback for keys that change nothing, an edge warning that tells the
+truth off the status line, long-run travel keys, saving, the palette."""
+
+import csv
+
+from helpers import drawn, until
+
+from walker_tui.app import make_app
+from walker_tui.config import Config
+from walker_tui.help import HelpScreen
+from walker_tui.history import Recording
+from walker_tui.widgets.loss_curve import LossCurve
+from walker_tui.widgets.status import StatusLine
+
+
+def status_text(app) -> str:
+    return str(app.query_one(StatusLine).render())
+
+
+def panel_text(widget) -> str:
+    return "\n".join(strip.text for strip in widget._strips)
+
+
+async def test_the_state_word_shows_at_the_smallest_size():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 1)
+        assert status_text(app).startswith("paused")
+        await pilot.press("space")
+        await pilot.pause(0.1)
+        assert status_text(app).startswith("running")
+        status = app.query_one(StatusLine)
+        assert status.region.bottom <= app.screen.region.bottom - 1  # above the footer
+
+
+async def test_every_racers_outcome_shows_at_80x24():
+    race = [("stepper", 0.3), ("momentum", 0.1), ("adam", 0.05), ("exact", 0.0)]
+    app = make_app(Config(device="cpu", pace=0, race=race, epochs=100))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("s")
+        await until(pilot, lambda: "exact" in app.histories and app.done, timeout=60)
+        text = status_text(app)
+        for name in ("walker", "stepper 0.3", "momentum 0.1", "adam 0.05", "exact"):
+            assert name in text, (name, text)
+        assert "after 100 epochs, target not reached" in text  # momentum and adam at the limit
+        lines = text.splitlines()
+        assert all(len(line) <= 78 for line in lines), lines
+
+
+async def test_keys_that_change_nothing_say_so():
+    app = make_app(Config(device="cpu", pace=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        for key, words in [
+            ("n", "reached its target"),
+            ("space", "r reseeds"),
+            ("plus", "already as fast as it goes"),
+            ("right", "at the newest epoch"),
+        ]:
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            assert words in status_text(app), (key, status_text(app))
+        await pilot.press("home")
+        await drawn(pilot)
+        assert app.shown_epoch == 1
+        await pilot.press("left")
+        await pilot.pause(0.05)
+        assert "epoch 1 is the first" in status_text(app)
+        for _ in range(12):
+            await pilot.press("minus")
+        assert "slowest pace" in status_text(app)
+        assert not app._notifications  # no toast over the status line
+
+
+async def test_keys_pressed_on_the_help_close_it_and_act():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 1)
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_edge_warning_tells_the_truth():
+    # 0.01..0.05 are all too small for the notebook's problem: the largest keeps winning while
+    # the loss falls, and the warning names it, on the status line
+    app = make_app(Config(device="cpu", pace=0, lrs_spec="0.01,0.02,0.05", epochs=40, min_loss=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        text = status_text(app)
+        assert "the largest rate 0.05 won epochs 2-6 while the loss fell" in text, text
+        assert not app._notifications
+    # a converged run whose candidates tie says nothing
+    app = make_app(Config(device="cpu", pace=0, epochs=400, min_loss=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done, timeout=60)
+        assert not app.edge_warned
+
+
+async def test_long_runs_travel_by_page_home_and_end_and_log_x():
+    app = make_app(Config(device="cpu", pace=0, epochs=6000, min_loss=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done, timeout=120)
+        await pilot.press("home")
+        await drawn(pilot)
+        assert app.shown_epoch == 1
+        await pilot.press("pagedown")
+        await drawn(pilot)
+        assert 290 <= app.shown_epoch <= 400  # a twentieth of 6000, on a held epoch
+        await pilot.press("end")
+        await drawn(pilot)
+        assert app.view_epoch is None and app.shown_epoch == 6000
+        await pilot.press("l")
+        await drawn(pilot)
+        assert "log scale" in panel_text(app.query_one(LossCurve))
+
+
+async def test_w_saves_the_run_and_p_a_screenshot_never_over_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(Config(device="cpu", pace=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        await pilot.press("w")
+        await pilot.pause(0.05)
+        assert "saved 11 epochs" in status_text(app)
+        await pilot.press("w")
+        await pilot.press("p")
+        await pilot.pause(0.2)
+        assert "screenshot saved" in status_text(app)
+    first, second = (
+        tmp_path / "walker-tui-linear-seed17.csv",
+        tmp_path / "walker-tui-linear-seed17-2.csv",
+    )
+    assert first.exists() and second.exists()
+    rec = Recording.load(first)
+    assert [int(e) for e in rec.arrays()["epoch"]] == list(range(1, 12))
+    with first.open() as fh:
+        rows = list(csv.reader(line for line in fh if not line.startswith("#")))
+    assert float(rows[-1][3]) < 0.1  # the loss column: the walker reached its target
+    assert (tmp_path / "walker-tui-linear-seed17.svg").exists()
+
+
+async def test_the_palette_lists_the_apps_actions():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Theme" in titles and "Quit" not in titles
+        for words in ("Pause or resume (space)", "Save the walker's run", "Quit walker-tui (q)"):
+            assert any(words in t for t in titles), titles
+
+
+async def test_the_header_names_the_data_file(tmp_path):
+    path = tmp_path / "houses.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i * i % 7},{2 * i + 1}\n" for i in range(20)))
+    app = make_app(Config(device="cpu", data=str(path), min_loss=None), start_paused=True)
+    async with app.run_test(size=(120, 40)):
+        assert "houses.csv" in app.sub_title
