@@ -22,9 +22,10 @@ from .driver import Control, Driver
 from .engine import HostEpoch
 from .grids import format_rate
 from .help import HelpScreen
-from .history import History, RecordWriter
+from .history import History, Recording, RecordWriter
 from .messages import Failed, Frames, Racers, Started, Surface, wrap
 from .numbers import describe_outcome, format_loss
+from .replay import ReplaySession
 from .surface import SurfaceData, to_plane
 from .widgets.candidates import CandidateBars
 from .widgets.loss_curve import LossCurve
@@ -83,9 +84,12 @@ class WalkerApp(App[int]):
         Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
     ]
 
-    def __init__(self, cfg: Config, start_paused: bool = False) -> None:
+    def __init__(
+        self, cfg: Config, start_paused: bool = False, replay: Recording | None = None
+    ) -> None:
         super().__init__()
         self.cfg = cfg
+        self.replay = replay  # a recording to play instead of training
         self.seed = cfg.seed
         self.race = False
         self.gen = 0
@@ -133,6 +137,8 @@ class WalkerApp(App[int]):
         self.sub_title = (
             f"{self.cfg.problem}{data} · {len(self.cfg.lrs)} rates · {self.cfg.lrs_spec}"
         )
+        if self.replay is not None:
+            self.sub_title = f"replay · {self.sub_title}"
         self._check_size()
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
         self._start()
@@ -184,6 +190,8 @@ class WalkerApp(App[int]):
         if walker is not None and walker.state == "diverged":
             return "diverged"
         if self.done:  # the walker's own ending: the target reached, or the epoch limit first
+            if walker is not None and walker.state == "stopped":
+                return "ended"  # a replayed recording that ends before either (a killed run)
             return "reached" if walker is not None and walker.state == "reached" else "limit"
         if not self.histories:
             return "starting"
@@ -235,7 +243,18 @@ class WalkerApp(App[int]):
         if self.driver is not None:
             self.driver.cancel()
         self.control.set(race=self.race)
-        self.driver = Driver(self.cfg, seed, self.control, lambda event: self._post(gen, event))
+        post = lambda event: self._post(gen, event)  # noqa: E731
+        if self.replay is not None:
+            recording = self.replay
+            self.driver = Driver(
+                self.cfg,
+                seed,
+                self.control,
+                post,
+                lambda cfg, _s, _r: ReplaySession(recording, cfg),
+            )
+        else:
+            self.driver = Driver(self.cfg, seed, self.control, post)
         self.driver.start()
         self._drivers = [d for d in self._drivers if d.alive] + [self.driver]
 
@@ -536,12 +555,18 @@ class WalkerApp(App[int]):
         self._next_frame = 0.0  # a view change shows at the next tick, not after the pacing
 
     def action_reseed(self) -> None:
+        if self.replay is not None:
+            self.say("a replay shows what was recorded: it has one seed (q quits)")
+            return
         self.seed += 1
         self._start()
 
     def action_race(self) -> None:
         """Racers join the run under way (from w0, catching up to the walker's epoch) or leave
         it; the walker's run goes on either way."""
+        if self.replay is not None:
+            self.say("a replay holds the walker's recording alone: no racers to add")
+            return
         self.race = not self.race
         self.control.set(race=self.race)
         self.dirty = True
@@ -651,6 +676,7 @@ class WalkerApp(App[int]):
         sys.setswitchinterval(getattr(self, "_switch_interval", sys.getswitchinterval()))
 
 
-def make_app(cfg: Config, start_paused: bool = False) -> WalkerApp:
-    """The one factory for the CLI and the tests."""
-    return WalkerApp(cfg, start_paused=start_paused)
+def make_app(cfg: Config, start_paused: bool = False, replay: Recording | None = None) -> WalkerApp:
+    """The one factory for the CLI and the tests (``replay``: play this recording instead of
+    training; ``cfg`` is then the one it was made with, see walker_tui.replay)."""
+    return WalkerApp(cfg, start_paused=start_paused, replay=replay)

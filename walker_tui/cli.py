@@ -189,7 +189,8 @@ def app_parser() -> Parser:
             "commands:\n"
             "  walker-tui [options]        the app (space pause, n step, s race, ? help)\n"
             "  walker-tui run [options]    headless: the notebook's table (walker-tui run --help)\n"
-            "  walker-tui bench [options]  headless: the notebook's benchmark (bench --help)"
+            "  walker-tui bench [options]  headless: the notebook's benchmark (bench --help)\n"
+            "  walker-tui replay FILE      a recording in the app (replay --help)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -442,7 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
-    command = argv[0] if argv and argv[0] in ("run", "bench") else "app"
+    command = argv[0] if argv and argv[0] in ("run", "bench", "replay") else "app"
+    if command == "replay":
+        return _replay(argv[1:])
     if command == "run":
         parser = run_parser()
         args = _parse(parser, argv[1:])
@@ -480,5 +483,43 @@ def _main(argv: Sequence[str] | None) -> int:
 
     gc.freeze()  # (no collect first: it would cost the first frame ~150 ms)
     app = make_app(make_config(args), start_paused=args.paused)
+    app.run()
+    return app.return_code or 0
+
+
+def replay_parser() -> Parser:
+    p = Parser(
+        prog="walker-tui replay",
+        description="Open a recording (run --record, or the app's w) in the app: every panel, "
+        "time travel (left/right, pgup/pgdn, home/end), at the pace you set.",
+    )
+    p.add_argument("file", metavar="FILE", help="a recording: .csv, .json, .npz or .npz.part")
+    p.add_argument(
+        "--pace",
+        type=_float(False, "must be 0 or more (0 = as fast as it goes)"),
+        default=0.0,
+        metavar="EPS",
+        help="epochs per second; 0 = as fast as it goes (0)",
+    )
+    p.add_argument("--paused", action="store_true", help="start paused (n steps one epoch)")
+    return p
+
+
+def _replay(argv: list[str]) -> int:
+    parser = replay_parser()
+    args = parser.parse_args(argv)
+    from .replay import ReplayError, load_replay
+
+    try:
+        recording, cfg = load_replay(args.file)
+    except ReplayError as e:
+        parser.error(str(e))
+    cfg.pace = args.pace
+    import gc
+
+    from .app import make_app
+
+    gc.freeze()
+    app = make_app(cfg, start_paused=args.paused, replay=recording)
     app.run()
     return app.return_code or 0

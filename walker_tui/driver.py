@@ -144,9 +144,15 @@ class Driver:
     """
 
     def __init__(
-        self, cfg: Config, seed: int, control: Control, emit: Callable[[Event], object]
+        self,
+        cfg: Config,
+        seed: int,
+        control: Control,
+        emit: Callable[[Event], object],
+        make_session: Callable[[Config, int, bool], Session] = Session,
     ) -> None:
         self.cfg, self.seed, self.control, self.emit = cfg, seed, control, emit
+        self.make_session = make_session  # (a ReplaySession plays a recording instead)
         self.stop = threading.Event()
         self.session: Session | None = None
         self.surveyor: Surveyor | None = None
@@ -195,7 +201,7 @@ class Driver:
         ctl = self.control
         with ctl.lock:
             race = ctl.race
-        session = self.session = Session(self.cfg, self.seed, race)
+        session = self.session = self.make_session(self.cfg, self.seed, race)
         if self.stop.is_set():
             return
         best = session.minimum

@@ -20,12 +20,17 @@ STATE_STYLES = {
     "paused": "bold yellow",
     "reached": "bold cyan",
     "limit": "bold magenta",
+    "ended": "bold magenta",
     "diverged": "bold red",
     "error": "bold red",
     "starting": "bold",
 }
 # what the state words say on screen: an epoch limit must not read like a finish
-STATE_TEXT = {"reached": "target reached", "limit": "epoch limit, target not reached"}
+STATE_TEXT = {
+    "reached": "target reached",
+    "limit": "epoch limit, target not reached",
+    "ended": "the recording ends here",
+}
 SEP = " │ "
 
 

@@ -1,0 +1,79 @@
+"""walker-tui replay: a recording (run --record, the app's w, a file cut by a kill) in the app."""
+
+import pytest
+from helpers import drawn, until
+
+from walker_tui.app import make_app
+from walker_tui.cli import main
+from walker_tui.replay import load_replay
+from walker_tui.widgets.status import StatusLine
+
+
+def status_text(app) -> str:
+    return str(app.query_one(StatusLine).render())
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    path = tmp_path / "run.json"
+    assert main(["run", "--record", str(path), "--quiet", "--device", "cpu"]) == 0
+    return path
+
+
+async def test_a_recording_plays_to_where_the_run_ended(recorded):
+    recording, cfg = load_replay(recorded)
+    app = make_app(cfg, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        walker = app.histories["walker"].latest
+        assert walker.epoch == 11 and abs(walker.loss - 0.09415923) < 1e-6
+        assert app.state == "reached" and "walker 0.094 in 11 epochs" in status_text(app)
+        assert app.sub_title.startswith("replay")
+        await pilot.press("home")
+        await drawn(pilot)
+        assert app.shown_epoch == 1
+        await pilot.press("r")
+        await pilot.pause(0.05)
+        assert "a replay shows what was recorded" in status_text(app)
+        await pilot.press("s")
+        await pilot.pause(0.05)
+        assert "no racers" in status_text(app)
+
+
+async def test_a_recording_cut_by_a_kill_plays_and_says_it_ends(recorded, tmp_path):
+    cut = tmp_path / "cut.csv"
+    assert main(["run", "--record", str(cut), "--quiet", "--device", "cpu"]) == 0
+    lines = cut.read_text().splitlines(keepends=True)
+    cut.write_text("".join(lines[:9]) + lines[9][:15])  # 6 whole epochs, then half a line
+    recording, cfg = load_replay(cut)
+    app = make_app(cfg, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        assert app.latest_epoch == 6 and app.state == "ended"
+        assert "the recording ends here" in status_text(app)
+
+
+@pytest.mark.parametrize(
+    "make,words",
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_text("a,b\n1,2\n"), "not a walker-tui recording"),
+    ],
+)
+def test_replay_errors_are_one_line(tmp_path, capsys, make, words):
+    path = tmp_path / "x.csv"
+    make(path)
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", str(path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+
+
+def test_a_stepper_recording_is_refused(tmp_path, capsys):
+    path = tmp_path / "s.csv"
+    main(["run", "--optimizer", "stepper", "--record", str(path), "--quiet", "--device", "cpu"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["replay", str(path)])
+    assert "replay shows the walker's recordings" in capsys.readouterr().err
