@@ -511,6 +511,8 @@ class WalkerApp(App[int]):
         to = max(walker.first_held, min(latest, to))
         target = walker.nearest(to, direction) if to < walker.latest.epoch else latest
         if target is None or target == self.shown_epoch:
+            if direction == 0:  # (a click on the epoch shown)
+                return
             self.say(
                 "at the newest epoch: left, page up or home go back"
                 if direction > 0
@@ -520,6 +522,10 @@ class WalkerApp(App[int]):
         self.view_epoch = None if target == latest else target
         self.dirty = True
         self._next_frame = 0.0
+
+    def travel_to(self, epoch: int) -> None:
+        """Show the held epoch nearest ``epoch`` (a click on the loss curve)."""
+        self._travel(epoch, 0)
 
     def _page(self) -> int:
         """Epochs a page key moves: a twentieth of the run, at least 10."""

@@ -162,3 +162,25 @@ async def test_the_header_names_the_data_file(tmp_path):
     app = make_app(Config(device="cpu", data=str(path), min_loss=None), start_paused=True)
     async with app.run_test(size=(120, 40)):
         assert "houses.csv" in app.sub_title
+
+
+async def test_hover_a_bar_for_its_values_and_click_the_curve_to_travel():
+    from walker_tui.widgets.candidates import CandidateBars
+
+    app = make_app(Config(device="cpu", pace=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        await drawn(pilot)
+        bars = app.query_one(CandidateBars)
+        hits = bars.hits
+        winner_col = hits.left + hits.pos[6]  # rate 0.70 won epoch 11
+        assert bars.bar_at(winner_col) == "lr 0.70: loss 0.094 ★ winner"
+        await pilot.click(CandidateBars, offset=(winner_col, bars.size.height - 5))
+        await pilot.pause(0.05)
+        assert "lr 0.70: loss 0.094" in status_text(app)
+        curve = app.query_one(LossCurve)
+        left, cols, x0, x1, _, _ = curve.axis
+        col = left + round((5 - x0) / (x1 - x0) * (cols - 1))  # the column of epoch 5
+        await pilot.click(LossCurve, offset=(col, 5))
+        await drawn(pilot)
+        assert app.shown_epoch == 5 and app.view_epoch == 5

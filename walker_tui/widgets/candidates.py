@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+from textual import events
 
 from ..grids import format_rate
 from ..numbers import format_loss
@@ -94,6 +96,13 @@ class CandidateBars(PaintedPlot):
         shown = thin(list(range(len(rates))), width, winner if win_ok else None, widest)
         labels = [f"*{names[i]}" if i == winner and win_ok else names[i] for i in shown]
         plt.xticks([pos[i] for i in shown], labels)  # (ASCII *: its width is never in doubt)
+        # where each bar is on the widget, for hover and click (the y labels, then the axis)
+        left = max(len(t) for t in tlabels) + 1
+        self.hits = Hits(left, pos, half, [
+            f"lr {names[i]}: loss {format_loss(losses[i], target)}"
+            + (f" {WINNER_GLYPH} winner" if i == winner and win_ok else "")
+            for i in range(len(rates))
+        ])  # fmt: skip
         plt.yticks(ticks, tlabels)
         plt.ylim(base, y1)
         plt.xlim(0, area - 1)  # x counts the plot area's columns
@@ -116,6 +125,27 @@ class CandidateBars(PaintedPlot):
             title += f" ({len(bad)} inf)" if bad else ""
         plt.title(title)
 
+    hits: Hits | None = None
+
+    def bar_at(self, x: int) -> str | None:
+        """What the bar under column ``x`` of the widget holds (None between bars)."""
+        hits = self.hits
+        if hits is None:
+            return None
+        col = x - hits.left
+        for i, p in enumerate(hits.pos):
+            if p - hits.half[0] - 1 <= col <= p + hits.half[1] + 1:
+                return hits.texts[i]
+        return None
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self.tooltip = self.bar_at(event.x)
+
+    def on_click(self, event: events.Click) -> None:
+        text = self.bar_at(event.x)
+        if text is not None and hasattr(self.app, "say"):
+            self.app.say(text)
+
     @staticmethod
     def _scale(losses: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, bool]:
         """The bar heights' axis: log10 of the losses when they are all positive and span a
@@ -126,6 +156,17 @@ class CandidateBars(PaintedPlot):
             if hi >= 10 * lo:
                 return np.where(ok, np.log10(np.where(ok, losses, 1.0)), np.nan), True
         return np.where(finite, losses, np.nan), False
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Where the bars of the last frame are: the plot area's first column on the widget, each
+    bar's centre column in the area and its reach, and what each bar holds."""
+
+    left: int
+    pos: list[int]
+    half: tuple[int, int]
+    texts: list[str]
 
 
 def rate_label(rate: float, rates: list[float]) -> str:

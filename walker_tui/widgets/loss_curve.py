@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from textual import events
 
 from . import envelope, epoch_ticks, legend_glyph, log_ticks, series_color, series_marker
 from .painter import PaintedPlot, Plot
@@ -80,3 +81,29 @@ class LossCurve(PaintedPlot):
             ticks, labels = log_ticks(lo, hi, most=max(2, height // 3))
             plt.yticks(ticks, labels)
             plt.ylim(lo, hi)
+            if x1 > x0:
+                plt.xlim(x0, x1)  # (set, so a click maps to an epoch)
+                left = max(len(t) for t in labels) + 1
+                self.axis = (left, width - left - 1, x0, x1, log_x, x_axis)
+
+    axis: tuple | None = None  # (first column, columns, x0, x1, log x, x axis) of the last frame
+
+    def x_at(self, col: int) -> float | None:
+        """The x value (an epoch, on the epoch axis) under column ``col`` of the widget."""
+        if self.axis is None:
+            return None
+        left, cols, x0, x1, log_x, _ = self.axis
+        if not 0 <= col - left < cols:
+            return None
+        x = x0 + (col - left) / max(1, cols - 1) * (x1 - x0)
+        return 10**x if log_x else x
+
+    def on_click(self, event: events.Click) -> None:
+        """A click travels to the epoch under it."""
+        x = self.x_at(event.x)
+        if x is None or self.axis is None:
+            return
+        if self.axis[5] != "epoch":
+            self.app.say("a click travels on the epoch axis: press x to show it")  # type: ignore[attr-defined]
+            return
+        self.app.travel_to(round(x))  # type: ignore[attr-defined]
