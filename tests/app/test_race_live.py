@@ -1,0 +1,55 @@
+"""Pilot: `s` races without throwing the walk away (issue 11, item 5): racers join from the same
+start and catch up to the walker's epoch, `s` again drops them and the walk stays; `q` quits at
+once while a large surface is being computed."""
+
+import time
+
+from helpers import until
+
+from walker_tui.app import make_app
+from walker_tui.config import Config
+
+
+async def test_s_mid_run_keeps_the_walk_and_racers_catch_up():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("s")  # paused at epoch 0: the race is on at once
+        await until(pilot, lambda: "stepper 0.3" in app.histories)
+        await pilot.press("s")
+        await until(pilot, lambda: list(app.histories) == ["walker"])
+        for _ in range(6):
+            await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 6)
+        walk = [app.histories["walker"].at(e).loss for e in range(1, 7)]
+        for _ in range(3):
+            await pilot.press("left")
+        await until(pilot, lambda: app.shown_epoch == 3)
+        await pilot.press("s")  # at epoch 3 of 6: the stepper catches up to 6
+        stepper = lambda: app.histories.get("stepper 0.3")  # noqa: E731
+        await until(pilot, lambda: stepper() and stepper().latest and stepper().latest.epoch == 6)
+        assert app.latest_epoch == 6 and app.shown_epoch == 3  # the view stayed where it was
+        assert [app.histories["walker"].at(e).loss for e in range(1, 7)] == walk
+        assert app.state == "paused"
+        await pilot.press("s")  # dropped: the walk stays
+        await until(pilot, lambda: list(app.histories) == ["walker"])
+        assert app.latest_epoch == 6
+        assert [app.histories["walker"].at(e).loss for e in range(1, 7)] == walk
+
+
+async def test_q_quits_at_once_while_a_large_surface_computes():
+    # an mlp surface at 10^5 points takes minutes in full; the first view comes in a moment
+    cfg = Config(device="cpu", problem="mlp", n=100_000, lrs_spec="log:0.01:10:13", pace=0)
+    app = make_app(cfg)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.surface is not None, timeout=60)
+        assert app.surface.note.startswith("coarse")  # the full grid is under way
+        t0 = time.monotonic()
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert time.monotonic() - t0 < 1.0
+    end = time.monotonic() + 1.0
+    while app.live_loops and time.monotonic() < end:
+        time.sleep(0.02)
+    assert app.live_loops == 0
+    assert not app.driver.surveyor._thread.is_alive()
