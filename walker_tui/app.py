@@ -256,7 +256,7 @@ class WalkerApp(App[int]):
         else:
             self.driver = Driver(self.cfg, seed, self.control, post)
         self.driver.start()
-        self._drivers = [d for d in self._drivers if d.alive] + [self.driver]
+        self._drivers = [d for d in self._drivers if d.busy] + [self.driver]
 
     def _post(self, gen: int, event: object) -> None:
         """Called on the driver's threads: post_message is thread-safe and returns at once."""
@@ -266,6 +266,13 @@ class WalkerApp(App[int]):
     def live_loops(self) -> int:
         """Training loops still running (a cancelled one ends within an epoch)."""
         return sum(d.alive for d in self._drivers)
+
+    def still_busy(self, wait: float) -> bool:
+        """After quitting: is a training or surface thread still inside its work ``wait`` seconds
+        on? Cancelled, they end after the epoch or grid chunk they are in (an epoch at n = 10^7
+        takes seconds); the caller must not tear the interpreter down under them (see cli)."""
+        end = time.monotonic() + wait
+        return not all(d.join(max(0.0, end - time.monotonic())) for d in self._drivers)
 
     # --- messages from the driver ---
 

@@ -484,7 +484,15 @@ def _main(argv: Sequence[str] | None) -> int:
     gc.freeze()  # (no collect first: it would cost the first frame ~150 ms)
     app = make_app(make_config(args), start_paused=args.paused)
     app.run()
-    return app.return_code or 0
+    code = app.return_code or 0
+    if app.still_busy(wait=0.2):
+        # A cancelled thread is still inside a torch call (one epoch at n = 10^7 takes seconds).
+        # Tearing the interpreter down under it aborts in torch's C++ teardown (exit 134 or
+        # 139), so leave at once: the terminal is restored and nothing else is left to save.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def replay_parser() -> Parser:

@@ -179,6 +179,23 @@ class Driver:
     def alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
+    @property
+    def busy(self) -> bool:
+        """Its training or surface thread is still running."""
+        surveying = self.surveyor is not None and self.surveyor.thread is not None
+        return self.alive or (surveying and self.surveyor.thread.is_alive())
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the training and surface threads to end; True if
+        they have (a cancelled thread ends after the epoch or grid chunk it is in)."""
+        end = time.monotonic() + timeout
+        for thread in (self.thread, self.surveyor and self.surveyor.thread):
+            if thread is not None:
+                thread.join(max(0.0, end - time.monotonic()))
+                if thread.is_alive():
+                    return False
+        return True
+
     # --- the loop ---
 
     def _report(self, event: Event) -> None:

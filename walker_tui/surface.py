@@ -223,6 +223,11 @@ class Surveyor:
         with self._cond:
             return self._busy or self._window is not None
 
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The surveyor's thread, once a window has been asked for."""
+        return self._thread
+
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
