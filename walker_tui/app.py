@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from .config import Config
-from .driver import Control, Driver
+from .driver import Control, Driver, Event
 from .engine import HostEpoch
 from .grids import format_rate
 from .help import HelpScreen
@@ -258,9 +258,9 @@ class WalkerApp(App[int]):
         self.driver.start()
         self._drivers = [d for d in self._drivers if d.busy] + [self.driver]
 
-    def _post(self, gen: int, event: object) -> None:
+    def _post(self, gen: int, event: Event) -> None:
         """Called on the driver's threads: post_message is thread-safe and returns at once."""
-        self.post_message(wrap(gen, event))  # type: ignore[arg-type]
+        self.post_message(wrap(gen, event))
 
     @property
     def live_loops(self) -> int:
