@@ -136,7 +136,7 @@ async def test_panels_are_built_off_the_ui_thread(monkeypatch):
         await pilot.press("n")
         await until(pilot, lambda: app.latest_epoch == 1)
         assert threads == {"painter"}
-        assert "loss (log scale) by epoch" in app.query_one(LossCurve).text
+        assert "loss (log) by epoch" in app.query_one(LossCurve).text
 
 
 async def test_a_failing_panel_says_so_and_the_others_keep_drawing(monkeypatch):
@@ -199,7 +199,7 @@ async def test_a_theme_change_repaints_the_panels():
         dark = background()
         app.theme = "textual-light"
         await until(pilot, lambda: background() != dark)
-        assert "loss (log scale) by epoch" in curve.text
+        assert "loss (log) by epoch" in curve.text
 
 
 async def test_a_library_printing_inside_the_app_is_harmless():

@@ -186,5 +186,6 @@ async def test_edge_warning_when_the_winner_keeps_to_the_grid_edge():
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.edge_warned)
         await pilot.pause(0.2)
-        texts = [str(n.message) for n in app._notifications]
-        assert any("largest rate (0.03)" in t and "--grid adaptive" in t for t in texts)
+        text = status_text(app)  # on the status line's last row, not a toast over it
+        assert "the largest rate 0.03 won epochs" in text and "--grid adaptive" in text
+        assert not app._notifications

@@ -52,11 +52,14 @@ def test_curve_is_bounded_and_keeps_the_latest():
     assert c.columns(upto=50_000)[0].max() <= 50_000
 
 
-def test_history_holds_recent_epochs():
-    h = History(keep=5)
-    run(Walker(LinearProblem(), parse_lrs("0.1:1:0.1")), on_epoch=h.add)
-    assert h.latest.epoch == 11
-    assert h.at(7).epoch == 7 and h.at(6) is None
+def test_history_holds_recent_and_first_epochs_and_samples_between():
+    h = History(keep=5, early=2, samples=2)
+    run(Walker(LinearProblem(), parse_lrs("0.1:1:0.1")), 40, 0.0, on_epoch=h.add)
+    assert h.latest.epoch == 40
+    assert h.at(36).epoch == 36 and h.at(1).epoch == 1 and h.at(2).epoch == 2
+    held = h.held()
+    assert len(held) <= 5 + 2 + 3 and h.at(3) is None  # bounded: most epochs are not held
+    assert all(h.at(e).epoch == e for e in held)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".npz"])
