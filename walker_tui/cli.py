@@ -282,6 +282,12 @@ def _check_record(parser: Parser, path: str | None, force: bool) -> None:
         parser.error(f"argument --record: {path!r} is a folder")
     if target.exists() and not force:
         parser.error(f"argument --record: {path!r} exists; add --force to overwrite it")
+    part = target.with_name(target.name + ".part")  # what a killed .npz run left behind
+    if target.suffix.lower() == ".npz" and part.exists() and not force:
+        parser.error(
+            f"argument --record: {str(part)!r} exists (a run that was killed; walker-tui replay "
+            "opens it); add --force to overwrite it"
+        )
 
 
 def make_config(

@@ -107,6 +107,9 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
         print(f"Interrupted at epoch {trainer.epoch}.", file=sys.stderr)
         return _save(recording, args, 130)
+    except BaseException:  # any other failure still ends the file cleanly (npz assembled)
+        _save(recording, args, 1)
+        raise
     out.write(final_line(outcome, cfg.min_loss, walker) + "\n")
     out.flush()
     return _save(recording, args, 1 if outcome.state == "diverged" else 0)

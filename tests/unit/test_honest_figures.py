@@ -216,3 +216,35 @@ def test_singular_problems_still_run_and_have_a_least_norm_minimum(tmp_path):
     best = np.linalg.pinv(x) @ np.array([3.0, 5, 8, 9])
     problem = make_problem("linear", 4, 17, "cpu", data=(x, np.array([3.0, 5, 8, 9])))
     assert np.allclose(problem.minimum().numpy(), best, atol=1e-6)
+
+
+def test_a_killed_npz_runs_part_is_not_overwritten_silently(tmp_path, capsys):
+    part = tmp_path / "r.npz.part"
+    part.write_bytes(b"left by a killed run")
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--record", str(tmp_path / "r.npz"), "--quiet"])
+    assert exc.value.code == 2 and "r.npz.part" in capsys.readouterr().err
+    assert part.read_bytes() == b"left by a killed run"
+
+
+def test_a_failing_run_still_ends_its_recording(tmp_path, monkeypatch):
+    import walker_tui.headless as headless
+
+    real = headless.run
+
+    def failing(trainer, *a, on_epoch=None, **kw):
+        def boom(rec):
+            on_epoch(rec)
+            if rec.epoch == 4:
+                raise RuntimeError("the device fell over")
+
+        return real(trainer, *a, on_epoch=boom, **kw)
+
+    monkeypatch.setattr(headless, "run", failing)
+    path = tmp_path / "r.npz"
+    with pytest.raises(RuntimeError):
+        main(["run", "--record", str(path), "--quiet", "--device", "cpu"])
+    from walker_tui.history import Recording
+
+    assert path.exists() and not (tmp_path / "r.npz.part").exists()
+    assert list(Recording.load(path).arrays()["epoch"]) == [1, 2, 3, 4]
