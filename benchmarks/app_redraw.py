@@ -119,7 +119,7 @@ def key_latency(n: int, presses: int = 30) -> tuple[list[float], str]:
         seen = read_until(want)
         out.append((time.perf_counter() - t0) * 1e3)
         time.sleep(0.3)
-    rate = re.findall(rb"(\d+\.\d) ep/s", seen)
+    rate = re.findall(rb"(\d+(?:\.\d+)?) ep/s", seen)
     stop(pid, fd)
     return out, (rate[-1].decode() if rate else "?")
 

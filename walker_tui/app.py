@@ -105,6 +105,7 @@ class WalkerApp(App[int]):
         self.edge_warned = False
         self.note: tuple[str, str] | None = None  # the status line's passing note
         self._record_dir: str | None = None
+        self._status_due: tuple | None = None  # (record, (epoch, latest)) of the frame building
         self.note_until = 0.0
         self._next_frame = 0.0
         self._last_redraw = 0.0
@@ -370,10 +371,11 @@ class WalkerApp(App[int]):
         80 ms more before the next. The builds never block the UI thread, so keys answer
         mid-frame."""
         now = time.monotonic()
+        plots = self._plots()
+        building = any(p.pending for p in plots)
         if not self.dirty or now < self._next_frame:
             return
-        plots = self._plots()
-        if any(p.pending for p in plots):  # the last frame is still being built
+        if building:  # the last frame is still being built
             return
         spent = self._last_redraw + sum(p.take_render_seconds() for p in plots)
         self.dirty = False
@@ -381,13 +383,31 @@ class WalkerApp(App[int]):
         self._last_redraw = time.monotonic() - now
         self._next_frame = now + max(FRAME_INTERVAL, 3.0 * spent)
 
+    def panels_landed(self) -> None:
+        """A panel's build is done; when the frame's last one is, all of them go on screen in one
+        refresh with the frame's status line, so one screen shows one epoch (panels and status
+        used to land one by one, the status first)."""
+        plots = self._plots()
+        if any(p.pending for p in plots):
+            return
+        with self.batch_update():
+            for plot in plots:
+                plot.commit()
+            if self._status_due is not None:
+                (rec, at), self._status_due = self._status_due, None
+                self.show_status(rec, at=at)
+
     def _plots(self) -> list[PaintedPlot]:
         return list(self.query(PaintedPlot))
 
     @property
     def settled(self) -> bool:
         """Everything the app holds is on screen: no frame waiting to be drawn or built."""
-        return not self.dirty and not any(p.pending for p in self._plots())
+        return (
+            not self.dirty
+            and self._status_due is None
+            and not any(p.pending for p in self._plots())
+        )
 
     def redraw(self) -> None:
         """Replot every panel from the data held on the app (at most 20 times a second)."""
@@ -433,11 +453,18 @@ class WalkerApp(App[int]):
             self.query_one(SurfacePlot).show(
                 self.surface, paths, walk, win, self.start_w, self.minimum, len(self.origin) > 2
             )
-            self.show_status(rec)
+            # shown with the panels, when their builds land
+            self._status_due = (rec, (epoch, self.latest_epoch))
 
-    def show_status(self, rec: HostEpoch | None = None, look_up: bool = False) -> None:
-        """The status line alone: cheap, so keys update it at once instead of at the next frame."""
-        epoch = self.shown_epoch
+    def show_status(
+        self,
+        rec: HostEpoch | None = None,
+        look_up: bool = False,
+        at: tuple[int, int] | None = None,
+    ) -> None:
+        """The status line alone: cheap, so keys update it at once instead of at the next frame.
+        ``at``: (epoch, latest) of the frame it joins, when not the app's state now."""
+        epoch, latest = at if at is not None else (self.shown_epoch, self.latest_epoch)
         if look_up:
             walker = self.histories.get("walker")
             rec = walker.at(epoch) if walker else None
@@ -448,7 +475,7 @@ class WalkerApp(App[int]):
             device=self.device,
             seed=self.seed,
             epoch=epoch,
-            latest=self.latest_epoch,
+            latest=latest,
             rate=rec.lr if rec is not None and not rec.diverged else None,
             step="start"
             if rec is not None and rec.epoch == 1

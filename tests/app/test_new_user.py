@@ -184,3 +184,26 @@ async def test_hover_a_bar_for_its_values_and_click_the_curve_to_travel():
         await pilot.click(LossCurve, offset=(col, 5))
         await drawn(pilot)
         assert app.shown_epoch == 5 and app.view_epoch == 5
+
+
+async def test_one_screen_shows_one_epoch():
+    import re
+
+    from walker_tui.widgets.candidates import CandidateBars
+
+    app = make_app(Config(device="cpu", pace=8, epochs=10**6, min_loss=0))
+    async with app.run_test(size=(200, 60)) as pilot:
+        await until(pilot, lambda: app.latest_epoch > 3)
+        checked = 0
+        for _ in range(2000):
+            await pilot.pause(0.002)
+            # the moments that used to disagree: a frame's panels still building, its status out
+            if not any(p.pending for p in app._plots()):
+                continue
+            bars = re.search(r"ep(?:och)? (\d+)", panel_text(app.query_one(CandidateBars)))
+            status = re.search(r"epoch (\d+)", status_text(app))
+            assert bars and status and bars.group(1) == status.group(1), (bars, status)
+            checked += 1
+            if checked >= 10:
+                break
+        assert checked >= 10

@@ -104,7 +104,9 @@ class PaintedPlot(PlotextPlot):
         super().__init__(id=id)
         self._request: tuple[tuple, dict] | None = None
         self._ticket = 0  # the newest frame asked for
+        self._built = 0  # the newest frame built
         self._shown = 0  # the newest frame on screen
+        self._ready: Painted | None = None  # built, waiting for the frame's other panels
         self._strips: list[Strip] = []
         self._strips_size = Size(0, 0)
         self._render_seconds = 0.0
@@ -128,7 +130,9 @@ class PaintedPlot(PlotextPlot):
         self._ticket += 1
         size = self.size
         if size.width < 4 or size.height < 4:  # hidden or squeezed: nothing worth building
-            self._strips, self._strips_size, self._shown = [], size, self._ticket
+            self._strips, self._strips_size = [], size
+            self._shown = self._built = self._ticket
+            self._ready = None
             return
         self.app.painter.submit(self, self.job())
 
@@ -149,16 +153,28 @@ class PaintedPlot(PlotextPlot):
     def on_painted(self, msg: Painted) -> None:
         msg.stop()
         self._render_seconds += msg.seconds
-        if msg.ticket < self._shown:
+        if msg.ticket < self._built:
             return
-        self._shown = msg.ticket
-        self._strips, self._strips_size = msg.strips, msg.size
+        self._built, self._ready = msg.ticket, msg
+        landed = getattr(self.app, "panels_landed", None)
+        if landed is None:
+            self.commit()
+        else:
+            landed()  # the app puts a frame's panels on screen together, with its status line
+
+    def commit(self) -> None:
+        """Put the last frame built on screen."""
+        ready, self._ready = self._ready, None
+        if ready is None:
+            return
+        self._shown = ready.ticket
+        self._strips, self._strips_size = ready.strips, ready.size
         self.refresh()
 
     @property
     def pending(self) -> bool:
-        """A frame has been asked for that is not on screen yet."""
-        return self._shown < self._ticket
+        """A frame has been asked for that is not built yet."""
+        return self._built < self._ticket
 
     def take_render_seconds(self) -> float:
         """The painter's time on this panel since the last call (the app paces frames by it)."""
