@@ -451,10 +451,27 @@ class WalkerApp(App[int]):
                 self.query_one(CandidateBars).show(self.rates, None, -1, 0)
                 walk, win = None, None
             self.query_one(SurfacePlot).show(
-                self.surface, paths, walk, win, self.start_w, self.minimum, len(self.origin) > 2
+                self.surface,
+                paths,
+                walk,
+                win,
+                self.start_w,
+                self.minimum,
+                len(self.origin) > 2,
+                self._path_losses(series.get("walker")),
             )
             # shown with the panels, when their builds land
             self._status_due = (rec, (epoch, self.latest_epoch))
+
+    @staticmethod
+    def _path_losses(series: tuple | None) -> tuple[float, float] | None:
+        """The range of losses the walker's path has walked through (the surface puts most of
+        its levels there)."""
+        if series is None:
+            return None
+        ys = np.asarray(series[1], dtype=float)
+        ys = ys[np.isfinite(ys) & (ys > 0)]
+        return (float(ys.min()), float(ys.max())) if len(ys) else None
 
     def show_status(
         self,

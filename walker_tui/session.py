@@ -75,6 +75,9 @@ def start_weights(cfg: Config, problem: Problem) -> torch.Tensor:
     return torch.tensor(cfg.w0, dtype=torch.float32, device=problem.device)
 
 
+REACH = 20.0  # paths further out than this many spans of start and minimum leave the window
+
+
 @dataclass
 class Session:
     """Everything one seed's run needs: problem, trainers, their outcomes and the surface's
@@ -196,12 +199,28 @@ class Session:
 
     # --- the surface ---
 
+    def core_window(self) -> Window:
+        """The start and the minimum, at least a unit across (a plane slice's unit is |w0|)."""
+        fixed = [self.start] + ([] if self.minimum is None else [self.minimum])
+        px = np.array([float(p[0]) for p in fixed])
+        py = np.array([float(p[1]) for p in fixed])
+        cx, cy = (px.min() + px.max()) / 2, (py.min() + py.max()) / 2
+        half = max(np.ptp(px), np.ptp(py), 1.0) / 2
+        return Window(cx - half, cx + half, cy - half, cy + half)
+
     def window_for(self, xs: np.ndarray, ys: np.ndarray) -> Window | None:
         """A window holding w0, the minimum and these plane points, if the current window does
         not hold them (it becomes the current window); None when nothing changed."""
         xs = np.asarray(xs, dtype=float)
         ys = np.asarray(ys, dtype=float)
         ok = np.isfinite(xs) & np.isfinite(ys)
+        # The window stays on what means something: the start, the minimum and paths within
+        # REACH times their span; a path that runs off further (a diverging racer) is drawn
+        # leaving at the edge, not followed to 1e19.
+        core = self.core_window()
+        cx, cy = (core.x0 + core.x1) / 2, (core.y0 + core.y1) / 2
+        half = REACH * max(core.x1 - core.x0, core.y1 - core.y0) / 2
+        ok &= (np.abs(xs - cx) <= half) & (np.abs(ys - cy) <= half)
         xs, ys = xs[ok], ys[ok]
         if self.window is None:
             fixed = [self.start] + ([] if self.minimum is None else [self.minimum])

@@ -261,45 +261,108 @@ class Surveyor:
                     self._busy = False
 
 
-def contour_levels(z: np.ndarray, count: int = 9) -> np.ndarray:
-    """Level values evenly spaced on a log scale between the grid's smallest and largest loss."""
+def contour_levels(
+    z: np.ndarray, count: int = 9, focus: tuple[float, float] | None = None
+) -> np.ndarray:
+    """Level values on a log scale: evenly spaced between the grid's smallest and largest loss,
+    and, given ``focus`` (the losses the path walks through), most of them between those, so
+    the valley the path follows shows its shape instead of falling between two levels."""
     finite = z[np.isfinite(z) & (z > 0)]
     if finite.size == 0:
         return np.array([])
     lo, hi = np.log10(finite.min()), np.log10(finite.max())
     if hi - lo < 1e-9:
         return np.array([])
-    return 10 ** np.linspace(lo, hi, count + 2)[1:-1]
+    if focus is None:
+        return 10 ** np.linspace(lo, hi, count + 2)[1:-1]
+    f0, f1 = (np.log10(max(v, 1e-300)) for v in focus)
+    f0, f1 = max(min(f0, f1), lo), min(max(f0, f1), hi)
+    if f1 - f0 < 1e-9:
+        return 10 ** np.linspace(lo, hi, count + 2)[1:-1]
+    near = count - count // 3  # two thirds of the levels where the path walks
+    inner = np.linspace(f0, f1, near + 2)[1:-1]
+    outer = np.linspace(lo, hi, count - near + 2)[1:-1]
+    return 10 ** np.unique(np.round(np.concatenate([inner, outer]), 9))
 
 
 def contour_points(
-    xs: np.ndarray, ys: np.ndarray, z: np.ndarray, levels: np.ndarray
+    xs: np.ndarray, ys: np.ndarray, z: np.ndarray, levels: np.ndarray, per_cell: int = 4
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each level, the points where the surface crosses it (between grid neighbours)."""
+    """For each level, points along its level lines, joined: marching squares on the log of the
+    grid finds the segment each level cuts through each cell, and every segment is drawn as
+    ``per_cell`` + 1 points, so a line stays a line however finely the panel is drawn (crossing
+    points alone broke into dots on a large terminal)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         lz = np.log10(np.where(z > 0, z, np.nan))
+    t = np.linspace(0.0, 1.0, per_cell + 1)
     out = []
     for level in np.log10(levels):
-        above = lz > level
-        px: list[np.ndarray] = []
-        py: list[np.ndarray] = []
-        # horizontal neighbours
-        j, i = np.nonzero(above[:, 1:] != above[:, :-1])
-        if i.size:
-            t = (level - lz[j, i]) / (lz[j, i + 1] - lz[j, i])
-            px.append(xs[i] + t * (xs[i + 1] - xs[i]))
-            py.append(ys[j])
-        # vertical neighbours
-        j, i = np.nonzero(above[1:, :] != above[:-1, :])
-        if i.size:
-            t = (level - lz[j, i]) / (lz[j + 1, i] - lz[j, i])
-            px.append(xs[i])
-            py.append(ys[j] + t * (ys[j + 1] - ys[j]))
-        if px:
-            out.append((np.concatenate(px), np.concatenate(py)))
+        px, py = _level_segments(xs, ys, lz, level)
+        if len(px):
+            ax, bx = px
+            ay, by = py
+            lx = (ax[:, None] + (bx - ax)[:, None] * t[None, :]).ravel()
+            ly = (ay[:, None] + (by - ay)[:, None] * t[None, :]).ravel()
+            out.append((lx, ly))
         else:
             out.append((np.array([]), np.array([])))
     return out
+
+
+def _level_segments(
+    xs: np.ndarray, ys: np.ndarray, lz: np.ndarray, level: float
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | tuple[list, list]:
+    """Marching squares for one level: the segments' ends ((x_a, x_b), (y_a, y_b))."""
+    c00, c10 = lz[:-1, :-1], lz[:-1, 1:]  # corners of each cell: (row j, column i)
+    c01, c11 = lz[1:, :-1], lz[1:, 1:]
+    x0, x1 = xs[:-1][None, :], xs[1:][None, :]
+    y0, y1 = ys[:-1][:, None], ys[1:][:, None]
+
+    def cross(a, b, pa, pb):
+        """Where the level crosses the edge from corner a to corner b (nan where it does not)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = (level - a) / (b - a)
+        hit = ((a > level) != (b > level)) & np.isfinite(a) & np.isfinite(b)
+        return np.where(hit, pa + f * (pb - pa), np.nan)
+
+    shape = c00.shape
+    # the four edges: bottom (y0), top (y1), left (x0), right (x1); each a crossing's x and y
+    ex = [
+        cross(c00, c10, x0, x1),
+        cross(c01, c11, x0, x1),
+        np.broadcast_to(x0, shape),
+        np.broadcast_to(x1, shape),
+    ]
+    ey = [
+        np.broadcast_to(y0, shape),
+        np.broadcast_to(y1, shape),
+        cross(c00, c01, y0, y1),
+        cross(c10, c11, y0, y1),
+    ]
+    hits = [~np.isnan(ex[0]), ~np.isnan(ex[1]), ~np.isnan(ey[2]), ~np.isnan(ey[3])]
+    count = sum(h.astype(int) for h in hits)
+    ax, ay, bx, by = [], [], [], []
+    # two crossings: one segment between them; four (a saddle): bottom-left and top-right
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    for a, b in pairs:
+        sel = (count == 2) & hits[a] & hits[b]
+        if sel.any():
+            (
+                ax.append(ex[a][sel]),
+                ay.append(ey[a][sel]),
+                bx.append(ex[b][sel]),
+                by.append(ey[b][sel]),
+            )
+    saddle = count == 4
+    if saddle.any():
+        for a, b in ((0, 2), (1, 3)):
+            ax.append(ex[a][saddle])
+            ay.append(ey[a][saddle])
+            bx.append(ex[b][saddle])
+            by.append(ey[b][saddle])
+    if not ax:
+        return [], []
+    return (np.concatenate(ax), np.concatenate(bx)), (np.concatenate(ay), np.concatenate(by))
 
 
 def to_plane(w: np.ndarray, origin: np.ndarray, proj: np.ndarray) -> np.ndarray:

@@ -115,3 +115,36 @@ def test_status_items_wrap_whole():
 
 def test_epochs_per_second_read_as_numbers():
     assert format_eps(3360.0) == "3360" and format_eps(0.5) == "0.5" and format_eps(4.0) == "4"
+
+
+def test_level_lines_are_joined_and_follow_the_valley():
+    from walker_tui.surface import contour_levels, contour_points
+
+    xs, ys = np.linspace(-2, 2, 120), np.linspace(-1, 3, 120)
+    gx, gy = np.meshgrid(xs, ys)
+    z = (1 - gx) ** 2 + 100 * (gy - gx * gx) ** 2  # Rosenbrock's banana valley
+    level = np.array([1.0])
+    ((px, py),) = contour_points(xs, ys, z, level, per_cell=4)
+    # every point lies on the level (to the grid's interpolation), and no point is alone: each
+    # has a neighbour within a quarter cell, so the line is drawn joined at any panel size
+    on = (1 - px) ** 2 + 100 * (py - px * px) ** 2
+    assert np.median(np.abs(np.log10(on))) < 0.05
+    pts = np.stack([px, py], 1)
+    cell = xs[1] - xs[0]
+    d = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1])
+    np.fill_diagonal(d, np.inf)
+    assert np.max(d.min(1)) <= cell * 0.75  # (a segment's points: at most a cell's diagonal/4)
+    # most levels fall where the path walks (its losses 1e-3 to 24 of a 1e-3..1e4 grid)
+    levels = contour_levels(z, focus=(1e-3, 24))
+    assert np.sum((levels >= 1e-3) & (levels <= 24)) >= 2 * len(levels) // 3
+
+
+def test_the_window_stays_on_start_and_minimum_when_a_path_diverges():
+    from walker_tui.config import Config
+    from walker_tui.session import Session
+
+    session = Session(Config(device="cpu"), 17)
+    first = session.window_for(np.array([]), np.array([]))
+    assert first is not None
+    far = session.window_for(np.array([1e19, 3e3]), np.array([1e19, 0.0]))
+    assert far is None or max(far.x1 - far.x0, far.y1 - far.y0) < 1e5

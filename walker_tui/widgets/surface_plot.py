@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..session import SurfaceData
+from ..surface import contour_levels, contour_points
 from . import WINNER_COLOR, WINNER_GLYPH, no_color, series_color, series_marker, snap
 from .painter import PaintedPlot, Plot
 
@@ -44,6 +45,7 @@ class SurfacePlot(PaintedPlot):
         start: tuple[float, float] | None,
         minimum: tuple[float, float] | None,
         sliced: bool = False,
+        focus: tuple[float, float] | None = None,
     ) -> None:
         # the legend names only what this frame draws
         items = [("o start", "o start")]
@@ -68,10 +70,11 @@ class SurfacePlot(PaintedPlot):
         box = (win.x0, win.x1, win.y0, win.y1)
         cols, rows = max(width, 10), max(height, 5)
         plain = no_color()
-        for i, (px, py) in enumerate(surface.contours):
+        contours = self._contours(surface, focus)
+        for i, (px, py) in enumerate(contours):
             px, py = snap(np.asarray(px), np.asarray(py), box, cols, rows)
             if len(px):
-                color = LEVEL_COLORS[i * len(LEVEL_COLORS) // max(1, len(surface.contours))]
+                color = LEVEL_COLORS[i * len(LEVEL_COLORS) // max(1, len(contours))]
                 plt.scatter(list(px), list(py), marker="braille", color=color)
         if minimum is not None:
             plt.scatter([minimum[0]], [minimum[1]], marker="+", color="green")
@@ -104,6 +107,31 @@ class SurfacePlot(PaintedPlot):
                 plt.scatter([wx], [wy], marker=WINNER_GLYPH, color=WINNER_COLOR)
         plt.xlim(win.x0, win.x1)
         plt.ylim(win.y0, win.y1)
+
+    def _contours(self, surface: SurfaceData, focus: tuple[float, float] | None) -> list:
+        """Level lines with most levels where the path walks (``focus``: its loss range), once
+        per surface and quarter decade of that range; the surveyor's own levels without it."""
+        key = _focus_key(focus)
+        if key is None:
+            return surface.contours
+        cache_key = (surface.window, surface.note, surface.z.shape, key)
+        cached = _cache.get(self.id or "surface")
+        if cached is not None and cached[0] == cache_key:
+            return cached[1]
+        levels = contour_levels(surface.z, focus=(10 ** key[0], 10 ** key[1]))
+        contours = contour_points(surface.xs, surface.ys, surface.z, levels)
+        _cache[self.id or "surface"] = (cache_key, contours)
+        return contours
+
+
+_cache: dict[str, tuple[object, list]] = {}  # the painter thread's: the last levels drawn
+
+
+def _focus_key(focus: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The path's loss range to a quarter decade: the levels change when it moves that much."""
+    if focus is None or not all(np.isfinite(focus)) or min(focus) <= 0:
+        return None
+    return tuple(round(4 * float(np.log10(v))) / 4 for v in focus)  # type: ignore[return-value]
 
 
 def clip_path(
