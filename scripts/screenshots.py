@@ -54,7 +54,7 @@ async def main() -> None:
     await shot(
         "race-120x40",
         (120, 40),
-        Config(**base, pace=0, race=[0.3, 0.7]),
+        Config(**base, pace=0, race=[("stepper", 0.3), ("stepper", 0.7)]),
         ["s"],
         lambda a: "stepper 0.3" in a.histories and a.done,
     )
@@ -131,6 +131,15 @@ async def main() -> None:
         ),
         ["s"],
         lambda a: "adam 0.02" in a.histories and a.done,
+    )
+    # A stepper at 5 diverges: the surface stays on the walk, the racer's path leaves with an
+    # arrow at the edge, and the summary says who diverged.
+    await shot(
+        "diverging-race-120x40",
+        (120, 40),
+        Config(**base, pace=0, race=[("stepper", 0.3), ("stepper", 5.0)]),
+        ["s"],
+        lambda a: "stepper 5" in a.histories and a.done,
     )
     # The walker on a huge start with a 1e30 rate in its grid: inf candidates shown, never win.
     await shot(
