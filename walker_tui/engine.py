@@ -18,7 +18,7 @@ import torch
 
 from .catalog import RACER_NAMES
 from .config import Config
-from .precision import pick_winner
+from .precision import at, pick_winner, rate_order
 from .problems import Problem
 
 
@@ -169,6 +169,12 @@ class Walker:
         for name, value in _copied(state).items():
             setattr(self, name, value)
 
+    def _rate_order(self) -> torch.Tensor:
+        """``argsort`` of the rates tried, once per grid (a fixed grid: once per run)."""
+        if getattr(self, "_order_of", None) is not self.lrs:
+            self._order, self._order_of = rate_order(self.lrs), self.lrs
+        return self._order
+
     def _adapt(self, winner: torch.Tensor, moved: torch.Tensor) -> None:
         """--grid adaptive: a log-spaced grid of the same size centred on the winning rate, twice
         as wide when the winner sat on the grid's edge (shrinking back to its starting width when
@@ -186,7 +192,7 @@ class Walker:
         self.span = torch.where(edge, self.span * 2, (self.span * 0.8).clamp(min=self.span0))
         self.span = self.span.clamp(max=12.0)
         centre = torch.where(
-            stayed, grid.min() * 10 ** (-self.span / 4), grid[winner.clamp(max=k - 1)]
+            stayed, grid.min() * 10 ** (-self.span / 4), at(grid, winner.clamp(max=k - 1))
         )
         offsets = torch.linspace(-0.5, 0.5, k, device=grid.device) * self.span
         new = (centre * 10**offsets).clamp(min=1e-12, max=1e12)
@@ -209,7 +215,7 @@ class Walker:
                     rank = self.problem.line_deltas(self.grad, self.lrs)
                     if rank is not None:  # ranked by the change from L(w): see pick_winner
                         losses = self.loss.to(rank.dtype) + rank
-                        current = torch.zeros((), dtype=rank.dtype, device=rank.device)
+                        current = 0.0
                     else:
                         losses = rank = self.problem.rank_losses(weights)
                         current = self.loss.to(rank.dtype)
@@ -217,14 +223,15 @@ class Walker:
                 winner = torch.zeros((), dtype=torch.long, device=self.w.device)
                 any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
             else:
-                finite = torch.isfinite(rank) & torch.isfinite(losses)
+                # (losses = current + rank: where a rank is not finite, neither is its loss)
+                finite = torch.isfinite(losses)
                 any_finite = finite.any()
-                winner = pick_winner(torch.where(finite, rank, torch.inf), self.lrs)
-            moved = weights[:, winner]
+                winner = pick_winner(torch.where(finite, rank, torch.inf), self._rate_order())
+            moved = weights.index_select(1, winner.reshape(1))[:, 0]  # (no host sync)
             if self.adaptive:
                 # An adaptive walk never takes a step that raises the loss (or has none finite):
                 # it stays put and its grid moves down to smaller rates (_adapt).
-                any_finite = any_finite & (rank[winner] <= current)
+                any_finite = any_finite & (at(rank, winner) <= current)
                 moved = torch.where(any_finite, moved, self.w)
             self.w = moved.contiguous()  # a strided view would slow every matvec
             self.loss, self.grad = self.problem.loss_grad(self.w)
