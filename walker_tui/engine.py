@@ -169,10 +169,16 @@ class Walker:
         for name, value in _copied(state).items():
             setattr(self, name, value)
 
-    def _rate_order(self) -> torch.Tensor:
-        """``argsort`` of the rates tried, once per grid (a fixed grid: once per run)."""
+    def _rate_order(self) -> torch.Tensor | None:
+        """The rates' order for pick_winner (None: ascending), found on the host once per grid:
+        a fixed grid keeps its order, an adaptive one is ascending once it has moved (with
+        --stay's zero last), so only its first grid, or a zero rate, needs an order at all."""
         if getattr(self, "_order_of", None) is not self.lrs:
-            self._order, self._order_of = rate_order(self.lrs), self.lrs
+            if not self.adaptive or self.epoch <= 1:
+                rates = self.rates
+            else:  # re-centred: the log grid ascends, then --stay's 0
+                rates = sorted(self.grid) + ([0.0] if self.stay else [])
+            self._order, self._order_of = rate_order(rates, self.lrs.device), self.lrs
         return self._order
 
     def _adapt(self, winner: torch.Tensor, moved: torch.Tensor) -> None:

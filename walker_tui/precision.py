@@ -47,13 +47,14 @@ def to_device(t: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torc
     return t.to(device).to(dtype)
 
 
-def pick_winner(deltas: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+def pick_winner(deltas: torch.Tensor, order: torch.Tensor | None = None) -> torch.Tensor:
     """The index of the best candidate, on the device (no host sync).
 
     ``deltas`` are the candidates' losses, or better their changes from the current loss (inf
-    where not finite: the walker masks them); ``order`` is ``argsort`` of their rates. Ranked by
-    the change, candidates are told apart at the precision of the change itself, not of the loss,
-    which near an optimum is all the same digits.
+    where not finite: the walker masks them); ``order`` is ``argsort`` of their rates, or None
+    where the rates are already ascending (every built-in grid). Ranked by the change,
+    candidates are told apart at the precision of the change itself, not of the loss, which near
+    an optimum is all the same digits.
 
     Ties (losses equal at the precision they were computed in) go to the candidate with the
     median rate among the tied ones, not to the first. Why: along the gradient line a smooth loss
@@ -62,21 +63,29 @@ def pick_winner(deltas: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     "First wins" takes the smallest such rate, and a walk near an optimum, where many candidates
     round to the same float32 loss, then creeps at the grid's smallest rate.
 
-    Counted in rate order, the median tied candidate is the first whose running count of tied
-    candidates reaches (m + 1) // 2 of the m tied: a handful of small ops and no sort, which
-    matters on a GPU, where every op is a launch and this runs every epoch.
+    Counted in rate order: with ``seen`` the running count of tied candidates and m of them in
+    all, the median one (the lower middle for even m), the ceil(m / 2)-th, sits where
+    ``2 * seen >= m`` first holds, which is at the number of places where it does not. A handful
+    of small ops and no sort: on a GPU every op is a launch, and this runs every epoch.
     """
-    tied = (deltas == deltas.min())[order]
+    tied = deltas == deltas.min()
+    if order is not None:
+        tied = tied[order]
     seen = torch.cumsum(tied, 0)
-    return at(order, torch.argmax((seen >= (seen[-1] + 1) // 2).to(torch.uint8)))
+    place = (2 * seen < seen[-1]).sum()
+    return place if order is None else at(order, place)
+
+
+def rate_order(rates: list[float], device: torch.device) -> torch.Tensor | None:
+    """``argsort`` of the rates for :func:`pick_winner` (ties in index order), or None when they
+    are ascending already."""
+    if all(a <= b for a, b in zip(rates, rates[1:], strict=False)):
+        return None
+    order = sorted(range(len(rates)), key=lambda i: rates[i])
+    return torch.tensor(order, dtype=torch.long, device=device)
 
 
 def at(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``values[index]`` for a 0-d index tensor, as a 0-d tensor, without a host sync: plain
     indexing with a 0-d tensor reads it back to the host (``.item()``), a GPU sync each time."""
     return values.index_select(0, index.reshape(1)).reshape(())
-
-
-def rate_order(rates: torch.Tensor) -> torch.Tensor:
-    """``argsort`` of the rates, ties in index order: what :func:`pick_winner` counts along."""
-    return torch.argsort(rates, stable=True)

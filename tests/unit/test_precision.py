@@ -72,16 +72,24 @@ def test_walker_reaches_the_lstsq_optimum_to_float32_precision(wide, request):
 def test_ties_go_to_the_median_tied_rate_not_the_first():
     rates = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5])
     deltas = torch.tensor([-1.0, -2.0, -2.0, -2.0, -1.5])
-    assert int(pick_winner(deltas, rate_order(rates))) == 2
+    assert int(pick_winner(deltas, rate_order(rates.tolist(), rates.device))) == 2
     # the order of the grid does not matter: the median of the tied rates wins
     shuffled = torch.tensor([0.4, 1.0, 0.1, 0.2])
     deltas = torch.tensor([-2.0, -1.0, -2.0, -2.0])
-    assert int(pick_winner(deltas, rate_order(shuffled))) == 3
+    assert int(pick_winner(deltas, rate_order(shuffled.tolist(), shuffled.device))) == 3
     # an even number of ties: the lower of the two middle rates
-    assert int(pick_winner(torch.tensor([-2.0, -2.0, -1.0, -2.0, -2.0]), rate_order(rates))) == 1
+    assert (
+        int(
+            pick_winner(
+                torch.tensor([-2.0, -2.0, -1.0, -2.0, -2.0]),
+                rate_order(rates.tolist(), rates.device),
+            )
+        )
+        == 1
+    )
     # a strict minimum wins alone; nan and inf never win, even first
     masked = torch.tensor([float("inf"), float("inf"), 0.0, -1.0])  # (as the walker masks)
-    assert int(pick_winner(masked, rate_order(rates[:4]))) == 3
+    assert int(pick_winner(masked, rate_order(rates[:4].tolist(), rates.device))) == 3
 
 
 class NoFloat64OnDevice(TorchFunctionMode):
