@@ -13,12 +13,15 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .catalog import CATALOG, PROBLEMS, RACER_NAMES, RECORD_FORMATS
 from .config import BENCH_LRS, DEFAULT_LRS, Config
 from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
+
+if TYPE_CHECKING:  # (numpy-only, but kept off --help's import path)
+    from .history import Recording
 
 OPTIMIZERS = ("walker", *RACER_NAMES)
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max
@@ -204,15 +207,20 @@ def app_parser() -> Parser:
         help="who races the walker on key s: rates for steppers (0.3,0.7) or "
         "stepper:0.3,momentum:0.1,adam:0.05,exact (linear: stepper 0.3; each problem has its own)",
     )
+    _pacing(p, 4.0)
+    return p
+
+
+def _pacing(p: argparse.ArgumentParser, pace: float) -> None:
+    """--pace and --paused, for the app and replay."""
     p.add_argument(
         "--pace",
         type=_float(False, "must be 0 or more (0 = as fast as it goes)"),
-        default=4.0,
+        default=pace,
         metavar="EPS",
-        help="epochs per second at start; 0 = as fast as it goes (4)",
+        help=f"epochs per second at start; 0 = as fast as it goes ({pace:g})",
     )
     p.add_argument("--paused", action="store_true", help="start paused (n steps one epoch)")
-    return p
 
 
 def run_parser() -> Parser:
@@ -480,6 +488,11 @@ def _main(argv: Sequence[str] | None) -> int:
     _check_applies(parser, args)
     _check_exact(parser, args.problem, _racers(args))
     _device(parser, args.device)
+    return _run_app(make_config(args), args.paused)
+
+
+def _run_app(cfg: Config, paused: bool, replay: Recording | None = None) -> int:
+    """Run the app (training, or playing a recording) and leave cleanly."""
     # torch and textual leave a million long-lived objects behind; a full collection that walks
     # them all stalls the UI for ~120 ms every few seconds. Freezing them keeps collections to
     # the objects made since (benchmarks/app_redraw.py: the worst key latency).
@@ -488,7 +501,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from .app import make_app
 
     gc.freeze()  # (no collect first: it would cost the first frame ~150 ms)
-    app = make_app(make_config(args), start_paused=args.paused)
+    app = make_app(cfg, start_paused=paused, replay=replay)
     app.run()
     code = app.return_code or 0
     if app.still_busy(wait=0.2):
@@ -508,14 +521,7 @@ def replay_parser() -> Parser:
         "time travel (left/right, pgup/pgdn, home/end), at the pace you set.",
     )
     p.add_argument("file", metavar="FILE", help="a recording: .csv, .json, .npz or .npz.part")
-    p.add_argument(
-        "--pace",
-        type=_float(False, "must be 0 or more (0 = as fast as it goes)"),
-        default=0.0,
-        metavar="EPS",
-        help="epochs per second; 0 = as fast as it goes (0)",
-    )
-    p.add_argument("--paused", action="store_true", help="start paused (n steps one epoch)")
+    _pacing(p, 0.0)
     return p
 
 
@@ -529,11 +535,4 @@ def _replay(argv: list[str]) -> int:
     except ReplayError as e:
         parser.error(str(e))
     cfg.pace = args.pace
-    import gc
-
-    from .app import make_app
-
-    gc.freeze()
-    app = make_app(cfg, start_paused=args.paused, replay=recording)
-    app.run()
-    return app.return_code or 0
+    return _run_app(cfg, args.paused, recording)
