@@ -207,3 +207,24 @@ async def test_one_screen_shows_one_epoch():
             if checked >= 10:
                 break
         assert checked >= 10
+
+
+async def test_no_color_tells_series_winner_and_path_apart_by_glyph(monkeypatch):
+    from walker_tui.widgets.candidates import CandidateBars
+    from walker_tui.widgets.surface_plot import SurfacePlot
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(Config(device="cpu", pace=0, race=[("stepper", 0.3)]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("s")
+        await until(pilot, lambda: "stepper 0.3" in app.histories and app.done)
+        await pilot.press("home", "right", "right")  # epoch 3: a winner among unequal bars
+        await drawn(pilot)
+        curve = panel_text(app.query_one(LossCurve))
+        assert "⣿ walker • stepper 0.3" in curve  # the legend names each series' glyph
+        body = curve.splitlines()[2:]  # inside the plot: both glyphs drawn, no legend box
+        assert any("•" in line for line in body) and not any("stepper" in line for line in body)
+        assert "▓" in panel_text(app.query_one(CandidateBars))  # the winner's bar, by glyph
+        surface = panel_text(app.query_one(SurfacePlot))
+        assert "·" in surface and "•" in surface  # the walker's path and the stepper's differ

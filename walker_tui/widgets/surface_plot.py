@@ -81,7 +81,7 @@ class SurfacePlot(PaintedPlot):
         for i, (name, (xs, ys)) in enumerate(paths.items()):
             marker = series_marker(name, i)
             if plain and marker == "braille":
-                marker = "•"  # under NO_COLOR the walker's path must not look like a contour
+                marker = "·"  # under NO_COLOR the walker's path: not a contour, not a racer
             color = series_color(name, i)
             inside, exits = clip_path(np.asarray(xs, float), np.asarray(ys, float), box)
             for run_x, run_y in inside:
