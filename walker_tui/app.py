@@ -104,6 +104,7 @@ class WalkerApp(App[int]):
         self.edge_run = 0  # epochs in a row the walker's winner sat on its grid's edge
         self.edge_warned = False
         self.note: tuple[str, str] | None = None  # the status line's passing note
+        self.note_sticky = False
         self._record_dir: str | None = None
         self._status_due: tuple | None = None  # (record, (epoch, latest)) of the frame building
         self.note_until = 0.0
@@ -217,13 +218,22 @@ class WalkerApp(App[int]):
                 parts.append(f"{name} racing: {format_loss(latest.loss, target)}")
         return parts
 
-    def say(self, text: str, style: str = "bold yellow", seconds: float = 4.0) -> None:
+    def say(
+        self, text: str, style: str = "bold yellow", seconds: float = 4.0, sticky: bool = False
+    ) -> None:
         """A note on the status line's last row for a few seconds: feedback for a key that
-        changes nothing, or a warning (toasts would cover the status line)."""
+        changes nothing (gone at the next key that does something), or, ``sticky``, a warning
+        or a saved file's name (gone when its time is up; toasts would cover the status line)."""
         self.note = (text, style)
+        self.note_sticky = sticky
         self.note_until = time.monotonic() + seconds
         self.set_timer(seconds + 0.05, self._expire_note)
         self.show_status(look_up=True)
+
+    def _unsay(self) -> None:
+        """A key did something: its predecessor's "nothing to do" note is no longer true."""
+        if self.note is not None and not self.note_sticky:
+            self.note = None
 
     def _expire_note(self) -> None:
         if self.note is not None and time.monotonic() >= self.note_until:
@@ -352,6 +362,7 @@ class WalkerApp(App[int]):
                     f"{rec.epoch} while the loss fell: the best rate may lie outside the grid "
                     "(widen --lrs or try --grid adaptive)",
                     seconds=12,
+                    sticky=True,
                 )
                 self.edge_warned = True
                 return
@@ -508,6 +519,7 @@ class WalkerApp(App[int]):
             summary=self.summary,
             note=self.note if time.monotonic() < self.note_until else None,
             data=Path(self.cfg.data).name if self.cfg.data else None,
+            rec_epoch=rec.epoch if rec is not None else None,
         )
 
     def to_plane(self, w: np.ndarray) -> np.ndarray:
@@ -532,6 +544,7 @@ class WalkerApp(App[int]):
     def action_toggle_pause(self) -> None:
         if self._finished_note():
             return
+        self._unsay()
         self.control.set(paused=not self.control.paused, steps=0)
         if not self.control.paused:
             self.view_epoch = None
@@ -543,6 +556,7 @@ class WalkerApp(App[int]):
     def action_step(self) -> None:
         if self._finished_note():
             return
+        self._unsay()
         self.view_epoch = None
         with self.control.lock:
             self.control.paused = True
@@ -570,6 +584,7 @@ class WalkerApp(App[int]):
                 else f"epoch {self.shown_epoch} is the first: right, page down or end go forth"
             )
             return
+        self._unsay()
         self.view_epoch = None if target == latest else target
         self.dirty = True
         self._next_frame = 0.0
@@ -601,11 +616,13 @@ class WalkerApp(App[int]):
         self._travel(self.latest_epoch, 1)
 
     def action_log_x(self) -> None:
+        self._unsay()
         self.log_x = not self.log_x
         self.dirty = True
         self._next_frame = 0.0
 
     def action_x_axis(self) -> None:
+        self._unsay()
         names = list(X_AXES)
         self.x_axis = names[(names.index(self.x_axis) + 1) % len(names)]
         self.dirty = True
@@ -636,6 +653,7 @@ class WalkerApp(App[int]):
                 "already as fast as it goes" if delta > 0 else f"slowest pace: {self.pace_text}"
             )
             return
+        self._unsay()
         self.control.set(pace=PACES[j])
         self.dirty = True
         self.show_status(look_up=True)
@@ -697,11 +715,12 @@ class WalkerApp(App[int]):
             dest = self._free_name(f"walker-tui-{self.cfg.problem}-seed{self.seed}", ".csv")
             shutil.copyfile(self.recorder.path, dest)
         except OSError as error:
-            self.say(f"could not save the run: {error}", style="bold red", seconds=8)
+            self.say(f"could not save the run: {error}", style="bold red", seconds=8, sticky=True)
             return
         self.say(
             f"saved {self.recorder.count} epochs to {dest} (walker-tui replay {dest.name})",
             seconds=8,
+            sticky=True,
         )
 
     def action_screenshot(self) -> None:
@@ -709,9 +728,11 @@ class WalkerApp(App[int]):
             dest = self._free_name(f"walker-tui-{self.cfg.problem}-seed{self.seed}", ".svg")
             self.save_screenshot(filename=dest.name, path=str(dest.parent))
         except OSError as error:
-            self.say(f"could not save the screenshot: {error}", style="bold red", seconds=8)
+            self.say(
+                f"could not save the screenshot: {error}", style="bold red", seconds=8, sticky=True
+            )
             return
-        self.say(f"screenshot saved to {dest}", seconds=8)
+        self.say(f"screenshot saved to {dest}", seconds=8, sticky=True)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p): Textual's own commands (themes, keys) and every action
@@ -720,7 +741,7 @@ class WalkerApp(App[int]):
             if command.title != "Quit":  # ours stops the training thread first
                 yield command
         for title, key, action in PALETTE:
-            yield SystemCommand(f"{title} ({key})", title, getattr(self, f"action_{action}"))
+            yield SystemCommand(f"{title} ({key})", f"key {key}", getattr(self, f"action_{action}"))
 
     def on_unmount(self) -> None:
         if self.driver is not None:

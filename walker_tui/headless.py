@@ -12,6 +12,7 @@ from typing import TextIO
 
 import torch
 
+from .catalog import CATALOG
 from .config import Config
 from .engine import (
     HostEpoch,
@@ -184,10 +185,13 @@ def bench_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = No
 def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     cfg, problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
+    # n only where the problem has data; the start in full where it is two weights
+    size = f", n={getattr(problem, 'n', cfg.n)}" if CATALOG[cfg.problem].has_data else ""
+    start = f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f})" if len(w0) == 2 else f"{len(w0)} weights"
     out.write(
-        f"Benchmark: {cfg.problem}, n={cfg.n}, seed {cfg.seed}, "
-        f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f}), target {format_target(cfg.min_loss)}, "
-        f"device {device_name(device)}, median of {args.repeat} runs\n"
+        f"Benchmark: {cfg.problem}{size}, seed {cfg.seed}, {start}, "
+        f"target {format_target(cfg.min_loss)}, device {device_name(device)}, "
+        f"median of {args.repeat} timed runs after a warm-up\n"
     )
     grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"
     racers: list[tuple[str, str, Callable[[], Trainer]]] = [
@@ -209,7 +213,10 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         "Walker speed-up",
     ]  # fmt: skip
     table = Table(out, head)
-    print(f"timing {len(racers)} optimizers, {args.repeat + 1} runs each…", file=sys.stderr)
+    print(
+        f"timing {len(racers)} optimizers, a warm-up and {args.repeat} timed runs each…",
+        file=sys.stderr,
+    )
     try:
         results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
         walker_outcome, walker_time = results[0]
@@ -233,7 +240,8 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         table.end()
         out.write(
             "(evaluations: loss evaluations, k an epoch for the walker; walker speed-up: the "
-            "racer's time to target over the walker's, above 1x the walker gets there first, "
+            "racer's time to target over the first walker row's, above 1x the walker gets there "
+            "first, "
             "shown only when both reached the target; not reached: stopped at the epoch limit "
             "with the final loss shown)\n"
         )

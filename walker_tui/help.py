@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -20,7 +20,7 @@ KEYS = [
     ("+ / -", "faster / slower pace, up to as fast as it goes"),
     ("x", "loss curve along epochs, loss evaluations or seconds"),
     ("l", "loss curve on a log / linear x axis (long runs)"),
-    ("w", "save the walker's run (CSV: walker-tui replay FILE opens it)"),
+    ("w", "save the walker's run (walker-tui replay opens it)"),
     ("p", "save a screenshot (SVG)"),
     ("ctrl+p", "command palette: every action, and themes"),
     ("?", "this help"),
@@ -32,7 +32,8 @@ class HelpScreen(ModalScreen[None]):
     """A modal list of the keys; any of escape, ? or q closes it."""
 
     BINDINGS = [
-        Binding("escape,question_mark,q", "dismiss", "close help"),
+        Binding("escape,question_mark", "dismiss", "close help"),
+        Binding("q", "forward('quit_app')", "quit"),
         # the app's keys close the help and do what they say (the footer lists them)
         *(
             Binding(key, f"forward('{action}')", show=False)
@@ -70,7 +71,7 @@ class HelpScreen(ModalScreen[None]):
         text.append(
             "\nEach epoch the walker tries every rate of its grid from the\n"
             "same weights and walks on from the best candidate.\n"
-            "escape, ? or q closes this help."
+            "escape or ? closes this help; the keys above close it and act."
         )
-        with Vertical(id="help-box"):
+        with VerticalScroll(id="help-box"):  # (scrolls where the terminal is short)
             yield Static(text, id="help-text")

@@ -55,15 +55,25 @@ def fit_window(xs: np.ndarray, ys: np.ndarray, margin: float = 0.15) -> Window:
 
 
 def grow(window: Window, xs: np.ndarray, ys: np.ndarray) -> Window:
-    """A window holding ``window`` and the points, at least half as large again on each axis, so a
-    path that keeps walking out regrows it (and recomputes the grid) only logarithmically often."""
-    xs = np.concatenate([np.asarray(xs, float), [window.x0, window.x1]])
-    ys = np.concatenate([np.asarray(ys, float), [window.y0, window.y1]])
-    grown = fit_window(xs, ys, margin=0.25)
-    cx, cy = (grown.x0 + grown.x1) / 2, (grown.y0 + grown.y1) / 2
-    hx = max(grown.x1 - grown.x0, 1.5 * (window.x1 - window.x0)) / 2
-    hy = max(grown.y1 - grown.y0, 1.5 * (window.y1 - window.y0)) / 2
-    return Window(cx - hx, cx + hx, cy - hy, cy + hy)
+    """A window holding ``window`` and the points. An axis the points leave grows to at least half
+    as large again, so a path that keeps walking out regrows it (and recomputes the grid) only
+    logarithmically often; an axis they stay within keeps its range (growing both squeezed a
+    valley the path walks along into strips)."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[ok], ys[ok]
+
+    def axis(lo: float, hi: float, values: np.ndarray) -> tuple[float, float]:
+        if values.size == 0 or (values.min() >= lo and values.max() <= hi):
+            return lo, hi
+        a, b = min(lo, float(values.min())), max(hi, float(values.max()))
+        a, b = a - 0.25 * 0.15 * (b - a), b + 0.25 * 0.15 * (b - a)  # fit_window's margin
+        centre, half = (a + b) / 2, max(b - a, 1.5 * (hi - lo)) / 2
+        return centre - half, centre + half
+
+    x0, x1 = axis(window.x0, window.x1, xs)
+    y0, y1 = axis(window.y0, window.y1, ys)
+    return Window(x0, x1, y0, y1)
 
 
 def loss_grid(

@@ -119,10 +119,12 @@ class CandidateBars(PaintedPlot):
             title = f"epoch {epoch} candidates: none finite"
         if bad:
             title += f" ({len(bad)} not finite)"
-        if len(title) > width - 4 and win_ok:  # plotext drops a title that overflows
+        if len(title) > area and win_ok:  # plotext drops a title wider than the plot area
             loss = format_loss(losses[winner], target)
             title = f"ep {epoch}: {WINNER_GLYPH} {names[winner]} → {loss}"
             title += f" ({len(bad)} inf)" if bad else ""
+        if len(title) > area and win_ok:
+            title = f"{WINNER_GLYPH} {names[winner]} → {format_loss(losses[winner], target)}"
         plt.title(title)
 
     hits: Hits | None = None

@@ -29,14 +29,17 @@ class LossCurve(PaintedPlot):
     ) -> None:
         # The legend is in the title, marker by marker: inside the plot it covered the curves.
         keys = [(legend_glyph(series_marker(n, i)), n) for i, n in enumerate(series)]
-        title = f"loss (log) by {x_axis}{' (log)' if log_x else ''}"
+        title = f"loss (log) by {x_axis}{', log x' if log_x else ''}"
         if len(series) > 1:
-            for glyph, name in keys:
-                item = f" {glyph} {name}"
-                if len(title) + len(item) > width - 4:
-                    title += " …"
-                    break
-                title += item
+            # the legend matters more than the words (the axes say them): it goes first where the
+            # panel is narrow, and is cut (…) only where even alone it does not fit
+            legend = " ".join(f"{glyph} {name}" for glyph, name in keys)
+            if len(title) + 1 + len(legend) <= width - 8:  # (the plot area: no wider)
+                title = f"{title} {legend}"
+            elif len(legend) <= width - 8:
+                title = legend
+            else:
+                title = legend[: max(1, width - 9)] + "…"
         plt.title(title)
         unit = {"seconds": "wall time (s)"}.get(x_axis, x_axis)
         plt.xlabel(unit + (", log scale (l: linear)" if log_x else ""))

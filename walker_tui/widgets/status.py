@@ -71,6 +71,7 @@ class StatusLine(Static):
         step: str | None = None,
         note: tuple[str, str] | None = None,
         data: str | None = None,
+        rec_epoch: int | None = None,
     ) -> None:
         width = self.content_size.width or max(20, self.app.size.width - 2)
         word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
@@ -82,6 +83,8 @@ class StatusLine(Static):
             first.append((f"lr {format_rate(rate, rates)}", ""))
         if loss is not None:
             first.append((f"loss {format_loss(loss, target)}", ""))
+        if rec_epoch is not None and rec_epoch != epoch:  # (racers went on past the walker)
+            first.append((f"the walker's, at its epoch {rec_epoch}", ""))
         first.append((f"target {format_target(target)}", ""))
         if eps is not None:
             first.append((f"{format_eps(eps)} ep/s", ""))

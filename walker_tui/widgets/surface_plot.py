@@ -59,8 +59,10 @@ class SurfacePlot(PaintedPlot):
         title = (
             "loss surface (" + ", ".join(a for a, _ in items) + ")" + (f" {note}" if note else "")
         )
-        if len(title) > width - 4:  # plotext drops a title that overflows
+        if len(title) > width - 10:  # plotext drops a title wider than the plot area
             title = "surface: " + " ".join(b for _, b in items)
+        if len(title) > width - 10:
+            title = " ".join(b for _, b in items)
         plt.title(title)
         # more than two weights: a plane through w0 (x: direction 1, y: direction 2)
         plt.xlabel("slice direction 1 (y: direction 2)" if sliced else "w0 (y: w1)")
