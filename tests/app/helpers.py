@@ -63,3 +63,15 @@ async def settle(pilot, app: WalkerApp, quiet: float = 0.4) -> None:
         if app.latest_epoch != last:
             last, stable_since = app.latest_epoch, time.monotonic()
     await drawn(pilot)
+
+
+def status_text(app) -> str:
+    """What the status line shows."""
+    from walker_tui.widgets.status import StatusLine
+
+    return str(app.query_one(StatusLine).render())
+
+
+def panel_text(widget) -> str:
+    """What a plot panel shows on screen (its strips), as text."""
+    return "\n".join(strip.text for strip in widget._strips)

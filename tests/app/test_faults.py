@@ -4,19 +4,14 @@ import sys
 import threading
 import time
 
-from helpers import settle, until
+from helpers import settle, status_text, until
 
 from walker_tui.app import make_app
 from walker_tui.config import Config
 from walker_tui.session import Session
 from walker_tui.widgets.candidates import CandidateBars
 from walker_tui.widgets.loss_curve import LossCurve
-from walker_tui.widgets.status import StatusLine
 from walker_tui.widgets.surface_plot import SurfacePlot
-
-
-def status_text(app) -> str:
-    return str(app.query_one(StatusLine).render())
 
 
 async def test_worker_exception_is_shown_and_the_app_stays_usable(monkeypatch):

@@ -1,22 +1,13 @@
 """Pilot: the app shows what happened: epoch 1 is the start with no winner, a run that stops at
 the epoch limit does not read as a finish, and a singular problem still opens."""
 
-from helpers import drawn, until
+from helpers import drawn, panel_text, status_text, until
 
 from walker_tui.app import make_app
 from walker_tui.config import Config
 from walker_tui.widgets import WINNER_GLYPH
 from walker_tui.widgets.candidates import CandidateBars
-from walker_tui.widgets.status import StatusLine
 from walker_tui.widgets.surface_plot import SurfacePlot
-
-
-def screen_text(widget) -> str:
-    return "\n".join(strip.text for strip in widget._strips)
-
-
-def status_text(app) -> str:
-    return str(app.query_one(StatusLine).render())
 
 
 async def test_epoch_1_is_the_start_with_no_winner():
@@ -27,13 +18,13 @@ async def test_epoch_1_is_the_start_with_no_winner():
         await until(pilot, lambda: app.latest_epoch == 1)
         await drawn(pilot)
         bars, surface = app.query_one(CandidateBars), app.query_one(SurfacePlot)
-        assert WINNER_GLYPH not in screen_text(bars)
+        assert WINNER_GLYPH not in panel_text(bars)
         assert surface._request[0][3] is None  # no winner drawn on the surface
         assert "lr start" in status_text(app)
         await pilot.press("n")
         await until(pilot, lambda: app.latest_epoch == 2)
         await drawn(pilot)
-        assert WINNER_GLYPH in screen_text(bars)
+        assert WINNER_GLYPH in panel_text(bars)
         assert "lr 0.50" in status_text(app)
 
 

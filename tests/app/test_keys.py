@@ -2,12 +2,11 @@
 
 import time
 
-from helpers import drawn, settle, until
+from helpers import drawn, settle, status_text, until
 
 from walker_tui.app import make_app
 from walker_tui.config import Config
 from walker_tui.help import HelpScreen
-from walker_tui.widgets.status import StatusLine
 
 
 def cfg(**kw) -> Config:
@@ -15,10 +14,6 @@ def cfg(**kw) -> Config:
     for k, v in kw.items():
         setattr(c, k, v)
     return c
-
-
-def status_text(app) -> str:
-    return str(app.query_one(StatusLine).render())
 
 
 async def test_space_pauses_and_the_epoch_freezes():

@@ -4,7 +4,7 @@ truth off the status line, long-run travel keys, saving, the palette."""
 
 import csv
 
-from helpers import drawn, until
+from helpers import drawn, panel_text, status_text, until
 
 from walker_tui.app import make_app
 from walker_tui.config import Config
@@ -12,14 +12,6 @@ from walker_tui.help import HelpScreen
 from walker_tui.history import Recording
 from walker_tui.widgets.loss_curve import LossCurve
 from walker_tui.widgets.status import StatusLine
-
-
-def status_text(app) -> str:
-    return str(app.query_one(StatusLine).render())
-
-
-def panel_text(widget) -> str:
-    return "\n".join(strip.text for strip in widget._strips)
 
 
 async def test_the_state_word_shows_at_the_smallest_size():

@@ -1,16 +1,11 @@
 """walker-tui replay: a recording (run --record, the app's w, a file cut by a kill) in the app."""
 
 import pytest
-from helpers import drawn, until
+from helpers import drawn, status_text, until
 
 from walker_tui.app import make_app
 from walker_tui.cli import main
 from walker_tui.replay import load_replay
-from walker_tui.widgets.status import StatusLine
-
-
-def status_text(app) -> str:
-    return str(app.query_one(StatusLine).render())
 
 
 @pytest.fixture
