@@ -74,5 +74,8 @@ CATALOG: dict[str, Entry] = {
     ),
 }
 PROBLEMS = tuple(CATALOG)
-RACER_NAMES = ("stepper", "momentum", "adam", "exact")  # engine.RACERS: their classes
+RACER_NAMES = ("stepper", "momentum", "adam", "exact", "lbfgs", "armijo")  # engine.RACERS
+# racers that may be named without a rate, and the rate they then take (exact takes none; the
+# line searches start from 1, their published default)
+DEFAULT_RATES = {"exact": 0.0, "lbfgs": 1.0, "armijo": 1.0}
 RECORD_FORMATS = (".csv", ".json", ".npz")  # what --record writes (history.RecordWriter)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
-from .catalog import CATALOG, PROBLEMS, RACER_NAMES, RECORD_FORMATS
+from .catalog import CATALOG, DEFAULT_RATES, PROBLEMS, RACER_NAMES, RECORD_FORMATS
 from .config import BENCH_LRS, DEFAULT_LRS, Config
 from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
 
@@ -205,7 +205,8 @@ def app_parser() -> Parser:
         default=None,
         metavar="RACERS",
         help="who races the walker on key s: rates for steppers (0.3,0.7) or "
-        "stepper:0.3,momentum:0.1,adam:0.05,exact (linear: stepper 0.3; each problem has its own)",
+        "stepper:0.3,momentum:0.1,adam:0.05,exact,lbfgs,armijo:1 (linear: stepper 0.3; each "
+        "problem has its own)",
     )
     _pacing(p, 4.0)
     return p
@@ -227,13 +228,17 @@ def run_parser() -> Parser:
     p = Parser(prog="walker-tui run", description="Train headless and print the notebook's table.")
     _common(p, DEFAULT_LRS)
     p.add_argument(
-        "--optimizer", default="walker", choices=OPTIMIZERS, help="walker or stepper (walker)"
+        "--optimizer",
+        default="walker",
+        choices=OPTIMIZERS,
+        help="walker (the default) or a racer: " + ", ".join(RACER_NAMES),
     )
     p.add_argument(
         "--lr",
         type=_float(True, "the stepper's rate must be positive and finite"),
         default=None,
-        help="the rate of --optimizer stepper, momentum or adam (0.3)",
+        help="the rate of --optimizer stepper, momentum or adam (0.3), or the first step of "
+        "lbfgs or armijo (1)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final line")
     _record(p)
@@ -263,7 +268,8 @@ def bench_parser() -> Parser:
         type=_race,
         default=None,
         metavar="RACERS",
-        help="racers instead of the steppers, e.g. stepper:0.3,momentum:0.1,adam:0.05,exact "
+        help="racers instead of the steppers, e.g. stepper:0.3,momentum:0.1,adam:0.05,exact, "
+        "lbfgs,armijo:1 "
         "(problems other than linear race their own set by default)",
     )
     p.add_argument(
@@ -467,7 +473,8 @@ def _main(argv: Sequence[str] | None) -> int:
         _check_data(parser, args)
         _check_applies(parser, args)
         _check_exact(parser, args.problem, [(args.optimizer, args.lr)])
-        args.lr = 0.3 if args.lr is None else args.lr
+        if args.lr is None:
+            args.lr = DEFAULT_RATES.get(args.optimizer, 0.3)
         _device(parser, args.device)
         from .headless import run_command
 

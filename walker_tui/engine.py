@@ -35,6 +35,7 @@ class Epoch:
     rates: torch.Tensor  # the k rates tried this epoch (they move with --grid adaptive)
     moved: torch.Tensor  # 0-d bool: did the walk take the winner's step (adaptive may stay put)
     w: torch.Tensor  # d: the weights the trainer holds after the epoch (where it walks on from)
+    evals: int = 0  # loss evaluations so far, counted as they happened (the trainer's count)
 
 
 @dataclass
@@ -51,7 +52,7 @@ class HostEpoch:
     rates: np.ndarray
     moved: bool = True
     w: np.ndarray | None = None  # the weights held after the epoch (None: the winner's)
-    evals: int = 0  # loss evaluations so far (filled in by the Session)
+    evals: int = 0  # loss evaluations so far, as the trainer counted them
     seconds: float = 0.0  # wall time spent training so far (filled in by the Session)
 
     @property
@@ -73,11 +74,9 @@ class Trainer(Protocol):
     problem: Problem
     epoch: int  # epochs taken
     rates: list[float]  # the rates it starts with (the walker's grid; a racer's one rate)
-
-    @property
-    def evals_per_epoch(self) -> int:
-        """Loss evaluations an epoch costs: what a fair race counts."""
-        ...
+    # loss evaluations so far, counted as they happen (a line search spends a varying number an
+    # epoch): what a fair race counts; part of state_dict, so a rewind brings it back too
+    evaluations: int
 
     @property
     def fixed_rates(self) -> list[float] | None:
@@ -154,6 +153,7 @@ class Walker:
 
     def reset(self) -> None:
         self.epoch = 0
+        self.evaluations = 0
         self.w = self.w0.clone()
         self.grad: torch.Tensor | None = None
         self.loss: torch.Tensor | None = None
@@ -162,7 +162,7 @@ class Walker:
         self.span = torch.tensor(self.span0, dtype=torch.float32, device=device)
 
     def state_dict(self) -> dict[str, Any]:
-        names = ("epoch", "w", "grad", "loss", "lrs", "span")
+        names = ("epoch", "evaluations", "w", "grad", "loss", "lrs", "span")
         return _copied({name: getattr(self, name) for name in names})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -253,12 +253,23 @@ class Walker:
             else:
                 losses = losses.float().index_put((winner[None],), self.loss)
         self.epoch += 1
+        # k an epoch, the first included (the README's convention since the notebook's benchmark)
+        self.evaluations += self.k
         if self.adaptive:  # an adaptive walk diverges only when its own loss does
             finite = torch.isfinite(self.loss)
         else:
             finite = any_finite & torch.isfinite(self.loss)
         record = Epoch(
-            self.epoch, weights, losses, winner, self.loss, finite, self.lrs, any_finite, self.w
+            self.epoch,
+            weights,
+            losses,
+            winner,
+            self.loss,
+            finite,
+            self.lrs,
+            any_finite,
+            self.w,
+            self.evaluations,
         )
         if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
             self._adapt(winner, any_finite)
@@ -281,10 +292,10 @@ class Racer:
     epoch takes one ``update`` from the current weights and reports the loss where it lands
     (the notebook's stepper convention, so curves line up epoch for epoch). Subclasses keep
     their own state (a velocity, moments) in ``self.state``: ``reset`` clears it, ``state_dict``
-    saves it with the weights."""
+    saves it with the weights. Every loss evaluation goes through :meth:`loss_grad` or
+    :meth:`losses`, which count it in ``evaluations``."""
 
     kind = "racer"
-    evals_per_epoch = 1
 
     def __init__(self, problem: Problem, lr: float, w0: torch.Tensor | None = None):
         self.problem = problem
@@ -299,6 +310,7 @@ class Racer:
 
     def reset(self) -> None:
         self.epoch = 0
+        self.evaluations = 0
         self.w = self.w0.clone()
         self.grad: torch.Tensor | None = None
         self.loss: torch.Tensor | None = None
@@ -306,10 +318,11 @@ class Racer:
 
     def state_dict(self) -> dict[str, Any]:
         own = {"epoch": self.epoch, "w": self.w, "grad": self.grad, "loss": self.loss}
+        own["evaluations"] = self.evaluations
         return _copied(own) | {"state": self.save_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in ("epoch", "w", "grad", "loss"):
+        for name in ("epoch", "evaluations", "w", "grad", "loss"):
             value = state[name]
             setattr(self, name, value.clone() if isinstance(value, torch.Tensor) else value)
         self.load_state(state["state"])
@@ -321,9 +334,24 @@ class Racer:
     def load_state(self, saved: dict[str, Any]) -> None:
         self.state = _copied(saved)
 
+    def loss_grad(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The problem's loss and gradient at ``w``: one evaluation, counted."""
+        self.evaluations += 1
+        return self.problem.loss_grad(w)
+
+    def losses(self, W: torch.Tensor) -> torch.Tensor:
+        """The problem's losses of the k columns of ``W``: k evaluations, counted."""
+        self.evaluations += W.shape[1]
+        return self.problem.losses(W)
+
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         """The weights after one step from ``w`` with gradient ``grad``."""
         raise NotImplementedError
+
+    def move(self) -> None:
+        """One epoch's step from ``self.w``: the new weights, their loss and gradient."""
+        self.w = self.update(self.w, self.grad).contiguous()
+        self.loss, self.grad = self.loss_grad(self.w)
 
     def taken(self) -> torch.Tensor:
         """The rate of the step just taken, as a 1-vector on the device (the racer's own rate;
@@ -332,10 +360,9 @@ class Racer:
 
     def step(self) -> Epoch:
         if self.grad is None:  # epoch 1: the start, no step yet
-            self.loss, self.grad = self.problem.loss_grad(self.w)
+            self.loss, self.grad = self.loss_grad(self.w)
         else:
-            self.w = self.update(self.w, self.grad).contiguous()
-            self.loss, self.grad = self.problem.loss_grad(self.w)
+            self.move()
         self.epoch += 1
         finite = torch.isfinite(self.loss)
         zero = torch.zeros((), dtype=torch.long, device=self.w.device)
@@ -350,6 +377,7 @@ class Racer:
             self.taken(),
             took,
             self.w,
+            self.evaluations,
         )
 
 
@@ -404,8 +432,7 @@ class Exact(Racer):
     form where the loss is quadratic (least squares, the quadratic bowl). The best any greedy
     one-step choice of rate can do; its rate argument is ignored."""
 
-    kind = "exact"
-    evals_per_epoch = 2  # the gradient, and the curvature along it
+    kind = "exact"  # two evaluations an epoch after the first: the gradient, the curvature
 
     @property
     def fixed_rates(self) -> list[float] | None:
@@ -418,18 +445,100 @@ class Exact(Racer):
 
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         self.state["taken"] = self.problem.exact_step(grad).reshape(1)
+        self.evaluations += 1  # the curvature along the gradient (a pass over the data)
         return w - self.state["taken"] * grad
 
     def taken(self) -> torch.Tensor:
         return self.state["taken"]
 
 
-RACERS: dict[str, type[Racer]] = {cls.kind: cls for cls in (Stepper, Momentum, Adam, Exact)}
+class LBFGS(Racer):
+    """L-BFGS with the strong Wolfe line search, as ``torch.optim.LBFGS(line_search_fn=
+    "strong_wolfe")`` implements it, at torch's defaults (lr 1, max_iter 20, history 100). One
+    epoch is one optimizer ``step``: up to 20 inner iterations, each with as many loss
+    evaluations as its line search takes, all counted. A full-batch method (each evaluation
+    sees all the data). An evaluation at the point just evaluated is served from the last one
+    and not counted: it costs nothing."""
+
+    kind = "lbfgs"
+
+    def reset(self) -> None:
+        super().reset()
+        self.param = torch.nn.Parameter(self.w.clone())
+        self.opt = torch.optim.LBFGS([self.param], lr=self.rates[0], line_search_fn="strong_wolfe")
+
+    def save_state(self) -> dict[str, Any]:
+        return {"opt": copy.deepcopy(self.opt.state_dict())}  # its history, directions, counts
+
+    def load_state(self, saved: dict[str, Any]) -> None:
+        self.opt.load_state_dict(copy.deepcopy(saved["opt"]))
+
+    def move(self) -> None:
+        last = [self.w, self.loss, self.grad]  # the last point evaluated, its loss and gradient
+
+        def evaluate(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            if not torch.equal(w, last[0]):
+                last[:] = [w.clone(), *self.loss_grad(w)]
+            return last[1], last[2]
+
+        def closure() -> torch.Tensor:
+            loss, grad = evaluate(self.param.detach())
+            self.param.grad = grad.clone()
+            return loss
+
+        with torch.no_grad():
+            self.param.copy_(self.w)
+        self.opt.step(closure)
+        self.w = self.param.detach().clone().contiguous()
+        self.loss, self.grad = evaluate(self.w)
+
+
+class Armijo(Racer):
+    """Gradient descent with Armijo's backtracking line search (Armijo 1966): each epoch starts
+    from the step ``a0`` (its rate, 1 by default) and halves it (beta = 0.5) until
+    ``L(w - a g) <= L(w) - c a |g|^2`` with c = 1e-4, the usual constants (Nocedal and Wright,
+    Numerical Optimization, 2nd ed., sec. 3.1); after 30 halvings with none accepted it stays
+    put. Each trial is one loss evaluation, and the accepted point's gradient one more."""
+
+    kind = "armijo"
+    beta = 0.5
+    c = 1e-4
+    halvings = 30
+
+    @property
+    def fixed_rates(self) -> list[float] | None:
+        return None  # the step changes every epoch: read back what it took
+
+    def reset(self) -> None:
+        super().reset()
+        self.state["taken"] = torch.zeros(1, device=self.problem.device)  # epoch 1: no step
+
+    def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        current = float(self.loss)
+        slope = float(grad.double() @ grad.double())  # |g|^2
+        a = self.rates[0]
+        for _ in range(self.halvings + 1):
+            trial = w - grad * a  # (the stepper's arithmetic)
+            loss = float(self.losses(trial[:, None])[0])
+            if math.isfinite(loss) and loss <= current - self.c * a * slope:
+                self.state["taken"] = torch.full((1,), a, device=w.device)
+                return trial
+            a *= self.beta
+        self.state["taken"] = torch.zeros(1, device=w.device)  # no step accepted: stay put
+        return w.clone()
+
+    def taken(self) -> torch.Tensor:
+        return self.state["taken"]
+
+
+RACERS: dict[str, type[Racer]] = {
+    cls.kind: cls for cls in (Stepper, Momentum, Adam, Exact, LBFGS, Armijo)
+}
 assert tuple(RACERS) == RACER_NAMES  # one list of names: catalog's, which the CLI reads
 
 
 def make_racer(name: str, problem: Problem, lr: float, w0: torch.Tensor | None = None) -> Racer:
-    """A racer by name: stepper, momentum, adam or exact."""
+    """A racer by name: stepper, momentum, adam, exact, lbfgs or armijo."""
     return RACERS[name](problem, lr, w0)
 
 
@@ -460,6 +569,7 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
             tried[i],
             bool(moved[i]),
             held[i],
+            e.evals,
         )
         for i, e in enumerate(epochs)
     ]

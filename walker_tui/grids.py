@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .catalog import RACER_NAMES
+from .catalog import DEFAULT_RATES, RACER_NAMES
 
 MAX_RATES = 1024
 """The most rates one grid may hold: the walker evaluates all of them every epoch."""
@@ -114,17 +114,18 @@ def format_rate(rate: float, rates: list[float] | None = None) -> str:
 
 
 def parse_race(spec: str, names: tuple[str, ...] = RACER_NAMES) -> list[tuple[str, float]]:
-    """``--race``: ``0.3,0.7`` (steppers) or ``stepper:0.3,momentum:0.1,adam:0.05,exact``."""
+    """``--race``: ``0.3,0.7`` (steppers) or ``stepper:0.3,momentum:0.1,adam:0.05,exact``;
+    ``lbfgs`` and ``armijo`` alone take their default rate 1 (``lbfgs:0.5``, ``armijo:10``)."""
     out: list[tuple[str, float]] = []
     for item in (p.strip() for p in spec.split(",")):
         if not item:
             raise GridError(f"an empty item in {spec!r}")
         name, sep, rate = item.partition(":")
         if not sep:
-            if name in names:  # a bare name: exact needs no rate; the others do
-                if name != "exact":
+            if name in names:  # a bare name: exact needs no rate, the line searches have one
+                if name not in DEFAULT_RATES:
                     raise GridError(f"{name} needs a rate, e.g. {name}:0.1")
-                out.append((name, 0.0))
+                out.append((name, DEFAULT_RATES[name]))
                 continue
             name, rate = "stepper", item
         if name not in names:

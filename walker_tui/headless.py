@@ -124,13 +124,18 @@ def _save(recording: RecordWriter | None, args: argparse.Namespace, code: int) -
 
 def timed_round_robin(
     makers: list[Callable[[], Trainer]], cfg: Config, repeat: int
-) -> list[tuple[Outcome, float]]:
-    """Outcome and median wall time (seconds) to the target of each trainer over ``repeat`` warm
-    runs, interleaved (one run of each in turn) so a noisy machine slows them all alike."""
+) -> list[tuple[Outcome, float, int]]:
+    """Outcome, median wall time (seconds) to the target and loss evaluations (as the trainer
+    counted them) of each trainer over ``repeat`` warm runs, interleaved (one run of each in
+    turn) so a noisy machine slows them all alike."""
     device = makers[0]().problem.device
     sync = _synchronizer(device)
     every = host_batch(device)
-    outcomes = [run(make(), cfg.epochs, cfg.min_loss, sync_every=every) for make in makers]
+    outcomes, evaluations = [], []
+    for make in makers:
+        trainer = make()
+        outcomes.append(run(trainer, cfg.epochs, cfg.min_loss, sync_every=every))
+        evaluations.append(trainer.evaluations)
     times: list[list[float]] = [[] for _ in makers]
     for _ in range(repeat):
         for i, make in enumerate(makers):
@@ -140,7 +145,10 @@ def timed_round_robin(
             outcomes[i] = run(trainer, cfg.epochs, cfg.min_loss, sync_every=every)
             sync()
             times[i].append(time.perf_counter() - t0)
-    return [(o, statistics.median(t)) for o, t in zip(outcomes, times, strict=True)]
+    return [
+        (o, statistics.median(t) if t else 0.0, e)
+        for o, t, e in zip(outcomes, times, evaluations, strict=True)
+    ]
 
 
 def _synchronizer(device: torch.device) -> Callable[[], None]:
@@ -219,9 +227,8 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     )
     try:
         results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
-        walker_outcome, walker_time = results[0]
-        for (name, label, make), (outcome, seconds) in zip(racers, results, strict=True):
-            evals = outcome.epochs * make().evals_per_epoch
+        walker_outcome, walker_time, _ = results[0]
+        for (name, label, _), (outcome, seconds, evals) in zip(racers, results, strict=True):
             reached = outcome.state == "reached"
             if outcome.state == "diverged":
                 loss = "diverged"
@@ -239,7 +246,8 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             table.row([name, label, loss, outcome.epochs, evals, to_target, per_epoch, ratio])
         table.end()
         out.write(
-            "(evaluations: loss evaluations, k an epoch for the walker; walker speed-up: the "
+            "(evaluations: loss evaluations as they happened, k an epoch for the walker, a varying "
+            "number for the line searches (lbfgs, armijo); walker speed-up: the "
             "racer's time to target over the first walker row's, above 1x the walker gets there "
             "first, "
             "shown only when both reached the target; not reached: stopped at the epoch limit "

@@ -190,10 +190,11 @@ class Session:
             t0 = time.perf_counter()
             per[name], self.outcomes[name] = advance(trainer, count, self.min_loss, self.cfg.epochs)
             spent = (time.perf_counter() - t0) / max(1, len(per[name]))
-            for rec in per[name]:  # what a fair race counts: evaluations and wall time
+            # what a fair race counts: wall time here, and loss evaluations (rec.evals), which
+            # the trainer counted as they happened
+            for rec in per[name]:
                 self.seconds[name] = self.seconds.get(name, 0.0) + spent
                 rec.seconds = self.seconds[name]
-                rec.evals = rec.epoch * trainer.evals_per_epoch
         longest = max((len(r) for r in per.values()), default=0)
         return [{n: r[i] for n, r in per.items() if i < len(r)} for i in range(longest)]
 

@@ -43,7 +43,7 @@ RUN_ONLY = [
     (["--lr", "0"], "--lr"),
     (["--lr", "-1"], "--lr"),
     (["--lr", "inf"], "not finite"),
-    (["--optimizer", "lbfgs"], "choose from 'walker', 'stepper', 'momentum'"),
+    (["--optimizer", "nesterov"], "choose from 'walker', 'stepper', 'momentum'"),
     (["--record", "/no/such/folder/r.csv"], "does not exist"),
     (["--record", "/proc/r.csv"], "cannot be written"),
     (["--record", "r.txt"], "must end in .csv, .json or .npz"),
