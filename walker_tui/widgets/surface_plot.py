@@ -63,6 +63,8 @@ class SurfacePlot(PaintedPlot):
             title = "surface: " + " ".join(b for _, b in items)
         if len(title) > width - 10:
             title = " ".join(b for _, b in items)
+        if len(title) > width - 10:  # the glyphs alone, as the keys to what is drawn
+            title = " ".join(b.split()[0] for _, b in items)
         plt.title(title)
         # more than two weights: a plane through w0 (x: direction 1, y: direction 2)
         plt.xlabel("slice direction 1 (y: direction 2)" if sliced else "w0 (y: w1)")
