@@ -74,8 +74,15 @@ CATALOG: dict[str, Entry] = {
     ),
 }
 PROBLEMS = tuple(CATALOG)
-RACER_NAMES = ("stepper", "momentum", "adam", "exact", "lbfgs", "armijo")  # engine.RACERS
+RACER_NAMES = (  # engine.RACERS
+    *("stepper", "momentum", "adam", "exact", "lbfgs", "armijo"),
+    *("prodigy", "dadapt", "schedulefree"),
+)
 # racers that may be named without a rate, and the rate they then take (exact takes none; the
 # line searches start from 1, their published default)
 DEFAULT_RATES = {"exact": 0.0, "lbfgs": 1.0, "armijo": 1.0}
+# the tuning-free racers of the racers extra: the package each needs, and its published default
+# rate (Prodigy's and D-Adaptation's 1, Schedule-Free AdamW's own 0.0025)
+EXTRA_RACERS = {"prodigy": "prodigyopt", "dadapt": "dadaptation", "schedulefree": "schedulefree"}
+DEFAULT_RATES |= {"prodigy": 1.0, "dadapt": 1.0, "schedulefree": 0.0025}
 RECORD_FORMATS = (".csv", ".json", ".npz")  # what --record writes (history.RecordWriter)

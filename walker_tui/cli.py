@@ -7,6 +7,7 @@ errors answer at once; torch and textual are imported when there is work to do.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import sys
@@ -16,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
-from .catalog import CATALOG, DEFAULT_RATES, PROBLEMS, RACER_NAMES, RECORD_FORMATS
+from .catalog import (
+    CATALOG,
+    DEFAULT_RATES,
+    EXTRA_RACERS,
+    PROBLEMS,
+    RACER_NAMES,
+    RECORD_FORMATS,
+)
 from .config import BENCH_LRS, DEFAULT_LRS, Config
 from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
 
@@ -205,8 +213,9 @@ def app_parser() -> Parser:
         default=None,
         metavar="RACERS",
         help="who races the walker on key s: rates for steppers (0.3,0.7) or "
-        "stepper:0.3,momentum:0.1,adam:0.05,exact,lbfgs,armijo:1 (linear: stepper 0.3; each "
-        "problem has its own)",
+        "stepper:0.3,momentum:0.1,adam:0.05,exact,lbfgs,armijo:1, and with the racers extra "
+        "prodigy, dadapt (DAdaptSGD), schedulefree (AdamWScheduleFree) (linear: stepper 0.3; "
+        "each problem has its own)",
     )
     _pacing(p, 4.0)
     return p
@@ -231,14 +240,17 @@ def run_parser() -> Parser:
         "--optimizer",
         default="walker",
         choices=OPTIMIZERS,
-        help="walker (the default) or a racer: " + ", ".join(RACER_NAMES),
+        help="walker (the default) or a racer: "
+        + ", ".join(RACER_NAMES)
+        + " (prodigy, dadapt (DAdaptSGD) and schedulefree (AdamWScheduleFree) need the racers "
+        'extra: pip install "walker-tui[racers]")',
     )
     p.add_argument(
         "--lr",
         type=_float(True, "the stepper's rate must be positive and finite"),
         default=None,
-        help="the rate of --optimizer stepper, momentum or adam (0.3), or the first step of "
-        "lbfgs or armijo (1)",
+        help="the rate of --optimizer stepper, momentum or adam (0.3), the first step of "
+        "lbfgs or armijo (1), or the lr of prodigy or dadapt (1) or schedulefree (0.0025)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final line")
     _record(p)
@@ -269,7 +281,7 @@ def bench_parser() -> Parser:
         default=None,
         metavar="RACERS",
         help="racers instead of the steppers, e.g. stepper:0.3,momentum:0.1,adam:0.05,exact, "
-        "lbfgs,armijo:1 "
+        "lbfgs,armijo:1,prodigy,dadapt,schedulefree (the last three: the racers extra) "
         "(problems other than linear race their own set by default)",
     )
     p.add_argument(
@@ -419,6 +431,15 @@ def _check_applies(parser: Parser, args: argparse.Namespace) -> None:
         parser.error("argument --stepper-lrs: give --racers or --stepper-lrs, not both")
 
 
+def _check_extra(parser: Parser, flag: str, names: Sequence[str]) -> None:
+    """A racer of the racers extra whose package is not installed: one line naming the extra,
+    before any work (found with importlib, not imported: no torch on this path)."""
+    for name in names:
+        module = EXTRA_RACERS.get(name)
+        if module is not None and importlib.util.find_spec(module) is None:
+            parser.error(f'{flag} {name} needs the racers extra: pip install "walker-tui[racers]"')
+
+
 def _check_exact(parser: Parser, problem: str, racers: list[tuple[str, float]]) -> None:
     if any(name == "exact" for name, _ in racers) and not CATALOG[problem].exact:
         exact = ", ".join(k for k, e in CATALOG.items() if e.exact)
@@ -469,6 +490,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "run":
         parser = run_parser()
         args = _parse(parser, argv[1:])
+        _check_extra(parser, "--optimizer", [args.optimizer])
         _check_record(parser, args.record, args.force)
         _check_data(parser, args)
         _check_applies(parser, args)
@@ -482,6 +504,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "bench":
         parser = bench_parser()
         args = _parse(parser, argv[1:])
+        _check_extra(parser, "--racers", [name for name, _ in args.racers or []])
         _check_data(parser, args)
         _check_applies(parser, args)
         _check_exact(parser, args.problem, _racers(args))
@@ -491,6 +514,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return bench_command(make_config(args, fresh_w0=True, lrs_default=BENCH_LRS), args)
     parser = app_parser()
     args = _parse(parser, argv)
+    _check_extra(parser, "--race", [name for name, _ in args.race or []])
     _check_data(parser, args)
     _check_applies(parser, args)
     _check_exact(parser, args.problem, _racers(args))

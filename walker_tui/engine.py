@@ -531,14 +531,92 @@ class Armijo(Racer):
         return self.state["taken"]
 
 
+class TuningFree(Racer):
+    """A tuning-free optimizer from the ``racers`` extra (``pip install "walker-tui[racers]"``),
+    at its published defaults: the rate given is its ``lr`` (1 for Prodigy and D-Adaptation, as
+    their papers' READMEs say). One epoch is one optimizer step from the weights held, with the
+    gradient already evaluated there, then one evaluation (loss and gradient) where it lands:
+    one loss evaluation an epoch, counted as it happens, as for the stepper. The package is
+    imported here, at the first reset, so the CLI can say the extra is missing before any work."""
+
+    module = ""  # the package's import name
+    cls = ""  # the optimizer's class in it
+
+    def make(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.cls)(params, lr=self.rates[0])
+
+    def reset(self) -> None:
+        super().reset()
+        self.param = torch.nn.Parameter(self.w.clone())
+        self.opt = self.make([self.param])
+
+    def save_state(self) -> dict[str, Any]:
+        # its moments, its distance estimate d and step counts (some live in the param groups)
+        return {"opt": copy.deepcopy(self.opt.state_dict())}
+
+    def load_state(self, saved: dict[str, Any]) -> None:
+        self.opt.load_state_dict(copy.deepcopy(saved["opt"]))
+
+    def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            self.param.copy_(w)
+        self.param.grad = grad.clone()
+        self.opt.step()
+        return self.param.detach().clone()
+
+
+class Prodigy(TuningFree):
+    """Prodigy (Mishchenko and Defazio 2023), ``prodigyopt.Prodigy`` at its defaults (lr 1,
+    betas (0.9, 0.999), d0 1e-6): Adam whose step size is learned from the distance travelled."""
+
+    kind = "prodigy"
+    module, cls = "prodigyopt", "Prodigy"
+
+
+class DAdapt(TuningFree):
+    """D-Adaptation (Defazio and Mishchenko 2023), its SGD variant ``dadaptation.DAdaptSGD`` at
+    its defaults (lr 1, no momentum, d0 1e-6): plain gradient steps whose size is the learned
+    estimate of the distance to the solution. The SGD variant, so it races the walker (a grid of
+    plain gradient steps) on the same footing."""
+
+    kind = "dadapt"
+    module, cls = "dadaptation", "DAdaptSGD"
+
+
+class ScheduleFree(TuningFree):
+    """Schedule-Free AdamW (Defazio et al. 2024), ``schedulefree.AdamWScheduleFree`` at its
+    defaults (lr 0.0025, betas (0.9, 0.999), no warm-up): the variant its authors recommend, and
+    the one whose default rate is scale-free (Adam's per-coordinate normalisation; the SGD
+    variant's default lr 1 diverges on Rosenbrock). It is kept in train mode
+    (``optimizer.train()`` before every step), where the weights it holds are the point y at
+    which it evaluates the gradient; the loss reported is the loss at y, the point it evaluates,
+    not at its averaged x (which ``optimizer.eval()`` would swap in and which would cost a
+    second evaluation an epoch)."""
+
+    kind = "schedulefree"
+    module, cls = "schedulefree", "AdamWScheduleFree"
+
+    def reset(self) -> None:
+        super().reset()
+        self.opt.train()
+
+    def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        self.opt.train()  # a no-op when already in train mode
+        return super().update(w, grad)
+
+
 RACERS: dict[str, type[Racer]] = {
-    cls.kind: cls for cls in (Stepper, Momentum, Adam, Exact, LBFGS, Armijo)
+    cls.kind: cls
+    for cls in (Stepper, Momentum, Adam, Exact, LBFGS, Armijo, Prodigy, DAdapt, ScheduleFree)
 }
 assert tuple(RACERS) == RACER_NAMES  # one list of names: catalog's, which the CLI reads
 
 
 def make_racer(name: str, problem: Problem, lr: float, w0: torch.Tensor | None = None) -> Racer:
-    """A racer by name: stepper, momentum, adam, exact, lbfgs or armijo."""
+    """A racer by name: stepper, momentum, adam, exact, lbfgs, armijo, prodigy, dadapt or
+    schedulefree (the last three need the racers extra)."""
     return RACERS[name](problem, lr, w0)
 
 
