@@ -105,6 +105,15 @@ def _start(problem: Problem, w0: torch.Tensor | None) -> torch.Tensor:
     return start.to(device=problem.device, dtype=torch.float32).clone()
 
 
+def _restart(trainer: Any) -> None:
+    """What every trainer's reset shares: w0 at epoch 0, nothing evaluated, no gradient yet."""
+    trainer.epoch = 0
+    trainer.evaluations = 0
+    trainer.w = trainer.w0.clone()
+    trainer.grad = None
+    trainer.loss = None
+
+
 def _copied(state: dict[str, Any]) -> dict[str, Any]:
     """A copy of a state whose tensors are cloned (on their device: no sync)."""
     return {
@@ -152,11 +161,7 @@ class Walker:
         return None if self.adaptive else self.rates
 
     def reset(self) -> None:
-        self.epoch = 0
-        self.evaluations = 0
-        self.w = self.w0.clone()
-        self.grad: torch.Tensor | None = None
-        self.loss: torch.Tensor | None = None
+        _restart(self)
         device = self.problem.device
         self.lrs = torch.tensor(self.rates, dtype=torch.float32, device=device)
         self.span = torch.tensor(self.span0, dtype=torch.float32, device=device)
@@ -309,11 +314,7 @@ class Racer:
         return self.rates
 
     def reset(self) -> None:
-        self.epoch = 0
-        self.evaluations = 0
-        self.w = self.w0.clone()
-        self.grad: torch.Tensor | None = None
-        self.loss: torch.Tensor | None = None
+        _restart(self)
         self.state: dict[str, Any] = {}
 
     def state_dict(self) -> dict[str, Any]:

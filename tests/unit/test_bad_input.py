@@ -145,6 +145,14 @@ def test_bench_reports_a_diverged_stepper():
     assert rows[2][0] == "stepper" and rows[2][2] == "diverged"
 
 
+def endless(command: str, errors, *extra: str) -> subprocess.Popen:
+    """``walker-tui COMMAND`` on the CPU with no stopping point, its stderr to ``errors``."""
+    argv = [sys.executable, "-m", "walker_tui", command, "--epochs", "100000000"]
+    argv += ["--min-loss", "0", "--device", "cpu", *extra]
+    with errors.open("w") as err:  # the child keeps its own copy
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
+
+
 class Lines:
     """A child's stdout, read on a thread so that waiting for its lines has a deadline: a child
     that dies or hangs fails the test with what it said, instead of blocking it for ever."""
@@ -197,26 +205,7 @@ class Lines:
 def test_ctrl_c_keeps_rows_and_a_valid_record(tmp_path):
     record = tmp_path / "run.csv"
     errors = tmp_path / "stderr"
-    with errors.open("w") as err:  # the child keeps its own copy
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "walker_tui",
-                "run",
-                "--epochs",
-                "100000000",
-                "--min-loss",
-                "0",
-                "--record",
-                str(record),
-                "--device",
-                "cpu",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
+    proc = endless("run", errors, "--record", str(record))
     # wait until it is training (a few hundred rows out), then interrupt
     lines = Lines(proc, errors)
     rows = lines.take(300)
@@ -235,24 +224,7 @@ def test_ctrl_c_keeps_rows_and_a_valid_record(tmp_path):
 @pytest.mark.skipif(os.name != "posix", reason="signals")
 def test_ctrl_c_in_bench_exits_130(tmp_path):
     errors = tmp_path / "stderr"
-    with errors.open("w") as err:  # the child keeps its own copy
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "walker_tui",
-                "bench",
-                "--epochs",
-                "100000000",
-                "--min-loss",
-                "0",
-                "--device",
-                "cpu",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
+    proc = endless("bench", errors)
     lines = Lines(proc, errors)
     lines.take(1)  # the title line: torch is loaded, work has begun
     time.sleep(1.0)

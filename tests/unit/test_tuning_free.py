@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from counting import counted, losses_of
 
 from walker_tui.cli import main
 from walker_tui.config import Config
@@ -15,23 +16,6 @@ from walker_tui.engine import Armijo, advance, make_racer, run
 from walker_tui.grids import GridError, parse_race
 from walker_tui.problems import make_problem
 from walker_tui.session import Session
-
-
-def counted(problem):
-    """The problem, with every loss it evaluates counted in ``problem.calls`` (one a column)."""
-    own = problem.losses
-    problem.calls = 0
-
-    def losses(W):
-        problem.calls += W.shape[1]
-        return own(W)
-
-    problem.losses = losses  # loss_grad evaluates through self.losses
-    return problem
-
-
-def losses_of(trainer, epochs):
-    return [trainer.step().loss.item() for _ in range(epochs)]
 
 
 @pytest.mark.parametrize("name", ["lbfgs", "armijo"])

@@ -10,30 +10,13 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
+from counting import counted, losses_of
 
 from walker_tui.catalog import DEFAULT_RATES, EXTRA_RACERS
 from walker_tui.cli import main
 from walker_tui.engine import make_racer
 from walker_tui.grids import parse_race
 from walker_tui.problems import make_problem
-
-
-def counted(problem):
-    """The problem, with every loss it evaluates counted in ``problem.calls`` (one a column)."""
-    own = problem.losses
-    problem.calls = 0
-
-    def losses(W):
-        problem.calls += W.shape[1]
-        return own(W)
-
-    problem.losses = losses  # loss_grad evaluates through self.losses
-    return problem
-
-
-def losses_of(trainer, epochs):
-    return [trainer.step().loss.item() for _ in range(epochs)]
-
 
 EXTRA = ("prodigy", "dadapt", "schedulefree")
 # epochs each takes, and how far below its start it then is, at its defaults (D-Adaptation's SGD
