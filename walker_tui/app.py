@@ -383,6 +383,8 @@ class WalkerApp(App[int]):
         mid-frame."""
         now = time.monotonic()
         plots = self._plots()
+        if not plots:  # the screen is not composed yet, or is being torn down on quit
+            return
         building = any(p.pending for p in plots)
         if not self.dirty or now < self._next_frame:
             return
@@ -399,7 +401,7 @@ class WalkerApp(App[int]):
         refresh with the frame's status line, so one screen shows one epoch (panels and status
         used to land one by one, the status first)."""
         plots = self._plots()
-        if any(p.pending for p in plots):
+        if not plots or any(p.pending for p in plots):  # none: the app is quitting
             return
         with self.batch_update():
             for plot in plots:
