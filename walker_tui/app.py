@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from .catalog import entry
 from .config import Config
 from .driver import Control, Driver, Event
 from .engine import HostEpoch
@@ -142,6 +143,8 @@ class WalkerApp(App[int]):
         if self.replay is not None:
             self.sub_title = f"replay · {self.sub_title}"
         self._check_size()
+        bars = self.query_one(CandidateBars)
+        bars.on_batch = bool(entry(self.cfg.problem).model and self.cfg.batch_size)
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
         self._start()
 
@@ -299,6 +302,8 @@ class WalkerApp(App[int]):
         self.outcomes = {name: None for name in ev.names}
         self.start_w, self.minimum = ev.start, ev.minimum
         self.target = ev.target
+        if ev.notice:
+            self.say(ev.notice, seconds=10)
         self.dirty = True
 
     def _history(self) -> History:
@@ -470,7 +475,7 @@ class WalkerApp(App[int]):
                 win,
                 self.start_w,
                 self.minimum,
-                len(self.origin) > 2,
+                len(self.origin) > 2 or entry(self.cfg.problem).model,  # a plane's slice
                 self._path_losses(series.get("walker")),
             )
             # shown with the panels, when their builds land
@@ -522,6 +527,8 @@ class WalkerApp(App[int]):
             note=self.note if time.monotonic() < self.note_until else None,
             data=Path(self.cfg.data).name if self.cfg.data else None,
             rec_epoch=rec.epoch if rec is not None else None,
+            metrics=rec.metrics if rec is not None else None,
+            batch=self.cfg.batch_size if entry(self.cfg.problem).model else None,
         )
 
     def to_plane(self, w: np.ndarray) -> np.ndarray:

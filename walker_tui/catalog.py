@@ -20,6 +20,8 @@ class Entry:
     min_loss: float | None = 0.1
     has_data: bool = False  # is --n its number of data points (else --n does not apply)
     min_n: int = 1  # the fewest data points it can use
+    model: bool = False  # a torch model (walker_tui.models): --batch-size applies, epochs are passes
+    batch_size: int | None = None  # the default --batch-size (None: all the data)
 
 
 CATALOG: dict[str, Entry] = {
@@ -72,8 +74,33 @@ CATALOG: dict[str, Entry] = {
         has_data=True,
         min_n=2,  # its features are standardised: one point has no spread
     ),
+    "digits": Entry(
+        "a 64-32-10 MLP classifying the UCI 8x8 handwritten digits, 360 held out (a slice of "
+        "its 2,410 weights)",
+        "log:0.01:10:13",
+        30,
+        "stepper:0.3,momentum:0.05,adam:0.003",
+        min_loss=None,  # no known minimum: run every epoch
+        model=True,
+        batch_size=64,
+    ),
 }
 PROBLEMS = tuple(CATALOG)
+MODEL_PROBLEMS = tuple(k for k, e in CATALOG.items() if e.model)
+# a user's own model, --problem FILE.py:FUNC or package.module:FUNC (walker_tui.models)
+USER_MODEL = Entry(
+    "your model",
+    "log:0.001:3:13",
+    20,
+    "stepper:0.1,momentum:0.01,adam:0.001",
+    min_loss=None,
+    model=True,
+)
+
+
+def entry(problem: str) -> Entry:
+    """The catalog entry of a built-in problem, or the one every user model shares."""
+    return CATALOG.get(problem) or USER_MODEL
 RACER_NAMES = (  # engine.RACERS
     *("stepper", "momentum", "adam", "exact", "lbfgs", "armijo"),
     *("prodigy", "dadapt", "schedulefree"),

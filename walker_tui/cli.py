@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, NoReturn
 from . import __version__
 from .catalog import (
     CATALOG,
+    MODEL_PROBLEMS,
     DEFAULT_RATES,
     EXTRA_RACERS,
+    entry,
     PROBLEMS,
     RACER_NAMES,
     RECORD_FORMATS,
@@ -98,6 +100,15 @@ def _w0(text: str) -> list[float]:
     return values
 
 
+def _problem(text: str) -> str:
+    if text in PROBLEMS or ":" in text:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(map(repr, PROBLEMS))}, or your own "
+        "model as FILE.py:FUNC or package.module:FUNC)"
+    )
+
+
 def _race(text: str) -> list[tuple[str, float]]:
     try:
         return parse_race(text)
@@ -120,8 +131,19 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
     g.add_argument(
         "--problem",
         default="linear",
-        choices=PROBLEMS,
-        help="what to optimise: " + "; ".join(f"{k}: {e.summary}" for k, e in CATALOG.items()),
+        type=_problem,
+        metavar="PROBLEM",
+        help="what to optimise: " + "; ".join(f"{k}: {e.summary}" for k, e in CATALOG.items())
+        + "; or your own model: FILE.py:FUNC or package.module:FUNC, where FUNC() returns "
+        "(model, loss_fn, (inputs, targets)[, held-out (inputs, targets)]) (see the README)",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=_int(1, "--batch-size must be at least 1"),
+        default=None,
+        metavar="B",
+        help="model problems (digits, your own): samples per mini-batch; an epoch is a pass "
+        "over the data shuffled by --seed (digits: 64; your model: all the data)",
     )
     g.add_argument(
         "--kappa",
@@ -325,8 +347,8 @@ def make_config(
         from .problems import fresh_w0 as draw
 
         w0 = draw(args.seed)
-    entry = CATALOG[args.problem]
-    spec = args.lrs or (lrs_default if args.problem == "linear" else entry.lrs)
+    known = entry(args.problem)
+    spec = args.lrs or (lrs_default if args.problem == "linear" else known.lrs)
     return Config(
         problem=args.problem,
         n=args.n,
@@ -334,8 +356,8 @@ def make_config(
         lrs=parse_lrs(spec),
         lrs_spec=spec,
         w0=w0,
-        min_loss=_min_loss(args, entry.min_loss),
-        epochs=args.epochs or entry.epochs,
+        min_loss=_min_loss(args, known.min_loss),
+        epochs=args.epochs or known.epochs,
         kappa=10.0 if args.kappa is None else args.kappa,
         stay=args.stay,
         grid=args.grid,
@@ -344,6 +366,7 @@ def make_config(
         device=args.device,
         race=_racers(args),
         pace=getattr(args, "pace", 4.0),
+        batch_size=args.batch_size or known.batch_size,
     )
 
 
@@ -366,12 +389,14 @@ def _racers(args: argparse.Namespace) -> list[tuple[str, float]]:
         return [("stepper", lr) for lr in (0.1, 0.9, 0.5, 0.7)]
     if args.problem == "linear" and not hasattr(args, "stepper_lrs"):
         return [("stepper", 0.3)]
-    return parse_race(CATALOG[args.problem].racers)
+    return parse_race(entry(args.problem).racers)
 
 
 def _check_data(parser: Parser, args: argparse.Namespace) -> None:
     """--data: a readable, all-number table for linear or logistic regression; --w0 its size."""
     dim = {"mlp": 337}.get(args.problem, 2)
+    if entry(args.problem).model and args.w0 is not None:
+        parser.error(f"argument --w0: does not apply to {args.problem} (the model's own weights)")
     if args.data is not None:
         if args.problem not in ("linear", "logistic"):
             parser.error(f"argument --data: fits linear or logistic regression, not {args.problem}")
@@ -403,14 +428,26 @@ def _parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
 def _check_applies(parser: Parser, args: argparse.Namespace) -> None:
     """Options given that the run would ignore get an error, not silence; so do sizes the
     problem cannot use."""
-    entry = CATALOG[args.problem]
+    known = entry(args.problem)
+    if args.batch_size is not None and not known.model:
+        models = ", ".join(MODEL_PROBLEMS)
+        parser.error(
+            f"argument --batch-size: mini-batches are for model problems ({models}, or "
+            f"FILE.py:FUNC), not {args.problem}"
+        )
     if args.kappa is not None and args.problem != "quadratic":
         parser.error(f"argument --kappa: only --problem quadratic has one, not {args.problem}")
-    if args.n_given and (not entry.has_data or args.data is not None):
-        what = "the rows of --data" if args.data is not None else f"{args.problem} has no data"
+    if args.n_given and (not known.has_data or args.data is not None):
+        what = (
+            "the rows of --data"
+            if args.data is not None
+            else f"{args.problem} brings its own data"
+            if known.model
+            else f"{args.problem} has no data"
+        )
         parser.error(f"argument --n: does not apply ({what})")
-    if args.n < entry.min_n:
-        parser.error(f"argument --n: {args.problem} needs at least {entry.min_n} points")
+    if args.n < known.min_n:
+        parser.error(f"argument --n: {args.problem} needs at least {known.min_n} points")
     optimizer = getattr(args, "optimizer", "walker")
     if optimizer != "walker":
         walker_only = [
@@ -441,9 +478,22 @@ def _check_extra(parser: Parser, flag: str, names: Sequence[str]) -> None:
 
 
 def _check_exact(parser: Parser, problem: str, racers: list[tuple[str, float]]) -> None:
-    if any(name == "exact" for name, _ in racers) and not CATALOG[problem].exact:
+    if any(name == "exact" for name, _ in racers) and not entry(problem).exact:
         exact = ", ".join(k for k, e in CATALOG.items() if e.exact)
         parser.error(f"the exact line search is only known for {exact}, not {problem}")
+
+
+def _check_model(parser: Parser, args: argparse.Namespace) -> None:
+    """A user's model: found, called once and checked (its forward and loss on two samples)
+    before any work, so a mistake is one line naming it (and their own line), exit 2."""
+    if ":" not in args.problem:
+        return
+    from .models import UserProblemError, make_model_problem
+
+    try:
+        make_model_problem(args.problem, args.seed, "cpu")
+    except UserProblemError as e:
+        parser.error(f"argument --problem: {e}")
 
 
 def _device(parser: Parser, spec: str) -> object:
@@ -495,6 +545,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _check_data(parser, args)
         _check_applies(parser, args)
         _check_exact(parser, args.problem, [(args.optimizer, args.lr)])
+        _check_model(parser, args)
         if args.lr is None:
             args.lr = DEFAULT_RATES.get(args.optimizer, 0.3)
         _device(parser, args.device)
@@ -508,6 +559,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _check_data(parser, args)
         _check_applies(parser, args)
         _check_exact(parser, args.problem, _racers(args))
+        _check_model(parser, args)
         _device(parser, args.device)
         from .headless import bench_command
 
@@ -518,6 +570,7 @@ def _main(argv: Sequence[str] | None) -> int:
     _check_data(parser, args)
     _check_applies(parser, args)
     _check_exact(parser, args.problem, _racers(args))
+    _check_model(parser, args)
     _device(parser, args.device)
     return _run_app(make_config(args), args.paused)
 

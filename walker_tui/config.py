@@ -36,6 +36,9 @@ class Config:
     grid: str = "fixed"  # or "adaptive": re-centre the log grid on the winner every epoch
     data: str | None = None  # --data FILE.csv: linear or logistic regression on the user's table
     target: str | None = None  # its target column (name or 0-based number; default: the last)
+    # model problems: samples per mini-batch (None: all the data, the notebook's setting); an
+    # epoch is then one pass over the data, shuffled by the seed
+    batch_size: int | None = None
 
     def table(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The user's table as (x, y) arrays, or None. Read once per file and run (data.load_table

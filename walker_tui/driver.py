@@ -64,6 +64,7 @@ class Started:
     origin: np.ndarray
     proj: np.ndarray  # weights w -> plane: proj @ (w - origin)
     target: float  # the run's --min-loss, resolved for this seed
+    notice: str | None = None  # a one-line notice (a model whose candidates go one at a time)
 
 
 @dataclass
@@ -106,6 +107,10 @@ def describe_error(error: BaseException, cfg: Config) -> str:
     """A one-line account of a failure; out-of-memory names the size that failed."""
     if is_out_of_memory(error):
         return memory_message(cfg, error)
+    if ":" in cfg.problem:  # the user's own model: their line, not a wall of traceback
+        from .models import spec_files, user_error
+
+        return user_error(error, cfg.problem, spec_files(cfg.problem))
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}"[:200]
 
@@ -232,6 +237,7 @@ class Driver:
                 session.origin,
                 session.proj,
                 session.min_loss,
+                session.problem.notice,
             )
         )
         self.surveyor = Surveyor(session.problem, session.plane, self._on_view)

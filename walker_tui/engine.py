@@ -10,7 +10,7 @@ import copy
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 
 from .catalog import RACER_NAMES
 from .config import Config
-from .precision import at, pick_winner, rate_order
+from .precision import at, host64, pick_winner, rate_order
 from .problems import Problem
 
 
@@ -36,6 +36,7 @@ class Epoch:
     moved: torch.Tensor  # 0-d bool: did the walk take the winner's step (adaptive may stay put)
     w: torch.Tensor  # d: the weights the trainer holds after the epoch (where it walks on from)
     evals: int = 0  # loss evaluations so far, counted as they happened (the trainer's count)
+    metrics: dict[str, torch.Tensor] | None = None  # 0-d: a model's held-out loss, accuracy
 
 
 @dataclass
@@ -54,6 +55,7 @@ class HostEpoch:
     w: np.ndarray | None = None  # the weights held after the epoch (None: the winner's)
     evals: int = 0  # loss evaluations so far, as the trainer counted them
     seconds: float = 0.0  # wall time spent training so far (filled in by the Session)
+    metrics: dict[str, float] | None = None  # a model's held-out loss and accuracy
 
     @property
     def position(self) -> np.ndarray:
@@ -264,16 +266,17 @@ class Walker:
             finite = torch.isfinite(self.loss)
         else:
             finite = any_finite & torch.isfinite(self.loss)
+        view = self.problem.view  # (a model's records hold plane coordinates, not weights)
         record = Epoch(
             self.epoch,
-            weights,
+            view(weights),
             losses,
             winner,
             self.loss,
             finite,
             self.lrs,
             any_finite,
-            self.w,
+            view(self.w[:, None])[:, 0],
             self.evaluations,
         )
         if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
@@ -287,9 +290,70 @@ def _log_span(rates: Sequence[float]) -> float:
     return math.log10(hi / lo) if hi > lo else 1.0
 
 
-def make_walker(problem: Problem, cfg: Config, w0: torch.Tensor | None = None) -> Walker:
-    """The walker a Config asks for (its grid, --stay, --grid adaptive)."""
-    return Walker(problem, cfg.lrs, w0, stay=cfg.stay, adaptive=cfg.grid == "adaptive")
+def make_walker(problem: Problem, cfg: Config, w0: torch.Tensor | None = None) -> Trainer:
+    """The walker a Config asks for (its grid, --stay, --grid adaptive); on a model problem, in
+    mini-batches (:class:`Batched`)."""
+    walker = Walker(problem, cfg.lrs, w0, stay=cfg.stay, adaptive=cfg.grid == "adaptive")
+    return Batched(walker) if problem.batched else walker
+
+
+class Batched:
+    """A trainer on a model problem, epoch by epoch: the notebook's loop with a mini-batch in
+    place of the full data. Epoch 1 is the start, on all the data (its loss and gradient at w0);
+    every later epoch is one pass over the data shuffled by the seed, and each step of it is the
+    inner trainer's step on a fresh mini-batch (the walker scores its k candidates on that batch
+    and the winner's gradient on that same batch makes the next candidates). An epoch's record
+    is its last step's (the candidates' losses on the last batch) with the loss on all the
+    training data at the epoch's end, which the curve shows and the target is tested on; that
+    evaluation is the display's, not the optimizer's, and is not counted. Without a batch size,
+    an epoch is one step on all the data, as the notebook ran it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.problem = inner.problem
+        self.kind = inner.kind
+        self.rates = inner.rates
+        self.epoch = 0
+
+    def __getattr__(self, name: str) -> Any:  # w, grad, k, lrs...: the inner trainer's
+        if name == "inner":  # (not set yet: a copy under construction)
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    @property
+    def evaluations(self) -> int:
+        return self.inner.evaluations
+
+    @property
+    def fixed_rates(self) -> list[float] | None:
+        return self.inner.fixed_rates
+
+    def reset(self) -> None:
+        self.inner.reset()
+        self.epoch = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "inner": self.inner.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = state["epoch"]
+        self.inner.load_state_dict(state["inner"])
+
+    def step(self) -> Epoch:
+        p: Any = self.problem
+        size = p.batch_size
+        if self.epoch == 0 or not size or size >= p.n:
+            p.use_batch(None)
+            rec = self.inner.step()
+        else:
+            for idx in p.batches(size, self.epoch):
+                p.use_batch(idx)
+                rec = self.inner.step()
+            p.use_batch(None)
+            loss = p.full_loss(self.inner.w)
+            rec = replace(rec, loss=loss, finite=rec.finite & torch.isfinite(loss))
+        self.epoch += 1
+        return replace(rec, epoch=self.epoch, metrics=p.metrics(self.inner.w))
 
 
 class Racer:
@@ -368,16 +432,17 @@ class Racer:
         finite = torch.isfinite(self.loss)
         zero = torch.zeros((), dtype=torch.long, device=self.w.device)
         took = torch.ones((), dtype=torch.bool, device=self.w.device)  # a racer always steps
+        held = self.problem.view(self.w[:, None])
         return Epoch(
             self.epoch,
-            self.w[:, None].clone(),
+            held.clone(),
             self.loss[None].clone(),
             zero,
             self.loss,
             finite,
             self.taken(),
             took,
-            self.w,
+            held[:, 0],
             self.evaluations,
         )
 
@@ -615,10 +680,11 @@ RACERS: dict[str, type[Racer]] = {
 assert tuple(RACERS) == RACER_NAMES  # one list of names: catalog's, which the CLI reads
 
 
-def make_racer(name: str, problem: Problem, lr: float, w0: torch.Tensor | None = None) -> Racer:
+def make_racer(name: str, problem: Problem, lr: float, w0: torch.Tensor | None = None) -> Trainer:
     """A racer by name: stepper, momentum, adam, exact, lbfgs, armijo, prodigy, dadapt or
-    schedulefree (the last three need the racers extra)."""
-    return RACERS[name](problem, lr, w0)
+    schedulefree (the last three need the racers extra); on a model problem, in mini-batches."""
+    racer = RACERS[name](problem, lr, w0)
+    return Batched(racer) if problem.batched else racer
 
 
 def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> list[HostEpoch]:
@@ -632,6 +698,11 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
     finite = torch.stack([e.finite for e in epochs]).cpu().numpy()
     moved = torch.stack([e.moved for e in epochs]).cpu().numpy()
     held = torch.stack([e.w for e in epochs]).cpu().numpy()
+    metrics: list[dict[str, float] | None] = [None] * len(epochs)
+    if epochs[0].metrics:
+        names = list(epochs[0].metrics)
+        values = torch.stack([torch.stack([e.metrics[k] for k in names]) for e in epochs])
+        metrics = [dict(zip(names, row, strict=True)) for row in host64(values).tolist()]
     if rates is not None:  # a fixed grid: its exact values, no need to read the copies back
         tried = np.broadcast_to(np.asarray(rates, dtype=np.float64), (len(epochs), len(rates)))
     else:
@@ -649,6 +720,7 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
             bool(moved[i]),
             held[i],
             e.evals,
+            metrics=metrics[i],
         )
         for i, e in enumerate(epochs)
     ]

@@ -12,13 +12,12 @@ from typing import TextIO
 
 import torch
 
-from .catalog import CATALOG
+from .catalog import entry
 from .config import Config
 from .engine import (
     HostEpoch,
     Outcome,
     Trainer,
-    Walker,
     device_name,
     host_batch,
     make_racer,
@@ -28,7 +27,7 @@ from .engine import (
 )
 from .grids import format_rate
 from .history import RecordWriter
-from .numbers import format_loss, format_target
+from .numbers import format_loss, format_metric, format_metrics, format_target
 from .problems import Problem
 from .session import (
     build_problem,
@@ -63,9 +62,24 @@ def guarded(command: str, cfg: Config, body: Callable[[], int]) -> int:
         return body()
     except (RuntimeError, MemoryError) as error:
         if not is_out_of_memory(error):
+            if ":" in cfg.problem:
+                return _user_failed(command, cfg, error)
             raise
         print(f"walker-tui {command}: error: {memory_message(cfg, error)}", file=sys.stderr)
         return 1
+    except Exception as error:
+        if ":" not in cfg.problem:
+            raise
+        return _user_failed(command, cfg, error)
+
+
+def _user_failed(command: str, cfg: Config, error: BaseException) -> int:
+    """An error raised in the user's own model mid-run: one line with their line, exit 1."""
+    from .models import spec_files, user_error
+
+    text = user_error(error, cfg.problem, spec_files(cfg.problem))
+    print(f"walker-tui {command}: error: {text}", file=sys.stderr)
+    return 1
 
 
 def run_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -86,20 +100,32 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     recording = RecordWriter(args.record, trainer.rates, options) if args.record else None
 
     def on_epoch(rec: HostEpoch) -> None:
+        last[:] = [rec]
         if recording is not None:
             recording.add(rec)
         if args.quiet:
             return
         loss = format_loss(rec.loss, cfg.min_loss)
+        extra = "".join(f"\t{format_metric(k, v)}" for k, v in (rec.metrics or {}).items())
         if walker:
             # the rate of the step taken; "stay" where an adaptive walk kept its weights
             rate = format_rate(rec.lr, list(rec.rates)) if rec.moved else "stay"
-            out.write(f"{rec.epoch}\t{rate}\t{loss}\n")
+            out.write(f"{rec.epoch}\t{rate}\t{loss}{extra}\n")
         else:
-            out.write(f"{rec.epoch}\t{loss}\n")
+            out.write(f"{rec.epoch}\t{loss}{extra}\n")
 
     if not args.quiet:
-        out.write("Epoch\tLR\tLoss\n" if walker else "Epoch\tLoss\n")
+        head = ["Epoch", "LR", "Loss"] if walker else ["Epoch", "Loss"]
+        head += [name.capitalize() for name in problem.metric_names()]
+        out.write("\t".join(head) + "\n")
+        if problem.batched and cfg.batch_size:
+            print(
+                f"mini-batches of {cfg.batch_size}: an epoch is a pass over the "
+                f"{problem.data_points} samples; Loss is on all of them at the epoch's end, LR "
+                "the rate of its last step",
+                file=sys.stderr,
+            )
+    last: list[HostEpoch] = []
     try:
         outcome = run(
             trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch, sync_every=host_batch(device)
@@ -111,7 +137,12 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     except BaseException:  # any other failure still ends the file cleanly (npz assembled)
         _save(recording, args, 1)
         raise
-    out.write(final_line(outcome, cfg.min_loss, walker) + "\n")
+    line = final_line(outcome, cfg.min_loss, walker)
+    if last and last[0].metrics and outcome.state != "diverged":
+        line = f"{line[:-1]}; {format_metrics(last[0].metrics)}."
+    out.write(line + "\n")
+    if problem.notice:
+        print(f"note: {problem.notice}", file=sys.stderr)
     out.flush()
     return _save(recording, args, 1 if outcome.state == "diverged" else 0)
 
@@ -194,7 +225,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     cfg, problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
     # n only where the problem has data; the start in full where it is two weights
-    size = f", n={getattr(problem, 'n', cfg.n)}" if CATALOG[cfg.problem].has_data else ""
+    size = f", n={getattr(problem, 'n', cfg.n)}" if entry(cfg.problem).has_data else ""
     start = f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f})" if len(w0) == 2 else f"{len(w0)} weights"
     out.write(
         f"Benchmark: {cfg.problem}{size}, seed {cfg.seed}, {start}, "
@@ -210,7 +241,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             (
                 "walker",
                 f"adaptive from {cfg.lrs_spec}",
-                lambda: Walker(problem, cfg.lrs, w0, stay=cfg.stay, adaptive=True),
+                lambda: make_walker(problem, replace(cfg, grid="adaptive"), w0),
             )
         )
     for name, lr in cfg.race:

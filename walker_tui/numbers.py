@@ -69,3 +69,16 @@ def describe_outcome(name: str, outcome: OutcomeLike, target: float) -> str:
     if outcome.state == "limit" and target > 0:
         return f"{name} {loss} after {outcome.epochs} epochs, target not reached"
     return f"{name} {loss} after {outcome.epochs} epochs"
+
+
+def format_metric(name: str, value: float) -> str:
+    """A model's figure beside the loss: accuracies in percent (one decimal: 1 in 1,000 samples
+    moves it), losses as losses."""
+    if "accuracy" in name:
+        return "nan" if math.isnan(value) else f"{100 * value:.1f}%"
+    return format_loss(value)
+
+
+def format_metrics(metrics: dict[str, float] | None) -> str:
+    """``held-out loss 0.241, held-out accuracy 93.6%`` (empty without any)."""
+    return ", ".join(f"{k} {format_metric(k, v)}" for k, v in (metrics or {}).items())

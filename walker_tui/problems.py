@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import torch
 
-from .catalog import PROBLEMS  # noqa: F401  (re-exported: the names, torch-free)
+from .catalog import MODEL_PROBLEMS, PROBLEMS  # noqa: F401  (re-exported: the names)
 from .precision import float64_home, float64_on, host64, to_device, wide_dtype
 
 
@@ -27,6 +27,8 @@ class Problem:
     w0: torch.Tensor
     device: torch.device
     surface_width = 1  # floats an evaluation holds per data point (sizes the surface's chunks)
+    batched = False  # True: epochs are passes over the data in mini-batches (engine.Batched)
+    notice: str | None = None  # a one-line notice for the user (a model scored one at a time)
 
     def losses(self, W: torch.Tensor) -> torch.Tensor:
         """Losses of the k columns of ``W`` (d x k), as a k-vector, without building a graph."""
@@ -65,6 +67,20 @@ class Problem:
         has it (a float32 sum of n terms drifts by ~1e-7 relative, more than the candidates of a
         walk near an optimum differ by). Defaults to :meth:`losses`."""
         return self.losses(W)
+
+    def view(self, W: torch.Tensor) -> torch.Tensor:
+        """What records hold of weight vectors (d x k): the weights themselves; a model's
+        coordinates in its plane (millions of weights per candidate would not fit a record)."""
+        return W
+
+    def metrics(self, w: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Figures shown beside the loss each epoch (a model's held-out loss and accuracy), as
+        0-d device tensors."""
+        return {}
+
+    def metric_names(self) -> list[str]:
+        """The names :meth:`metrics` gives, in order."""
+        return []
 
     def minimum(self) -> torch.Tensor | None:
         """The weights at the known minimum (None where it is not known)."""
@@ -656,8 +672,13 @@ def make_problem(
     device: str | torch.device,
     kappa: float = 10.0,
     data: tuple[np.ndarray, np.ndarray] | None = None,
+    batch_size: int | None = None,
 ) -> Problem:
     """Build the named problem on ``device`` (linear and logistic can take the user's table)."""
+    if name not in PROBLEM_CLASSES and (name in MODEL_PROBLEMS or ":" in name):
+        from .models import make_model_problem
+
+        return make_model_problem(name, seed, device, batch_size)
     if name not in PROBLEM_CLASSES:
         raise ValueError(f"unknown problem {name!r}; choose from {', '.join(PROBLEMS)}")
     return PROBLEM_CLASSES[name](n=n, seed=seed, device=device, kappa=kappa, data=data)

@@ -4,7 +4,10 @@ by a kill) shown in the app, epoch by epoch, with every panel and time travel.
 A :class:`ReplaySession` stands where a training :class:`~walker_tui.session.Session` stands: the
 driver paces it, pauses it and steps it the same way, but its epochs come from the file. The
 problem is rebuilt from the options the recording carries (same problem, data, seed and start),
-only to draw the loss surface, the start and the minimum. UI-free.
+only to draw the loss surface, the start and the minimum. A recording of ``WalkerSGD(record=...)``
+(options ``problem: "recorded"``) holds each candidate as two coordinates in a plane through the
+starting weights; its surface is unknown, so a :class:`RecordedProblem` stands in: the path,
+curve and bars are the file's, the surface is empty. UI-free.
 """
 
 from __future__ import annotations
@@ -14,11 +17,43 @@ import math
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .config import Config
 from .engine import HostEpoch, Outcome, stop_outcome
 from .history import Recording
+from .problems import Problem
 from .session import Frame, Session
+
+RECORDED = "recorded"  # the problem a WalkerSGD recording names (walker_tui.optim)
+
+
+class RecordedProblem(Problem):
+    """The stand-in for a recording whose loss is not known here (a user's training loop,
+    ``WalkerSGD(record=...)``): two weights (the recording's plane coordinates), starting at
+    the origin, their own plane, no known minimum, and a surface that is nan everywhere."""
+
+    name = RECORDED
+
+    def __init__(self) -> None:
+        self.device = torch.device("cpu")
+        self.w0 = torch.zeros(2)
+        self.seed = 0
+
+    def losses(self, W: torch.Tensor) -> torch.Tensor:
+        return torch.full((W.shape[1],), math.nan, dtype=torch.float32)
+
+    def loss_grad(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.tensor(math.nan), torch.zeros_like(w)
+
+    def minimum(self) -> None:
+        return None
+
+    def plane(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(2), np.eye(2)
+
+    def surface(self, points: torch.Tensor) -> np.ndarray:
+        return np.full(points.shape[1], np.nan)
 
 
 class ReplayError(ValueError):
@@ -43,7 +78,10 @@ def load_replay(path: str | Path) -> tuple[Recording, Config]:
         )
     names = {f.name for f in dataclasses.fields(Config)}
     options = {k: v for k, v in recording.options.items() if k in names}
-    options["lrs"] = [float(r) for r in recording.lrs]
+    lrs = [float(r) for r in recording.lrs]
+    if options.get("stay") and len(lrs) > 1 and lrs[-1] == 0.0:
+        lrs = lrs[:-1]  # --stay's zero-rate candidate: the walker adds it back (not a grid rate)
+    options["lrs"] = lrs
     options["device"] = "cpu"  # the surface only: the epochs come from the file
     if options.get("race"):
         options["race"] = [tuple(r) if isinstance(r, list) else r for r in options["race"]]
@@ -70,6 +108,18 @@ class ReplaySession(Session):
         self.min_loss = float(recording.options.get("min_loss") or self.min_loss)
         self.trainers["walker"].rates = [float(r) for r in recording.lrs]
         self._position: np.ndarray | None = None
+
+    def _build_problem(self) -> Problem:
+        if self.cfg.problem == RECORDED:  # a training loop's recording: no surface to rebuild
+            return RecordedProblem()
+        if ":" in self.cfg.problem:  # a user's model: its file may not be here (or changed)
+            from .models import UserProblemError
+
+            try:
+                return super()._build_problem()
+            except UserProblemError:  # the records are plane coordinates all the same
+                return RecordedProblem()
+        return super()._build_problem()
 
     def set_race(self, on: bool) -> bool:
         self.race = False  # a recording holds the walker alone

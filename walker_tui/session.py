@@ -53,7 +53,15 @@ def memory_message(cfg: Config, error: BaseException) -> str:
 
 def build_problem(cfg: Config, seed: int, device: torch.device) -> Problem:
     """The problem a config asks for, with this seed, on this device."""
-    return make_problem(cfg.problem, cfg.n, seed, device, kappa=cfg.kappa, data=cfg.table())
+    return make_problem(
+        cfg.problem,
+        cfg.n,
+        seed,
+        device,
+        kappa=cfg.kappa,
+        data=cfg.table(),
+        batch_size=cfg.batch_size,
+    )
 
 
 def resolve_target(cfg: Config, problem: Problem) -> float:
@@ -92,7 +100,7 @@ class Session:
     def __post_init__(self) -> None:
         self.device = resolve_device(self.cfg.device)
         self.device_name = device_name(self.device)
-        self.problem = build_problem(self.cfg, self.seed, self.device)
+        self.problem = self._build_problem()
         self.w0 = w0 = start_weights(self.cfg, self.problem)
         self.min_loss = resolve_target(self.cfg, self.problem)
         self.trainers["walker"] = make_walker(self.problem, self.cfg, w0)
@@ -102,10 +110,15 @@ class Session:
         best = self.problem.minimum()
         self.origin, self.basis = self.problem.plane()
         self.proj = np.linalg.pinv(self.basis)  # weights -> plane coordinates
-        self.start = self.to_plane(host64(self.w0).numpy())
+        start = self.problem.view(self.w0.to(self.problem.device)[:, None])[:, 0]
+        self.start = self.to_plane(host64(start).numpy())
         self.minimum = None if best is None else self.to_plane(best.numpy())
         self.window: Window | None = None
         self.surface: SurfaceData | None = None  # (update_surface's, for callers without a thread)
+
+    def _build_problem(self) -> Problem:
+        """The problem of this seed's run (a replay may stand another in)."""
+        return build_problem(self.cfg, self.seed, self.device)
 
     def to_plane(self, w: np.ndarray) -> np.ndarray:
         """Plane coordinates (2, or 2 x k) of weights (d, or d x k)."""

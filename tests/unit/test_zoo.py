@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from walker_tui.catalog import CATALOG, PROBLEMS
+from walker_tui.catalog import CATALOG, MODEL_PROBLEMS, PROBLEMS
 from walker_tui.cli import PROBLEMS as CLI_PROBLEMS
 from walker_tui.config import Config
 from walker_tui.engine import Walker, advance, make_walker, run
@@ -15,10 +15,11 @@ from walker_tui.session import Session
 
 
 def test_every_problem_is_known_to_the_cli():
-    assert set(PROBLEMS) == set(PROBLEM_CLASSES) == set(CLI_PROBLEMS)
+    assert set(PROBLEMS) == set(PROBLEM_CLASSES) | set(MODEL_PROBLEMS) == set(CLI_PROBLEMS)
+    assert not set(PROBLEM_CLASSES) & set(MODEL_PROBLEMS)
 
 
-@pytest.mark.parametrize("name", [p for p in PROBLEMS if p != "mlp"])
+@pytest.mark.parametrize("name", [p for p in PROBLEMS if p != "mlp" and not CATALOG[p].model])
 def test_walker_reaches_the_known_minimum_from_the_default_start(name):
     entry = CATALOG[name]
     problem = make_problem(name, 100, 17, "cpu")

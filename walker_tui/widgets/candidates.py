@@ -21,6 +21,9 @@ class CandidateBars(PaintedPlot):
     apart. nan and inf candidates get a full-height hatched bar labelled as such; the winner a
     red bar of its own glyph, a star over it and a ``*`` on its rate."""
 
+    # mini-batches: the bars are the losses on the epoch's last batch, not on all the data
+    on_batch = False
+
     def draw(
         self,
         plt: Plot,
@@ -112,9 +115,8 @@ class CandidateBars(PaintedPlot):
             title = f"epoch 1: every candidate is the start ({start})"
         elif win_ok:
             loss = format_loss(losses[winner], target)
-            title = (
-                f"epoch {epoch} candidates ({scale}): {WINNER_GLYPH} lr {names[winner]} → {loss}"
-            )
+            what = "last batch" if self.on_batch else "candidates"
+            title = f"epoch {epoch} {what} ({scale}): {WINNER_GLYPH} lr {names[winner]} → {loss}"
         else:
             title = f"epoch {epoch} candidates: none finite"
         if bad:

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..grids import format_rate
-from ..numbers import format_eps, format_loss, format_target
+from ..numbers import format_eps, format_loss, format_metric, format_target
 
 STATE_STYLES = {
     "running": "bold green",
@@ -72,6 +72,8 @@ class StatusLine(Static):
         note: tuple[str, str] | None = None,
         data: str | None = None,
         rec_epoch: int | None = None,
+        metrics: dict[str, float] | None = None,
+        batch: int | None = None,
     ) -> None:
         width = self.content_size.width or max(20, self.app.size.width - 2)
         word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
@@ -83,6 +85,8 @@ class StatusLine(Static):
             first.append((f"lr {format_rate(rate, rates)}", ""))
         if loss is not None:
             first.append((f"loss {format_loss(loss, target)}", ""))
+        for name, value in (metrics or {}).items():  # a model's held-out loss and accuracy
+            first.append((f"{name} {format_metric(name, value)}", ""))
         if rec_epoch is not None and rec_epoch != epoch:  # (racers went on past the walker)
             first.append((f"the walker's, at its epoch {rec_epoch}", ""))
         first.append((f"target {format_target(target)}", ""))
@@ -92,6 +96,8 @@ class StatusLine(Static):
         facts = [(problem, ""), (device, ""), (f"seed {seed}", "")]
         if data:
             facts.append((data, ""))
+        if batch:  # an epoch is a pass in mini-batches: the loss shown is on all the data
+            facts.append((f"batches of {batch}: loss on all the data at each epoch's end", ""))
         parts = [summary] if isinstance(summary, str) else list(summary)
         lines = wrap_items(first, width) + wrap_items(facts, width)
         lines += wrap_items([(p, "") for p in parts if p], width, sep=" · ")

@@ -1,0 +1,434 @@
+"""Walker SGD as a ``torch.optim.Optimizer``, for people's own training loops.
+
+``from walker_tui import WalkerSGD``. Every ``step(closure)`` tries a grid of learning rates from
+the same weights on the closure's batch, keeps the best candidate and walks on from it, as the
+app's walker does (walker_tui.engine.Walker). Pure torch and numpy: no UI imports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .grids import MAX_RATES, GridError, parse_lrs
+from .history import RecordWriter, Row
+from .precision import host64, pick_winner, rate_order, wide_dtype
+
+__all__ = ["StepInfo", "WalkerSGD", "adapt_rates", "log_span"]
+
+RECORD_EPOCHS = 10**9  # a recording's "epochs" option: its head is written before its end is known
+
+
+@dataclass
+class StepInfo:
+    """What the last ``step`` did (``WalkerSGD.last``)."""
+
+    step: int  # steps taken so far, this one included (the recording's epoch number)
+    rates: list[float]  # the rates tried, in the order scored (--stay's 0 last)
+    losses: list[float]  # each candidate's loss on this step's batch (nan/inf as they came)
+    winner: int  # index of the best candidate in ``rates``/``losses``
+    lr: float  # the rate of the step taken (0.0 if the walk stayed put)
+    loss: float  # the loss held after the step: losses[winner] unless it stayed put
+    moved: bool = True  # False: an adaptive grid stayed put, or no candidate was finite
+    diverged: bool = False  # no candidate's loss was finite (the walk stayed put)
+    calls: int = 0  # closure calls this step
+    coords: np.ndarray | None = field(default=None, repr=False)  # 2 x k, with record= only
+
+
+def log_span(rates: Sequence[float]) -> float:
+    """Decades covered by a grid (1 for a single rate), as engine.Walker counts them."""
+    lo, hi = min(rates), max(rates)
+    return math.log10(hi / lo) if hi > lo else 1.0
+
+
+def adapt_rates(
+    grid: Sequence[float], span: float, span0: float, winner: int, stayed: bool
+) -> tuple[list[float], float]:
+    """``--grid adaptive`` (engine.Walker._adapt on the host): the next grid and its span in
+    decades, from this step's ``grid`` (the rates, without --stay's 0), its ``span``, the
+    starting span ``span0``, the winner's index (``len(grid)`` or more: --stay's zero won) and
+    whether the walk stayed put. A log-spaced grid of the same size centred on the winning
+    rate, twice as wide when the winner sat on the grid's edge (its smallest or largest rate),
+    shrinking back towards the starting width when it did not; when the walk stayed put the
+    grid moves down. One rate: Battiti's bold driver (x1.1 after a step, x0.5 after staying)."""
+    k = len(grid)
+    stayed = stayed or winner >= k
+    if k == 1:
+        new = grid[0] * (0.5 if stayed else 1.1)
+        return [min(max(new, 1e-12), 1e12)], span
+    edge = winner < k and grid[winner] in (min(grid), max(grid))
+    span = min(span * 2 if edge else max(span * 0.8, span0), 12.0)
+    centre = min(grid) * 10 ** (-span / 4) if stayed else grid[winner]
+    offsets = np.linspace(-0.5, 0.5, k) * span
+    return [min(max(float(centre * 10**o), 1e-12), 1e12) for o in offsets], span
+
+
+def _rates(lrs: str | float | Iterable[float]) -> tuple[list[float], str]:
+    """The grid and its spec: the ``--lrs`` grammar, one number, or a list of numbers."""
+    if isinstance(lrs, str):
+        try:
+            return parse_lrs(lrs), lrs.strip()
+        except GridError as error:
+            raise ValueError(f"lrs={lrs!r}: {error}") from None
+    if isinstance(lrs, bool):
+        raise ValueError(f"lrs={lrs!r}: give the --lrs grammar (e.g. '0.1:1:0.1') or a list")
+    values = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
+    if not values:
+        raise ValueError("lrs is empty: give at least one learning rate")
+    if len(values) > MAX_RATES:
+        raise ValueError(f"lrs: {len(values)} rates, more than the limit of {MAX_RATES}")
+    rates = []
+    for value in values:
+        try:
+            rate = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"lrs: {value!r} is not a number") from None
+        if isinstance(value, bool) or not math.isfinite(rate) or rate <= 0:
+            raise ValueError(f"lrs: rate {value!r} is not positive; learning rates must be > 0")
+        rates.append(rate)
+    return rates, ",".join(repr(r) for r in rates)
+
+
+class WalkerSGD(torch.optim.Optimizer):
+    """Walker SGD: each step tries every rate of a grid from the same weights and keeps the best.
+
+    ``lrs``: the ``--lrs`` grammar (``"0.1:1:0.1"``, ``"log:1e-4:1:9"``, ``"0.01,0.1"``) or a
+    list of rates. ``stay=True`` adds a zero-rate candidate (keep the weights), so the loss on
+    the step's batch never goes up. ``grid="adaptive"`` re-centres a log grid on the winning
+    rate after every step and never takes a step that raises the loss (it stays put and the
+    grid moves down). All parameter groups share the one grid.
+
+    ``step(closure)`` needs a closure as ``torch.optim.LBFGS`` takes it (zero the gradients,
+    forward, backward, return the loss). With ``w`` the weights and ``g`` the gradient held
+    from the previous step, the candidates are ``w - lr * g`` for every rate; each is scored
+    by setting the parameters to it and calling ``closure()``, and the parameters end at the
+    best (losses that are nan or inf never win; exact ties go to the median tied rate, as in
+    the app). Closure calls per step, ``k`` the number of candidates (``--stay``'s 0 included):
+
+    * ``forward_only=False`` (default): ``k`` calls with grad enabled. The gradient of the best
+      candidate so far is kept (one extra copy of the weights' size), so the winner's gradient
+      on this batch, which the next step walks along, costs nothing more. (An exact tie between
+      candidates costs one more call, at the median tied rate.)
+    * ``forward_only=True``: ``k`` calls under ``torch.no_grad()`` (forward only: cheaper, no
+      activations kept), then one call with grad at the winner for its gradient: ``k + 1``.
+      The closure must skip backward when grad is off:
+      ``if torch.is_grad_enabled(): loss.backward()``.
+
+    ``grid="adaptive"`` never takes a step that raises the loss on the step's batch, so it needs
+    ``w``'s own loss on that batch: ``--stay``'s zero-rate candidate is it; without ``stay``
+    it costs one more call, at ``w``, before the candidates (with grad off when
+    ``forward_only``). When it stays put it keeps ``w`` and the gradient it held.
+
+    The first step first calls ``closure()`` once with grad at the starting weights, for the
+    gradient the walk needs, then takes the walk's step at once (``k + 1`` calls, ``k + 2``
+    with ``forward_only``; an adaptive grid's call at ``w`` is that first one). A step whose
+    candidates are all nan or inf stays put (``last.diverged``). ``step`` returns the winner's
+    loss as a 0-d tensor (the loss held after the step), and ``last`` (a :class:`StepInfo`) says
+    which rates were tried, their losses, the winner, the rate taken and the closure calls
+    spent.
+
+    ``record=PATH`` (``.csv``, ``.json`` or ``.npz``) writes what ``walker-tui run --record``
+    writes, one epoch per step, for ``walker-tui replay PATH``. A network's weights are far too
+    many to record, so each candidate is recorded as its two coordinates in a fixed plane
+    through the weights at the first step, spanned by two random directions (seeded by
+    ``seed``), filter-normalised as in Li et al. 2018, "Visualizing the Loss Landscape of
+    Neural Nets": each row (output unit, filter) of a direction has the norm of that row of the
+    weights, and 1-D parameters (biases, norms) get none (a model with only 1-D parameters gets
+    plain random directions the size of its weights). The coordinates are the least-squares
+    projection of ``w - w0`` onto the plane. Recording holds three more copies of the weights
+    (w0 and the two directions). ``close()`` ends the file; or use the optimizer as a context
+    manager (``with WalkerSGD(...) as opt:``).
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lrs: str | float | Iterable[float] = "0.1:1:0.1",
+        stay: bool = False,
+        grid: str = "fixed",
+        forward_only: bool = False,
+        record: Any = None,
+        record_options: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        rates, spec = _rates(lrs)
+        if grid not in ("fixed", "adaptive"):
+            raise ValueError(f"grid={grid!r}: use 'fixed' or 'adaptive'")
+        super().__init__(params, {"lrs": list(rates)})
+        for group in self.param_groups:
+            if list(group["lrs"]) != rates:
+                raise ValueError("WalkerSGD: every parameter group shares the one grid of rates")
+        self.spec = spec
+        self.grid = grid
+        self.stay = bool(stay)
+        self.forward_only = bool(forward_only)
+        self.seed = int(seed)
+        self.span0 = log_span(rates)
+        self.state["walker"] = {"step": 0, "rates": list(rates), "span": self.span0, "loss": None}
+        self.last: StepInfo | None = None
+        self.writer: RecordWriter | None = None
+        self._plane: tuple[list[torch.Tensor], list[torch.Tensor], np.ndarray] | None = None
+        if record is not None:
+            options = {
+                "problem": "recorded",
+                "source": "WalkerSGD",
+                "lrs_spec": spec,
+                "grid": grid,
+                "stay": self.stay,
+                "forward_only": self.forward_only,
+                "epochs": RECORD_EPOCHS,
+                "min_loss": 0,
+                "seed": self.seed,
+                "weights": sum(p.numel() for p in self._params()),
+                "plane": "filter-normalised random directions (Li et al. 2018)",
+            }
+            options.update(record_options or {})
+            self.writer = RecordWriter(record, self.rates, options)
+
+    # --- the grid ---
+
+    @property
+    def rates(self) -> list[float]:
+        """The rates the next step tries (--stay's 0 last)."""
+        return list(self.state["walker"]["rates"]) + ([0.0] if self.stay else [])
+
+    @property
+    def k(self) -> int:
+        return len(self.rates)
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.state["walker"] = dict(self.state["walker"])  # (torch keeps non-param state as is)
+        self.state["walker"]["rates"] = list(self.state["walker"]["rates"])
+
+    # --- the recording ---
+
+    def close(self) -> None:
+        """End the recording cleanly (idempotent; nothing to do without ``record=``)."""
+        if self.writer is not None:
+            self.writer.close()
+
+    def __enter__(self) -> WalkerSGD:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _make_plane(self, params: list[torch.Tensor]) -> None:
+        """w0 and two filter-normalised random directions (Li et al. 2018), and their Gram."""
+        gen = torch.Generator().manual_seed(self.seed)
+        w0 = [p.detach().clone() for p in params]
+        dirs: list[list[torch.Tensor]] = []
+        for _ in range(2):
+            one = []
+            for p in params:
+                d = torch.randn(p.shape, generator=gen, dtype=torch.float32)
+                d = d.to(device=p.device, dtype=p.dtype)
+                if p.dim() >= 2:
+                    rows, drows = p.detach().reshape(p.shape[0], -1), d.reshape(p.shape[0], -1)
+                    scale = rows.norm(dim=1) / (drows.norm(dim=1) + 1e-10)
+                    d = (drows * scale[:, None]).reshape(p.shape)
+                else:
+                    d = torch.zeros_like(d)
+                one.append(d)
+            dirs.append(one)
+        if not any(p.dim() >= 2 for p in params):  # no filters at all: plain random directions
+            size = math.sqrt(sum(float(p.detach().float().norm()) ** 2 for p in params))
+            for one in dirs:
+                for i, p in enumerate(params):
+                    one[i] = torch.randn(p.shape, generator=gen).to(device=p.device, dtype=p.dtype)
+                norm = math.sqrt(sum(float(d.float().norm()) ** 2 for d in one))
+                for i in range(len(one)):
+                    one[i] = one[i] * (max(size, 1.0) / max(norm, 1e-30))
+        gram = np.array(
+            [[self._dot(dirs[a], dirs[b]) for b in range(2)] for a in range(2)], dtype=np.float64
+        )
+        self._plane = (w0, dirs, np.linalg.pinv(gram))  # (pinv: a degenerate plane still projects)
+
+    @staticmethod
+    def _dot(xs: list[torch.Tensor], ys: list[torch.Tensor]) -> float:
+        dtype = wide_dtype(xs[0].device) if xs else torch.float64
+        return float(
+            sum(torch.sum(x * y, dtype=dtype).cpu().double() for x, y in zip(xs, ys, strict=True))
+        )
+
+    def _coords(
+        self, w: list[torch.Tensor], g: list[torch.Tensor], rates: list[float]
+    ) -> np.ndarray:
+        """Plane coordinates (2 x k) of the candidates ``w - rate * g``: linear in the rate, so
+        four dot products serve them all."""
+        assert self._plane is not None
+        w0, dirs, inv = self._plane
+        delta = [a - b for a, b in zip(w, w0, strict=True)]
+        dw = np.array([self._dot(d, delta) for d in dirs])
+        dg = np.array([self._dot(d, g) for d in dirs])
+        rhs = dw[:, None] - dg[:, None] * np.asarray(rates, dtype=np.float64)[None, :]
+        return inv @ rhs
+
+    # --- the step ---
+
+    def _call(self, closure: Callable[[], Any], grad: bool, params: list[torch.Tensor]) -> Any:
+        """One closure call, with grad enabled (fresh gradients) or under no_grad."""
+        if grad:
+            for p in params:
+                p.grad = None  # (a closure that forgets zero_grad still gets this point's own)
+            with torch.enable_grad():
+                return closure()
+        try:
+            with torch.no_grad():
+                return closure()
+        except RuntimeError as error:
+            if "does not require grad" not in str(error):
+                raise
+            raise RuntimeError(
+                "WalkerSGD(forward_only=True) scores candidates under torch.no_grad(): the "
+                "closure must skip backward there: `if torch.is_grad_enabled(): loss.backward()`"
+            ) from error
+
+    @staticmethod
+    def _grads(params: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
+
+    @staticmethod
+    def _set(params: list[torch.Tensor], w: list[torch.Tensor], g: list[torch.Tensor], lr: float):
+        with torch.no_grad():
+            for p, wp, gp in zip(params, w, g, strict=True):
+                p.copy_(wp)
+                if lr != 0.0:
+                    p.add_(gp, alpha=-lr)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> torch.Tensor:  # type: ignore[override]
+        """One walker step on the closure's batch; returns the loss held after it (0-d)."""
+        if closure is None:
+            raise RuntimeError(
+                "WalkerSGD.step needs a closure (zero_grad, forward, backward, return the loss), "
+                "as torch.optim.LBFGS does: it scores every candidate rate with it"
+            )
+        params = self._params()
+        if not params:
+            raise ValueError("WalkerSGD has no parameters")
+        walker = dict(self.state["walker"])  # (new dicts, so a state_dict taken before stays)
+        device = params[0].device
+        wide = wide_dtype(device)
+        calls = 0
+        first = any("walker_grad" not in self.state[p] for p in params)
+        if first:
+            # the first step: the gradient at the starting weights, then the walk's step
+            loss0 = self._call(closure, True, params)
+            calls += 1
+            for p, gp in zip(params, self._grads(params), strict=True):
+                self.state[p] = {**self.state[p], "walker_grad": gp}
+            walker["loss"] = float(host64(torch.as_tensor(loss0)))
+            held_loss = torch.as_tensor(loss0).detach()
+        else:
+            held_loss = torch.tensor(walker["loss"] if walker["loss"] is not None else math.nan)
+        if self.writer is not None and self._plane is None:
+            self._make_plane(params)
+        w = [p.detach().clone() for p in params]
+        g = [self.state[p]["walker_grad"] for p in params]
+        rates = self.rates
+        k_grid = len(walker["rates"])
+        keep = not self.forward_only
+        reference: float | None = None  # w's loss on this batch, where an adaptive grid needs it
+        if self.grid == "adaptive" and not self.stay:
+            if first:  # (the call above was on this batch)
+                reference = walker["loss"]
+            else:  # one more call, at w (its gradient is not kept)
+                ref = self._call(closure, keep, params)
+                calls += 1
+                held_loss = torch.as_tensor(ref).detach()
+                reference = float(host64(held_loss))
+                walker["loss"] = reference
+        best = torch.full((), math.inf, dtype=wide, device=device)
+        best_grad = [torch.zeros_like(p) for p in params] if keep else []
+        scored = []
+        for lr in rates:
+            self._set(params, w, g, lr)
+            loss = self._call(closure, keep, params)
+            calls += 1
+            value = torch.as_tensor(loss).detach()
+            scored.append(value)
+            if keep:  # the best candidate's gradient, kept on the device (no host sync)
+                v = value.to(device=device, dtype=wide)
+                better = torch.isfinite(v) & (v < best)
+                best = torch.where(better, v, best)
+                for bg, p in zip(best_grad, params, strict=True):
+                    if p.grad is None:
+                        bg.masked_fill_(better, 0.0)
+                    else:
+                        torch.where(better, p.grad.detach(), bg, out=bg)
+        # one transfer: every candidate's loss, ranked in float64 on the host
+        losses = torch.stack([s.to("cpu", torch.float64).reshape(()) for s in scored]).tolist()
+        finite = [math.isfinite(v) for v in losses]
+        ranked = torch.tensor([v if f else math.inf for v, f in zip(losses, finite, strict=True)])
+        winner = int(pick_winner(ranked, rate_order(rates, torch.device("cpu"))))
+        any_finite = any(finite)
+        moved = any_finite
+        if moved and self.grid == "adaptive":
+            # never a step that raises the loss on this batch: against w's own loss on it
+            # (--stay's zero-rate candidate, else the call at w above)
+            if self.stay:
+                reference = losses[k_grid]
+            if reference is not None and math.isfinite(reference):
+                moved = losses[winner] <= reference
+        if moved:
+            lr = rates[winner]
+            self._set(params, w, g, lr)
+            kept = min((i for i in range(len(losses)) if finite[i]), key=lambda i: losses[i])
+            if keep and kept == winner:
+                new_grad = best_grad
+            else:  # forward-only scoring (or an exact tie): the winner's gradient, one call
+                self._call(closure, True, params)
+                calls += 1
+                new_grad = self._grads(params)
+                self._set(params, w, g, lr)  # (the closure may have touched them)
+            for p, gp in zip(params, new_grad, strict=True):
+                self.state[p] = {**self.state[p], "walker_grad": gp}
+            walker["loss"] = losses[winner]
+            result = scored[winner]
+        else:  # stay put: w and its gradient as they were (its loss on this batch, if known)
+            lr = 0.0
+            self._set(params, w, g, 0.0)
+            result = held_loss
+        for p in params:
+            p.grad = None
+        walker["step"] += 1
+        self.last = StepInfo(
+            walker["step"],
+            rates,
+            losses,
+            winner,
+            float(lr),
+            float(walker["loss"]) if walker["loss"] is not None else math.nan,
+            moved,
+            not any_finite,
+            calls,
+        )
+        if self.writer is not None:
+            self.last.coords = self._coords(w, g, rates)
+            self.writer.add(
+                Row(
+                    self.last.step,
+                    self.last.coords.astype(np.float32),
+                    np.asarray(losses, dtype=np.float32),
+                    winner,
+                    np.asarray(rates, dtype=np.float64),
+                    moved,
+                    self.last.lr,
+                    self.last.loss,
+                )
+            )
+        if self.grid == "adaptive":
+            walker["rates"], walker["span"] = adapt_rates(
+                walker["rates"], walker["span"], self.span0, winner, not moved
+            )
+        self.state["walker"] = walker
+        return result.reshape(())
