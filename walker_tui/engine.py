@@ -232,6 +232,11 @@ class Walker:
                     else:
                         losses = rank = self.problem.rank_losses(weights)
                         current = self.loss.to(rank.dtype)
+                        if self.adaptive and getattr(self.problem, "on_batch", False):
+                            # on a fresh mini-batch the held loss is the last batch's: the
+                            # walk compares with w's loss on this one (one more evaluation)
+                            current = self.problem.rank_losses(self.w[:, None])[0]
+                            self.evaluations += 1
             if rank is None:
                 winner = torch.zeros((), dtype=torch.long, device=self.w.device)
                 any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)

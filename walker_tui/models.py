@@ -301,6 +301,11 @@ class ModelProblem(Problem):
     def _data(self) -> tuple[torch.Tensor, torch.Tensor]:
         return (self.x, self.y) if self._batch is None else self._batch
 
+    @property
+    def on_batch(self) -> bool:
+        """Evaluating on a mini-batch (not all the data)."""
+        return self._batch is not None
+
     def use_batch(self, idx: torch.Tensor | None) -> None:
         """Evaluate on these samples from now on (None: all the data)."""
         self._batch = None if idx is None else (self.x[idx], self.y[idx])

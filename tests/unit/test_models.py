@@ -301,3 +301,31 @@ def test_a_model_session_races_and_reports_metrics():
 def test_user_problem_errors_are_value_errors():
     with pytest.raises(UserProblemError):
         make_model_problem(spec("mismatched"), 0, "cpu")
+
+
+def test_an_adaptive_walk_on_mini_batches_compares_with_w_on_the_same_batch():
+    """--grid adaptive takes the best candidate when it lowers the loss and stays put otherwise:
+    on a mini-batch, "the loss" is w's loss on that same batch (the held loss is the last
+    batch's), recomputed here. Comparing with the last batch's loss made it stay when a
+    candidate was better (and its grid then shrank for nothing), or step uphill."""
+    problem = make_model_problem(spec("regression"), 0, "cpu", batch_size=5)
+    walker = make_walker(problem, config(spec("regression"), grid="adaptive",
+                                         lrs_spec="log:0.1:100:5"))  # fmt: skip
+    inner = walker.inner
+    inner.step()  # the start, on all the data
+    moved = stayed = 0
+    for epoch in (1, 2):
+        for idx in problem.batches(5, epoch):
+            problem.use_batch(idx)
+            before = float(problem.losses(inner.w[:, None])[0])
+            rec = inner.step()
+            after = float(problem.losses(inner.w[:, None])[0])
+            best = float(rec.losses.min())
+            if bool(rec.moved):
+                assert after <= before * (1 + 1e-6), (before, after)
+                moved += 1
+            else:
+                assert best >= before * (1 - 1e-6), (before, best)  # nothing was better
+                stayed += 1
+    problem.use_batch(None)
+    assert moved >= 10 and stayed >= 1
