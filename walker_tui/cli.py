@@ -41,6 +41,8 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``walker-tui run: error: ...`` and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
+        if os.environ.get("RANK", "0") != "0" and "WORLD_SIZE" in os.environ:
+            self.exit(2)  # under torchrun every rank checks the same options: rank 0 says it
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -223,7 +225,8 @@ def app_parser() -> Parser:
             "  walker-tui [options]        the app (space pause, n step, s race, ? help)\n"
             "  walker-tui run [options]    headless: the notebook's table (walker-tui run --help)\n"
             "  walker-tui bench [options]  headless: the notebook's benchmark (bench --help)\n"
-            "  walker-tui replay FILE      a recording in the app (replay --help)"
+            "  walker-tui replay FILE      a recording in the app (replay --help)\n"
+            "  walker-tui serve [options]  the app as a web page, textual-serve (serve --help)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -533,10 +536,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
-    command = argv[0] if argv and argv[0] in ("run", "bench", "replay") else "app"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `torchrun ... -m walker_tui run -- --n 1000`: torchrun reads --n as an abbreviation of its
+    # own options unless a -- comes first; the -- itself means nothing here
+    argv = _join_negative_values([a for a in argv if a != "--"])
+    command = argv[0] if argv and argv[0] in ("run", "bench", "replay", "serve") else "app"
     if command == "replay":
         return _replay(argv[1:])
+    if command == "serve":
+        from .serve import serve_command
+
+        return serve_command(argv[1:])
     if command == "run":
         parser = run_parser()
         args = _parse(parser, argv[1:])
@@ -551,6 +561,8 @@ def _main(argv: Sequence[str] | None) -> int:
         _device(parser, args.device)
         from .headless import run_command
 
+        if _torchrun():
+            return _parallel(parser, "run", make_config(args), args, run_command)
         return run_command(make_config(args), args)
     if command == "bench":
         parser = bench_parser()
@@ -563,7 +575,10 @@ def _main(argv: Sequence[str] | None) -> int:
         _device(parser, args.device)
         from .headless import bench_command
 
-        return bench_command(make_config(args, fresh_w0=True, lrs_default=BENCH_LRS), args)
+        cfg = make_config(args, fresh_w0=True, lrs_default=BENCH_LRS)
+        if _torchrun():
+            return _parallel(parser, "bench", cfg, args, bench_command)
+        return bench_command(cfg, args)
     parser = app_parser()
     args = _parse(parser, argv)
     _check_extra(parser, "--race", [name for name, _ in args.race or []])
@@ -573,6 +588,43 @@ def _main(argv: Sequence[str] | None) -> int:
     _check_model(parser, args)
     _device(parser, args.device)
     return _run_app(make_config(args), args.paused)
+
+
+def _torchrun() -> bool:
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def _parallel(parser: Parser, command: str, cfg: Config, args: argparse.Namespace, body) -> int:
+    """``run`` or ``bench`` as one rank of a torchrun job (walker_tui.distributed): rank 0
+    prints and records, the others print nothing; a rank that fails says so in one line naming
+    itself and the cause, and leaves at once (torchrun then ends the others)."""
+    import dataclasses
+
+    from . import distributed
+
+    if cfg.problem not in ("linear", "logistic", "mlp") and not entry(cfg.problem).model:
+        parser.error(
+            f"under torchrun: {cfg.problem} has no data to share out (give linear, logistic, "
+            "--data, mlp, digits or your own model)"
+        )
+    ranks = int(os.environ.get("WORLD_SIZE", "1"))
+    if entry(cfg.problem).has_data and cfg.data is None and cfg.n < ranks:
+        parser.error(f"argument --n: {cfg.n} data points cannot be shared out among {ranks} ranks")
+    try:
+        device = distributed.init(cfg.device)
+    except ValueError as e:
+        parser.error(f"argument --device: {e}")
+    cfg = dataclasses.replace(cfg, device=str(device))
+    if distributed.rank() != 0 and getattr(args, "record", None):
+        args.record = None  # rank 0 writes the recording
+    distributed.quiet_followers()
+    try:
+        code = body(cfg, args)
+    except BaseException as error:  # noqa: BLE001 (every failure: one line, and out)
+        distributed.say_failure(command, error, cfg.problem)
+        os._exit(130 if isinstance(error, KeyboardInterrupt) else 1)
+    distributed.finish()
+    return code
 
 
 def _run_app(cfg: Config, paused: bool, replay: Recording | None = None) -> int:

@@ -58,6 +58,10 @@ def final_line(outcome: Outcome, target: float, walker: bool = True) -> str:
 
 def guarded(command: str, cfg: Config, body: Callable[[], int]) -> int:
     """Run a headless command; out-of-memory becomes a one-line error (exit 1), not a traceback."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return body()  # one rank of many: the caller names the rank (cli._parallel)
     try:
         return body()
     except (RuntimeError, MemoryError) as error:

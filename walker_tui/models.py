@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .precision import host64, wide_dtype
-from .problems import Problem
+from .problems import Problem, span
 
 
 class UserProblemError(ValueError):
@@ -209,6 +209,13 @@ def user_spec(spec: str, seed: int) -> ModelSpec:
 # --- the problem ---
 
 
+def pass_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The order of the ``n`` samples in pass ``epoch`` (on the CPU): a function of the seed and
+    the pass alone, so a rewind, or every rank of a data-parallel run, draws the same."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen)
+
+
 class ModelProblem(Problem):
     """A torch model's loss over its flattened trainable parameters, on its data or on the
     mini-batch the trainer set (:meth:`use_batch`)."""
@@ -246,6 +253,7 @@ class ModelProblem(Problem):
         except Exception:  # noqa: BLE001 (their forward fails: probe() names their line)
             self.classes = False
         self.vmapped = True
+        self._vmap_works = False  # a vmapped call succeeded (from then on, errors are raised)
         self.notice: str | None = None  # a one-line notice for the user (vmap fell back)
         self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
         self._lock = threading.Lock()  # the surveyor's thread evaluates the surface meanwhile
@@ -282,14 +290,16 @@ class ModelProblem(Problem):
     ) -> torch.Tensor:
         """Losses of the k columns of W on (x, y): one vmapped pass, or one by one."""
         if self.vmapped:
-            try:
-                # randomness="same": a dropout mask is the same for every candidate (a fair
-                # comparison); the columns are stacked parameter vectors
-                run = torch.func.vmap(
-                    self._loss_at, in_dims=(1, None, None, None), randomness="same"
-                )
+            # randomness="same": a dropout mask is the same for every candidate (a fair
+            # comparison); the columns are stacked parameter vectors
+            run = torch.func.vmap(self._loss_at, in_dims=(1, None, None, None), randomness="same")
+            if self._vmap_works:  # it did once: an error now is the model's own, raised
                 return run(W, x, y, module)
-            except Exception as error:  # noqa: BLE001 (any model vmap cannot trace)
+            try:
+                out = run(W, x, y, module)
+                self._vmap_works = True
+                return out
+            except Exception as error:  # noqa: BLE001 (the first call: any model vmap cannot trace)
                 self.vmapped = False
                 first = (str(error).strip().splitlines() or [""])[0][:120]
                 self.notice = (
@@ -313,9 +323,7 @@ class ModelProblem(Problem):
     def batches(self, size: int, epoch: int) -> Iterator[torch.Tensor]:
         """One pass over the data in shuffled mini-batches of ``size`` (the last may be smaller).
         The order is a function of the seed and the pass alone, so a rewind replays it."""
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(self.n, generator=gen).to(self.device)
-        yield from order.split(size)
+        yield from pass_order(self.n, self.seed, epoch).to(self.device).split(size)
 
     def losses(self, W: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -459,6 +467,26 @@ class ModelProblem(Problem):
         """Full-data losses of weight vectors (d x k), in float64 on the CPU."""
         with torch.no_grad():
             return self._full_losses(W.to(self.device, torch.float32)).cpu()
+
+    def shard(self, rank: int, world: int, device: torch.device) -> ModelProblem:
+        """Rank ``rank``'s part of the training data and of the held-out data, on ``device``
+        (the model goes there too; its copy for the surface is made afresh)."""
+        import copy
+
+        part = copy.copy(self)
+        part.device = torch.device(device)
+        part.model = self.model.to(device)
+        part.fixed = {k: v.to(device) for k, v in self.fixed.items()}
+        lo, hi = span(self.n, rank, world)
+        part.x, part.y, part.n = self.x[lo:hi].to(device), self.y[lo:hi].to(device), hi - lo
+        part.global_n, part.offset = self.n, lo
+        if self.held is not None:
+            hlo, hhi = span(len(self.held[0]), rank, world)
+            part.held = tuple(t[hlo:hhi].to(device) for t in self.held)
+        part.w0, part.origin = self.w0.to(device), self.origin.to(device)
+        part.basis, part.proj = self.basis.to(device), self.proj.to(device)
+        part._batch, part._copy, part._lock = None, None, threading.Lock()
+        return part
 
     def sample(self, m: int) -> ModelProblem:
         if m >= self.n:

@@ -17,6 +17,12 @@ from .catalog import MODEL_PROBLEMS, PROBLEMS  # noqa: F401  (re-exported: the n
 from .precision import float64_home, float64_on, host64, to_device, wide_dtype
 
 
+def span(n: int, rank: int, world: int) -> tuple[int, int]:
+    """Rank ``rank``'s contiguous part of ``n`` data points among ``world`` ranks: sizes differ
+    by at most one, and the parts in rank order are the data in order."""
+    return n * rank // world, n * (rank + 1) // world
+
+
 class Problem:
     """A differentiable loss over d weights, evaluated for k candidates at once.
 
@@ -141,6 +147,16 @@ class Problem:
                 out.append(host64(self.losses(part)))
         return torch.cat(out).numpy()
 
+    # global_line: line_deltas of a shard is already the whole data's (a closed form in global
+    # statistics, kept whole on every rank), so a sharded run need not sum it over the ranks
+    global_line = False
+
+    def shard(self, rank: int, world: int, device: torch.device) -> Problem:
+        """This problem on rank ``rank``'s part of its data alone (:func:`span`), on ``device``
+        (one rank of a data-parallel run); what needs all the data (the minimum, a Gram matrix)
+        is computed first and kept whole. Only problems with data can be sharded."""
+        raise ValueError(f"{self.name} has no data to share out among ranks")
+
     def sample(self, m: int) -> Problem:
         """The same problem on ``m`` of its data points drawn at random (seeded: the same draw
         every time), for a quick first view of a large surface; itself where it has no data."""
@@ -229,6 +245,19 @@ class LinearProblem(Problem):
         # The change is computed on its own, not added to L(w): its digits are then its own,
         # where L(w) + change would round away exactly the digits that rank the candidates.
         return self.quadratic_deltas(grad, lrs, self.gram_dev, 1.0)
+
+    global_line = True  # the Gram matrix is the whole data's, on every rank
+
+    def shard(self, rank: int, world: int, device: torch.device) -> LinearProblem:
+        lo, hi = span(self.n, rank, world)
+        part = copy.copy(self)
+        part.device = torch.device(device)
+        part.xt = self.xt[:, lo:hi].contiguous().to(device)
+        part.y = self.y[lo:hi].to(device)
+        part.n = hi - lo
+        part.w0 = self.w0.to(device)
+        part.gram_dev = to_device(self.gram, device, wide_dtype(device))
+        return part
 
     def exact_step(self, grad: torch.Tensor) -> torch.Tensor:
         # L = w^T A w - 2 b^T w + c has Hessian 2A: a* = |g|^2 / (2 g^T A g).
@@ -426,6 +455,18 @@ class LogisticProblem(Problem):
                 out.append(total / self.n)
         return torch.cat(out).numpy()
 
+    def shard(self, rank: int, world: int, device: torch.device) -> LogisticProblem:
+        lo, hi = span(self.n, rank, world)
+        self.minimum()  # found on all the data, first
+        part = copy.copy(self)
+        part.device = torch.device(device)
+        part.xt = self.xt[:, lo:hi].contiguous().to(device)
+        part.y = self.y[lo:hi].to(device)
+        part.n = hi - lo
+        part.w0 = self.w0.to(device)
+        part._sums = part._binned = None
+        return part
+
     def sample(self, m: int) -> LogisticProblem:
         if m >= self.n:
             return self
@@ -619,6 +660,14 @@ class MLPProblem(Problem):
 
     def minimum(self) -> None:
         return None  # the infimum is 0 (the moons are separable); no point attains it
+
+    def shard(self, rank: int, world: int, device: torch.device) -> MLPProblem:
+        lo, hi = span(self.n, rank, world)
+        part = copy.copy(self)
+        part.device = torch.device(device)
+        part.x, part.y, part.n = self.x[lo:hi].to(device), self.y[lo:hi].to(device), hi - lo
+        part.w0 = self.w0.to(device)
+        return part
 
     def sample(self, m: int) -> MLPProblem:
         if m >= self.n:

@@ -53,15 +53,21 @@ def memory_message(cfg: Config, error: BaseException) -> str:
 
 def build_problem(cfg: Config, seed: int, device: torch.device) -> Problem:
     """The problem a config asks for, with this seed, on this device."""
-    return make_problem(
+    from . import distributed
+
+    parallel = distributed.active()  # under torchrun: the whole problem on the CPU, then a shard
+    problem = make_problem(
         cfg.problem,
         cfg.n,
         seed,
-        device,
+        torch.device("cpu") if parallel else device,
         kappa=cfg.kappa,
         data=cfg.table(),
         batch_size=cfg.batch_size,
     )
+    if parallel:
+        return distributed.Sharded(problem, device, keep_full=distributed.KEEP_FULL)
+    return problem
 
 
 def resolve_target(cfg: Config, problem: Problem) -> float:

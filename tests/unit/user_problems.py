@@ -101,3 +101,32 @@ def batchnorm():
         torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Tanh(), torch.nn.Linear(8, 2)
     )
     return model, torch.nn.functional.cross_entropy, (x, y)
+
+
+class RankFault(torch.nn.Module):
+    """Rank 1 of a torchrun job fails on its 30th forward: it raises, or (FAULT=die) is killed."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+        self.calls = 0
+
+    def forward(self, x):
+        import os
+        import signal
+
+        self.calls += 1
+        if os.environ.get("RANK") == "1" and self.calls == 30:
+            if os.environ.get("FAULT") == "die":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if os.environ.get("FAULT") == "hang":
+                import time
+
+                time.sleep(600)
+            raise RuntimeError("rank 1 broke in my forward")
+        return self.lin(x)
+
+
+def rank_fault():
+    x, y = _data()
+    return RankFault(), torch.nn.functional.cross_entropy, (x, y)
