@@ -57,6 +57,12 @@ EDGE_EPOCHS = 5  # a winner on the grid's edge this many epochs in a row gets a 
 X_AXES = {"epoch": 0, "evaluations": 4, "seconds": 5}  # the loss curve's x: a History column
 
 
+def distributed_active() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
 class WalkerApp(App[int]):
     """Watch and steer the walker; every key works whatever the worker is doing."""
 
@@ -267,6 +273,10 @@ class WalkerApp(App[int]):
                 post,
                 lambda cfg, _s, _r: ReplaySession(recording, cfg),
             )
+        elif distributed_active():  # under torchrun: the other ranks follow (distributed.py)
+            from .distributed import leader_sessions
+
+            self.driver = Driver(self.cfg, seed, self.control, post, leader_sessions())
         else:
             self.driver = Driver(self.cfg, seed, self.control, post)
         self.driver.start()

@@ -111,9 +111,12 @@ def _problem(text: str) -> str:
     )
 
 
+TUNING_FREE = "lbfgs,armijo,prodigy,dadapt,schedulefree"  # --racers tuning-free
+
+
 def _race(text: str) -> list[tuple[str, float]]:
     try:
-        return parse_race(text)
+        return parse_race(TUNING_FREE if text == "tuning-free" else text)
     except GridError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -306,8 +309,14 @@ def bench_parser() -> Parser:
         default=None,
         metavar="RACERS",
         help="racers instead of the steppers, e.g. stepper:0.3,momentum:0.1,adam:0.05,exact, "
-        "lbfgs,armijo:1,prodigy,dadapt,schedulefree (the last three: the racers extra) "
-        "(problems other than linear race their own set by default)",
+        "lbfgs,armijo:1,prodigy,dadapt,schedulefree (the last three: the racers extra), or "
+        "tuning-free for those five (problems other than linear race their own set by default)",
+    )
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="add the best stepper of a sweep over the walker's own grid (one run a rate; the "
+        "row says which rate won and what the sweep cost)",
     )
     p.add_argument(
         "--repeat", type=_int(1, "--repeat must be at least 1"), default=5, help="timed runs (5)"
@@ -587,6 +596,8 @@ def _main(argv: Sequence[str] | None) -> int:
     _check_exact(parser, args.problem, _racers(args))
     _check_model(parser, args)
     _device(parser, args.device)
+    if _torchrun():
+        return _parallel(parser, "app", make_config(args), args, _lead_or_follow)
     return _run_app(make_config(args), args.paused)
 
 
@@ -627,7 +638,27 @@ def _parallel(parser: Parser, command: str, cfg: Config, args: argparse.Namespac
     return code
 
 
-def _run_app(cfg: Config, paused: bool, replay: Recording | None = None) -> int:
+def _lead_or_follow(cfg: Config, args: argparse.Namespace) -> int:
+    """The app under torchrun: rank 0 draws and takes the keys (keeping the whole problem on
+    the CPU for the surface), every other rank runs what it sends (walker_tui.distributed)."""
+    from . import distributed
+
+    if distributed.rank() != 0:
+        return distributed.follow(cfg)
+    distributed.KEEP_FULL = True
+    heartbeat = distributed.Heartbeat()
+    try:
+        return _run_app(cfg, args.paused, finish=heartbeat.close)
+    finally:
+        heartbeat.close()
+
+
+def _run_app(
+    cfg: Config,
+    paused: bool,
+    replay: Recording | None = None,
+    finish: object = None,
+) -> int:
     """Run the app (training, or playing a recording) and leave cleanly."""
     # torch and textual leave a million long-lived objects behind; a full collection that walks
     # them all stalls the UI for ~120 ms every few seconds. Freezing them keeps collections to
@@ -640,6 +671,9 @@ def _run_app(cfg: Config, paused: bool, replay: Recording | None = None) -> int:
     app = make_app(cfg, start_paused=paused, replay=replay)
     app.run()
     code = app.return_code or 0
+    if finish is not None:  # under torchrun: quit every rank (once the training thread is out)
+        app.still_busy(wait=30)
+        finish()
     if app.still_busy(wait=0.2):
         # A cancelled thread is still inside a torch call (one epoch at n = 10^7 takes seconds).
         # Tearing the interpreter down under it aborts in torch's C++ teardown (exit 134 or

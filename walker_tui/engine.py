@@ -347,7 +347,8 @@ class Batched:
     def step(self) -> Epoch:
         p: Any = self.problem
         size = p.batch_size
-        if self.epoch == 0 or not size or size >= p.n:
+        whole = getattr(self.inner, "full_batch", False)  # (lbfgs: a full-batch method)
+        if self.epoch == 0 or not size or size >= p.n or whole:
             p.use_batch(None)
             rec = self.inner.step()
         else:
@@ -532,6 +533,7 @@ class LBFGS(Racer):
     and not counted: it costs nothing."""
 
     kind = "lbfgs"
+    full_batch = True  # on mini-batches (engine.Batched) it still takes its step on all the data
 
     def reset(self) -> None:
         super().reset()
@@ -585,8 +587,15 @@ class Armijo(Racer):
         self.state["taken"] = torch.zeros(1, device=self.problem.device)  # epoch 1: no step
 
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        current = float(self.loss)
-        slope = float(grad.double() @ grad.double())  # |g|^2
+        if getattr(self.problem, "on_batch", False):
+            # on a mini-batch, as in Vaswani et al. 2019 ("Painless Stochastic Gradient", SLS):
+            # the loss and the gradient at w on this batch (one evaluation), and the trials on
+            # it too, with the step reset to a0 every batch
+            loss_w, grad = self.loss_grad(w)
+            current = float(loss_w)
+        else:
+            current = float(self.loss)
+        slope = float(host64(grad) @ host64(grad))  # |g|^2
         a = self.rates[0]
         for _ in range(self.halvings + 1):
             trial = w - grad * a  # (the stepper's arithmetic)

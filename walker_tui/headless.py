@@ -186,6 +186,24 @@ def timed_round_robin(
     ]
 
 
+def sweep(problem: Problem, cfg: Config, w0: torch.Tensor) -> tuple[float, int, int]:
+    """The stepper's best rate on the walker's own grid: the first to reach the target (fewest
+    epochs; ties to the smaller rate), else the lowest final loss. Returns (rate, rates tried,
+    loss evaluations spent on the whole sweep)."""
+    every = host_batch(problem.device)
+    results, spent = [], 0
+    for lr in cfg.lrs:
+        if lr <= 0:
+            continue
+        trainer = make_racer("stepper", problem, lr, w0)
+        outcome = run(trainer, cfg.epochs, cfg.min_loss, sync_every=every)
+        spent += trainer.evaluations
+        reached = outcome.state == "reached"
+        loss = outcome.loss if outcome.loss == outcome.loss else float("inf")
+        results.append(((not reached, outcome.epochs if reached else 0, loss, lr), lr))
+    return min(results)[1], len(results), spent
+
+
 def _synchronizer(device: torch.device) -> Callable[[], None]:
     if device.type == "cuda":
         return lambda: torch.cuda.synchronize(device)
@@ -248,9 +266,22 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
                 lambda: make_walker(problem, replace(cfg, grid="adaptive"), w0),
             )
         )
+    sweep_note = ""
+    if getattr(args, "sweep", False):
+        best, tried, spent = sweep(problem, cfg, w0)
+        label = f"{format_rate(best, cfg.lrs)} (best of {tried})"
+        racers.append(("stepper", label, lambda: make_racer("stepper", problem, best, w0)))
+        sweep_note = (
+            f"; stepper (best of N): the best of a stepper at each of the walker's {tried} "
+            f"rates (first to the target, else the lowest final loss), found with {spent} "
+            "loss evaluations in all (the tuning the walker does without)"
+        )
     for name, lr in cfg.race:
         label = "-" if name == "exact" else f"{lr:g}"
         racers.append((name, label, lambda n=name, lr=lr: make_racer(n, problem, lr, w0)))
+    if problem.batched and cfg.batch_size and any(n == "lbfgs" for n, _ in cfg.race):
+        sweep_note += "; lbfgs is a full-batch method: it takes its step on all the data an epoch"
+
     head = [
         "Optimizer", "LR", "Final loss", "Epochs", "Evaluations", "Time to target", "Per epoch",
         "Walker speed-up",
@@ -286,7 +317,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             "racer's time to target over the first walker row's, above 1x the walker gets there "
             "first, "
             "shown only when both reached the target; not reached: stopped at the epoch limit "
-            "with the final loss shown)\n"
+            f"with the final loss shown{sweep_note})\n"
         )
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

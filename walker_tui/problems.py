@@ -17,6 +17,9 @@ from .catalog import MODEL_PROBLEMS, PROBLEMS  # noqa: F401  (re-exported: the n
 from .precision import float64_home, float64_on, host64, to_device, wide_dtype
 
 
+CPU_CHUNK = 1 << 20  # data points per chunk of a pass over the data on the CPU (LinearProblem)
+
+
 def span(n: int, rank: int, world: int) -> tuple[int, int]:
     """Rank ``rank``'s contiguous part of ``n`` data points among ``world`` ranks: sizes differ
     by at most one, and the parts in rank order are the data in order."""
@@ -233,10 +236,26 @@ class LinearProblem(Problem):
         # r = Xw - y, L = mean(r^2), g = (2/n) X^T r: two streaming passes over the data.
         # Both reductions are torch's cascaded sums: at n = 10^6 a float32 dot or gemv drifts by
         # ~1e-5 relative (measured against float64), these by ~1e-7, for ~0.3 ms more an epoch.
+        if self.device.type == "cpu" and self.n > CPU_CHUNK:
+            return self._loss_grad_chunked(w)
         r = torch.addmv(self.y, self.xt.T, w, beta=-1)
         loss = r.square().mean()
         grad = (self.xt * r).sum(1) * (2.0 / self.n)
         return loss, grad
+
+    def _loss_grad_chunked(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same on the CPU in chunks of CPU_CHUNK points: the temporaries (r, X * r) then
+        come back from the allocator's heap instead of fresh pages from the kernel every epoch
+        (an allocation past glibc's 32 MB mmap threshold is zero-filled by page faults), about
+        half the time at n = 10^7 (benchmarks/distributed.py)."""
+        total = torch.zeros((), dtype=torch.float32)
+        grad = torch.zeros_like(w)
+        for s in range(0, self.n, CPU_CHUNK):
+            xt = self.xt[:, s : s + CPU_CHUNK]
+            r = torch.addmv(self.y[s : s + CPU_CHUNK], xt.T, w, beta=-1)
+            total += r.square().sum()
+            grad += (xt * r).sum(1)
+        return total / self.n, grad * (2.0 / self.n)
 
     def line_deltas(self, grad: torch.Tensor, lrs: torch.Tensor) -> torch.Tensor:
         # Least squares is an exact quadratic along a line:

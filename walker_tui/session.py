@@ -106,6 +106,9 @@ class Session:
     def __post_init__(self) -> None:
         self.device = resolve_device(self.cfg.device)
         self.device_name = device_name(self.device)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            ranks = torch.distributed.get_world_size()
+            self.device_name += f" × {ranks} rank{'s' * (ranks != 1)}"  # (torchrun)
         self.problem = self._build_problem()
         self.w0 = w0 = start_weights(self.cfg, self.problem)
         self.min_loss = resolve_target(self.cfg, self.problem)

@@ -128,3 +128,21 @@ def test_the_guard_catches_device_float64(no_float64):
     # the guard itself: the pattern it exists to catch fails under it
     with NoFloat64OnDevice(), pytest.raises(AssertionError, match="widened"):
         torch.ones(3).double()
+
+
+def test_the_chunked_pass_on_the_cpu_gives_the_same_loss_and_gradient(monkeypatch):
+    """Large n on the CPU goes through the data in chunks (the allocator reuses their
+    temporaries): the same loss and gradient as one pass, against float64 too."""
+    import walker_tui.problems as problems
+
+    p = problems.LinearProblem(n=10_007, seed=3)
+    w = torch.tensor([1.5, -0.5])
+    whole = p.loss_grad(w)
+    monkeypatch.setattr(problems, "CPU_CHUNK", 1000)
+    chunked = p.loss_grad(w)
+    x, y = p.x.double(), p.y.double()
+    r = x @ w.double() - y
+    exact = (float((r**2).mean()), (2 / p.n) * (x.T @ r))
+    for got in (whole, chunked):
+        assert float(got[0]) == pytest.approx(exact[0], rel=1e-6)
+        assert torch.allclose(got[1].double(), exact[1], rtol=1e-5)

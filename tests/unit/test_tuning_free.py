@@ -13,7 +13,7 @@ from counting import counted, losses_of
 from walker_tui.cli import main
 from walker_tui.config import Config
 from walker_tui.engine import Armijo, advance, make_racer, run
-from walker_tui.grids import GridError, parse_race
+from walker_tui.grids import GridError, parse_lrs, parse_race
 from walker_tui.problems import make_problem
 from walker_tui.session import Session
 
@@ -190,3 +190,76 @@ def test_bench_counts_the_line_searches_evaluations(capsys):
     outcome = run(trainer, epochs=50, min_loss=1e-6)
     assert outcome.state == "reached"
     assert rows["lbfgs"][3:5] == [str(outcome.epochs), str(problem.calls)]
+
+
+# --- mini-batches, the sweep, the whole field ---
+
+
+def test_bench_sweep_picks_the_steppers_best_rate_on_the_walkers_grid(capsys):
+    """The sweep's row is the rate that reached the target first, checked here by running a
+    stepper at every rate of the grid independently."""
+    from walker_tui.cli import main
+    from walker_tui.engine import Stepper, run
+    from walker_tui.problems import make_problem
+
+    code = main(["bench", "--problem", "quadratic", "--sweep", "--repeat", "1", "--device", "cpu",
+                 "--racers", "stepper:0.1"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    row = next(line.split("\t") for line in out.splitlines() if "(best of 12)" in line)
+    problem = make_problem("quadratic", 100, 17, "cpu")
+    epochs = {}
+    for lr in parse_lrs("log:0.002:0.5:12"):
+        outcome = run(Stepper(problem, lr), 200, 0.1)
+        if outcome.state == "reached":
+            epochs[lr] = outcome.epochs
+    best = min(epochs, key=lambda lr: (epochs[lr], lr))
+    assert float(row[1].split()[0]) == pytest.approx(best, rel=1e-3)
+    assert int(row[3]) == epochs[best]
+    assert "found with" in out and "the tuning the walker does without" in out
+
+
+def test_tuning_free_names_the_whole_field(capsys):
+    from walker_tui.cli import _race
+
+    assert [n for n, _ in _race("tuning-free")] == [
+        "lbfgs", "armijo", "prodigy", "dadapt", "schedulefree"
+    ]  # fmt: skip
+
+
+def test_lbfgs_takes_its_step_on_all_the_data_under_mini_batches():
+    """LBFGS is a full-batch method: on a model in mini-batches an epoch is one LBFGS step on all
+    the data (its evaluations then see every sample), and bench says so."""
+    from walker_tui.models import make_model_problem
+
+    problem = make_model_problem("digits", 0, "cpu", batch_size=64)
+    seen = []
+    own = problem.use_batch
+    problem.use_batch = lambda idx: (seen.append(idx), own(idx))[1]
+    racer = make_racer("lbfgs", problem, 1.0)
+    racer.step()
+    racer.step()
+    assert seen and all(idx is None for idx in seen)
+
+
+def test_armijo_on_a_mini_batch_backtracks_on_that_batch():
+    """Vaswani et al.'s rule: the trials are compared with w's loss on the same batch, so every
+    accepted step lowers that batch's loss by the Armijo margin (recomputed here)."""
+    from walker_tui.models import make_model_problem
+
+    problem = make_model_problem("digits", 0, "cpu", batch_size=64)
+    racer = make_racer("armijo", problem, 1.0).inner
+    racer.step()  # the start, on all the data
+    checked = 0
+    for idx in list(problem.batches(64, 1))[:8]:
+        problem.use_batch(idx)
+        w = racer.w.clone()
+        before, grad = problem.loss_grad(w)
+        rec = racer.step()
+        a = float(rec.rates[0])
+        if a > 0:
+            after = float(problem.losses(racer.w[:, None])[0])
+            assert after <= float(before) - 1e-4 * a * float(grad @ grad) + 1e-6
+            checked += 1
+    problem.use_batch(None)
+    assert checked >= 4
