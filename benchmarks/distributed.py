@@ -114,7 +114,7 @@ def main() -> int:
             continue
         r = json.loads(line)
         base = base or r["epoch_ms"]
-        moved = f"{r['bytes']:.0f} B in {r['calls']:.0f} calls" if r["ranks"] > 1 or "torchrun" in label else "-"
+        moved = f"{r['bytes']:.0f} B in {r['calls']:.0f} calls" if "torchrun" in label else "-"
         print(f"{label:<36} {r['epoch_ms']:>8.2f}ms {moved:>22} {r['build_s']:>7.2f}s "
               f"{r['loss']:>12.6g}  ({base / r['epoch_ms']:.2f}x)")  # fmt: skip
     return 0

@@ -29,6 +29,78 @@ from walker_tui.engine import device_name, make_racer, make_walker, resolve_devi
 from walker_tui.models import make_model_problem  # noqa: E402
 
 
+def measure(size: int, args: argparse.Namespace, device, sync, lrs: str) -> None:
+    """One row: the timings at one batch size (0: all the data)."""
+    batch = size or None
+    problem = make_model_problem(args.problem, 0, device, batch_size=batch)
+    cfg = Config(problem=args.problem, lrs_spec=lrs, device=str(device), batch_size=batch)
+    steps = -(-problem.n // batch) if batch and batch < problem.n else 1
+
+    def timed(make, vmapped: bool = True):
+        def once() -> float:
+            # the steps alone: the inner trainer on each batch of a pass, without the
+            # loss on all the data and the held-out figures that end every epoch
+            problem.vmapped = vmapped
+            inner = make().inner
+            inner.step()  # the start: one gradient
+            sync()
+            t0 = time.perf_counter()
+            for epoch in range(1, args.epochs + 1):
+                for idx in problem.batches(batch or problem.n, epoch):
+                    problem.use_batch(idx)
+                    inner.step()
+            sync()
+            problem.use_batch(None)
+            return (time.perf_counter() - t0) / (args.epochs * steps)
+
+        return once
+
+    runs = {
+        "stepper": timed(lambda: make_racer("stepper", problem, 0.1)),
+        "walker": timed(lambda: make_walker(problem, cfg)),
+        "one by one": timed(lambda: make_walker(problem, cfg), vmapped=False),
+    }
+    x, y = problem.x[: batch or problem.n], problem.y[: batch or problem.n]
+    w = problem.w0.clone()
+
+    def forward() -> float:
+        sync()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            problem._loss_at(w, x, y)
+        sync()
+        return time.perf_counter() - t0
+
+    def backward() -> float:
+        sync()
+        t0 = time.perf_counter()
+        problem.use_batch(torch.arange(len(x), device=problem.device))
+        problem.loss_grad(w)
+        problem.use_batch(None)
+        sync()
+        return time.perf_counter() - t0
+
+    runs |= {"fwd": forward, "fwd+bwd": backward}
+    for fn in runs.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.repeat):
+        for name, fn in runs.items():
+            times[name].append(fn())
+    med = {name: statistics.median(t) for name, t in times.items()}
+    ratio = med["walker"] / med["stepper"]
+    # what k separate forwards and one forward+backward of this model cost, in steps of a
+    # stepper (its forward+backward): the goal's 1 + k/3 assumes a backward costs two forwards
+    floor = (args.k * med["fwd"] + med["fwd+bwd"]) / med["fwd+bwd"]
+    goal = 1 + args.k / 3
+    ms = {name: f"{v * 1e3:.3f}ms" for name, v in med.items()}
+    print(
+        f"{size or 'all':>6} {steps:>10} {ms['stepper']:>10} {ms['walker']:>10} "
+        f"{ms['one by one']:>11} {ms['fwd']:>8} {ms['fwd+bwd']:>8} {ratio:>14.2f}x "
+        f"{floor:>11.2f}x {goal:>5.2f}x {'met' if ratio <= goal else 'MISSED'}"
+    )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--problem", default="digits")
@@ -52,74 +124,8 @@ def main() -> int:
     )
     print(head)
     for size in [int(s) for s in args.batch_sizes.split(",")]:
-        batch = size or None
-        problem = make_model_problem(args.problem, 0, device, batch_size=batch)
-        cfg = Config(problem=args.problem, lrs_spec=lrs, device=str(device), batch_size=batch)
-        steps = -(-problem.n // batch) if batch and batch < problem.n else 1
+        measure(size, args, device, sync, lrs)
 
-        def timed(make, vmapped: bool = True):
-            def once() -> float:
-                # the steps alone: the inner trainer on each batch of a pass, without the
-                # loss on all the data and the held-out figures that end every epoch
-                problem.vmapped = vmapped
-                inner = make().inner
-                inner.step()  # the start: one gradient
-                sync()
-                t0 = time.perf_counter()
-                for epoch in range(1, args.epochs + 1):
-                    for idx in problem.batches(batch or problem.n, epoch):
-                        problem.use_batch(idx)
-                        inner.step()
-                sync()
-                problem.use_batch(None)
-                return (time.perf_counter() - t0) / (args.epochs * steps)
-
-            return once
-
-        runs = {
-            "stepper": timed(lambda: make_racer("stepper", problem, 0.1)),
-            "walker": timed(lambda: make_walker(problem, cfg)),
-            "one by one": timed(lambda: make_walker(problem, cfg), vmapped=False),
-        }
-        x, y = problem.x[: batch or problem.n], problem.y[: batch or problem.n]
-        w = problem.w0.clone()
-
-        def forward() -> float:
-            sync()
-            t0 = time.perf_counter()
-            with torch.no_grad():
-                problem._loss_at(w, x, y)
-            sync()
-            return time.perf_counter() - t0
-
-        def backward() -> float:
-            sync()
-            t0 = time.perf_counter()
-            problem.use_batch(torch.arange(len(x), device=problem.device))
-            problem.loss_grad(w)
-            problem.use_batch(None)
-            sync()
-            return time.perf_counter() - t0
-
-        runs |= {"fwd": forward, "fwd+bwd": backward}
-        for fn in runs.values():  # warm-up
-            fn()
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(args.repeat):
-            for name, fn in runs.items():
-                times[name].append(fn())
-        med = {name: statistics.median(t) for name, t in times.items()}
-        ratio = med["walker"] / med["stepper"]
-        # what k separate forwards and one forward+backward of this model cost, in steps of a
-        # stepper (its forward+backward): the goal's 1 + k/3 assumes a backward costs two forwards
-        floor = (args.k * med["fwd"] + med["fwd+bwd"]) / med["fwd+bwd"]
-        goal = 1 + args.k / 3
-        ms = {name: f"{v * 1e3:.3f}ms" for name, v in med.items()}
-        print(
-            f"{size or 'all':>6} {steps:>10} {ms['stepper']:>10} {ms['walker']:>10} "
-            f"{ms['one by one']:>11} {ms['fwd']:>8} {ms['fwd+bwd']:>8} {ratio:>14.2f}x "
-            f"{floor:>11.2f}x {goal:>5.2f}x {'met' if ratio <= goal else 'MISSED'}"
-        )
     print(
         "(times per step: one mini-batch; walker: k candidates in one vmapped forward-only pass "
         "and the winner's gradient; one by one: the same with vmap off; k fwd+1 bwd: k forwards "

@@ -39,7 +39,9 @@ def bench(problem: str, repeat: int, extra: list[str]) -> tuple[list[list[str]],
         raise SystemExit(f"{problem}: bench exited {code}: {err.getvalue().strip()}")
     lines = out.getvalue().splitlines()
     rows = [line.split("\t") for line in lines[2:] if "\t" in line]
-    spent = lines[-1].split("found with ", 1)[1].split(" loss")[0] if "found with" in lines[-1] else "?"
+    spent = "?"
+    if "found with" in lines[-1]:
+        spent = lines[-1].split("found with ", 1)[1].split(" loss")[0]
     return rows, f"{lines[0]} (sweep: {spent} evaluations)"
 
 

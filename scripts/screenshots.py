@@ -53,9 +53,7 @@ async def main() -> None:
     OUT.mkdir(exist_ok=True)
     base = dict(device="cpu")
     # The bare command: the notebook's problem, walked to the target.
-    await shot(
-        "walker-120x40", (120, 40), Config(**base, pace=8), [], lambda a: a.done
-    )
+    await shot("walker-120x40", (120, 40), Config(**base, pace=8), [], lambda a: a.done)
     # A race against the notebook's stepper (0.3) and a fast one (0.7).
     await shot(
         "race-120x40",

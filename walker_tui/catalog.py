@@ -20,7 +20,7 @@ class Entry:
     min_loss: float | None = 0.1
     has_data: bool = False  # is --n its number of data points (else --n does not apply)
     min_n: int = 1  # the fewest data points it can use
-    model: bool = False  # a torch model (walker_tui.models): --batch-size applies, epochs are passes
+    model: bool = False  # a torch model (walker_tui.models): --batch-size applies
     batch_size: int | None = None  # the default --batch-size (None: all the data)
 
 
@@ -101,6 +101,8 @@ USER_MODEL = Entry(
 def entry(problem: str) -> Entry:
     """The catalog entry of a built-in problem, or the one every user model shares."""
     return CATALOG.get(problem) or USER_MODEL
+
+
 RACER_NAMES = (  # engine.RACERS
     *("stepper", "momentum", "adam", "exact", "lbfgs", "armijo"),
     *("prodigy", "dadapt", "schedulefree"),

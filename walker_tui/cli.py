@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, NoReturn
 from . import __version__
 from .catalog import (
     CATALOG,
-    MODEL_PROBLEMS,
     DEFAULT_RATES,
     EXTRA_RACERS,
-    entry,
+    MODEL_PROBLEMS,
     PROBLEMS,
     RACER_NAMES,
     RECORD_FORMATS,
+    entry,
 )
 from .config import BENCH_LRS, DEFAULT_LRS, Config
 from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
@@ -138,7 +138,8 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
         default="linear",
         type=_problem,
         metavar="PROBLEM",
-        help="what to optimise: " + "; ".join(f"{k}: {e.summary}" for k, e in CATALOG.items())
+        help="what to optimise: "
+        + "; ".join(f"{k}: {e.summary}" for k, e in CATALOG.items())
         + "; or your own model: FILE.py:FUNC or package.module:FUNC, where FUNC() returns "
         "(model, loss_fn, (inputs, targets)[, held-out (inputs, targets)]) (see the README)",
     )

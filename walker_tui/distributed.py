@@ -104,14 +104,16 @@ def failure_line(command: str, error: BaseException, problem: str = "") -> str:
         theirs = user_error(error, problem, spec_files(problem))
         if "(at " in theirs:
             return f"walker-tui {command}: error: rank {rank()} of {world()} failed: {theirs}"
-    signs = ("Connection closed by peer", "Connection reset", "Broken pipe", "timed out", "Timed out")
+    signs = ("Connection closed by peer", "Connection reset", "Broken pipe", "timed out")
+    signs += ("Timed out",)
     lost = next((words for words in signs if words in text), None)
     if lost is not None:  # this rank is fine: a peer ended (its own line says why) or hangs
         return (
             f"walker-tui {command}: error: rank {rank()} of {world()} stopped: another rank "
             f"ended or hung ({lost.lower()}; the limit is {TIMEOUT:g} s, WALKER_TUI_TIMEOUT)"
         )
-    return f"walker-tui {command}: error: rank {rank()} of {world()} failed: {type(error).__name__}: {text}"
+    where = f"walker-tui {command}: error: rank {rank()} of {world()}"
+    return f"{where} failed: {type(error).__name__}: {text}"
 
 
 def say_failure(command: str, error: BaseException, problem: str = "") -> None:
@@ -124,9 +126,7 @@ class Sharded(Problem):
     problem on the CPU; kept (``keep_full``) only where the surface is drawn (rank 0 of the
     app), else dropped once the shard is cut."""
 
-    def __init__(
-        self, full: Problem, device: torch.device, keep_full: bool = False
-    ) -> None:
+    def __init__(self, full: Problem, device: torch.device, keep_full: bool = False) -> None:
         r, n_ranks = rank(), world()
         if int(getattr(full, "n", 0)) < n_ranks:
             raise ValueError(
@@ -161,7 +161,10 @@ class Sharded(Problem):
         return t
 
     def losses(self, W: torch.Tensor) -> torch.Tensor:
-        part = self.local.losses(W).float() if self._share else torch.zeros(W.shape[1], device=W.device)
+        if self._share:
+            part = self.local.losses(W).float()
+        else:
+            part = torch.zeros(W.shape[1], device=W.device)
         return self._sum(part, self._share)
 
     def rank_losses(self, W: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,6 @@ import torch
 from .catalog import MODEL_PROBLEMS, PROBLEMS  # noqa: F401  (re-exported: the names)
 from .precision import float64_home, float64_on, host64, to_device, wide_dtype
 
-
 CPU_CHUNK = 1 << 20  # data points per chunk of a pass over the data on the CPU (LinearProblem)
 
 

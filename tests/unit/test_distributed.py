@@ -120,10 +120,12 @@ def lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("walker-tui")]
 
 
+FAULTY = ["run", "--device", "cpu", "--quiet", "--epochs", "100", "--problem", f"{USER}:rank_fault"]
+
+
 def test_a_rank_that_raises_ends_the_job_with_its_line():
     start = time.monotonic()
-    args = ["run", "--device", "cpu", "--quiet", "--epochs", "100", "--problem", f"{USER}:rank_fault"]
-    code, out, err = launch(args, 2, env={"FAULT": "raise"})
+    code, out, err = launch(FAULTY, 2, env={"FAULT": "raise"})
     assert code != 0 and time.monotonic() - start < 60
     ours = lines(err)
     assert any(
@@ -136,11 +138,11 @@ def test_a_rank_that_raises_ends_the_job_with_its_line():
 @pytest.mark.parametrize("fault", ["die", "hang"])
 def test_a_rank_that_dies_or_hangs_ends_the_job_in_bounded_time(fault):
     start = time.monotonic()
-    args = ["run", "--device", "cpu", "--quiet", "--epochs", "100", "--problem", f"{USER}:rank_fault"]
-    code, _, err = launch(args, 2, env={"FAULT": fault, "WALKER_TUI_TIMEOUT": "5"})
+    code, _, err = launch(FAULTY, 2, env={"FAULT": fault, "WALKER_TUI_TIMEOUT": "5"})
     took = time.monotonic() - start
     assert code != 0 and took < 60, (code, took)
-    assert any("rank 0 of 2 stopped: another rank ended or hung" in line for line in lines(err)), err
+    stopped = "rank 0 of 2 stopped: another rank ended or hung"
+    assert any(stopped in line for line in lines(err)), err
 
 
 def test_what_cannot_be_shared_out_gets_one_line():
