@@ -25,7 +25,7 @@ from .grids import format_rate
 from .help import HelpScreen
 from .history import History, Recording, RecordWriter
 from .messages import Failed, Frames, Racers, Started, Surface, wrap
-from .numbers import describe_outcome, format_loss
+from .numbers import describe_outcome, format_loss, format_metric
 from .replay import ReplaySession
 from .surface import SurfaceData, to_plane
 from .widgets.candidates import CandidateBars
@@ -221,10 +221,19 @@ class WalkerApp(App[int]):
         target = self.target
         parts = []
         for name, outcome in self.outcomes.items():
+            history = self.histories.get(name)
+            latest = history.latest if history is not None else None
             if outcome is not None:
-                parts.append(describe_outcome(name, outcome, target))
-            elif name != "walker" and (latest := self.histories[name].latest) is not None:
-                parts.append(f"{name} racing: {format_loss(latest.loss, target)}")
+                part = describe_outcome(name, outcome, target)
+            elif name != "walker" and latest is not None:
+                part = f"{name} racing: {format_loss(latest.loss, target)}"
+            else:
+                continue
+            # a model's held-out accuracy, so a race compares what a user cares about too
+            accuracy = (latest.metrics or {}).get("held-out accuracy") if latest else None
+            if accuracy is not None and len(self.outcomes) > 1:
+                part += f" ({format_metric('accuracy', accuracy)} held out)"
+            parts.append(part)
         return parts
 
     def say(
