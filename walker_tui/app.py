@@ -25,7 +25,7 @@ from .grids import format_rate
 from .help import HelpScreen
 from .history import History, Recording, RecordWriter
 from .messages import Failed, Frames, Racers, Started, Surface, wrap
-from .numbers import describe_outcome, format_loss, format_metric
+from .numbers import describe_outcome, epochs, format_loss, format_metric
 from .replay import ReplaySession
 from .surface import SurfaceData, to_plane
 from .widgets.candidates import CandidateBars
@@ -394,9 +394,9 @@ class WalkerApp(App[int]):
     def on_failed(self, msg: Failed) -> None:
         if msg.gen != self.gen:
             return
-        self.error = msg.event.text
-        self.say(f"training stopped: {self.error}", style="bold red", seconds=10)
+        self.error = msg.event.text  # shown in full on the status line (summary), wrapped
         self.dirty = True
+        self.show_status(look_up=True)
 
     # --- drawing ---
 
@@ -550,6 +550,16 @@ class WalkerApp(App[int]):
             batch=self.cfg.batch_size if entry(self.cfg.problem).model else None,
         )
 
+    @property
+    def _file_stem(self) -> str:
+        """The problem's name as a file name: ``path/to/my_model.py:problem`` gives
+        ``my_model-problem``, a module's ``pkg.mod:f`` gives ``pkg.mod-f``."""
+        where, _, func = self.cfg.problem.rpartition(":")
+        if not where:
+            return self.cfg.problem
+        stem = Path(where).stem if where.endswith(".py") else where
+        return "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{stem}-{func}")
+
     def to_plane(self, w: np.ndarray) -> np.ndarray:
         """Surface-plane coordinates of weights (d, or d x k)."""
         return to_plane(w, self.origin, self.proj)
@@ -563,7 +573,10 @@ class WalkerApp(App[int]):
 
     def _finished_note(self) -> bool:
         """Say so when a key asks a finished run to go on; True if it was finished."""
-        if self.done or self.error:
+        if self.error:
+            self.say("training stopped on the error above: r restarts, q quits", style="bold red")
+            return True
+        if self.done:
             why = {"reached": "reached its target", "limit": "stopped at its epoch limit"}
             self.say(f"the run {why.get(self.state, self.state)}: r reseeds, s races, q quits")
             return True
@@ -669,6 +682,9 @@ class WalkerApp(App[int]):
         if self.replay is not None:
             self.say("a replay holds the walker's recording alone: no racers to add")
             return
+        if self.error:
+            self.say("training stopped on the error above: r restarts, q quits", style="bold red")
+            return
         self.race = not self.race
         self.control.set(race=self.race)
         self.dirty = True
@@ -740,20 +756,20 @@ class WalkerApp(App[int]):
             return
         try:
             self.recorder.flush()
-            dest = self._free_name(f"walker-tui-{self.cfg.problem}-seed{self.seed}", ".csv")
+            dest = self._free_name(f"walker-tui-{self._file_stem}-seed{self.seed}", ".csv")
             shutil.copyfile(self.recorder.path, dest)
         except OSError as error:
             self.say(f"could not save the run: {error}", style="bold red", seconds=8, sticky=True)
             return
         self.say(
-            f"saved {self.recorder.count} epochs to {dest} (walker-tui replay {dest.name})",
+            f"saved {epochs(self.recorder.count)} to {dest} (walker-tui replay {dest.name})",
             seconds=8,
             sticky=True,
         )
 
     def action_screenshot(self) -> None:
         try:
-            dest = self._free_name(f"walker-tui-{self.cfg.problem}-seed{self.seed}", ".svg")
+            dest = self._free_name(f"walker-tui-{self._file_stem}-seed{self.seed}", ".svg")
             self.save_screenshot(filename=dest.name, path=str(dest.parent))
         except OSError as error:
             self.say(

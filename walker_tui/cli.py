@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -670,9 +671,32 @@ def _run_app(
 
     gc.freeze()  # (no collect first: it would cost the first frame ~150 ms)
     app = make_app(cfg, start_paused=paused, replay=replay)
+    ended: list[int] = []
+    if finish is not None:  # under torchrun: another rank's failure makes torchrun end this one
+        import signal
+
+        def leave(signum: int, frame: object) -> None:
+            ended.append(signum)
+            app.exit(return_code=1)  # the app restores the terminal on its way out
+
+        signal.signal(signal.SIGTERM, leave)
     app.run()
     code = app.return_code or 0
+    if ended:
+        from .distributed import others_failures
+
+        time.sleep(0.2)  # (the failing rank writes its line as it leaves)
+        for line in others_failures():  # said while the app's screen was up: lost with it
+            print(line, file=sys.__stderr__)
+        print(
+            "walker-tui: error: rank 0 stopped: torchrun ended the job (another rank failed)",
+            file=sys.__stderr__,
+            flush=True,
+        )
+        os._exit(1)
     if finish is not None:  # under torchrun: quit every rank (once the training thread is out)
+        ranks = os.environ.get("WORLD_SIZE", "?")
+        print(f"walker-tui: ending the {ranks} ranks…", file=sys.__stderr__, flush=True)
         app.still_busy(wait=30)
         finish()
     if app.still_busy(wait=0.2):

@@ -117,7 +117,36 @@ def failure_line(command: str, error: BaseException, problem: str = "") -> str:
 
 
 def say_failure(command: str, error: BaseException, problem: str = "") -> None:
-    print(failure_line(command, error, problem), file=sys.__stderr__, flush=True)
+    line = failure_line(command, error, problem)
+    print(line, file=sys.__stderr__, flush=True)
+    if rank() != 0:  # rank 0's app may hide it (its screen goes when it leaves): it reads this
+        try:
+            failure_file(rank()).write_text(line + "\n")
+        except OSError:
+            pass
+
+
+def failure_file(of_rank: int) -> Any:
+    """Where a rank on this box leaves its failure line for rank 0's app to print again once
+    its screen is gone (the job's id keeps jobs apart)."""
+    import tempfile
+    from pathlib import Path
+
+    job = os.environ.get("TORCHELASTIC_RUN_ID", "job").replace("/", "_")
+    return Path(tempfile.gettempdir()) / f"walker-tui-{job}-rank{of_rank}.txt"
+
+
+def others_failures() -> list[str]:
+    """The failure lines other ranks on this box left (and the files gone)."""
+    lines = []
+    for other in range(1, int(os.environ.get("WORLD_SIZE", "1"))):
+        path = failure_file(other)
+        try:
+            lines.append(path.read_text().strip())
+            path.unlink()
+        except OSError:
+            continue
+    return lines
 
 
 class Sharded(Problem):

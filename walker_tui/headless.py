@@ -27,7 +27,7 @@ from .engine import (
 )
 from .grids import format_rate
 from .history import RecordWriter
-from .numbers import format_loss, format_metric, format_metrics, format_target
+from .numbers import epochs, format_loss, format_metric, format_metrics, format_target
 from .problems import Problem
 from .session import (
     build_problem,
@@ -50,7 +50,7 @@ def final_line(outcome: Outcome, target: float, walker: bool = True) -> str:
     if outcome.state == "diverged":
         why = "no candidate has a finite loss" if walker else "the loss is not finite"
         return f"Diverged at epoch {outcome.epochs}: {why}."
-    line = f"Final loss: {format_loss(outcome.loss, target)} in {outcome.epochs} epochs"
+    line = f"Final loss: {format_loss(outcome.loss, target)} in {epochs(outcome.epochs)}"
     if outcome.state == "limit" and target > 0:
         return f"{line} (target {format_target(target)} not reached)."
     return line + "."
@@ -122,10 +122,16 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         head = ["Epoch", "LR", "Loss"] if walker else ["Epoch", "Loss"]
         head += [name.capitalize() for name in problem.metric_names()]
         out.write("\t".join(head) + "\n")
-        if problem.batched and cfg.batch_size:
+        if problem.batched and cfg.batch_size and cfg.batch_size >= problem.n:
+            print(
+                f"--batch-size {cfg.batch_size} is at least the {problem.n} samples: every "
+                "step is on all of them (the full-data setting)",
+                file=sys.stderr,
+            )
+        elif problem.batched and cfg.batch_size:
             print(
                 f"mini-batches of {cfg.batch_size}: an epoch is a pass over the "
-                f"{problem.data_points} samples; Loss is on all of them at the epoch's end, LR "
+                f"{problem.n} samples; Loss is on all of them at the epoch's end, LR "
                 "the rate of its last step",
                 file=sys.stderr,
             )
@@ -184,6 +190,15 @@ def timed_round_robin(
         (o, statistics.median(t) if t else 0.0, e)
         for o, t, e in zip(outcomes, times, evaluations, strict=True)
     ]
+
+
+def _ranks() -> str:
+    """`` x 2 ranks`` under torchrun (the data shared out), else nothing."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return f" × {dist.get_world_size()} ranks"
+    return ""
 
 
 def sweep(problem: Problem, cfg: Config, w0: torch.Tensor) -> tuple[float, int, int]:
@@ -251,7 +266,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     start = f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f})" if len(w0) == 2 else f"{len(w0)} weights"
     out.write(
         f"Benchmark: {cfg.problem}{size}, seed {cfg.seed}, {start}, "
-        f"target {format_target(cfg.min_loss)}, device {device_name(device)}, "
+        f"target {format_target(cfg.min_loss)}, device {device_name(device)}{_ranks()}, "
         f"median of {args.repeat} timed runs after a warm-up\n"
     )
     grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import linecache
+import os
 import sys
 import threading
 import traceback
@@ -70,6 +71,10 @@ def load_function(spec: str) -> tuple[Callable[[], Any], tuple[str, ...]]:
     if where.endswith(".py") or "/" in where or "\\" in where:
         module = _import_file(spec, Path(where))
     else:
+        if Path(where).is_file():  # a file that is not .py: not importable as a module
+            raise UserProblemError(f"{spec!r}: {where!r} is not a .py file (give FILE.py:FUNC)")
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())  # modules here, as `python -m` finds them
         try:
             module = importlib.import_module(where)
         except ModuleNotFoundError as error:
@@ -82,12 +87,16 @@ def load_function(spec: str) -> tuple[Callable[[], Any], tuple[str, ...]]:
     if target is None:
         raise UserProblemError(f"{spec!r}: {where} has no function {func!r}")
     if not callable(target):
-        raise UserProblemError(f"{spec!r}: {func!r} is a {type(target).__name__}, not a function")
+        kind = type(target).__name__
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise UserProblemError(f"{spec!r}: {func!r} is {article} {kind}, not a function")
     source = getattr(module, "__file__", None)
     return target, (str(Path(source).resolve()),) if source else ()
 
 
 def _import_file(spec: str, path: Path) -> Any:
+    if path.is_dir():
+        raise UserProblemError(f"{spec!r}: {str(path)!r} is a folder, not a .py file")
     if not path.is_file():
         raise UserProblemError(f"{spec!r}: file {str(path)!r} does not exist")
     path = path.resolve()
@@ -190,6 +199,14 @@ def check_spec(
         raise UserProblemError(f"{spec}: the model has no parameter that requires a gradient")
     if any(not p.is_floating_point() for p in trainable):
         raise UserProblemError(f"{spec}: the model's trainable parameters must be floating point")
+    dtype = trainable[0].dtype
+    for what, pair in (("data", data), ("the held-out data", held)):
+        if pair is not None and pair[0].is_floating_point() and pair[0].dtype != dtype:
+            raise UserProblemError(
+                f"{spec}: {what}'s inputs are {str(pair[0].dtype)[6:]} but the model's "
+                f"parameters are {str(dtype)[6:]}: convert one (inputs.to({dtype}), as numpy's "
+                "float64 arrays need)"
+            )
     return ModelSpec(model, loss_fn, data, held, label or spec, files)
 
 

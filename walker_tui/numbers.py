@@ -65,10 +65,10 @@ def describe_outcome(name: str, outcome: OutcomeLike, target: float) -> str:
         return f"{name} diverged at epoch {outcome.epochs}"
     loss = format_loss(outcome.loss, target)
     if outcome.state == "reached":
-        return f"{name} {loss} in {outcome.epochs} epochs"
+        return f"{name} {loss} in {epochs(outcome.epochs)}"
     if outcome.state == "limit" and target > 0:
-        return f"{name} {loss} after {outcome.epochs} epochs, target not reached"
-    return f"{name} {loss} after {outcome.epochs} epochs"
+        return f"{name} {loss} after {epochs(outcome.epochs)}, target not reached"
+    return f"{name} {loss} after {epochs(outcome.epochs)}"
 
 
 def format_metric(name: str, value: float) -> str:
@@ -82,3 +82,8 @@ def format_metric(name: str, value: float) -> str:
 def format_metrics(metrics: dict[str, float] | None) -> str:
     """``held-out loss 0.241, held-out accuracy 93.6%`` (empty without any)."""
     return ", ".join(f"{k} {format_metric(k, v)}" for k, v in (metrics or {}).items())
+
+
+def epochs(count: int) -> str:
+    """``1 epoch``, ``11 epochs``."""
+    return f"{count} epoch{'s' * (count != 1)}"

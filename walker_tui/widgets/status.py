@@ -100,13 +100,15 @@ class StatusLine(Static):
             facts.append((f"batches of {batch}: loss on all the data at each epoch's end", ""))
         parts = [summary] if isinstance(summary, str) else list(summary)
         lines = wrap_items(first, width) + wrap_items(facts, width)
-        lines += wrap_items([(p, "") for p in parts if p], width, sep=" · ")
+        # an item wider than the line (an error's text) is wrapped by words, not cut off
+        items = [(line, "") for p in parts if p for line in textwrap.wrap(p, max(10, width))]
+        lines += wrap_items(items, width, sep=" · ")
         if note is not None:  # wrapped by words: the height below counts its lines
             for part in textwrap.wrap(note[0], max(10, width))[:3]:
                 lines.append([(part, note[1] or "bold yellow")])
         text = Text()
         for i, line in enumerate(lines):
-            sep = " · " if line and line[0][0] in parts else SEP
+            sep = " · " if line and any(line[0][0] in p for p in parts) else SEP
             for j, (item, style) in enumerate(line):
                 if j:
                     text.append(sep)
