@@ -43,7 +43,10 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if os.environ.get("RANK", "0") != "0" and "WORLD_SIZE" in os.environ:
-            self.exit(2)  # under torchrun every rank checks the same options: rank 0 says it
+            # under torchrun every rank checks the same options and rank 0 says what is wrong;
+            # the others wait a moment first, or torchrun would end rank 0 before it has said it
+            time.sleep(3)
+            self.exit(2)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -631,6 +634,8 @@ def _parallel(parser: Parser, command: str, cfg: Config, args: argparse.Namespac
     if distributed.rank() != 0 and getattr(args, "record", None):
         args.record = None  # rank 0 writes the recording
     distributed.quiet_followers()
+    if command != "app":  # (the app ends itself on SIGTERM, restoring the terminal: _run_app)
+        distributed.end_on_sigterm()
     try:
         code = body(cfg, args)
     except BaseException as error:  # noqa: BLE001 (every failure: one line, and out)

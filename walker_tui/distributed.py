@@ -94,10 +94,29 @@ def quiet_followers() -> None:
         sys.stderr = devnull
 
 
+class Ended(BaseException):
+    """torchrun ended this rank (SIGTERM): another rank failed, or the job was stopped."""
+
+
+def end_on_sigterm() -> None:
+    """Turn torchrun's SIGTERM into :class:`Ended`, so the rank says one line as it goes."""
+    import signal
+
+    def ended(signum: int, frame: object) -> None:
+        raise Ended()
+
+    signal.signal(signal.SIGTERM, ended)
+
+
 def failure_line(command: str, error: BaseException, problem: str = "") -> str:
     """One line naming this rank and the cause; a collective broken by another rank's end says
     so, rather than blaming itself; an error in the user's own model names their line."""
     text = (str(error).strip().splitlines() or [""])[0][:200]
+    if isinstance(error, Ended):
+        return (
+            f"walker-tui {command}: error: rank {rank()} of {world()} stopped: torchrun ended "
+            "the job (another rank failed, or it was stopped)"
+        )
     if ":" in problem and not isinstance(error, KeyboardInterrupt):
         from .models import spec_files, user_error
 

@@ -128,6 +128,12 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
                 "step is on all of them (the full-data setting)",
                 file=sys.stderr,
             )
+        elif problem.batched and cfg.batch_size and args.optimizer == "lbfgs":
+            print(
+                "lbfgs is a full-batch method: each epoch is one step on all the data, not on "
+                f"mini-batches of {cfg.batch_size}",
+                file=sys.stderr,
+            )
         elif problem.batched and cfg.batch_size:
             print(
                 f"mini-batches of {cfg.batch_size}: an epoch is a pass over the "

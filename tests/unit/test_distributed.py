@@ -141,8 +141,10 @@ def test_a_rank_that_dies_or_hangs_ends_the_job_in_bounded_time(fault):
     code, _, err = launch(FAULTY, 2, env={"FAULT": fault, "WALKER_TUI_TIMEOUT": "5"})
     took = time.monotonic() - start
     assert code != 0 and took < 60, (code, took)
-    stopped = "rank 0 of 2 stopped: another rank ended or hung"
-    assert any(stopped in line for line in lines(err)), err
+    # rank 0 finds its peer gone (or timed out) itself, or torchrun ends it first: a line either way
+    said = [line for line in lines(err) if "rank 0 of 2 stopped: " in line]
+    assert len(said) == 1, err
+    assert "another rank ended or hung" in said[0] or "torchrun ended the job" in said[0]
 
 
 def test_what_cannot_be_shared_out_gets_one_line():

@@ -263,3 +263,11 @@ def test_armijo_on_a_mini_batch_backtracks_on_that_batch():
             checked += 1
     problem.use_batch(None)
     assert checked >= 4
+
+
+def test_run_says_lbfgs_is_full_batch_on_mini_batches(capsys):
+    code = main(["run", "--problem", "digits", "--optimizer", "lbfgs", "--epochs", "2"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "lbfgs is a full-batch method: each epoch is one step on all the data" in captured.err
+    assert "Final loss" in captured.out
