@@ -33,7 +33,7 @@ async def test_the_digits_demo_shows_held_out_figures_and_races_adam():
         await until(pilot, lambda: app.done, timeout=60)
         status = status_text(app)
         assert "held-out accuracy" in status and "held-out loss" in status, status
-        assert "batches of 64: loss on all the data" in status
+        assert "batches of 64, loss on all the data" in status
         assert "adam 0.003" in status  # the racer's outcome, and its held-out accuracy
         adam = app.histories["adam 0.003"].latest.metrics["held-out accuracy"]
         assert f"({100 * adam:.1f}% held out)" in status

@@ -7,10 +7,14 @@ import math
 import numpy as np
 from textual import events
 
+from ..numbers import format_loss
 from . import envelope, epoch_ticks, legend_glyph, log_ticks, series_color, series_marker
 from .painter import PaintedPlot, Plot
 
 POINTS = 4  # points kept a column when a long curve is thinned (min/max envelope)
+
+
+MIN_ROWS = 7  # title, frame, x ticks and label take 5: fewer than 2 rows of curve draw nothing
 
 
 class LossCurve(PaintedPlot):
@@ -27,6 +31,13 @@ class LossCurve(PaintedPlot):
         x_axis: str = "epoch",
         log_x: bool = False,
     ) -> None:
+        if height < MIN_ROWS:  # no rows left for a curve: plotext would draw its labels inverted
+            last = [float(ys[-1]) for _, ys in series.values() if len(ys)]
+            plt.title(f"loss {format_loss(last[0])}: taller for the curve" if last else "loss")
+            plt.xticks([], [])
+            plt.yticks([], [])
+            self.axis = None
+            return
         # The legend is in the title, marker by marker: inside the plot it covered the curves.
         keys = [(legend_glyph(series_marker(n, i)), n) for i, n in enumerate(series)]
         title = f"loss (log) by {x_axis}{', log x' if log_x else ''}"

@@ -97,7 +97,7 @@ class StatusLine(Static):
         if data:
             facts.append((data, ""))
         if batch:  # an epoch is a pass in mini-batches: the loss shown is on all the data
-            facts.append((f"batches of {batch}: loss on all the data at each epoch's end", ""))
+            facts.append((f"batches of {batch}, loss on all the data", ""))
         parts = [summary] if isinstance(summary, str) else list(summary)
         lines = wrap_items(first, width) + wrap_items(facts, width)
         # an item wider than the line (an error's text) is wrapped by words, not cut off
