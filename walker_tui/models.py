@@ -492,7 +492,7 @@ class ModelProblem(Problem):
 
         part = copy.copy(self)
         part.device = torch.device(device)
-        part.model = self.model.to(device)
+        part.model = copy.deepcopy(self.model).to(device)  # (the whole one stays where it is)
         part.fixed = {k: v.to(device) for k, v in self.fixed.items()}
         lo, hi = span(self.n, rank, world)
         part.x, part.y, part.n = self.x[lo:hi].to(device), self.y[lo:hi].to(device), hi - lo
