@@ -138,7 +138,7 @@ def failure_line(command: str, error: BaseException, problem: str = "") -> str:
 def say_failure(command: str, error: BaseException, problem: str = "") -> None:
     line = failure_line(command, error, problem)
     print(line, file=sys.__stderr__, flush=True)
-    if rank() != 0:  # rank 0's app may hide it (its screen goes when it leaves): it reads this
+    if rank() != 0 and command == "app":  # rank 0's app hid it (its screen goes): it reads this
         try:
             failure_file(rank()).write_text(line + "\n")
         except OSError:
