@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from . import distributed
 from .catalog import entry
 from .config import Config
 from .driver import Control, Driver, Event
@@ -55,12 +56,6 @@ MIN_SIZE = (60, 20)
 FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
 EDGE_EPOCHS = 5  # a winner on the grid's edge this many epochs in a row gets a warning
 X_AXES = {"epoch": 0, "evaluations": 4, "seconds": 5}  # the loss curve's x: a History column
-
-
-def distributed_active() -> bool:
-    import torch.distributed as dist
-
-    return dist.is_available() and dist.is_initialized()
 
 
 class WalkerApp(App[int]):
@@ -282,7 +277,7 @@ class WalkerApp(App[int]):
                 post,
                 lambda cfg, _s, _r: ReplaySession(recording, cfg),
             )
-        elif distributed_active():  # under torchrun: the other ranks follow (distributed.py)
+        elif distributed.active():  # under torchrun: the other ranks follow (distributed.py)
             from .distributed import leader_sessions
 
             self.driver = Driver(self.cfg, seed, self.control, post, leader_sessions())

@@ -42,7 +42,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``walker-tui run: error: ...`` and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        if os.environ.get("RANK", "0") != "0" and "WORLD_SIZE" in os.environ:
+        if _torchrun() and os.environ["RANK"] != "0":
             # under torchrun every rank checks the same options and rank 0 says what is wrong;
             # the others wait a moment first, or torchrun would end rank 0 before it has said it
             time.sleep(3)
@@ -618,7 +618,7 @@ def _parallel(parser: Parser, command: str, cfg: Config, args: argparse.Namespac
 
     from . import distributed
 
-    if cfg.problem not in ("linear", "logistic", "mlp") and not entry(cfg.problem).model:
+    if not (entry(cfg.problem).has_data or entry(cfg.problem).model):
         parser.error(
             f"under torchrun: {cfg.problem} has no data to share out (give linear, logistic, "
             "--data, mlp, digits or your own model)"

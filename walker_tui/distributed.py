@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
+from .precision import wide_dtype
 from .problems import Problem, span
 
 # seconds a collective may wait for the other ranks before the job ends with an error (a rank
@@ -40,29 +42,30 @@ def launched() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def env_rank() -> int:
-    """This process's rank as torchrun set it (0 when not launched by it)."""
-    return int(os.environ.get("RANK", "0")) if launched() else 0
-
-
 def active() -> bool:
     """A process group is up: the run is data-parallel (1 rank or more)."""
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
+    return dist.is_available() and dist.is_initialized()
 
 
 def rank() -> int:
-    return torch.distributed.get_rank() if active() else 0
+    return dist.get_rank() if active() else 0
 
 
 def world() -> int:
-    return torch.distributed.get_world_size() if active() else 1
+    return dist.get_world_size() if active() else 1
+
+
+def ranks_note() -> str:
+    """`` × 2 ranks`` beside a device's name under torchrun, else nothing."""
+    if not active():
+        return ""
+    n = world()
+    return f" × {n} rank{'s' * (n != 1)}"
 
 
 def init(device_spec: str) -> torch.device:
     """Join the job torchrun started and return this rank's device: ``cuda:LOCAL_RANK`` with
     NCCL where CUDA is asked for (or ``auto`` finds it), else the CPU with gloo."""
-    import torch.distributed as dist
-
     local = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = device_spec in ("auto", "cuda") and torch.cuda.is_available()
     if device_spec.startswith("cuda:"):
@@ -83,7 +86,7 @@ def init(device_spec: str) -> torch.device:
 
 def finish() -> None:
     if active():
-        torch.distributed.destroy_process_group()
+        dist.destroy_process_group()
 
 
 def quiet_followers() -> None:
@@ -193,7 +196,7 @@ class Sharded(Problem):
         self.notice = getattr(self.local, "notice", None)
         self.label = getattr(full, "label", full.name)
         w0 = self.local.w0.detach().clone().float()
-        torch.distributed.broadcast(w0, src=0)  # every rank starts from rank 0's weights
+        dist.broadcast(w0, src=0)  # every rank starts from rank 0's weights
         self.w0 = self.local.w0 = w0
         self._share = self._whole = self.local.n / self.n
         held = getattr(full, "held", None)
@@ -205,7 +208,7 @@ class Sharded(Problem):
 
     def _sum(self, t: torch.Tensor, share: float) -> torch.Tensor:
         t = t * share
-        torch.distributed.all_reduce(t)
+        dist.all_reduce(t)
         return t
 
     def losses(self, W: torch.Tensor) -> torch.Tensor:
@@ -216,7 +219,7 @@ class Sharded(Problem):
         return self._sum(part, self._share)
 
     def rank_losses(self, W: torch.Tensor) -> torch.Tensor:
-        wide = _wide(W.device)  # (every rank's part in the same dtype: one collective)
+        wide = wide_dtype(W.device)  # (every rank's part in the same dtype: one collective)
         if self._share:
             part = self.local.rank_losses(W).to(wide)
         else:
@@ -269,7 +272,7 @@ class Sharded(Problem):
                 for n, s in zip(names, shares, strict=True)
             ]
         )
-        torch.distributed.all_reduce(values)
+        dist.all_reduce(values)
         return dict(zip(names, values, strict=True))
 
     # --- mini-batches: a global batch, each rank scoring the part of it that it holds ---
@@ -315,12 +318,6 @@ class Sharded(Problem):
         return (self.full or self.local).summary(cancel)
 
 
-def _wide(device: torch.device) -> torch.dtype:
-    from .precision import wide_dtype
-
-    return wide_dtype(device)
-
-
 # --- the app under torchrun: rank 0 draws and takes the keys, the other ranks follow ---
 #
 # Every session operation that runs collectives (a new session, advance, catch_up, the race on or
@@ -337,20 +334,14 @@ _last_sent = [0.0]
 def send(command: tuple) -> None:
     """Rank 0: tell every other rank what to do next (under LOCK)."""
     with LOCK:
-        torchdist().broadcast_object_list([command], src=0)
+        dist.broadcast_object_list([command], src=0)
         _last_sent[0] = time.monotonic()
 
 
 def receive() -> tuple:
     box: list[Any] = [None]
-    torchdist().broadcast_object_list(box, src=0)
+    dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-def torchdist() -> Any:
-    import torch.distributed as dist
-
-    return dist
 
 
 def leader_sessions() -> Any:

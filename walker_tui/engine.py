@@ -232,7 +232,7 @@ class Walker:
                     else:
                         losses = rank = self.problem.rank_losses(weights)
                         current = self.loss.to(rank.dtype)
-                        if self.adaptive and getattr(self.problem, "on_batch", False):
+                        if self.adaptive and self.problem.on_batch:
                             # on a fresh mini-batch the held loss is the last batch's: the
                             # walk compares with w's loss on this one (one more evaluation)
                             current = self.problem.rank_losses(self.w[:, None])[0]
@@ -587,7 +587,7 @@ class Armijo(Racer):
         self.state["taken"] = torch.zeros(1, device=self.problem.device)  # epoch 1: no step
 
     def update(self, w: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        if getattr(self.problem, "on_batch", False):
+        if self.problem.on_batch:
             # on a mini-batch, as in Vaswani et al. 2019 ("Painless Stochastic Gradient", SLS):
             # the loss and the gradient at w on this batch (one evaluation), and the trials on
             # it too, with the step reset to a0 every batch

@@ -12,6 +12,7 @@ from typing import TextIO
 
 import torch
 
+from . import distributed
 from .catalog import entry
 from .config import Config
 from .engine import (
@@ -58,9 +59,7 @@ def final_line(outcome: Outcome, target: float, walker: bool = True) -> str:
 
 def guarded(command: str, cfg: Config, body: Callable[[], int]) -> int:
     """Run a headless command; out-of-memory becomes a one-line error (exit 1), not a traceback."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
+    if distributed.active():
         return body()  # one rank of many: the caller names the rank (cli._parallel)
     try:
         return body()
@@ -198,15 +197,6 @@ def timed_round_robin(
     ]
 
 
-def _ranks() -> str:
-    """`` x 2 ranks`` under torchrun (the data shared out), else nothing."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return f" × {dist.get_world_size()} ranks"
-    return ""
-
-
 def sweep(problem: Problem, cfg: Config, w0: torch.Tensor) -> tuple[float, int, int]:
     """The stepper's best rate on the walker's own grid: the first to reach the target (fewest
     epochs; ties to the smaller rate), else the lowest final loss. Returns (rate, rates tried,
@@ -270,9 +260,10 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     # n only where the problem has data; the start in full where it is two weights
     size = f", n={getattr(problem, 'n', cfg.n)}" if entry(cfg.problem).has_data else ""
     start = f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f})" if len(w0) == 2 else f"{len(w0)} weights"
+    where = device_name(device) + distributed.ranks_note()
     out.write(
         f"Benchmark: {cfg.problem}{size}, seed {cfg.seed}, {start}, "
-        f"target {format_target(cfg.min_loss)}, device {device_name(device)}{_ranks()}, "
+        f"target {format_target(cfg.min_loss)}, device {where}, "
         f"median of {args.repeat} timed runs after a warm-up\n"
     )
     grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"

@@ -18,6 +18,7 @@ Pure torch, no UI.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import linecache
@@ -291,8 +292,6 @@ class ModelProblem(Problem):
         it runs, so the surveyor's thread must not share the trainer's module."""
         with self._lock:
             if self._copy is None:
-                import copy
-
                 self._copy = copy.deepcopy(self.model)
             return self._copy
 
@@ -488,10 +487,7 @@ class ModelProblem(Problem):
     def shard(self, rank: int, world: int, device: torch.device) -> ModelProblem:
         """Rank ``rank``'s part of the training data and of the held-out data, on ``device``
         (the model goes there too; its copy for the surface is made afresh)."""
-        import copy
-
-        part = copy.copy(self)
-        part.device = torch.device(device)
+        part = self._moved(device)
         part.model = copy.deepcopy(self.model).to(device)  # (the whole one stays where it is)
         part.fixed = {k: v.to(device) for k, v in self.fixed.items()}
         lo, hi = span(self.n, rank, world)
@@ -500,7 +496,7 @@ class ModelProblem(Problem):
         if self.held is not None:
             hlo, hhi = span(len(self.held[0]), rank, world)
             part.held = tuple(t[hlo:hhi].to(device) for t in self.held)
-        part.w0, part.origin = self.w0.to(device), self.origin.to(device)
+        part.origin = self.origin.to(device)
         part.basis, part.proj = self.basis.to(device), self.proj.to(device)
         part._batch, part._copy, part._lock = None, None, threading.Lock()
         return part
@@ -508,17 +504,10 @@ class ModelProblem(Problem):
     def sample(self, m: int) -> ModelProblem:
         if m >= self.n:
             return self
-        gen = torch.Generator().manual_seed(self.seed + 2)
-        idx = torch.randint(self.n, (m,), generator=gen).to(self.device)
-        part = _copy(self)
+        idx = self._sample_rows(m)
+        part = copy.copy(self)
         part.x, part.y, part.n = self.x[idx], self.y[idx], m
         return part
-
-
-def _copy(problem: ModelProblem) -> ModelProblem:
-    import copy
-
-    return copy.copy(problem)
 
 
 # --- the built-in demo: a classifier of the UCI handwritten digits ---
@@ -574,8 +563,7 @@ def probe(problem: ModelProblem) -> None:
     x, y = problem.x[:2], problem.y[:2]
     w = problem.w0.clone().requires_grad_(True)
     try:
-        out = torch.func.functional_call(problem.model, problem._params(w), (x,))
-        loss = problem.loss_fn(out, y)
+        loss = problem._loss_at(w, x, y)
     except Exception as error:
         raise UserProblemError(user_error(error, spec.label, spec.files)) from None
     if not isinstance(loss, torch.Tensor):
@@ -601,10 +589,7 @@ def probe(problem: ModelProblem) -> None:
         problem.use_batch(None)
     if problem.held is not None:
         try:
-            hx, hy = problem.held[0][:2], problem.held[1][:2]
-            problem.loss_fn(
-                torch.func.functional_call(problem.model, problem._params(problem.w0), (hx,)), hy
-            )
+            problem._loss_at(problem.w0, problem.held[0][:2], problem.held[1][:2])
         except Exception as error:
             raise UserProblemError(
                 user_error(error, f"{spec.label} (held-out data)", spec.files)

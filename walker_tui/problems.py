@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+from typing import Any
 
 import numpy as np
 import torch
@@ -153,6 +154,20 @@ class Problem:
     # statistics, kept whole on every rank), so a sharded run need not sum it over the ranks
     global_line = False
 
+    on_batch = False  # evaluating on a mini-batch, not all the data (models: engine.Batched)
+
+    def _moved(self, device: torch.device) -> Any:
+        """A shallow copy on ``device``, its start moved there: what every shard begins as."""
+        part = copy.copy(self)
+        part.device = torch.device(device)
+        part.w0 = self.w0.to(device)
+        return part
+
+    def _sample_rows(self, m: int) -> torch.Tensor:
+        """The seeded draw of ``m`` data points :meth:`sample` takes (the same every time)."""
+        gen = torch.Generator().manual_seed(int(getattr(self, "seed", 0)) + 2)
+        return torch.randint(int(getattr(self, "n", 0)), (m,), generator=gen).to(self.device)
+
     def shard(self, rank: int, world: int, device: torch.device) -> Problem:
         """This problem on rank ``rank``'s part of its data alone (:func:`span`), on ``device``
         (one rank of a data-parallel run); what needs all the data (the minimum, a Gram matrix)
@@ -268,12 +283,10 @@ class LinearProblem(Problem):
 
     def shard(self, rank: int, world: int, device: torch.device) -> LinearProblem:
         lo, hi = span(self.n, rank, world)
-        part = copy.copy(self)
-        part.device = torch.device(device)
+        part = self._moved(device)
         part.xt = self.xt[:, lo:hi].contiguous().to(device)
         part.y = self.y[lo:hi].to(device)
         part.n = hi - lo
-        part.w0 = self.w0.to(device)
         part.gram_dev = to_device(self.gram, device, wide_dtype(device))
         return part
 
@@ -476,20 +489,17 @@ class LogisticProblem(Problem):
     def shard(self, rank: int, world: int, device: torch.device) -> LogisticProblem:
         lo, hi = span(self.n, rank, world)
         self.minimum()  # found on all the data, first
-        part = copy.copy(self)
-        part.device = torch.device(device)
+        part = self._moved(device)
         part.xt = self.xt[:, lo:hi].contiguous().to(device)
         part.y = self.y[lo:hi].to(device)
         part.n = hi - lo
-        part.w0 = self.w0.to(device)
         part._sums = part._binned = None
         return part
 
     def sample(self, m: int) -> LogisticProblem:
         if m >= self.n:
             return self
-        gen = torch.Generator().manual_seed(self.seed + 2)
-        idx = torch.randint(self.n, (m,), generator=gen).to(self.device)
+        idx = self._sample_rows(m)
         part = copy.copy(self)
         part.xt, part.y, part.n = self.xt[:, idx].contiguous(), self.y[idx], m
         part._sums = part._binned = None
@@ -681,17 +691,14 @@ class MLPProblem(Problem):
 
     def shard(self, rank: int, world: int, device: torch.device) -> MLPProblem:
         lo, hi = span(self.n, rank, world)
-        part = copy.copy(self)
-        part.device = torch.device(device)
+        part = self._moved(device)
         part.x, part.y, part.n = self.x[lo:hi].to(device), self.y[lo:hi].to(device), hi - lo
-        part.w0 = self.w0.to(device)
         return part
 
     def sample(self, m: int) -> MLPProblem:
         if m >= self.n:
             return self
-        gen = torch.Generator().manual_seed(self.seed + 2)
-        idx = torch.randint(self.n, (m,), generator=gen).to(self.device)
+        idx = self._sample_rows(m)
         part = copy.copy(self)
         part.x, part.y, part.n = self.x[idx], self.y[idx], m
         return part

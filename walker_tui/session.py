@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import distributed
 from .config import Config
 from .engine import (
     HostEpoch,
@@ -53,8 +54,6 @@ def memory_message(cfg: Config, error: BaseException) -> str:
 
 def build_problem(cfg: Config, seed: int, device: torch.device) -> Problem:
     """The problem a config asks for, with this seed, on this device."""
-    from . import distributed
-
     parallel = distributed.active()  # under torchrun: the whole problem on the CPU, then a shard
     problem = make_problem(
         cfg.problem,
@@ -105,10 +104,7 @@ class Session:
 
     def __post_init__(self) -> None:
         self.device = resolve_device(self.cfg.device)
-        self.device_name = device_name(self.device)
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            ranks = torch.distributed.get_world_size()
-            self.device_name += f" × {ranks} rank{'s' * (ranks != 1)}"  # (torchrun)
+        self.device_name = device_name(self.device) + distributed.ranks_note()
         self.problem = self._build_problem()
         self.w0 = w0 = start_weights(self.cfg, self.problem)
         self.min_loss = resolve_target(self.cfg, self.problem)
