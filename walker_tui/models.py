@@ -24,7 +24,6 @@ import importlib.util
 import linecache
 import os
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -274,8 +273,10 @@ class ModelProblem(Problem):
         self._vmap_works = False  # a vmapped call succeeded (from then on, errors are raised)
         self.notice: str | None = None  # a one-line notice for the user (vmap fell back)
         self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._lock = threading.Lock()  # the surveyor's thread evaluates the surface meanwhile
-        self._copy: torch.nn.Module | None = None  # the surface's (_surface_module)
+        # the surface's own copy of the model, taken now, before any training: the surveyor's
+        # thread evaluates the surface while training runs, and a copy taken then would read the
+        # trainer's module in the middle of a vmapped call (its parameters batched tensors)
+        self._copy: torch.nn.Module = copy.deepcopy(self.model)
         self._make_plane()
 
     # --- evaluating ---
@@ -288,12 +289,10 @@ class ModelProblem(Problem):
         return out
 
     def _surface_module(self) -> torch.nn.Module:
-        """The surface's own copy of the model: functional_call swaps a module's parameters while
-        it runs, so the surveyor's thread must not share the trainer's module."""
-        with self._lock:
-            if self._copy is None:
-                self._copy = copy.deepcopy(self.model)
-            return self._copy
+        """The surface's own copy of the model, taken before training began: functional_call swaps
+        a module's parameters while it runs, so the surveyor's thread must not share the
+        trainer's module, nor copy it while a candidate pass is using it."""
+        return self._copy
 
     def _loss_at(
         self, w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, module: Any = None
@@ -488,7 +487,9 @@ class ModelProblem(Problem):
         """Rank ``rank``'s part of the training data and of the held-out data, on ``device``
         (the model goes there too; its copy for the surface is made afresh)."""
         part = self._moved(device)
-        part.model = copy.deepcopy(self.model).to(device)  # (the whole one stays where it is)
+        # (the whole one stays where it is; copied from the surface's copy, which no candidate
+        # pass ever uses, so a shard taken mid-run never copies a module in the middle of a call)
+        part.model = copy.deepcopy(self._copy).to(device)
         part.fixed = {k: v.to(device) for k, v in self.fixed.items()}
         lo, hi = span(self.n, rank, world)
         part.x, part.y, part.n = self.x[lo:hi].to(device), self.y[lo:hi].to(device), hi - lo
@@ -498,7 +499,8 @@ class ModelProblem(Problem):
             part.held = tuple(t[hlo:hhi].to(device) for t in self.held)
         part.origin = self.origin.to(device)
         part.basis, part.proj = self.basis.to(device), self.proj.to(device)
-        part._batch, part._copy, part._lock = None, None, threading.Lock()
+        part._batch = None
+        part._copy = copy.deepcopy(part.model)
         return part
 
     def sample(self, m: int) -> ModelProblem:
