@@ -42,7 +42,7 @@ PALETTE = [  # the command palette's entries: (title, key, action)
     ("Race the walker, or stop the race", "s", "race"),
     ("Faster", "+", "faster"),
     ("Slower", "-", "slower"),
-    ("Loss curve by epochs, evaluations or seconds", "x", "x_axis"),
+    ("Loss curve by epochs, evaluations or training time", "x", "x_axis"),
     ("Loss curve on a log or linear epoch axis", "l", "log_x"),
     ("Back to the first epoch", "home", "first"),
     ("To the newest epoch", "end", "newest"),
@@ -473,7 +473,8 @@ class WalkerApp(App[int]):
                 walk, win = None, None
             elif rec is not None:
                 self.query_one(CandidateBars).show(
-                    list(rec.rates), rec.losses, rec.winner, rec.epoch, self.target
+                    list(rec.rates), rec.losses, rec.winner, rec.epoch, self.target,
+                    stayed=not rec.moved,
                 )
                 walk_xy = self.to_plane(rec.weights)
                 walk = (walk_xy[0], walk_xy[1])
@@ -630,7 +631,7 @@ class WalkerApp(App[int]):
         self._travel(epoch, 0)
 
     def _page(self) -> int:
-        """Epochs a page key moves: a twentieth of the run, at least 10."""
+        """Epochs a page key moves: 10, or a twentieth of a run past 200 epochs."""
         return max(10, self.latest_epoch // 20)
 
     def action_back(self) -> None:

@@ -208,7 +208,11 @@ class Walker:
             stayed, grid.min() * 10 ** (-self.span / 4), at(grid, winner.clamp(max=k - 1))
         )
         offsets = torch.linspace(-0.5, 0.5, k, device=grid.device) * self.span
-        new = (centre * 10**offsets).clamp(min=1e-12, max=1e12)
+        # the whole grid stays within [1e-12, 1e12] with its span: its centre is held back
+        # (clamping each rate instead collapsed a long-staying grid to k copies of 1e-12)
+        half = 10 ** (self.span / 2)
+        centre = torch.minimum(torch.maximum(centre, 1e-12 * half), 1e12 / half)
+        new = centre * 10**offsets
         self.lrs = torch.cat([new, self.lrs[k:]])
 
     def step(self) -> Epoch:

@@ -13,12 +13,12 @@ KEYS = [
     ("space", "pause / resume training"),
     ("n", "one epoch (pauses first if running)"),
     ("left / right", "back / forth one epoch through the run (pauses)"),
-    ("pgup / pgdn", "back / forth a twentieth of the run"),
+    ("pgup / pgdn", "back / forth 10 epochs (a twentieth of a run past 200)"),
     ("home / end", "the first / the newest epoch"),
     ("r", "reseed: next seed, new data and w0, from epoch 0"),
     ("s", "race the walker from the same w0; s again drops the racers"),
     ("+ / -", "faster / slower pace, up to as fast as it goes"),
-    ("x", "loss curve along epochs, loss evaluations or seconds"),
+    ("x", "loss curve along epochs, loss evaluations or training time"),
     ("l", "loss curve on a log / linear x axis (long runs)"),
     ("w", "save the walker's run (walker-tui replay opens it)"),
     ("p", "save a screenshot (SVG)"),
@@ -52,6 +52,8 @@ class HelpScreen(ModalScreen[None]):
                 ("pageup", "page_back"),
                 ("pagedown", "page_forth"),
                 ("l", "log_x"),
+                ("w", "save_record"),
+                ("p", "screenshot"),
             ]
         ),  # fmt: skip
     ]

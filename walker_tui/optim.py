@@ -65,7 +65,9 @@ def adapt_rates(
     span = min(span * 2 if edge else max(span * 0.8, span0), 12.0)
     centre = min(grid) * 10 ** (-span / 4) if stayed else grid[winner]
     offsets = np.linspace(-0.5, 0.5, k) * span
-    return [min(max(float(centre * 10**o), 1e-12), 1e12) for o in offsets], span
+    half = 10 ** (span / 2)  # the grid stays within [1e-12, 1e12] with its span (engine's rule)
+    centre = min(max(centre, 1e-12 * half), 1e12 / half)
+    return [float(centre * 10**o) for o in offsets], span
 
 
 def _rates(lrs: str | float | Iterable[float]) -> tuple[list[float], str]:

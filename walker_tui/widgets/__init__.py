@@ -13,12 +13,24 @@ WINNER_COLOR = "red"
 WINNER_GLYPH = "★"
 
 
-RACER_MARKERS = ("•", "x", "+", "o", "*", "=")
+# one glyph per meaning: none of the surface's own (o start, + minimum, ★ winner, ◦ candidates,
+# · the walker's path under NO_COLOR) nor the bars' * (the winning rate)
+RACER_MARKERS = ("•", "x", "#", "%", "@", "=")
+# NO_COLOR: light greys, each at least 3:1 against the dark themes' backgrounds (the terminal
+# turns a colour into its grey: magenta became 237 on 234, about 1.5:1); glyphs tell them apart
+PLAIN_COLORS = ((235, 235, 235), (190, 190, 190), (160, 160, 160), (215, 215, 215))
 
 
-def series_color(name: str, index: int) -> str:
-    """The walker is cyan; racers take the palette in order."""
+def series_color(name: str, index: int) -> str | tuple[int, int, int]:
+    """The walker is cyan; racers take the palette in order (light greys under NO_COLOR)."""
+    if no_color():
+        return PLAIN_COLORS[0 if name == "walker" else 1 + (index - 1) % (len(PLAIN_COLORS) - 1)]
     return WALKER_COLOR if name == "walker" else RACER_COLORS[(index - 1) % len(RACER_COLORS)]
+
+
+def bar_color() -> str | tuple[int, int, int]:
+    """The candidates' bars: blue, or a light grey under NO_COLOR (blue's grey is too dark)."""
+    return (150, 150, 150) if no_color() else "blue"
 
 
 def series_marker(name: str, index: int) -> str:

@@ -10,7 +10,7 @@ from textual import events
 
 from ..grids import format_rate
 from ..numbers import format_loss
-from . import WINNER_COLOR, WINNER_GLYPH, log_ticks, no_color, thin
+from . import WINNER_COLOR, WINNER_GLYPH, bar_color, log_ticks, no_color, thin
 from .painter import PaintedPlot, Plot
 
 
@@ -34,7 +34,10 @@ class CandidateBars(PaintedPlot):
         winner: int,
         epoch: int,
         target: float | None = None,
+        stayed: bool = False,
     ) -> None:
+        """``stayed``: an adaptive walk stayed put (no candidate beat the current loss): the
+        best candidate is drawn as the best, not as a step taken (no star, no ``*``)."""
         if losses is None or len(losses) == 0:
             plt.title("candidates: waiting for the first epoch")
             return
@@ -80,9 +83,11 @@ class CandidateBars(PaintedPlot):
                     **style,
                 )
 
-        layer([i for i in range(len(rates)) if finite[i] and i != winner], color="blue")
+        layer([i for i in range(len(rates)) if finite[i] and i != winner], color=bar_color())
         layer(bad, color="gray", marker="░")
-        if win_ok:
+        if win_ok and stayed:  # the best candidate, not taken: grey, no star
+            layer([winner], color="gray", marker="▒" if plain else "sd")
+        elif win_ok:
             layer([winner], color=WINNER_COLOR, marker="▓" if plain else "sd")
             plt.text(
                 WINNER_GLYPH,
@@ -97,37 +102,66 @@ class CandidateBars(PaintedPlot):
         names = [rate_label(r, rates) for r in rates]
         widest = max(len(n) for n in names) + 1
         shown = thin(list(range(len(rates))), width, winner if win_ok else None, widest)
-        labels = [f"*{names[i]}" if i == winner and win_ok else names[i] for i in shown]
+        taken = win_ok and not stayed
+        labels = [f"*{names[i]}" if i == winner and taken else names[i] for i in shown]
         plt.xticks([pos[i] for i in shown], labels)  # (ASCII *: its width is never in doubt)
         # where each bar is on the widget, for hover and click (the y labels, then the axis)
         left = max(len(t) for t in tlabels) + 1
         self.hits = Hits(left, pos, half, [
             f"lr {names[i]}: loss {format_loss(losses[i], target)}"
-            + (f" {WINNER_GLYPH} winner" if i == winner and win_ok else "")
+            + (f" {WINNER_GLYPH} winner" if i == winner and taken else "")
+            + (" (best, not taken: the walk stayed)" if i == winner and win_ok and stayed else "")
             for i in range(len(rates))
         ])  # fmt: skip
         plt.yticks(ticks, tlabels)
         plt.ylim(base, y1)
         plt.xlim(0, area - 1)  # x counts the plot area's columns
-        scale = "log" if log else "linear"
-        if epoch == 1 and finite.any():
-            start = format_loss(10**hi if log else hi, target)
-            title = f"epoch 1: every candidate is the start ({start})"
-        elif win_ok:
-            loss = format_loss(losses[winner], target)
-            what = "last batch" if self.on_batch else "candidates"
-            title = f"epoch {epoch} {what} ({scale}): {WINNER_GLYPH} lr {names[winner]} → {loss}"
+        plt.title(self.title(epoch, names, losses, winner if win_ok else -1, len(bad), log,
+                             target, stayed, area, start=10**hi if log else hi))  # fmt: skip
+
+    def title(
+        self,
+        epoch: int,
+        names: list[str],
+        losses: np.ndarray,
+        winner: int,
+        bad: int,
+        log: bool,
+        target: float | None,
+        stayed: bool,
+        area: int,
+        start: float,
+    ) -> str:
+        """The longest title that fits the plot area (plotext drops a wider one): the epoch, what
+        the bars are (on a batch), the axis, and what was taken: the winner's step, or the walk
+        staying put with its best candidate named as such."""
+        what = "last batch" if self.on_batch else "candidates"
+        axis = "log axis" if log else "linear axis"
+        if epoch == 1 and np.isfinite(losses).any():
+            shown = format_loss(start, target)
+            forms = [f"epoch 1: every candidate is the start ({shown})",
+                     f"epoch 1: all the start ({shown})", f"ep 1: start {shown}", "start"]
+        elif winner >= 0:
+            loss, lr = format_loss(losses[winner], target), names[winner]
+            extra = [f" ({bad} not finite)", f" ({bad} inf)"] if bad else ["", ""]
+            if stayed:
+                forms = [f"epoch {epoch} {what}, {axis}: stayed put, best lr {lr} → {loss}",
+                         f"epoch {epoch}: stayed put, best lr {lr} → {loss}",
+                         f"ep {epoch}: stay, best {lr} → {loss}", f"stay, best {lr} → {loss}",
+                         "stayed put"]
+            else:
+                forms = [f"epoch {epoch} {what}, {axis}: {WINNER_GLYPH} lr {lr} → {loss}",
+                         f"epoch {epoch} {what}: {WINNER_GLYPH} lr {lr} → {loss}",
+                         f"ep {epoch}: {WINNER_GLYPH} {lr} → {loss}",
+                         f"{WINNER_GLYPH} {lr} → {loss}", f"{WINNER_GLYPH} {lr}"]
+            forms = [forms[0] + extra[0]] + [f + extra[1] for f in forms[1:-1]] + forms[1:]
         else:
-            title = f"epoch {epoch} candidates: none finite"
-        if bad:
-            title += f" ({len(bad)} not finite)"
-        if len(title) > area and win_ok:  # plotext drops a title wider than the plot area
-            loss = format_loss(losses[winner], target)
-            title = f"ep {epoch}: {WINNER_GLYPH} {names[winner]} → {loss}"
-            title += f" ({len(bad)} inf)" if bad else ""
-        if len(title) > area and win_ok:
-            title = f"{WINNER_GLYPH} {names[winner]} → {format_loss(losses[winner], target)}"
-        plt.title(title)
+            forms = [f"epoch {epoch} candidates: none finite", f"ep {epoch}: none finite",
+                     "none finite"]
+        for form in forms:
+            if len(form) <= area:
+                return form
+        return forms[-1][: max(1, area)]
 
     hits: Hits | None = None
 

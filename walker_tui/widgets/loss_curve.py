@@ -17,6 +17,18 @@ POINTS = 4  # points kept a column when a long curve is thinned (min/max envelop
 MIN_ROWS = 7  # title, frame, x ticks and label take 5: fewer than 2 rows of curve draw nothing
 
 
+def fit_legend(items: list[str], room: int) -> str:
+    """As many legend items as fit in ``room`` columns, then ``+N more`` for the rest."""
+    if len(" ".join(items)) <= room:
+        return " ".join(items)
+    for keep in range(len(items) - 1, -1, -1):
+        more = f"+{len(items) - keep} more"
+        text = " ".join(items[:keep] + [more])
+        if len(text) <= room or keep == 0:
+            return text if len(text) <= room else f"+{len(items) - keep}"[:room]
+    return ""
+
+
 class LossCurve(PaintedPlot):
     """Data lives on the widget; :meth:`show` replots it (log10 computed here, not by plotext)."""
 
@@ -40,19 +52,20 @@ class LossCurve(PaintedPlot):
             return
         # The legend is in the title, marker by marker: inside the plot it covered the curves.
         keys = [(legend_glyph(series_marker(n, i)), n) for i, n in enumerate(series)]
-        title = f"loss (log) by {x_axis}{', log x' if log_x else ''}"
+        along = "training time" if x_axis == "seconds" else x_axis
+        title = f"loss (log) by {along}{', log x' if log_x else ''}"
         if len(series) > 1:
             # the legend matters more than the words (the axes say them): it goes first where the
-            # panel is narrow, and is cut (…) only where even alone it does not fit
-            legend = " ".join(f"{glyph} {name}" for glyph, name in keys)
+            # panel is narrow; names that do not fit are counted (+2 more), never silently dropped
+            legend = fit_legend([f"{glyph} {name}" for glyph, name in keys], width - 8)
             if len(title) + 1 + len(legend) <= width - 8:  # (the plot area: no wider)
                 title = f"{title} {legend}"
-            elif len(legend) <= width - 8:
-                title = legend
             else:
-                title = legend[: max(1, width - 9)] + "…"
+                title = legend
         plt.title(title)
-        unit = {"seconds": "wall time (s)"}.get(x_axis, x_axis)
+        # "seconds" is the trainers' own compute time (the driver's clock stops while paused
+        # and while the screen draws), not the wall clock
+        unit = {"seconds": "training time (s)"}.get(x_axis, x_axis)
         plt.xlabel(unit + (", log scale (l: linear)" if log_x else ""))
         lows, highs, firsts, lasts = [], [], [], []
         for i, (name, (xs, ys)) in enumerate(series.items()):

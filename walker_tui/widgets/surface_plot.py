@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..session import SurfaceData
@@ -55,19 +57,23 @@ class SurfacePlot(PaintedPlot):
             items.append((f"{CANDIDATE_GLYPH} candidates", f"{CANDIDATE_GLYPH} cand"))
         if minimum is not None:
             items.append(("+ minimum", "+ min"))
-        note = getattr(surface, "note", "") if surface is not None else ""
+        note = surface.note if surface is not None else ""
         title = (
             "loss surface (" + ", ".join(a for a, _ in items) + ")" + (f" {note}" if note else "")
         )
+        in_title = True
         if len(title) > width - 10:  # plotext drops a title wider than the plot area
-            title = "surface: " + " ".join(b for _, b in items)
+            title, in_title = "surface: " + " ".join(b for _, b in items), False
         if len(title) > width - 10:
             title = " ".join(b for _, b in items)
         if len(title) > width - 10:  # the glyphs alone, as the keys to what is drawn
             title = " ".join(b.split()[0] for _, b in items)
         plt.title(title)
         # more than two weights: a plane through w0 (x: direction 1, y: direction 2)
-        plt.xlabel("slice direction 1 (y: direction 2)" if sliced else "w0 (y: w1)")
+        axes = "slice direction 1 (y: direction 2)" if sliced else "w0 (y: w1)"
+        # a note the title has no room for (coarse, refining, sampled, failed) takes the panel's
+        # bottom line instead of the axes' names: it is never dropped, whatever the width
+        plt.xlabel(axes if in_title or not note else fit_note(note, axes, width - 4))
         if surface is None:
             return
         win = surface.window
@@ -136,6 +142,36 @@ def _focus_key(focus: tuple[float, float] | None) -> tuple[float, float] | None:
     if focus is None or not all(np.isfinite(focus)) or min(focus) <= 0:
         return None
     return tuple(round(4 * float(np.log10(v))) / 4 for v in focus)  # type: ignore[return-value]
+
+
+def fit_note(note: str, axes: str, room: int) -> str:
+    """The surface's note for the panel's bottom line, with the axes' names when both fit, else
+    the note alone, shortened to ``room`` with an ellipsis."""
+    both = f"{note} · {axes}"
+    if len(both) <= room:
+        return both
+    for short in _shorter(note):
+        if len(short) <= room:
+            return short
+    return note[: max(1, room - 1)].rstrip() + "…"
+
+
+def _shorter(note: str) -> list[str]:
+    """The note, then shorter forms that keep what matters: that the view is coarse and
+    refining, sampled, or failed (``no surface: <error>`` keeps its head when cut)."""
+    forms = [note]
+    if note.startswith("no surface"):
+        return forms
+    sampled = re.search(r"on ([\d,]+) of ([\d,]+) points", note)
+    refining = "refining" in note
+    tail = ", refining…" if refining else ""
+    if sampled:
+        forms += [f"{sampled[1]} of {sampled[2]} pts{tail}", f"sampled{tail}"]
+    if note.startswith("coarse"):
+        forms.append("coarse, refining…" if refining else "coarse")
+    if refining:
+        forms.append("refining…")
+    return forms
 
 
 def clip_path(

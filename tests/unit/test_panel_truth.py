@@ -1,0 +1,108 @@
+"""Panels say what they show at every width (issue 19): the surface's note (coarse, refining,
+sampled, failed), the candidates' title when the walk stays, the axis words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rich.text import Text
+from textual_plotext.plot import Plot
+
+from walker_tui.surface import SurfaceData, Window
+from walker_tui.widgets.candidates import CandidateBars
+from walker_tui.widgets.surface_plot import SurfacePlot
+
+
+def text_of(panel, width: int, height: int, *args, **kw) -> str:
+    """What a panel's draw puts on a width x height screen, as plain text."""
+    plt = Plot()
+    plt.plotsize(width, height)
+    plt._set_size(width, height)
+    panel.draw(plt, width, height, *args, **kw)
+    return Text.from_ansi(plt.build()).plain
+
+
+def surface(note: str) -> SurfaceData:
+    xs, ys = np.linspace(-3, 3, 30), np.linspace(-2, 2, 30)
+    z = np.add.outer(ys**2, xs**2)
+    ring = np.linspace(0, 2 * np.pi, 60)
+    contours = [(r * np.cos(ring), r * np.sin(ring)) for r in (0.5, 1.0, 1.5)]
+    return SurfaceData(Window(-3, 3, -2, 2), xs, ys, z, contours, note)
+
+
+NOTES = {
+    "coarse 30x30, refining…": ["refining"],
+    "coarse 30x30 on 318 of 1,437 points, refining…": ["refining"],
+    "120x120 on 318 of 1,437 points": ["318"],
+    "no surface: RuntimeError: Only Tensors created explicitly by the user": ["no surface"],
+}
+
+
+@pytest.mark.parametrize("width", [24, 30, 40, 58, 80, 120])
+@pytest.mark.parametrize("note", list(NOTES))
+def test_the_surface_says_its_note_at_every_width(note, width):
+    args = (surface(note), {"walker": (np.array([2.5, 1.0]), np.array([1.5, 0.5]))}, None, None,
+            (2.5, 1.5), (0.0, 0.0))  # fmt: skip
+    shown = text_of(SurfacePlot(), width, 20, *args)
+    for word in NOTES[note]:
+        assert word in shown, f"{note!r} at width {width}:\n{shown}"
+
+
+def test_a_full_surface_keeps_its_axes_names():
+    shown = text_of(SurfacePlot(), 40, 20, surface(""), {}, None, None, (2.5, 1.5), None)
+    assert "w0 (y: w1)" in shown
+
+
+def bars(width: int = 60, height: int = 14, **kw) -> str:
+    rates = [0.1, 0.2, 0.3, 0.5]
+    losses = np.array([16380988.0, 3e7, 5e7, 2e8])
+    return text_of(CandidateBars(), width, height, rates, losses, 0, 2, 0.1, **kw)
+
+
+def test_a_walk_that_stayed_names_the_best_candidate_not_a_step_taken():
+    shown = bars(stayed=True)
+    assert "stayed put" in shown and "best" in shown
+    assert "★" not in shown and "*0.10" not in shown  # nothing was taken
+    taken = bars()
+    assert "★" in taken and "stayed" not in taken
+
+
+@pytest.mark.parametrize("width", [22, 30, 45, 70])
+def test_the_candidates_title_survives_a_narrow_panel(width):
+    """80x24 at epoch 1 left the title blank: every width gets one."""
+    epoch1 = text_of(CandidateBars(), width, 10, [0.1, 0.5], np.array([2.0, 2.0]), -1, 1, 0.1)
+    assert "start" in epoch1
+    assert "stay" in bars(width=width, stayed=True)
+
+
+def test_the_axis_is_named_as_an_axis_not_like_a_problem():
+    shown = bars(width=90)
+    assert "log axis" in shown and "(linear)" not in shown and "(log)" not in shown
+    lin = text_of(CandidateBars(), 90, 14, [0.1, 0.2], np.array([1.0, 1.1]), 1, 5, 0.1)
+    assert "linear axis" in lin
+
+
+def test_an_adaptive_grid_that_keeps_staying_keeps_distinct_rates():
+    """A 100,000-epoch replay labelled every bar 1e-12: each rate was clamped to the floor. The
+    grid now keeps its span at the floor, in the engine and in WalkerSGD alike."""
+    import torch
+
+    from walker_tui.engine import Walker
+    from walker_tui.grids import format_rate
+    from walker_tui.optim import adapt_rates
+    from walker_tui.problems import make_problem
+
+    walker = Walker(make_problem("rosenbrock", 1, 17, "cpu"), [0.1, 0.2, 0.5, 1.0], adaptive=True)
+    walker.step()
+    stay = torch.tensor(len(walker.grid))
+    for _ in range(400):  # staying put moves the grid down a quarter span each time
+        walker._adapt(stay, torch.tensor(False))
+    rates = walker.lrs.tolist()
+    assert min(rates) >= 1e-12 * (1 - 1e-6)
+    labels = [format_rate(r, rates) for r in rates]
+    assert len(set(labels)) == len(rates), labels
+    grid, span = [0.1, 0.2, 0.5, 1.0], 1.0
+    for _ in range(400):
+        grid, span = adapt_rates(grid, span, 1.0, len(grid), True)
+    assert min(grid) >= 1e-12 * (1 - 1e-9) and len({f"{r:.4g}" for r in grid}) == 4
+    assert np.allclose(sorted(grid), sorted(rates), rtol=1e-4)  # the two copies agree
