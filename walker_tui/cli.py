@@ -7,6 +7,7 @@ errors answer at once; torch and textual are imported when there is work to do.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import math
 import os
@@ -541,12 +542,23 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``walker-tui`` console script."""
+    from .signals import Stopped, ending, ending_on_signals, say
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # SIGTERM and SIGHUP end run, bench and the app as Ctrl+C does (under torchrun SIGTERM is
+    # torchrun's: _parallel; serve has its own)
+    ends = not _torchrun() and [a for a in argv if a != "--"][:1] != ["serve"]
     try:
-        return _main(argv)
+        with ending_on_signals() if ends else contextlib.nullcontext():
+            return _main(argv)
     except BrokenPipeError:  # `walker-tui run | head`: the reader left; stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Stopped as stop:  # before the work began (torch loading) or after it was done
+        words, code = ending(stop)
+        say(f"{words}.")
+        return code
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -673,21 +685,28 @@ def _run_app(
     import gc
 
     from .app import make_app
+    from .signals import ending_on_signals, say, word
 
     gc.freeze()  # (no collect first: it would cost the first frame ~150 ms)
     app = make_app(cfg, start_paused=paused, replay=replay)
     ended: list[int] = []
+
+    def leave(signum: int, frame: object) -> None:
+        ended.append(signum)
+        app.exit(return_code=128 + signum)  # the app restores the terminal on its way out
+
+    guard = ending_on_signals(leave)  # SIGTERM and SIGHUP: as q, with a line and 128 + signal
     if finish is not None:  # under torchrun: another rank's failure makes torchrun end this one
         import signal
 
-        def leave(signum: int, frame: object) -> None:
-            ended.append(signum)
-            app.exit(return_code=1)  # the app restores the terminal on its way out
-
         signal.signal(signal.SIGTERM, leave)
-    app.run()
+        guard = contextlib.nullcontext()
+    with guard:
+        app.run()
     code = app.return_code or 0
-    if ended:
+    if ended and finish is None:  # (said once the terminal is restored)
+        say(f"{word(ended[0])} at epoch {app.latest_epoch}.")
+    elif ended:
         from .distributed import others_failures
 
         time.sleep(0.2)  # (the failing rank writes its line as it leaves)

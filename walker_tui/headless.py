@@ -27,7 +27,7 @@ from .engine import (
     run,
 )
 from .grids import format_rate
-from .history import RecordWriter
+from .history import RecordWriter, describe_os_error
 from .numbers import epochs, format_loss, format_metric, format_metrics, format_target
 from .problems import Problem
 from .session import (
@@ -37,6 +37,7 @@ from .session import (
     resolve_target,
     start_weights,
 )
+from .signals import deferred, ending, say
 
 
 def build(cfg: Config) -> tuple[Config, Problem, torch.device]:
@@ -86,7 +87,8 @@ def _user_failed(command: str, cfg: Config, error: BaseException) -> int:
 
 
 def run_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Print the notebook's table for one walker or stepper run. Exit 0, 1 diverged, 130 Ctrl+C."""
+    """Print the notebook's table for one walker or stepper run. Exit 0, 1 diverged (or its
+    recording stopped), 130 Ctrl+C, 143 SIGTERM, 129 SIGHUP."""
     return guarded("run", cfg, lambda: _run(cfg, args, out or sys.stdout))
 
 
@@ -100,12 +102,21 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         trainer = make_racer(args.optimizer, problem, args.lr, w0)
     options = {**cfg.options(), "optimizer": args.optimizer, "lr": args.lr}
     # streamed to disk as it goes (flushed every second): a killed run keeps its epochs
-    recording = RecordWriter(args.record, trainer.rates, options) if args.record else None
+    try:
+        recording = RecordWriter(args.record, trainer.rates, options) if args.record else None
+    except OSError as error:  # (a full disk: the head does not fit)
+        why = describe_os_error(error)
+        print(f"walker-tui run: error: cannot write {args.record}: {why}", file=sys.stderr)
+        return 1
+    said: list[str] = []  # the recording's failure, once said
 
     def on_epoch(rec: HostEpoch) -> None:
         last[:] = [rec]
         if recording is not None:
             recording.add(rec)
+            if recording.failure is not None and not said:  # the run goes on without it
+                said.append(recording.failure)
+                say(f"walker-tui run: error: {recording.failure}; the run goes on")
         if args.quiet:
             return
         loss = format_loss(rec.loss, cfg.min_loss)
@@ -145,12 +156,17 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         outcome = run(
             trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch, sync_every=host_batch(device)
         )
-    except KeyboardInterrupt:
-        out.flush()
-        print(f"Interrupted at epoch {trainer.epoch}.", file=sys.stderr)
-        return _save(recording, args, 130)
+    except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM, SIGHUP (walker_tui.signals)
+        with deferred():  # (a second signal does not cut the .npz's assembly short)
+            words, code = ending(stop)
+            try:
+                out.flush()
+            except (OSError, ValueError):  # (a terminal that hung up)
+                pass
+            say(f"{words} at epoch {trainer.epoch}.")
+            return _save(recording, said, code)
     except BaseException:  # any other failure still ends the file cleanly (npz assembled)
-        _save(recording, args, 1)
+        _save(recording, said, 1)
         raise
     line = final_line(outcome, cfg.min_loss, walker)
     if last and last[0].metrics and outcome.state != "diverged":
@@ -159,12 +175,22 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     if problem.notice:
         print(f"note: {problem.notice}", file=sys.stderr)
     out.flush()
-    return _save(recording, args, 1 if outcome.state == "diverged" else 0)
-
-
-def _save(recording: RecordWriter | None, args: argparse.Namespace, code: int) -> int:
+    code = 1 if outcome.state == "diverged" else 0
     if recording is not None:
         recording.close()  # ends the file cleanly (an .npz is assembled from its sidecar)
+        if recording.failure is not None:  # the run ends with its recording's line, exit 1
+            say(f"walker-tui run: error: {recording.failure}.")
+            return 1
+    return code
+
+
+def _save(recording: RecordWriter | None, said: list[str], code: int) -> int:
+    """End the recording of a run cut short (an .npz is assembled from its sidecar); a failure
+    first seen now is said now."""
+    if recording is not None:
+        recording.close()
+        if recording.failure is not None and not said:
+            say(f"walker-tui run: error: {recording.failure}.")
     return code
 
 
@@ -331,7 +357,8 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             "shown only when both reached the target; not reached: stopped at the epoch limit "
             f"with the final loss shown{sweep_note})\n"
         )
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM, SIGHUP (walker_tui.signals)
+        words, code = ending(stop)
+        say(f"{words}.")
+        return code
     return 0

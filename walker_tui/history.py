@@ -283,6 +283,12 @@ class RecordWriter:
     ``atomic=True`` (used by :meth:`Recording.save`) gives all or nothing instead: ``.csv`` and
     ``.json`` go to a temporary file renamed into place at the end, and an error drops the write.
     Use as a context manager, or call :meth:`close`.
+
+    A streamed recording never raises once it is open (opening it does, on a bad path or a full
+    disk): when the file cannot be written (a full disk, a quota, an I/O error), or another
+    process deletes or replaces it (seen at the next flush), the recording stops there, leaves
+    what is on disk as it is (it loads: a half-written last row is dropped) and :attr:`failure`
+    says in one line after which epoch and why; :meth:`add` then does nothing.
     """
 
     def __init__(
@@ -302,6 +308,10 @@ class RecordWriter:
         self.atomic = atomic
         self.count = 0
         self.closed = False
+        self.failure: str | None = None  # why the recording stopped, in one line
+        self.last_epoch: int | None = None  # the last epoch handed over (and written)
+        self.kept: int | None = None  # after a failure: the last whole epoch left on disk
+        self.gone = False  # after a failure: another process deleted or replaced the file
         self._tmp: Path | None = None
         target = self.path
         if atomic and suffix != ".npz":
@@ -310,6 +320,7 @@ class RecordWriter:
             self._tmp = target = Path(tmp)
         sink = {".csv": _CsvSink, ".json": _JsonSink, ".npz": _NpzSink}[suffix]
         self._sink = sink(target, self.lrs, self.options)
+        self._identity = _identity(self._sink.fh)  # to see another process delete or replace it
         # add() and the timer take turns on the file: neither sees the other's half-done write
         self._lock = threading.Lock()
         self._unflushed = False
@@ -322,23 +333,89 @@ class RecordWriter:
             self._timer.start()
 
     def add(self, rec: Any) -> None:
+        if self.failure is not None:
+            return
         row = as_row(rec, self.lrs)
         with self._lock:
-            self._sink.write(row)
+            if self.failure is not None:
+                return
+            try:
+                self._sink.write(row)
+            except OSError as error:
+                self._fail(error)
+                return
             self._unflushed = True
+            self.last_epoch = row.epoch
         self.count += 1
 
     def flush(self) -> None:
         with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        """(Holding the lock.) Hand what was written to the operating system, unless the file
+        is no longer ours."""
+        if self.failure is not None or self.closed:
+            return
+        gone = self._gone()
+        if gone is not None:
+            self._fail(gone=gone)
+            return
+        try:
             self._sink.flush()
-            self._unflushed = False
+        except OSError as error:
+            self._fail(error)
+            return
+        self._unflushed = False
 
     def _flush_every(self, seconds: float) -> None:
         while not self._stop.wait(seconds):
             with self._lock:
                 if self._unflushed and not self.closed:
-                    self._sink.flush()
-                    self._unflushed = False
+                    try:
+                        self._flush()
+                    except OSError:  # an atomic write: close() says it
+                        pass
+
+    def _gone(self) -> str | None:
+        """'deleted' or 'moved or replaced' when the file at the sink's path is no longer the
+        one it opened (another process: rm, log rotation); None while it is."""
+        if self._identity is None:
+            return None
+        try:
+            now = os.stat(self._sink.file)
+        except FileNotFoundError:
+            return "deleted"
+        except OSError:
+            return None
+        return None if (now.st_dev, now.st_ino) == self._identity else "moved or replaced"
+
+    def _fail(self, error: OSError | None = None, gone: str | None = None) -> None:
+        """(Holding the lock.) Stop recording: the file is closed as it is and :attr:`failure`
+        says after which epoch and why. An atomic write raises instead (nothing is kept)."""
+        if self.atomic and error is not None:
+            self.failure = f"{describe_os_error(error)} ({self._sink.file})"
+            raise error
+        sink = self._sink
+        sink.abandon()
+        file = sink.file
+        kept = self.last_epoch
+        if gone is None:
+            try:
+                kept = sink.last_epoch()  # what is on disk: a cut last row does not count
+            except (OSError, ValueError):
+                pass
+        at = "before its first epoch" if kept is None else f"after epoch {kept}"
+        if gone is not None:
+            why = f"{file} was {gone} by another process"
+            if gone != "deleted":
+                why += " (the file there now is left alone)"
+        else:
+            why = f"{describe_os_error(error)} ({file}"
+            why += ": walker-tui replay opens it)" if file.suffix == ".part" else ")"
+        self.failure = f"the recording stopped {at}: {why}"
+        self.kept, self.gone = kept, gone is not None
+        self._unflushed = False
 
     def _stop_timer(self) -> None:
         self._stop.set()
@@ -346,14 +423,39 @@ class RecordWriter:
             self._timer.join()
 
     def close(self) -> None:
-        """End the file cleanly (idempotent)."""
+        """End the file cleanly (idempotent). A streamed recording that cannot be ended says why
+        in :attr:`failure` (an .npz that cannot be assembled keeps its whole ``.part``)."""
         if self.closed:
             return
         self._stop_timer()
         with self._lock:
             self.closed = True
+            if self.failure is not None:
+                if self.atomic:
+                    self._sink.discard()
+                    self._discard()
+                    raise OSError(self.failure)
+                return  # (the file was left as it stood when it stopped)
+            gone = None if self.atomic else self._gone()
+            if gone is not None:
+                self._fail(gone=gone)
+                return
             try:
                 self._sink.close(self.path)
+            except OSError as error:
+                if self.atomic:
+                    self._sink.discard()
+                    self._discard()
+                    raise
+                self._fail(error)
+                if isinstance(self._sink, _NpzSink):
+                    upto = "no epochs" if self.kept is None else f"the epochs up to {self.kept}"
+                    why = describe_os_error(error)
+                    self.failure = (
+                        f"could not assemble {self.path}: {why}; {self._sink.part} holds {upto} "
+                        "(walker-tui replay opens it)"
+                    )
+                return
             except BaseException:
                 self._discard()
                 raise
@@ -387,16 +489,79 @@ class RecordWriter:
             self.close()
 
 
+def _open(path: Path, mode: str, newline: str | None = None) -> Any:
+    """Every file a recording streams to is opened here (the tests hand it a disk that fills)."""
+    return open(path, mode, newline=newline)  # noqa: SIM115 (the sink closes it)
+
+
+def _begin(path: Path, mode: str, head: Any, newline: str | None = None) -> Any:
+    """A recording's file, opened with its head written and flushed; a head that does not fit
+    (a full disk) takes the file it began with it."""
+    fh = _open(path, mode, newline=newline)
+    try:
+        fh.write(head)
+        fh.flush()
+    except OSError:
+        _close_quietly(fh)
+        path.unlink(missing_ok=True)
+        raise
+    return fh
+
+
+def _identity(fh: Any) -> tuple[int, int] | None:
+    """(device, inode) of an open file, or None where the platform gives no inode."""
+    try:
+        st = os.fstat(fh.fileno())
+    except (OSError, AttributeError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if st.st_ino else None
+
+
+def describe_os_error(error: OSError | None) -> str:
+    """An OSError's words, as a sentence's clause: 'no space left on device'."""
+    text = (getattr(error, "strerror", None) or str(error)).strip() or type(error).__name__
+    return text[0].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _close_quietly(fh: Any) -> None:
+    """Close a file whose writes failed: what its buffer still holds is dropped, the handle is
+    closed all the same."""
+    try:
+        fh.close()
+    except OSError:
+        pass
+
+
+def _tail_lines(path: Path, block: int = 1 << 16) -> list[bytes]:
+    """A file's last lines as its loader sees them: the piece after the last newline (a cut row,
+    or empty) last, and before it at least two whole lines (or the file's start)."""
+    with open(path, "rb") as fh:
+        at = fh.seek(0, os.SEEK_END)
+        blocks: list[bytes] = []
+        newlines = 0
+        while at > 0 and newlines < 3:
+            step = min(block, at)
+            at -= step
+            fh.seek(at)
+            blocks.insert(0, fh.read(step))
+            newlines += blocks[0].count(b"\n")
+    lines = b"".join(blocks).split(b"\n")
+    return lines[1:] if at > 0 else lines  # (the first piece may have been cut by the window)
+
+
 class _CsvSink:
     """Two comment lines (options, lrs), a header row (written with the first epoch, when the
     number of weights is known), then one row an epoch."""
 
     def __init__(self, path: Path, lrs: list[float], options: dict[str, Any]) -> None:
         self.k = len(lrs)
-        self.fh = open(path, "w", newline="")  # noqa: SIM115 (closed in close)
-        self.fh.write(f"# walker-tui record; options: {json.dumps(options)}\n")
-        self.fh.write(f"# lrs: {json.dumps(lrs)}\n")
-        self.fh.flush()
+        self.file = path
+        self.fh = _begin(
+            path,
+            "w",
+            f"# walker-tui record; options: {json.dumps(options)}\n# lrs: {json.dumps(lrs)}\n",
+            newline="",
+        )
         self.d: int | None = None
 
     def _header(self, d: int) -> None:
@@ -426,7 +591,17 @@ class _CsvSink:
         self.fh.close()
 
     def discard(self) -> None:
-        self.fh.close()
+        _close_quietly(self.fh)
+
+    def abandon(self) -> None:
+        _close_quietly(self.fh)
+
+    def last_epoch(self) -> int | None:
+        """The last whole row on disk (the loader drops a cut one)."""
+        lines = _tail_lines(self.file)
+        whole = lines[-2] if len(lines) >= 2 else b""
+        first = whole.split(b",", 1)[0]
+        return int(first) if first.isdigit() else None  # (a head line: no epochs yet)
 
 
 class _JsonSink:
@@ -434,10 +609,9 @@ class _JsonSink:
     the end: a finished file is one JSON document; a cut one loads line by line."""
 
     def __init__(self, path: Path, lrs: list[float], options: dict[str, Any]) -> None:
-        self.fh = open(path, "w")  # noqa: SIM115 (closed in close)
+        self.file = path
         head = json.dumps({"options": options, "lrs": lrs})
-        self.fh.write(head[:-1] + ', "epochs": [')
-        self.fh.flush()
+        self.fh = _begin(path, "w", head[:-1] + ', "epochs": [')
         self.sep = "\n"
 
     def write(self, row: Row) -> None:
@@ -462,7 +636,21 @@ class _JsonSink:
         self.fh.close()
 
     def discard(self) -> None:
-        self.fh.close()
+        _close_quietly(self.fh)
+
+    def abandon(self) -> None:
+        _close_quietly(self.fh)
+
+    def last_epoch(self) -> int | None:
+        """The last epoch line on disk that parses whole (as the loader reads a cut file)."""
+        for line in reversed(_tail_lines(self.file)[-2:]):
+            try:
+                doc = json.loads(line.strip().strip(b","))
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and "epoch" in doc and "options" not in doc:
+                return int(doc["epoch"])
+        return None
 
 
 # The .npz sidecar: a magic line, a JSON line {"options", "lrs"}, and with the first epoch a JSON
@@ -505,10 +693,9 @@ class _NpzSink:
         self.k = len(lrs)
         self.lrs = lrs
         self.options = options
-        self.part = sidecar(path)
-        self.fh = open(self.part, "wb")  # noqa: SIM115 (closed in close)
-        self.fh.write(_MAGIC + json.dumps({"options": options, "lrs": lrs}).encode() + b"\n")
-        self.fh.flush()
+        self.part = self.file = sidecar(path)
+        head = _MAGIC + json.dumps({"options": options, "lrs": lrs}).encode() + b"\n"
+        self.fh = _begin(self.part, "wb", head)
         self.buf: np.ndarray | None = None
 
     def _dims(self, d: int) -> None:
@@ -544,8 +731,25 @@ class _NpzSink:
         self.part.unlink()
 
     def discard(self) -> None:
-        self.fh.close()
+        _close_quietly(self.fh)
         self.part.unlink(missing_ok=True)
+
+    def abandon(self) -> None:
+        _close_quietly(self.fh)
+
+    def last_epoch(self) -> int | None:
+        """The last whole record of the sidecar on disk."""
+        with open(self.part, "rb") as fh:
+            head = [fh.readline() for _ in range(3)]
+            if head[0] != _MAGIC or not head[2].endswith(b"\n"):
+                return None
+            dtype = _stream_dtype(json.loads(head[2])["d"], self.k)
+            start = fh.tell()
+            count = (os.fstat(fh.fileno()).st_size - start) // dtype.itemsize
+            if count <= 0:
+                return None
+            fh.seek(start + (count - 1) * dtype.itemsize)
+            return int(np.frombuffer(fh.read(8), "<i8")[0])
 
 
 def _assemble(

@@ -8,6 +8,8 @@ app's walker does (walker_tui.engine.Walker). Pure torch and numpy: no UI import
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,7 +146,11 @@ class WalkerSGD(torch.optim.Optimizer):
     plain random directions the size of its weights). The coordinates are the least-squares
     projection of ``w - w0`` onto the plane. Recording holds three more copies of the weights
     (w0 and the two directions). ``close()`` ends the file; or use the optimizer as a context
-    manager (``with WalkerSGD(...) as opt:``).
+    manager (``with WalkerSGD(...) as opt:``). The recording never stops the training: when its
+    file cannot be written (a full disk) or another process deletes it, the recording stops
+    there (what is on disk still loads), ``step`` warns once (a RuntimeWarning) and goes on,
+    and ``record_error`` says after which epoch and why (None while all is well). A file that
+    cannot be opened at all raises here, before any step.
     """
 
     def __init__(
@@ -174,6 +180,7 @@ class WalkerSGD(torch.optim.Optimizer):
         self.state["walker"] = {"step": 0, "rates": list(rates), "span": self.span0, "loss": None}
         self.last: StepInfo | None = None
         self.writer: RecordWriter | None = None
+        self._record_warned = False
         self._plane: tuple[list[torch.Tensor], list[torch.Tensor], np.ndarray] | None = None
         if record is not None:
             options = {
@@ -217,6 +224,29 @@ class WalkerSGD(torch.optim.Optimizer):
         """End the recording cleanly (idempotent; nothing to do without ``record=``)."""
         if self.writer is not None:
             self.writer.close()
+            self._warn_record()
+
+    @property
+    def record_error(self) -> str | None:
+        """Why the recording stopped (a full disk, a deleted file), in one line; None if it
+        did not (or there is none)."""
+        return None if self.writer is None else self.writer.failure
+
+    def _warn_record(self) -> None:
+        """Warn once that the recording stopped; training goes on without it."""
+        error = self.record_error
+        if error is not None and not self._record_warned:
+            self._record_warned = True
+            level, frame = 1, sys._getframe(0)  # the user's line: past torch's step wrapper
+            while frame is not None and frame.f_globals.get("__name__", "").startswith(
+                ("walker_tui.", "torch.")
+            ):
+                level, frame = level + 1, frame.f_back
+            warnings.warn(
+                f"WalkerSGD: {error}; training goes on without it (opt.record_error)",
+                RuntimeWarning,
+                stacklevel=level,
+            )
 
     def __enter__(self) -> WalkerSGD:
         return self
@@ -428,6 +458,7 @@ class WalkerSGD(torch.optim.Optimizer):
                     self.last.loss,
                 )
             )
+            self._warn_record()  # (a recording that stopped never raises from step)
         if self.grid == "adaptive":
             walker["rates"], walker["span"] = adapt_rates(
                 walker["rates"], walker["span"], self.span0, winner, not moved

@@ -1,0 +1,61 @@
+"""A disk that fills: the file object a recording gets raises ENOSPC once ``room`` bytes are
+written, as a full disk does (the write that crosses the limit is cut short, the next fails)."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+
+from walker_tui import history
+
+
+class FullDisk(io.RawIOBase):
+    """A real file on disk that takes ``room`` bytes, then fails every write with ENOSPC."""
+
+    def __init__(self, path: os.PathLike[str] | str, room: int) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        self.room = room
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return os.lseek(self.fd, offset, whence)
+
+    def tell(self) -> int:
+        return os.lseek(self.fd, 0, os.SEEK_CUR)
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        n = os.write(self.fd, bytes(memoryview(data)[: self.room]))
+        self.room -= n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def fill_disk_after(monkeypatch, room: int) -> list[FullDisk]:
+    """Every recording file opened from now on fills after ``room`` bytes; the list gets each."""
+    opened: list[FullDisk] = []
+
+    def opener(path, mode: str, newline: str | None = None):
+        raw = FullDisk(path, room)
+        opened.append(raw)
+        buffered = io.BufferedWriter(raw)
+        if "b" in mode:
+            return buffered
+        return io.TextIOWrapper(buffered, encoding="utf-8", newline=newline)
+
+    monkeypatch.setattr(history, "_open", opener)
+    return opened
