@@ -24,7 +24,7 @@ from .driver import Control, Driver, Event
 from .engine import HostEpoch
 from .grids import format_rate
 from .help import HelpScreen
-from .history import History, Recording, RecordWriter
+from .history import History, Recording, RecordWriter, describe_os_error
 from .messages import Failed, Frames, Racers, Started, Surface, wrap
 from .numbers import describe_outcome, epochs, format_loss, format_metric
 from .replay import ReplaySession
@@ -108,6 +108,7 @@ class WalkerApp(App[int]):
         self.note: tuple[str, str] | None = None  # the status line's passing note
         self.note_sticky = False
         self._record_dir: str | None = None
+        self._record_failed: tuple[int, str] | None = None  # (run, why): said once a run
         self._status_due: tuple | None = None  # (record, (epoch, latest)) of the frame building
         self.note_until = 0.0
         self._next_frame = 0.0
@@ -724,18 +725,34 @@ class WalkerApp(App[int]):
         if not recs:
             return
         if self.recorder is None:
-            if self._record_dir is None:
-                self._record_dir = tempfile.mkdtemp(prefix="walker-tui-")
+            if self._record_failure() is not None:
+                return  # (it could not start this run: said once)
             options = {
                 **self.cfg.options(),
                 "seed": self.seed,
                 "min_loss": self.target,
                 "optimizer": "walker",
             }
-            path = Path(self._record_dir) / f"run-{self.gen}.csv"
-            self.recorder = RecordWriter(path, list(recs[0].rates), options, flush_every=None)
+            try:
+                if self._record_dir is None:
+                    self._record_dir = tempfile.mkdtemp(prefix="walker-tui-")
+                path = Path(self._record_dir) / f"run-{self.gen}.csv"
+                self.recorder = RecordWriter(path, list(recs[0].rates), options, flush_every=None)
+            except OSError as error:  # (a full disk where temporary files go)
+                self._record_stopped(f"cannot record the run: {describe_os_error(error)}")
+                return
         for rec in recs:
             self.recorder.add(rec)
+        if self.recorder.failure is not None and self._record_failure() is None:
+            self._record_stopped(self.recorder.failure)  # the training goes on without it
+
+    def _record_failure(self) -> str | None:
+        failed = self._record_failed
+        return failed[1] if failed is not None and failed[0] == self.gen else None
+
+    def _record_stopped(self, why: str) -> None:
+        self._record_failed = (self.gen, why)
+        self.say(f"{why}; training goes on", style="bold red", seconds=10, sticky=True)
 
     def _free_name(self, stem: str, suffix: str) -> Path:
         """``stem.suffix`` in the working folder, or ``stem-2.suffix``... if that exists."""
@@ -747,27 +764,45 @@ class WalkerApp(App[int]):
         raise FileExistsError(f"no free name for {stem}{suffix} in {folder}")
 
     def action_save_record(self) -> None:
-        if self.recorder is None or self.recorder.count == 0:
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.flush()  # (never raises; sees a file another process deleted)
+            if recorder.failure is not None and self._record_failure() is None:
+                self._record_failed = (self.gen, recorder.failure)
+        failed = self._record_failure()  # the recording stopped: w saves what it holds
+        held = 0 if recorder is None else recorder.count
+        if failed is not None:
+            held = 0 if recorder is None or recorder.gone else (recorder.kept or 0)
+            if not held:
+                self.say(f"could not save the run: {failed}", style="bold red", sticky=True)
+                return
+        elif held == 0:
             self.say("nothing to save yet: the run has no epochs")
             return
+        dest = None
         try:
-            self.recorder.flush()
             dest = self._free_name(f"walker-tui-{self._file_stem}-seed{self.seed}", ".csv")
-            shutil.copyfile(self.recorder.path, dest)
+            shutil.copyfile(recorder.path, dest)  # type: ignore[union-attr]
         except OSError as error:
+            if dest is not None:
+                dest.unlink(missing_ok=True)  # (a copy a full disk cut short)
             self.say(f"could not save the run: {error}", style="bold red", seconds=8, sticky=True)
             return
+        note = "" if failed is None else f" (its recording stopped there: {failed})"
         self.say(
-            f"saved {epochs(self.recorder.count)} to {dest} (walker-tui replay {dest.name})",
+            f"saved {epochs(held)} to {dest} (walker-tui replay {dest.name}){note}",
             seconds=8,
             sticky=True,
         )
 
     def action_screenshot(self) -> None:
+        dest = None
         try:
             dest = self._free_name(f"walker-tui-{self._file_stem}-seed{self.seed}", ".svg")
             self.save_screenshot(filename=dest.name, path=str(dest.parent))
         except OSError as error:
+            if dest is not None:
+                dest.unlink(missing_ok=True)  # (an SVG a full disk cut short)
             self.say(
                 f"could not save the screenshot: {error}", style="bold red", seconds=8, sticky=True
             )

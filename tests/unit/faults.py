@@ -1,11 +1,19 @@
 """A disk that fills: the file object a recording gets raises ENOSPC once ``room`` bytes are
-written, as a full disk does (the write that crosses the limit is cut short, the next fails)."""
+written, as a full disk does (the write that crosses the limit is cut short, the next fails);
+and a real small disk (tmpfs) where the tests run as root."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from walker_tui import history
 
@@ -59,3 +67,31 @@ def fill_disk_after(monkeypatch, room: int) -> list[FullDisk]:
 
     monkeypatch.setattr(history, "_open", opener)
     return opened
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "256k") -> Iterator[Path]:
+    """A real small disk (a tmpfs mounted at ``folder/small``), where root may mount one;
+    skips the test elsewhere, saying why."""
+    mount = folder / "small"
+    mount.mkdir()
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30)
+
+
+def fill(disk: Path, leave: int) -> None:
+    """Fill ``disk`` but for ``leave`` bytes (tmpfs counts whole 4 KiB pages)."""
+    free = shutil.disk_usage(disk).free
+    (disk / "filler").write_bytes(b"\0" * max(0, free - leave))

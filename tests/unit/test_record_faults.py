@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from faults import fill_disk_after
+from faults import fill_disk_after, small_disk
 from test_record_stream import consecutive, fake, start_run
 
 from walker_tui import WalkerSGD
@@ -148,23 +147,8 @@ def test_the_flush_timer_sees_a_deleted_file_too(tmp_path):
 
 @pytest.fixture
 def tmpfs(tmp_path):
-    """A real 256 KiB disk (tmpfs), where root may mount one; skipped elsewhere."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root")
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30)
+    with small_disk(tmp_path) as disk:
+        yield disk
 
 
 def test_an_npz_that_cannot_be_assembled_keeps_its_whole_part(tmpfs):
