@@ -55,6 +55,9 @@ PACES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 0.0]  # 0 = as
 MIN_SIZE = (60, 20)
 FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
 EDGE_EPOCHS = 5  # a winner on the grid's edge this many epochs in a row gets a warning
+RISE_EPOCHS = 3  # the walker's loss rising this many epochs in a row gets a warning
+STATUS_LINES_MIN = 3  # the status line's rows at the smallest terminal (60x20)
+NOTE_EPOCHS = 25  # a note about an epoch shows while the epoch shown is this near it
 X_AXES = {"epoch": 0, "evaluations": 4, "seconds": 5}  # the loss curve's x: a History column
 
 
@@ -77,12 +80,13 @@ class WalkerApp(App[int]):
         Binding("r", "reseed", "reseed"),
         Binding("s", "race", "race"),
         Binding("x", "x_axis", "x axis", show=False),  # on the help screen; the Footer is full
+        # help and quit before the pace keys: a narrow footer cuts from the right
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit_app", "quit"),
         Binding("plus,equals_sign", "faster", "faster", key_display="+"),
         Binding("minus", "slower", "slower", key_display="-"),
         Binding("w", "save_record", "save run", show=False),
         Binding("p", "screenshot", "screenshot", show=False),
-        Binding("question_mark", "help", "help", key_display="?"),
-        Binding("q", "quit_app", "quit"),
         Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
     ]
 
@@ -138,17 +142,26 @@ class WalkerApp(App[int]):
         # of every 5 ms lets a key's handler take its turn sooner (benchmarks/app_redraw.py).
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
-        data = f" · {Path(self.cfg.data).name}" if self.cfg.data else ""
-        self.sub_title = (
-            f"{self.cfg.problem}{data} · {len(self.cfg.lrs)} rates · {self.cfg.lrs_spec}"
-        )
-        if self.replay is not None:
-            self.sub_title = f"replay · {self.sub_title}"
+        self._set_sub_title(None)
         self._check_size()
         bars = self.query_one(CandidateBars)
         bars.on_batch = bool(entry(self.cfg.problem).model and self.cfg.batch_size)
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
         self._start()
+
+    def _set_sub_title(self, rates: list[float] | None) -> None:
+        """The header: the problem, the grid, and an adaptive grid's range at the epoch shown."""
+        data = f" · {Path(self.cfg.data).name}" if self.cfg.data else ""
+        grid = f"{len(self.cfg.lrs)} rates · {self.cfg.lrs_spec}"
+        if self.cfg.grid == "adaptive":
+            now = sorted(r for r in (rates or []) if r > 0)
+            grid = f"{len(self.cfg.lrs)} rates · adaptive grid from {self.cfg.lrs_spec}"
+            if now:
+                grid += f", now {format_rate(now[0], now)}-{format_rate(now[-1], now)}"
+        title = f"{self.cfg.problem}{data} · {grid}"
+        title = f"replay · {title}" if self.replay is not None else title
+        if title != self.sub_title:
+            self.sub_title = title
 
     def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size.width, event.size.height)
@@ -157,6 +170,8 @@ class WalkerApp(App[int]):
     def _check_size(self, width: int | None = None, height: int | None = None) -> None:
         w, h = (width, height) if width is not None and height is not None else self.size
         self.screen.set_class(w < MIN_SIZE[0] or h < MIN_SIZE[1], "too-small")
+        for footer in self.query(Footer):  # a narrow terminal: the footer's keys packed closer
+            footer.compact = w < 100
 
     # --- state ---
 
@@ -164,6 +179,9 @@ class WalkerApp(App[int]):
         self.histories: dict[str, History] = {}
         self.outcomes: dict = {}
         self.edge_run, self.edge_warned, self.edge_side, self.edge_loss = 0, False, -1, np.inf
+        # the divergence warning's: rises in a row, warned, the lowest and the last loss
+        self.rises, self.rise_warned, self.low, self.rise_last = 0, False, np.inf, np.inf
+        self.note, self.note_epoch = None, None  # a note belongs to its run (and its epoch)
         self.surface: SurfaceData | None = None
         if getattr(self, "recorder", None) is not None:
             self.recorder.close()
@@ -214,6 +232,34 @@ class WalkerApp(App[int]):
         """Each trainer's outcome once it has one; a racer still going shows its current loss."""
         if self.error:
             return [f"error: {self.error} (r restarts, q quits)"]
+        return [part for _, part in self._outcome_parts()]
+
+    @property
+    def summary_short(self) -> list[str]:
+        """The outcomes for a small terminal: the walker's, the best racer's (lowest loss) and
+        how many more there are."""
+        if self.error:
+            return self.summary
+        parts = self._outcome_parts()
+        if len(parts) <= 2:
+            return [part for _, part in parts]
+
+        def loss(name: str) -> float:
+            latest = self.histories[name].latest if name in self.histories else None
+            value = latest.loss if latest is not None else np.inf
+            return value if np.isfinite(value) else np.inf
+
+        walker = [p for n, p in parts if n == "walker"]
+        racers = [(n, p) for n, p in parts if n != "walker"]
+        best = min(racers, key=lambda item: loss(item[0]))[1]
+        more = f"+{len(racers) - 1} more"
+        # one line each, longest first: the status line takes the first that fits
+        return [" · ".join([*walker, f"best racer {best}", more]),
+                " · ".join([*walker, f"best {best}", more]),
+                f"best racer {best} · {more}", f"best {best} · {more}",
+                f"{len(racers)} racers (a wider terminal shows them)"]  # fmt: skip
+
+    def _outcome_parts(self) -> list[tuple[str, str]]:
         target = self.target
         parts = []
         for name, outcome in self.outcomes.items():
@@ -229,16 +275,24 @@ class WalkerApp(App[int]):
             accuracy = (latest.metrics or {}).get("held-out accuracy") if latest else None
             if accuracy is not None and len(self.outcomes) > 1:
                 part += f" ({format_metric('accuracy', accuracy)} held out)"
-            parts.append(part)
+            parts.append((name, part))
         return parts
 
     def say(
-        self, text: str, style: str = "bold yellow", seconds: float = 4.0, sticky: bool = False
+        self,
+        text: str,
+        style: str = "bold yellow",
+        seconds: float = 4.0,
+        sticky: bool = False,
+        epoch: int | None = None,
     ) -> None:
         """A note on the status line's last row for a few seconds: feedback for a key that
         changes nothing (gone at the next key that does something), or, ``sticky``, a warning
-        or a saved file's name (gone when its time is up; toasts would cover the status line)."""
+        or a saved file's name (gone when its time is up; toasts would cover the status line).
+        A note goes with its run (a reseed clears it); one about ``epoch`` shows only while the
+        epoch shown is within NOTE_EPOCHS of it."""
         self.note = (text, style)
+        self.note_epoch = epoch
         self.note_sticky = sticky
         self.note_until = time.monotonic() + seconds
         self.set_timer(seconds + 0.05, self._expire_note)
@@ -350,6 +404,7 @@ class WalkerApp(App[int]):
         self.eps = ev.eps
         self.behind = ev.behind
         self._watch_edge(ev.frames)
+        self._watch_rise(ev.frames)
         self._record(ev.frames)
         self.dirty = True
 
@@ -358,11 +413,15 @@ class WalkerApp(App[int]):
         still falls: the best rate may lie outside the grid. Epochs whose candidates tie (a
         converged run) or that did not lower the loss say nothing about the grid."""
         k = len(self.cfg.lrs)
-        if self.edge_warned or self.cfg.grid == "adaptive" or k < 2:
+        if self.cfg.grid == "adaptive" or k < 2:
             return
         for frame in frames:
             rec = frame.get("walker")
             if rec is None or rec.epoch < 2 or not rec.moved:
+                continue
+            if self.edge_warned:  # the warning stays true while the winner keeps to that edge
+                if rec.winner == (0 if self.edge_side == 0 else k - 1) and self.note_epoch:
+                    self.note_epoch = rec.epoch
                 continue
             losses = np.asarray(rec.losses[:k], dtype=float)
             fell = rec.loss < self.edge_loss * (1 - 1e-6)
@@ -383,8 +442,34 @@ class WalkerApp(App[int]):
                     "(widen --lrs or try --grid adaptive)",
                     seconds=12,
                     sticky=True,
+                    epoch=rec.epoch,
                 )
                 self.edge_warned = True
+
+    def _watch_rise(self, frames: list[dict]) -> None:
+        """Warn once a run when the walker's loss has risen RISE_EPOCHS epochs in a row to at
+        least twice its lowest: a grid of rates too large diverges, and said so only at the end.
+        (An adaptive grid or --stay never lets the loss rise.)"""
+        if self.rise_warned or self.cfg.grid == "adaptive" or self.cfg.stay:
+            return
+        for frame in frames:
+            rec = frame.get("walker")
+            if rec is None:
+                continue
+            rose = not rec.loss <= self.rise_last * (1 + 1e-6)  # (a nan or inf loss rose too)
+            self.rises = self.rises + 1 if rose else 0
+            self.rise_last = rec.loss
+            self.low = min(self.low, rec.loss) if np.isfinite(rec.loss) else self.low
+            if self.rises >= RISE_EPOCHS and not rec.loss < 2 * self.low:
+                self.say(
+                    f"the loss has risen {self.rises} epochs in a row, to "
+                    f"{format_loss(rec.loss)} (lowest {format_loss(self.low)}): the rates may be "
+                    "too large: lower --lrs, add --stay, or try --grid adaptive",
+                    style="bold red",
+                    seconds=15,
+                    sticky=True,
+                )
+                self.rise_warned = True
                 return
 
     def on_failed(self, msg: Failed) -> None:
@@ -496,6 +581,8 @@ class WalkerApp(App[int]):
             )
             # shown with the panels, when their builds land
             self._status_due = (rec, (epoch, self.latest_epoch))
+            if self.cfg.grid == "adaptive" and rec is not None:
+                self._set_sub_title(list(rec.rates))
 
     @staticmethod
     def _path_losses(series: tuple | None) -> tuple[float, float] | None:
@@ -540,12 +627,20 @@ class WalkerApp(App[int]):
             eps=self.eps if self.state == "running" else None,
             pace=self.pace_text,
             summary=self.summary,
-            note=self.note if time.monotonic() < self.note_until else None,
+            short=self.summary_short,
+            # at most what leaves the loss curve its rows (and never fewer than 3)
+            max_lines=max(STATUS_LINES_MIN, self.size.height - 16),
+            note=self.note if self._note_shows(epoch) else None,
             data=Path(self.cfg.data).name if self.cfg.data else None,
             rec_epoch=rec.epoch if rec is not None else None,
             metrics=rec.metrics if rec is not None else None,
             batch=self.cfg.batch_size if entry(self.cfg.problem).model else None,
         )
+
+    def _note_shows(self, epoch: int) -> bool:
+        if self.note is None or time.monotonic() >= self.note_until:
+            return False
+        return self.note_epoch is None or abs(epoch - self.note_epoch) <= NOTE_EPOCHS
 
     @property
     def _file_stem(self) -> str:
@@ -575,6 +670,14 @@ class WalkerApp(App[int]):
             return True
         if self.done:
             why = {"reached": "reached its target", "limit": "stopped at its epoch limit"}
+            if self.replay is not None:
+                self.say(
+                    "the recording ends here: left, page up or home go back, q quits"
+                    if self.state == "ended"
+                    else f"the replay is at its last epoch (the run "
+                    f"{why.get(self.state, self.state)}): left, page up or home go back, q quits"
+                )
+                return True
             self.say(f"the run {why.get(self.state, self.state)}: r reseeds, s races, q quits")
             return True
         return False
@@ -605,14 +708,19 @@ class WalkerApp(App[int]):
     def _travel(self, to: float, direction: int) -> None:
         """Show the held epoch nearest ``to`` (at or before it going back, at or after it going
         forth), pausing a running walk first; say so when there is nowhere further to go."""
-        walker = self.histories.get("walker")
-        if walker is None or walker.latest is None:
+        held = [h for h in self.histories.values() if h.latest is not None]
+        if not held:
+            if direction != 0:
+                self.say("no epochs yet to travel through: n steps one, space runs")
             return
         if not self.control.paused and self.state == "running":
             self.control.set(paused=True, steps=0)
         latest = self.latest_epoch
-        to = max(walker.first_held, min(latest, to))
-        target = walker.nearest(to, direction) if to < walker.latest.epoch else latest
+        # the history that reaches furthest: a racer that outlasts the walker has epochs of its
+        # own past the walker's last (those snapped back to the newest before)
+        longest = max(held, key=lambda h: h.latest.epoch)
+        to = max(longest.first_held, min(latest, to))
+        target = longest.nearest(to, direction) if to < latest else latest
         if target is None or target == self.shown_epoch:
             if direction == 0:  # (a click on the epoch shown)
                 return
@@ -684,6 +792,12 @@ class WalkerApp(App[int]):
             return
         self.race = not self.race
         self.control.set(race=self.race)
+        if self.latest_epoch == 0:  # nothing on screen changes yet: say what will happen
+            self.say(
+                "the racers will start with the walker (s again: no racers)"
+                if self.race
+                else "no racers: the walker will run alone (s again: race)"
+            )
         self.dirty = True
 
     def _pace_step(self, delta: int) -> None:
@@ -829,7 +943,19 @@ class WalkerApp(App[int]):
         sys.setswitchinterval(getattr(self, "_switch_interval", sys.getswitchinterval()))
 
 
+class ReplayApp(WalkerApp):
+    """The app playing a recording: its footer names only keys that work there (r and s still
+    answer, with a note that a replay has one seed and no racers)."""
+
+    BINDINGS = [
+        Binding("r", "reseed", "reseed", show=False),
+        Binding("s", "race", "race", show=False),
+    ]
+
+
 def make_app(cfg: Config, start_paused: bool = False, replay: Recording | None = None) -> WalkerApp:
     """The one factory for the CLI and the tests (``replay``: play this recording instead of
     training; ``cfg`` is then the one it was made with, see walker_tui.replay)."""
+    if replay is not None:
+        return ReplayApp(cfg, start_paused=start_paused, replay=replay)
     return WalkerApp(cfg, start_paused=start_paused, replay=replay)

@@ -166,7 +166,8 @@ async def test_x_switches_the_loss_curve_axis():
         for axis in ("evaluations", "seconds", "epoch"):
             await pilot.press("x")
             assert app.x_axis == axis
-            await until(pilot, lambda a=axis: f"by {a}" in curve.text)
+            words = {"seconds": "training time"}.get(axis, axis)  # (compute time, not wall)
+            await until(pilot, lambda w=words: f"by {w}" in curve.text)
             text = curve.text
             seen.append(text)
         assert len(set(seen)) == 3  # three different pictures

@@ -106,3 +106,60 @@ def test_an_adaptive_grid_that_keeps_staying_keeps_distinct_rates():
         grid, span = adapt_rates(grid, span, 1.0, len(grid), True)
     assert min(grid) >= 1e-12 * (1 - 1e-9) and len({f"{r:.4g}" for r in grid}) == 4
     assert np.allclose(sorted(grid), sorted(rates), rtol=1e-4)  # the two copies agree
+
+
+def contrast(rgb: tuple[int, int, int], background: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours."""
+
+    def lum(c):
+        ch = [v / 255 for v in c]
+        ch = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+
+    a, b = sorted((lum(rgb), lum(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def test_no_color_series_are_readable_and_differ_by_glyph(monkeypatch):
+    from walker_tui.widgets import bar_color, series_color, series_marker
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    names = ["walker"] + [f"racer {i}" for i in range(1, 7)]
+    for background in [(28, 28, 28), (36, 36, 36), (18, 18, 18)]:  # the 234/235 greys, darker
+        for i, name in enumerate(names):
+            color = series_color(name, i)
+            assert isinstance(color, tuple) and contrast(color, background) >= 3, (name, color)
+        assert contrast(bar_color(), background) >= 3
+    glyphs = [series_marker(name, i) for i, name in enumerate(names[:6])]
+    assert len(set(glyphs)) == len(glyphs)
+
+
+def test_no_racer_glyph_means_something_else_on_the_surface():
+    from walker_tui.widgets import RACER_MARKERS, WINNER_GLYPH
+    from walker_tui.widgets.surface_plot import CANDIDATE_GLYPH
+
+    surface_marks = {"o", "+", WINNER_GLYPH, CANDIDATE_GLYPH, "·", "*"}
+    assert not surface_marks & set(RACER_MARKERS)
+
+
+def test_a_legend_that_does_not_fit_counts_the_rest():
+    from walker_tui.widgets.loss_curve import LossCurve, fit_legend
+
+    items = ["⣿ walker", "• stepper 0.3", "x adam 0.05", "# lbfgs"]
+    assert fit_legend(items, 200) == " ".join(items)
+    short = fit_legend(items, 30)
+    assert short.endswith("more") and "+" in short and len(short) <= 30
+    kept = short.count("walker") + short.count("stepper") + short.count("adam")
+    assert int(short.split("+")[1].split()[0]) == len(items) - kept
+    xs = np.arange(1, 10.0)
+    series = {n.split(" ", 1)[1]: (xs, 1 / xs) for n in items}
+    shown = text_of(LossCurve(), 40, 14, series, 0.1)
+    assert "more" in shown
+
+
+def test_the_seconds_axis_says_training_time():
+    from walker_tui.widgets.loss_curve import LossCurve
+
+    xs = np.arange(1, 10.0)
+    shown = text_of(LossCurve(), 80, 16, {"walker": (xs / 100, 1 / xs)}, 0.1, None, "seconds")
+    assert "training time" in shown and "wall" not in shown

@@ -50,6 +50,14 @@ class LossCurve(PaintedPlot):
             plt.yticks([], [])
             self.axis = None
             return
+        if not any(len(ys) for _, ys in series.values()):
+            # no epoch yet: no axis or target line to invent (its range would be made up)
+            along = "training time" if x_axis == "seconds" else x_axis
+            plt.title(f"loss by {along}: no epoch yet")
+            plt.xticks([], [])
+            plt.yticks([], [])
+            self.axis = None
+            return
         # The legend is in the title, marker by marker: inside the plot it covered the curves.
         keys = [(legend_glyph(series_marker(n, i)), n) for i, n in enumerate(series)]
         along = "training time" if x_axis == "seconds" else x_axis

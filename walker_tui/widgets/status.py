@@ -74,7 +74,11 @@ class StatusLine(Static):
         rec_epoch: int | None = None,
         metrics: dict[str, float] | None = None,
         batch: int | None = None,
+        short: list[str] | None = None,
+        max_lines: int | None = None,
     ) -> None:
+        """``short``: the outcomes as one line, longest form first (the walker, the best racer,
+        +N), used when ``max_lines`` (a small terminal's budget) cannot hold them all."""
         width = self.content_size.width or max(20, self.app.size.width - 2)
         word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
         first = [(word, STATE_STYLES.get(state, ""))]
@@ -99,13 +103,33 @@ class StatusLine(Static):
         if batch:  # an epoch is a pass in mini-batches: the loss shown is on all the data
             facts.append((f"batches of {batch}, loss on all the data", ""))
         parts = [summary] if isinstance(summary, str) else list(summary)
-        lines = wrap_items(first, width) + wrap_items(facts, width)
-        # an item wider than the line (an error's text) is wrapped by words, not cut off
-        items = [(line, "") for p in parts if p for line in textwrap.wrap(p, max(10, width))]
-        lines += wrap_items(items, width, sep=" · ")
+        head, fact_lines = wrap_items(first, width), wrap_items(facts, width)
+
+        def outcome_lines(parts: list[str]) -> list[list[tuple[str, str]]]:
+            # an item wider than the line (an error's text) is wrapped by words, not cut off
+            items = [(line, "") for p in parts if p for line in textwrap.wrap(p, max(10, width))]
+            return wrap_items(items, width, sep=" · ")
+
+        outcomes = outcome_lines(parts)
+        notes = []
         if note is not None:  # wrapped by words: the height below counts its lines
-            for part in textwrap.wrap(note[0], max(10, width))[:3]:
-                lines.append([(part, note[1] or "bold yellow")])
+            notes = [[(part, note[1] or "bold yellow")]
+                     for part in textwrap.wrap(note[0], max(10, width))[:3]]  # fmt: skip
+        budget = max_lines or 10**6
+        if len(head) + len(fact_lines) + len(outcomes) + len(notes) > budget and short:
+            # one line: the first of the short forms that fits (the best racer and +N)
+            line = next((form for form in short if len(form) <= width), short[-1])
+            outcomes = outcome_lines([line])
+        # what a small terminal keeps, in order: the state word's line, the note (a key's
+        # feedback), the outcomes, then the rest of the first line's items, then the facts
+        kept = head[:1] + notes[: max(1, budget - 1)]
+        room = budget - len(kept)
+        outcomes = outcomes[: max(0, room)]
+        room -= len(outcomes)
+        head = head[: 1 + max(0, room)]
+        room -= len(head) - 1
+        fact_lines = fact_lines[: max(0, room)]
+        lines = head + fact_lines + outcomes + notes[: max(1, budget - 1)]
         text = Text()
         for i, line in enumerate(lines):
             sep = " · " if line and any(line[0][0] in p for p in parts) else SEP

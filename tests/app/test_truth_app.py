@@ -1,0 +1,212 @@
+"""Pilot: the app tells the truth in every state (issue 19): the adaptive grid in the header,
+a warning while the loss climbs, travel after a racer outlasts the walker, feedback for every
+key at epoch 0, notes that belong to their run, a replay's footer, the smallest terminal."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import drawn, panel_text, status_text, until
+
+from walker_tui.app import make_app
+from walker_tui.cli import main
+from walker_tui.config import Config
+from walker_tui.help import HelpScreen
+from walker_tui.replay import load_replay
+from walker_tui.widgets.candidates import CandidateBars
+from walker_tui.widgets.loss_curve import LossCurve
+
+
+def footer_text(app) -> str:
+    from textual.widgets import Footer
+
+    footer = app.screen.query_one(Footer)
+    return " ".join(str(getattr(w, "render")()) for w in footer.query("FooterKey"))
+
+
+async def test_the_adaptive_grid_shows_in_the_header_with_its_range():
+    app = make_app(Config(device="cpu", problem="rosenbrock", grid="adaptive"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        assert "adaptive grid from 0.1:1:0.1" in app.sub_title
+        for expected in (1, 2, 3):
+            await pilot.press("n")
+            await until(pilot, lambda e=expected: app.latest_epoch == e)
+        await drawn(pilot)
+        rates = [r for r in app.histories["walker"].latest.rates if r > 0]
+        assert f", now {min(rates):.2g}"[:8] in app.sub_title or ", now " in app.sub_title
+        assert "now 0.10-0.90" not in app.sub_title  # it moved off the starting grid
+
+
+async def test_a_walk_that_stays_says_so_in_the_candidates_title():
+    app = make_app(Config(device="cpu", problem="rosenbrock", grid="adaptive"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        for expected in (1, 2):
+            await pilot.press("n")
+            await until(pilot, lambda e=expected: app.latest_epoch == e)
+        await drawn(pilot)
+        rec = app.histories["walker"].latest
+        assert not rec.moved  # rosenbrock from its start: every rate of 0.1-0.9 overshoots
+        assert "lr stay" in status_text(app)
+        bars = panel_text(app.query_one(CandidateBars))
+        assert "stayed put" in bars and "best" in bars and "★" not in bars
+
+
+async def test_a_climbing_loss_is_warned_before_it_diverges():
+    app = make_app(Config(device="cpu", lrs_spec="5,10,20", pace=8))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.rise_warned, timeout=30)
+        assert app.state == "running"  # warned while it still runs, not at the end
+        text = status_text(app)
+        assert "risen 3 epochs in a row" in text and "lower --lrs" in text
+
+
+async def test_left_and_page_up_travel_after_a_racer_outlasts_the_walker():
+    app = make_app(Config(device="cpu", pace=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        await pilot.press("s")
+        await until(pilot, lambda: "stepper 0.3" in app.histories and app.done)
+        assert app.latest_epoch == 30 and app.histories["walker"].latest.epoch == 11
+        await pilot.press("left")
+        await drawn(pilot)
+        assert app.shown_epoch == 29
+        await pilot.press("pageup")
+        await drawn(pilot)
+        assert app.shown_epoch == 19
+        await pilot.press("pageup")
+        await drawn(pilot)
+        assert app.shown_epoch == 9
+        await pilot.press("end")
+        await drawn(pilot)
+        assert app.shown_epoch == 30
+
+
+@pytest.mark.parametrize("key", ["left", "right", "home", "end", "pageup", "pagedown", "s"])
+async def test_every_key_says_something_at_epoch_0(key):
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await drawn(pilot)
+        before = status_text(app)
+        await pilot.press(key)
+        await pilot.pause(0.1)
+        after = status_text(app)
+        assert after != before, f"{key} at epoch 0 said nothing"
+        if key == "s":
+            assert "the racers will start with the walker" in after
+            await pilot.press("s")
+            await pilot.pause(0.1)
+            assert "no racers" in status_text(app)
+        else:
+            assert "no epochs yet" in after
+
+
+async def test_s_after_a_reseed_while_paused_says_so():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("r")
+        await until(pilot, lambda: app.seed == 18 and app.histories)
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        assert "racers will start" in status_text(app) or "no racers" in status_text(app)
+
+
+async def test_the_loss_panel_draws_no_made_up_axis_at_epoch_0():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await drawn(pilot)
+        text = panel_text(app.query_one(LossCurve))
+        assert "no epoch yet" in text and "target" not in text
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 1)
+        await drawn(pilot)
+        assert "start" in panel_text(app.query_one(CandidateBars))  # not blank at 80x24
+
+
+@pytest.mark.parametrize("key,action", [("w", "save_record"), ("p", "screenshot")])
+async def test_w_and_p_work_on_the_help_screen(key, action, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(Config(device="cpu", pace=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press(key)
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, HelpScreen)
+        suffix = ".csv" if key == "w" else ".svg"
+        assert list(tmp_path.glob(f"*{suffix}")), f"{key} on the help screen saved nothing"
+
+
+async def test_a_saved_files_note_does_not_outlive_its_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(Config(device="cpu", pace=0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        await pilot.press("w")
+        await pilot.pause(0.1)
+        assert "saved 11 epochs" in status_text(app)
+        await pilot.press("r")
+        await until(pilot, lambda: app.seed == 18 and app.histories)
+        await drawn(pilot)
+        assert "saved" not in status_text(app)
+
+
+async def test_an_edge_warning_belongs_to_its_epochs():
+    app = make_app(Config(device="cpu", pace=0, lrs_spec="0.01,0.02,0.03"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.edge_warned and app.done)
+        assert "the largest rate 0.03" in status_text(app)
+        assert app.note_epoch == 100  # the winner kept to the edge to the end: still true
+        app.note_epoch = 5  # as if the winner had left the edge after epoch 5
+        app.show_status(look_up=True)
+        assert "the largest rate 0.03" not in status_text(app)  # epoch 100 is far from 5
+        app.view_epoch = 3
+        app.show_status(look_up=True)
+        assert "the largest rate 0.03" in status_text(app)  # near it again
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    path = tmp_path / "run.csv"
+    assert main(["run", "--record", str(path), "--quiet", "--device", "cpu"]) == 0
+    return path
+
+
+async def test_a_replay_names_only_keys_that_work_there(recorded):
+    recording, cfg = load_replay(recorded)
+    app = make_app(cfg, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.done)
+        footer = footer_text(app)
+        assert "reseed" not in footer and "race" not in footer and "quit" in footer
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        text = status_text(app)
+        assert "r reseeds" not in text and "s races" not in text and "go back" in text
+
+
+async def test_the_smallest_terminal_keeps_the_curve_state_help_and_quit_in_a_race():
+    app = make_app(Config(device="cpu", pace=0, race=[("stepper", 0.3), ("momentum", 0.1),
+                                                        ("adam", 0.05), ("stepper", 0.7)]))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.press("s")
+        await until(pilot, lambda: len(app.histories) == 5 and app.done, timeout=40)
+        await drawn(pilot)
+        status = app.query_one("#status")
+        assert status.styles.height.value <= 4
+        assert "target reached" in status_text(app) or "epoch limit" in status_text(app)
+        assert "more" in status_text(app)  # the racers' outcomes counted, not cut
+        curve = app.query_one(LossCurve)
+        assert curve.size.height >= 7 and "⣿" in panel_text(curve) or "•" in panel_text(curve)
+        await pilot.pause(0.1)
+        keys = {str(w.render()): w.region for w in app.screen.query("FooterKey")}
+        palette = [r for t, r in keys.items() if "palette" in t][0]
+        for word in ("help", "quit"):
+            region = [r for t, r in keys.items() if word in t][0]
+            # on screen, whole, and left of the palette's key (the footer cuts from the right)
+            assert region.width >= len(word) and region.right <= palette.x, (word, keys)
