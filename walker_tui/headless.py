@@ -166,7 +166,8 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             say(f"{words} at epoch {trainer.epoch}.")
             return _save(recording, said, code)
     except BaseException:  # any other failure still ends the file cleanly (npz assembled)
-        _save(recording, said, 1)
+        with deferred():
+            _save(recording, said, 1)
         raise
     line = final_line(outcome, cfg.min_loss, walker)
     if last and last[0].metrics and outcome.state != "diverged":
@@ -177,7 +178,8 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     out.flush()
     code = 1 if outcome.state == "diverged" else 0
     if recording is not None:
-        recording.close()  # ends the file cleanly (an .npz is assembled from its sidecar)
+        with deferred():  # ends the file cleanly (an .npz is assembled from its sidecar)
+            recording.close()
         if recording.failure is not None:  # the run ends with its recording's line, exit 1
             say(f"walker-tui run: error: {recording.failure}.")
             return 1
