@@ -866,7 +866,7 @@ class WalkerApp(App[int]):
 
     def _record_stopped(self, why: str) -> None:
         self._record_failed = (self.gen, why)
-        self.say(f"{why}; training goes on", style="bold red", seconds=10, sticky=True)
+        self.say(f"{why}; training goes on", style="bold red", seconds=30, sticky=True)
 
     def _free_name(self, stem: str, suffix: str) -> Path:
         """``stem.suffix`` in the working folder, or ``stem-2.suffix``... if that exists."""
@@ -902,7 +902,7 @@ class WalkerApp(App[int]):
                 dest.unlink(missing_ok=True)  # (a copy a full disk cut short)
             self.say(f"could not save the run: {error}", style="bold red", seconds=8, sticky=True)
             return
-        note = "" if failed is None else f" (its recording stopped there: {failed})"
+        note = "" if failed is None else f" ({failed})"
         self.say(
             f"saved {epochs(held)} to {dest} (walker-tui replay {dest.name}){note}",
             seconds=8,
