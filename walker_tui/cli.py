@@ -277,7 +277,7 @@ def run_parser() -> Parser:
         help="walker (the default) or a racer: "
         + ", ".join(RACER_NAMES)
         + " (prodigy, dadapt (DAdaptSGD) and schedulefree (AdamWScheduleFree) need the racers "
-        'extra: pip install "walker-tui[racers]")',
+        'extra: pip install -e ".[racers]" in the clone)',
     )
     p.add_argument(
         "--lr",
@@ -492,7 +492,9 @@ def _check_extra(parser: Parser, flag: str, names: Sequence[str]) -> None:
     for name in names:
         module = EXTRA_RACERS.get(name)
         if module is not None and importlib.util.find_spec(module) is None:
-            parser.error(f'{flag} {name} needs the racers extra: pip install "walker-tui[racers]"')
+            parser.error(
+                f'{flag} {name} needs the racers extra: pip install -e ".[racers]" in the clone'
+            )
 
 
 def _check_exact(parser: Parser, problem: str, racers: list[tuple[str, float]]) -> None:
@@ -561,12 +563,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
 
+COMMANDS = ("run", "bench", "replay", "serve")
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `torchrun ... -m walker_tui run -- --n 1000`: torchrun reads --n as an abbreviation of its
     # own options unless a -- comes first; the -- itself means nothing here
     argv = _join_negative_values([a for a in argv if a != "--"])
-    command = argv[0] if argv and argv[0] in ("run", "bench", "replay", "serve") else "app"
+    command = argv[0] if argv and argv[0] in COMMANDS else "app"
+    if command == "app" and argv and not argv[0].startswith("-"):  # a word that is no command
+        app_parser().error(
+            f"{argv[0]!r} is not a command; the commands are {', '.join(COMMANDS)} "
+            "(walker-tui alone opens the app; walker-tui COMMAND --help)"
+        )
     if command == "replay":
         return _replay(argv[1:])
     if command == "serve":

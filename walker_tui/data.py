@@ -88,10 +88,14 @@ def _parse(path: Path, target: str | None, binary: bool) -> Table:
     if not rows:
         raise DataError(f"{str(path)!r} is empty")
     header = [c.strip() for c in rows[0][1]]
-    if all(_is_number(c) for c in header):
-        names, body = [str(i) for i in range(len(header))], rows
-    else:
-        names, body = header, rows[1:]
+    if len(header) > 1 and all(_is_number(c) for c in header):
+        # a first row of numbers is data, not names: said, never guessed (a guess either way
+        # misreads someone's file: a row lost, or numbers taken for column names)
+        raise DataError(
+            f"{str(path)!r} line {rows[0][0]} holds only numbers: --data needs a header row "
+            f"naming the columns first (e.g. {','.join(f'x{i}' for i in range(1, len(header)))},y)"
+        )
+    names, body = header, rows[1:]
     if len(names) < 2:
         seen = f"one column, split on {delimiter!r}"
         raise DataError(

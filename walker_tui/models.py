@@ -22,6 +22,7 @@ import copy
 import importlib
 import importlib.util
 import linecache
+import math
 import os
 import sys
 import traceback
@@ -589,6 +590,18 @@ def probe(problem: ModelProblem) -> None:
         raise UserProblemError(user_error(error, spec.label, spec.files)) from None
     finally:
         problem.use_batch(None)
+    # the loss at the start weights, on all the data: a nan or inf there is the user's loss (or
+    # data), not a divergence; said before any training (it read "Diverged at epoch 1")
+    try:
+        start = float(problem.full_loss(problem.w0))
+    except Exception as error:
+        raise UserProblemError(user_error(error, spec.label, spec.files)) from None
+    if not math.isfinite(start):
+        raise UserProblemError(
+            f"{spec.label}: the loss at the start weights is {start} on the training data, "
+            "before any step: check loss_fn and the data (a log of 0, a division by 0, nan "
+            "inputs)"
+        )
     if problem.held is not None:
         try:
             problem._loss_at(problem.w0, problem.held[0][:2], problem.held[1][:2])

@@ -64,6 +64,12 @@ def load_replay(path: str | Path) -> tuple[Recording, Config]:
     """The recording at ``path`` and the config it was made with."""
     path = Path(path)
     if not path.exists():
+        part = path.with_name(path.name + ".part")
+        if path.suffix == ".npz" and part.exists():  # a run killed before it assembled the .npz
+            raise ReplayError(
+                f"{str(path)!r} does not exist, but {str(part)!r} lies beside it: the run "
+                f"stopped before assembling the .npz; walker-tui replay {part} opens its epochs"
+            )
         raise ReplayError(f"{str(path)!r} does not exist")
     try:
         recording = Recording.load(path)

@@ -17,7 +17,7 @@ import socket
 import sys
 from collections.abc import Sequence
 
-EXTRA = 'pip install "walker-tui[web]"'
+EXTRA = 'pip install -e ".[web]" in the clone'
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 SHUTDOWN_S = 5.0  # how long a closing server waits for its apps to quit before killing them
@@ -153,7 +153,8 @@ def serve_command(argv: list[str]) -> int:
     cli._check_applies(parser, args)
     cli._check_exact(parser, args.problem, cli._racers(args))
     cli._check_model(parser, args)
-    cli._device(parser, args.device)
+    if args.device not in ("auto", "cpu"):  # (loading torch to check them takes seconds:
+        cli._device(parser, args.device)  # auto and cpu always work, and the URL comes sooner)
     cli.make_config(args)  # what the app will build from them
     try:
         import textual_serve.server  # noqa: F401

@@ -35,7 +35,7 @@ try:
 except ImportError:  # pragma: no cover - CI installs the web extra
     HAVE_SERVE = False
 needs_web = pytest.mark.skipif(
-    not HAVE_SERVE, reason='textual-serve is not installed: pip install "walker-tui[web]"'
+    not HAVE_SERVE, reason='textual-serve is not installed: pip install -e ".[web]"'
 )
 
 
@@ -314,7 +314,7 @@ def test_without_the_web_extra_serve_names_it(monkeypatch, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert 'needs the web extra (textual-serve): pip install "walker-tui[web]"' in err
+    assert 'needs the web extra (textual-serve): pip install -e ".[web]" in the clone' in err
 
 
 def test_app_options_pass_through_without_host_and_port():
@@ -334,3 +334,38 @@ def test_app_options_pass_through_without_host_and_port():
 
 def test_serve_is_in_the_apps_help():
     assert "walker-tui serve [options]" in cli.app_parser().format_help()
+
+
+def test_serve_to_a_file_says_its_url_at_once_without_loading_torch_and_stops_on_sigterm(
+    tmp_path,
+):
+    """`nohup walker-tui serve > log &`: the URL is in the file while the server runs (flushed,
+    not at exit), no torch is loaded to check --device auto (that took seconds on a loaded
+    machine), and SIGTERM stops it with its line."""
+    import signal
+
+    log = tmp_path / "log"
+    port = free_port()
+    code = (
+        "import sys, runpy; sys.argv = ['walker-tui', 'serve', '--port', sys.argv[1]];"
+        "import atexit; atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules,"
+        " flush=True)); runpy.run_module('walker_tui', run_name='__main__')"
+    )
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, str(port)], cwd=ROOT, stdin=subprocess.DEVNULL,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        end = time.monotonic() + 30
+        while "open http://" not in log.read_text():
+            assert process.poll() is None and time.monotonic() < end, log.read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert "walker-tui serve: stopping" in text
+    assert "torch loaded: False" in text

@@ -163,3 +163,51 @@ def test_the_seconds_axis_says_training_time():
     xs = np.arange(1, 10.0)
     shown = text_of(LossCurve(), 80, 16, {"walker": (xs / 100, 1 / xs)}, 0.1, None, "seconds")
     assert "training time" in shown and "wall" not in shown
+
+
+# --- headless and files (issue 19, items 19-22) ---
+
+
+def test_a_csv_whose_first_row_is_numbers_gets_one_line(tmp_path, capsys):
+    from walker_tui.cli import main
+
+    path = tmp_path / "nohdr.csv"
+    path.write_text("1,2,3\n4,5,6\n7,8,10\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--data", str(path), "--epochs", "3"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "line 1 holds only numbers" in err and "header row" in err
+    assert "Traceback" not in err
+
+
+def test_a_nan_loss_at_the_start_is_said_before_training_not_as_divergence(capsys):
+    from pathlib import Path
+
+    from walker_tui.cli import main
+
+    spec = f"{Path(__file__).parent / 'user_problems.py'}:nan_loss"
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--problem", spec, "--epochs", "3", "--device", "cpu"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "the loss at the start weights is nan" in err and "Diverged" not in err
+
+
+def test_replay_of_a_killed_npz_points_at_its_part_file(tmp_path):
+    from walker_tui.replay import ReplayError, load_replay
+
+    (tmp_path / "cut.npz.part").write_bytes(b"")
+    with pytest.raises(ReplayError) as error:
+        load_replay(tmp_path / "cut.npz")
+    assert "cut.npz.part" in str(error.value)
+
+
+def test_an_unknown_command_names_the_commands(capsys):
+    from walker_tui.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["frobnicate"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "frobnicate" in err and all(c in err for c in ("run", "bench", "replay", "serve"))

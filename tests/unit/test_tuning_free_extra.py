@@ -115,4 +115,4 @@ def test_a_missing_extra_gets_one_line_and_exit_2(name, argv, monkeypatch, capsy
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1, err
     flag = argv[-2]
-    assert f'{flag} {name} needs the racers extra: pip install "walker-tui[racers]"' in err
+    assert f'{flag} {name} needs the racers extra: pip install -e ".[racers]" in the clone' in err

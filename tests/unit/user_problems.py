@@ -130,3 +130,10 @@ class RankFault(torch.nn.Module):
 def rank_fault():
     x, y = _data()
     return RankFault(), torch.nn.functional.cross_entropy, (x, y)
+
+
+def nan_loss():
+    """A loss that is nan at the start weights (a log of a negative number)."""
+    x, y = _data()
+    model = torch.nn.Linear(4, 2)
+    return model, lambda out, target: torch.log(-out.abs().mean() - 1.0), (x, y)
