@@ -80,7 +80,37 @@ def measure(size: int, args: argparse.Namespace, device, sync, lrs: str) -> None
         sync()
         return time.perf_counter() - t0
 
-    runs |= {"fwd": forward, "fwd+bwd": backward}
+    # the vmapped pass in its two parts, k candidates near w0: the network alone, and the loss
+    # alone on the k networks' outputs (per-sample work, e.g. log_softmax, that stacking the
+    # candidates cannot share: its floor is k times the one-candidate loss)
+    gen = torch.Generator().manual_seed(0)
+    rows = (w[:, None] + 0.01 * torch.randn(w.numel(), args.k, generator=gen).to(w)).T.contiguous()
+    net = torch.func.vmap(
+        lambda v: torch.func.functional_call(problem.model, problem._params(v), (x,)),
+        randomness="same",
+    )
+    with torch.no_grad():
+        outs = net(rows)
+    loss_k = torch.func.vmap(problem.loss_fn, in_dims=(0, None))
+
+    def timed_part(fn):
+        def once() -> float:
+            sync()
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                fn()
+            sync()
+            return time.perf_counter() - t0
+
+        return once
+
+    runs |= {
+        "fwd": forward,
+        "fwd+bwd": backward,
+        "net k": timed_part(lambda: net(rows)),
+        "loss k": timed_part(lambda: loss_k(outs, y)),
+        "loss 1": timed_part(lambda: problem.loss_fn(outs[0], y)),
+    }
     for fn in runs.values():  # warm-up
         fn()
     times: dict[str, list[float]] = {name: [] for name in runs}
@@ -94,10 +124,16 @@ def measure(size: int, args: argparse.Namespace, device, sync, lrs: str) -> None
     floor = (args.k * med["fwd"] + med["fwd+bwd"]) / med["fwd+bwd"]
     goal = 1 + args.k / 3
     ms = {name: f"{v * 1e3:.3f}ms" for name, v in med.items()}
+    step = med["fwd+bwd"]
     print(
         f"{size or 'all':>6} {steps:>10} {ms['stepper']:>10} {ms['walker']:>10} "
         f"{ms['one by one']:>11} {ms['fwd']:>8} {ms['fwd+bwd']:>8} {ratio:>14.2f}x "
         f"{floor:>11.2f}x {goal:>5.2f}x {'met' if ratio <= goal else 'MISSED'}"
+    )
+    print(
+        f"{'':>6} forward's share of a step {med['fwd'] / step:.2f}; the vmapped pass's parts, "
+        f"in steps: network (k) {med['net k'] / step:.2f}, loss (k) {med['loss k'] / step:.2f} "
+        f"(k x the one-candidate loss: {args.k * med['loss 1'] / step:.2f})"
     )
 
 
