@@ -1,10 +1,19 @@
-"""Engine speed at scale: walker vs the notebook's own loop vs the stepper, and the surface grid.
+"""Engine speed at scale: walker vs the notebook's own loop vs the stepper, and the surface grid;
+then a walker epoch against a stepper epoch on every problem that has data, at several n.
 
     python benchmarks/engine.py [--n 1000000] [--epochs 30] [--repeat 5] [--device cpu]
+                                [--table-only] [--problems linear,logistic,data,mlp,digits]
+                                [--seconds 0.3]
 
 All figures come from one run, side by side, so the ratios hold on a noisy machine. Goals (issue 4):
 walker >= 20x faster per epoch than the notebook loop; walker epoch <= 1.5x a stepper epoch;
 the 120x120 least-squares surface grid in < 200 ms (every problem: benchmarks/surface.py).
+Issue 23: on every problem with data (least squares; logistic regression, built in and from a
+--data table; the mlp; the digits model on all its data), with its default grid of k rates, a
+walker epoch costs at most 1 + k/2 stepper epochs (a stepper epoch is one forward and one
+backward; the walker's is that plus k forward-only candidates), stretch 1 + k/3. Each row times
+whole epochs (trainer.step(), as run and the app take them) of the walker and the stepper,
+interleaved, repeat after repeat, and gives medians.
 """
 
 from __future__ import annotations
@@ -20,9 +29,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from notebook_loop import train_walker_sgd  # noqa: E402
 
-from walker_tui.engine import Stepper, Walker, device_name, resolve_device, run  # noqa: E402
+from walker_tui.catalog import CATALOG  # noqa: E402
+from walker_tui.config import Config  # noqa: E402
+from walker_tui.engine import (  # noqa: E402
+    Stepper,
+    Walker,
+    device_name,
+    make_racer,
+    make_walker,
+    resolve_device,
+    run,
+)
 from walker_tui.grids import parse_lrs  # noqa: E402
-from walker_tui.problems import LinearProblem  # noqa: E402
+from walker_tui.problems import LinearProblem, make_problem  # noqa: E402
 from walker_tui.surface import fit_window, loss_grid  # noqa: E402
 
 
@@ -38,6 +57,102 @@ def median_time(fn, repeat: int, sync) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+# (problem, sizes) of the issue-23 table: every problem that has data; "data" is logistic
+# regression on a --data CSV table (4 features and an intercept), read through walker_tui.data
+SIZES = {
+    "linear": (10**4, 10**5, 10**6, 10**7),
+    "logistic": (10**4, 10**5, 10**6, 10**7),
+    "data": (10**4, 10**5, 10**6),
+    "mlp": (10**3, 10**4, 10**5, 10**6),
+    "digits": (1437,),  # a model on all its 1,437 training images (the user-model path)
+}
+
+
+def table_csv(n: int, folder: str) -> tuple:
+    """A logistic-regression table of n rows written as CSV and read back as --data reads it."""
+    import numpy as np
+
+    from walker_tui.data import load_table
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 4)) * [1.0, 3.0, 0.5, 10.0]
+    p = 1 / (1 + np.exp(-(x @ [1.0, -0.5, 2.0, 0.1])))
+    y = (rng.random(n) < p).astype(int)
+    path = Path(folder) / f"table{n}.csv"
+    with open(path, "w") as fh:
+        fh.write("a,b,c,d,label\n")
+        np.savetxt(fh, np.column_stack([x, y]), delimiter=",", fmt=["%.6g"] * 4 + ["%d"])
+    table = load_table(path, binary=True)
+    return table.x, table.y
+
+
+def build(name: str, n: int, device, folder: str):
+    """The problem, its Config (default grid) and the stepper's rate (the catalog's)."""
+    if name == "digits":
+        cfg = Config(problem="digits", lrs_spec=CATALOG["digits"].lrs, device=str(device))
+        from walker_tui.models import make_model_problem
+
+        return make_model_problem("digits", 17, device, None), cfg, 0.3
+    kind = "logistic" if name == "data" else name
+    data = table_csv(n, folder) if name == "data" else None
+    problem = make_problem(kind, n, 17, device, data=data)
+    cfg = Config(problem=kind, lrs_spec=CATALOG[kind].lrs, device=str(device), n=n)
+    rate = float(CATALOG[kind].racers.split(",")[0].split(":")[1])
+    return problem, cfg, rate
+
+
+def epoch_table(names: list[str], device, sync, repeat: int, seconds: float) -> None:
+    """Walker and stepper epochs on every problem with data, interleaved within each row."""
+    import tempfile
+
+    print(
+        f"\nwalker epoch vs stepper epoch, default grids, device {device_name(device)}, torch "
+        f"threads {torch.get_num_threads()}, medians of {repeat} interleaved repeats"
+    )
+    head = (
+        f"{'problem':<15} {'n':>10} {'k':>3} {'walker':>10} {'stepper':>10} {'ratio':>7} "
+        f"{'1+k/2':>6} {'1+k/3':>6}  "
+    )
+    print(head)
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            for n in SIZES[name]:
+                problem, cfg, rate = build(name, n, device, folder)
+                trainers = {
+                    "walker": make_walker(problem, cfg),
+                    "stepper": make_racer("stepper", problem, rate),
+                }
+                k = len(cfg.lrs)
+                for t in trainers.values():  # epoch 1 (the start), then a warm-up epoch
+                    t.step()
+                    t.step()
+                sync()
+                t0 = time.perf_counter()
+                trainers["walker"].step()
+                sync()
+                epochs = max(2, min(200, int(seconds / max(time.perf_counter() - t0, 1e-6))))
+                times: dict[str, list[float]] = {name: [] for name in trainers}
+                for _ in range(repeat):
+                    for key, t in trainers.items():
+                        sync()
+                        t0 = time.perf_counter()
+                        for _ in range(epochs):
+                            t.step()
+                        sync()
+                        times[key].append((time.perf_counter() - t0) / epochs)
+                w, s = (statistics.median(times[key]) for key in ("walker", "stepper"))
+                ratio, bound, stretch = w / s, 1 + k / 2, 1 + k / 3
+                verdict = (
+                    "stretch met" if ratio <= stretch else "met" if ratio <= bound else "MISSED"
+                )
+                label = "logistic --data" if name == "data" else name
+                print(
+                    f"{label:<15} {n:>10,} {k:>3} {w * 1e3:>8.2f}ms {s * 1e3:>8.2f}ms "
+                    f"{ratio:>7.2f} {bound:>6.2f} {stretch:>6.2f}  {verdict}"
+                )
+                del problem, trainers
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -45,9 +160,19 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--lrs", default="lin:0.1:1:10")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--table-only", action="store_true", help="only the issue-23 table")
+    ap.add_argument("--problems", default=",".join(SIZES), help="rows of the table")
+    ap.add_argument("--seconds", type=float, default=0.3, help="each timed run, about (0.3)")
     args = ap.parse_args()
     device = resolve_device(args.device)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    names = [p.strip() for p in args.problems.split(",") if p.strip()]
+    unknown = [p for p in names if p not in SIZES]
+    if unknown:
+        ap.error(f"unknown --problems {', '.join(unknown)}; choose from {', '.join(SIZES)}")
+    if args.table_only:
+        epoch_table(names, device, sync, args.repeat, args.seconds)
+        return 0
     problem = LinearProblem(n=args.n, seed=17, device=device)
     lrs = parse_lrs(args.lrs)
     E = args.epochs
@@ -118,6 +243,7 @@ def main() -> int:
         f"least-squares surface grid 120x120 at n={args.n:,}: {t_surf * 1e3:.1f} ms (closed form; "
         "every problem and size: benchmarks/surface.py)"
     )
+    epoch_table(names, device, sync, args.repeat, args.seconds)
     return 0 if same_rates else 1
 
 
