@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .catalog import RECORD_FORMATS
+from .ends import as_end, check_metric, end_record, outcome_of_exit
 
 FORMATS = RECORD_FORMATS  # (the one list: catalog.py, which the command line reads)
 
@@ -60,6 +61,42 @@ class Curve:
                 self._rows[self.head : self._n] = kept
                 self.stride *= 2
         self._seen += 1
+
+    def extend(self, rows: np.ndarray) -> None:
+        """Append many rows at once (n x columns), keeping exactly the rows that as many
+        :meth:`append` calls would keep, without a Python step per row."""
+        rows = np.asarray(rows, dtype=float)
+        n = len(rows)
+        if n == 0:
+            return
+        self.last = tuple(float(v) for v in rows[-1])
+        if self._rows is None:
+            self._rows = np.empty((self.cap, rows.shape[1]))
+        i = 0
+        if self._seen < self.head:  # the head is kept whole (it is at most half the cap)
+            take = min(self.head - self._seen, n)
+            self._rows[self._n : self._n + take] = rows[:take]
+            self._n += take
+            self._seen += take
+            i = take
+        while i < n:
+            first = i + (-(self._seen - self.head)) % self.stride
+            idx = np.arange(first, n, self.stride)
+            room = self.cap - self._n
+            if len(idx) < room:
+                self._rows[self._n : self._n + len(idx)] = rows[idx]
+                self._n += len(idx)
+                self._seen += n - i
+                return
+            take = idx[:room]  # fills it: halve, as append does, and go on past that row
+            self._rows[self._n : self.cap] = rows[take]
+            self._n = self.cap
+            self._seen += int(take[-1]) + 1 - i
+            i = int(take[-1]) + 1
+            kept = self._rows[self.head : self._n : 2].copy()
+            self._n = self.head + len(kept)
+            self._rows[self.head : self._n] = kept
+            self.stride *= 2
 
     def __len__(self) -> int:
         return self._n
@@ -180,6 +217,60 @@ class History:
         )
         self.path.append(rec.epoch, x, y)
 
+    def extend(
+        self,
+        epochs: np.ndarray,
+        losses: np.ndarray,
+        evals: np.ndarray,
+        held: Sequence[tuple[int, Any]],
+    ) -> None:
+        """Many epochs at once, in order: their epoch, loss and evaluation columns (the loss
+        curve takes every one), and ``held``, (index, record) of the rows given in full, in
+        order. Those are what :meth:`add` would keep of them: the early ones, the sampled ones
+        (an epoch a power-of-two stride divides), the recent ones; the path goes through them.
+        A batch longer than ``keep`` must give at least its last ``keep`` rows in full (they
+        become the recent epochs), a shorter one all of them; rows not given in full are on
+        the curve only. Opening a long recording this way builds a record for thousands of
+        its epochs, not for millions."""
+        n = len(epochs)
+        if n == 0:
+            return
+        keep = self.recent.maxlen or n
+        tail = n - min(n, keep)  # the rows that become the recent ones
+        xy = np.full((n, 2), np.nan)
+        for i, rec in held:
+            if i >= tail:
+                if self.recent and rec.epoch != self.recent[-1].epoch + 1:
+                    self.recent.clear()  # (held in full must be consecutive: a gap starts anew)
+                self.recent.append(rec)
+            if len(self.early) < self.early_cap:
+                if self.early and rec.epoch != self.early[-1].epoch + 1:
+                    self.early_cap = len(self.early)  # (a gap: the early run ends there)
+                else:
+                    self.early.append(rec)
+                    w = rec.position if self.project is None else self.project(rec.position)
+                    xy[i] = float(w[0]), float(w[1])
+                    self.path.append(rec.epoch, *xy[i])
+                    continue
+            if rec.epoch % self.stride == 0:
+                self.sampled[rec.epoch] = rec
+                if len(self.sampled) > self.samples_cap:
+                    self.stride *= 2
+                    self.sampled = {e: r for e, r in self.sampled.items() if e % self.stride == 0}
+            w = rec.position if self.project is None else self.project(rec.position)
+            xy[i] = float(w[0]), float(w[1])
+            self.path.append(rec.epoch, *xy[i])
+        rows = np.column_stack(
+            [
+                np.asarray(epochs, dtype=float),
+                np.asarray(losses, dtype=float),
+                xy,
+                np.asarray(evals, dtype=float),
+                np.zeros(n),
+            ]
+        )
+        self.curve.extend(rows)
+
     def at(self, epoch: int) -> Any | None:
         """The record of ``epoch`` if it is held."""
         if self.recent:
@@ -271,6 +362,20 @@ def sidecar(path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.name + ".part")
 
 
+def log_sidecar(path: str | os.PathLike[str]) -> Path:
+    """Where a ``.npz`` recording streams its logged metrics while it runs (JSON lines, made at
+    the first ``log``; assembled into the ``.npz`` as its ``log`` member at the end)."""
+    path = Path(path)
+    return path.with_name(path.name + ".log.part")
+
+
+def _end_of(end: str | dict[str, Any] | None, epoch: int | None) -> dict[str, Any] | None:
+    """An end record from an outcome's name (or a record as it is; None: none)."""
+    if end is None or isinstance(end, dict):
+        return end
+    return end_record(end, epoch)
+
+
 class RecordWriter:
     """Writes a recording epoch by epoch as it comes, in O(1) memory, and flushes what it wrote to
     the operating system within ``flush_every`` seconds (a timer thread: epochs that come in bursts,
@@ -348,6 +453,25 @@ class RecordWriter:
             self.last_epoch = row.epoch
         self.count += 1
 
+    def log(self, epoch: int, values: dict[str, Any]) -> None:
+        """Add named numbers (finite) to epoch ``epoch``'s row, one already written (a .csv
+        writes them at once as a comment line; a .json with its next row or its end; an .npz
+        to its ``.log.part`` beside the ``.part``). Never raises once open, as :meth:`add`."""
+        clean = {str(k): check_metric(k, v) for k, v in values.items()}
+        if self.last_epoch is None:
+            raise ValueError("log: no epoch written yet; log adds to an epoch's row")
+        if self.failure is not None or not clean:
+            return
+        with self._lock:
+            if self.failure is not None or self.closed:
+                return
+            try:
+                self._sink.log(int(epoch), clean)
+            except OSError as error:
+                self._fail(error)
+                return
+            self._unflushed = True
+
     def flush(self) -> None:
         with self._lock:
             self._flush()
@@ -422,11 +546,15 @@ class RecordWriter:
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join()
 
-    def close(self) -> None:
-        """End the file cleanly (idempotent). A streamed recording that cannot be ended says why
-        in :attr:`failure` (an .npz that cannot be assembled keeps its whole ``.part``)."""
+    def close(self, end: str | dict[str, Any] | None = "closed") -> None:
+        """End the file cleanly (idempotent), with its end record: ``end`` names the outcome
+        (walker_tui.ends.OUTCOMES: "reached", "limit", "diverged", "interrupted", "closed",
+        "failed", "saved"), or is an end record, or None for none (a recording that was cut
+        short, saved again as it was). A streamed recording that cannot be ended says why in
+        :attr:`failure` (an .npz that cannot be assembled keeps its whole ``.part``)."""
         if self.closed:
             return
+        ending = _end_of(end, self.last_epoch)
         self._stop_timer()
         with self._lock:
             self.closed = True
@@ -441,7 +569,7 @@ class RecordWriter:
                 self._fail(gone=gone)
                 return
             try:
-                self._sink.close(self.path)
+                self._sink.close(self.path, ending)
             except OSError as error:
                 if self.atomic:
                     self._sink.discard()
@@ -462,10 +590,11 @@ class RecordWriter:
         if self._tmp is not None:
             os.replace(self._tmp, self.path)
 
-    def abort(self) -> None:
-        """Drop an ``atomic`` write (the target is left as it was); otherwise the same as close."""
+    def abort(self, end: str | dict[str, Any] | None = "failed") -> None:
+        """Drop an ``atomic`` write (the target is left as it was); otherwise the same as
+        close, with the end record ``end``."""
         if not self.atomic:
-            self.close()
+            self.close(end)
             return
         if self.closed:
             return
@@ -483,8 +612,9 @@ class RecordWriter:
         return self
 
     def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
-        if kind is not None:
-            self.abort()  # atomic: nothing written; streamed: the file ends cleanly
+        if kind is not None:  # atomic: nothing written; streamed: the file ends cleanly
+            outcome, how = outcome_of_exit(kind)
+            self.abort(end_record(outcome, self.last_epoch, how))
         else:
             self.close()
 
@@ -532,14 +662,14 @@ def _close_quietly(fh: Any) -> None:
         pass
 
 
-def _tail_lines(path: Path, block: int = 1 << 16) -> list[bytes]:
+def _tail_lines(path: Path, block: int = 1 << 16, lines: int = 2) -> list[bytes]:
     """A file's last lines as its loader sees them: the piece after the last newline (a cut row,
-    or empty) last, and before it at least two whole lines (or the file's start)."""
+    or empty) last, and before it at least ``lines`` whole lines (or the file's start)."""
     with open(path, "rb") as fh:
         at = fh.seek(0, os.SEEK_END)
         blocks: list[bytes] = []
         newlines = 0
-        while at > 0 and newlines < 3:
+        while at > 0 and newlines < lines + 1:
             step = min(block, at)
             at -= step
             fh.seek(at)
@@ -549,9 +679,14 @@ def _tail_lines(path: Path, block: int = 1 << 16) -> list[bytes]:
     return lines[1:] if at > 0 else lines  # (the first piece may have been cut by the window)
 
 
+LOG_MARK = "# log: "  # a .csv's comment line of logged metrics: {"epoch": N, "values": {...}}
+END_MARK = "# end: "  # a .csv's last line: its end record (walker_tui.ends)
+
+
 class _CsvSink:
     """Two comment lines (options, lrs), a header row (written with the first epoch, when the
-    number of weights is known), then one row an epoch."""
+    number of weights is known), then one row an epoch; logged metrics and the end record as
+    comment lines (``# log: {...}``, ``# end: {...}``), which today's loaders skip."""
 
     def __init__(self, path: Path, lrs: list[float], options: dict[str, Any]) -> None:
         self.k = len(lrs)
@@ -582,12 +717,19 @@ class _CsvSink:
         head = [row.epoch, row.winner, row.lr, row.loss, int(row.moved)]
         self.fh.write(",".join(map(repr, head + per.ravel().tolist())) + "\n")
 
+    def log(self, epoch: int, values: dict[str, float]) -> None:
+        # a comment line: today's loaders (np.loadtxt) skip it
+        self.fh.write(f"{LOG_MARK}{json.dumps({'epoch': epoch, 'values': values})}\n")
+
     def flush(self) -> None:
         self.fh.flush()
 
-    def close(self, path: Path) -> None:
+    def close(self, path: Path, end: dict[str, Any] | None = None) -> None:
         if self.d is None:
             self._header(0)
+        # (a file of no epochs gets none: today's loaders read what follows the header as rows)
+        elif end is not None:
+            self.fh.write(f"{END_MARK}{json.dumps(end)}\n")
         self.fh.close()
 
     def discard(self) -> None:
@@ -597,11 +739,14 @@ class _CsvSink:
         _close_quietly(self.fh)
 
     def last_epoch(self) -> int | None:
-        """The last whole row on disk (the loader drops a cut one)."""
-        lines = _tail_lines(self.file)
-        whole = lines[-2] if len(lines) >= 2 else b""
-        first = whole.split(b",", 1)[0]
-        return int(first) if first.isdigit() else None  # (a head line: no epochs yet)
+        """The last whole row on disk (the loader drops a cut one; comment lines are skipped)."""
+        lines = _tail_lines(self.file, lines=64)
+        for whole in reversed(lines[:-1]):
+            if whole.startswith(b"#"):
+                continue
+            first = whole.split(b",", 1)[0]
+            return int(first) if first.isdigit() else None  # (a head line: no epochs yet)
+        return None
 
 
 class _JsonSink:
@@ -613,6 +758,10 @@ class _JsonSink:
         head = json.dumps({"options": options, "lrs": lrs})
         self.fh = _begin(path, "w", head[:-1] + ', "epochs": [')
         self.sep = "\n"
+        self.logs: list[dict[str, Any]] = []  # logged since the last row: they go with the next
+
+    def log(self, epoch: int, values: dict[str, float]) -> None:
+        self.logs.append({"epoch": epoch, "values": values})
 
     def write(self, row: Row) -> None:
         doc = {
@@ -625,14 +774,22 @@ class _JsonSink:
             "losses": _nums(row.losses.tolist()),
             "weights": [_nums(w) for w in row.weights.tolist()],
         }
+        if self.logs:  # (today's loaders read the keys they know)
+            doc["logs"], self.logs = self.logs, []
         self.fh.write(self.sep + json.dumps(doc))
         self.sep = ",\n"
 
     def flush(self) -> None:
         self.fh.flush()
 
-    def close(self, path: Path) -> None:
-        self.fh.write("\n]}\n")
+    def close(self, path: Path, end: dict[str, Any] | None = None) -> None:
+        # one closing line: ], then the logs still held and the end record, then }
+        tail = "\n]"
+        if self.logs:
+            tail += f', "logs": {json.dumps(self.logs)}'
+        if end is not None:
+            tail += f', "end": {json.dumps(end)}'
+        self.fh.write(tail + "}\n")
         self.fh.close()
 
     def discard(self) -> None:
@@ -694,9 +851,17 @@ class _NpzSink:
         self.lrs = lrs
         self.options = options
         self.part = self.file = sidecar(path)
+        self.logs_part = log_sidecar(path)
+        self.logs_part.unlink(missing_ok=True)  # (an earlier run's)
         head = _MAGIC + json.dumps({"options": options, "lrs": lrs}).encode() + b"\n"
         self.fh = _begin(self.part, "wb", head)
         self.buf: np.ndarray | None = None
+        self.logs_fh: Any = None
+
+    def log(self, epoch: int, values: dict[str, float]) -> None:
+        if self.logs_fh is None:
+            self.logs_fh = _open(self.logs_part, "w")
+        self.logs_fh.write(json.dumps({"epoch": epoch, "values": values}) + "\n")
 
     def _dims(self, d: int) -> None:
         self.fh.write(json.dumps({"d": d, "k": self.k}).encode() + b"\n")
@@ -720,22 +885,35 @@ class _NpzSink:
 
     def flush(self) -> None:
         self.fh.flush()
+        if self.logs_fh is not None:
+            self.logs_fh.flush()
 
-    def close(self, path: Path) -> None:
+    def close(self, path: Path, end: dict[str, Any] | None = None) -> None:
         if self.buf is None:
             self._dims(0)
         self.fh.close()
+        logs = None
+        if self.logs_fh is not None:
+            self.logs_fh.close()
+            logs = _read_log_lines(self.logs_part)
         dtype = self.buf.dtype  # type: ignore[union-attr]
         count = (self.part.stat().st_size - self.start) // dtype.itemsize
-        _assemble(self.part, self.start, dtype, count, path, self.lrs, self.options)
+        extras = {"log": logs, "end": end}
+        _assemble(self.part, self.start, dtype, count, path, self.lrs, self.options, extras)
         self.part.unlink()
+        self.logs_part.unlink(missing_ok=True)
 
     def discard(self) -> None:
         _close_quietly(self.fh)
+        if self.logs_fh is not None:
+            _close_quietly(self.logs_fh)
         self.part.unlink(missing_ok=True)
+        self.logs_part.unlink(missing_ok=True)
 
     def abandon(self) -> None:
         _close_quietly(self.fh)
+        if self.logs_fh is not None:
+            _close_quietly(self.logs_fh)
 
     def last_epoch(self) -> int | None:
         """The last whole record of the sidecar on disk."""
@@ -760,9 +938,11 @@ def _assemble(
     path: Path,
     lrs: list[float],
     options: dict[str, Any],
+    extras: dict[str, Any] | None = None,
 ) -> None:
     """Write the .npz of ``count`` streamed records, one member at a time from windows of the
-    sidecar (at most ~16 MB in memory), to a temporary file renamed into place."""
+    sidecar (at most ~16 MB in memory), to a temporary file renamed into place. ``extras``:
+    members held as JSON text (``log``, ``end``), where not None."""
     chunk = max(1, _WINDOW // dtype.itemsize)
     fd, tmp = _temp_beside(path)
     try:
@@ -783,10 +963,14 @@ def _assemble(
                         )
                         member.write(np.ascontiguousarray(window[fieldname]).tobytes())
                         del window
-            for name, value in (
+            members = [
                 ("lrs", np.asarray(lrs, dtype=np.float64)),
                 ("options", np.asarray(json.dumps(options))),
-            ):
+            ]
+            for name, value in (extras or {}).items():
+                if value is not None:  # (today's loaders read the members they know)
+                    members.append((name, np.asarray(json.dumps(value))))
+            for name, value in members:
                 with zf.open(name + ".npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, value, allow_pickle=False)
         os.replace(tmp, path)
@@ -807,6 +991,8 @@ class Recording:
     options: dict[str, Any] = field(default_factory=dict)
     # One Row per epoch, appended in one step, so an interrupt never leaves it half-written
     rows: list[Row] = field(default_factory=list)
+    end: dict[str, Any] | None = None  # the file's end record (walker_tui.ends); None: none
+    logs: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # (epoch, metrics)
 
     def add(self, rec: Any) -> None:
         self.rows.append(as_row(rec, self.lrs))
@@ -830,17 +1016,27 @@ class Recording:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write by suffix (.csv, .json, .npz) with :class:`RecordWriter`, atomically: a reader
         never sees half a file."""
-        with RecordWriter(path, self.lrs, self.options, flush_every=None, atomic=True) as out:
+        logs: dict[int, list[dict[str, float]]] = {}
+        for epoch, values in self.logs:
+            logs.setdefault(epoch, []).append(values)
+        out = RecordWriter(path, self.lrs, self.options, flush_every=None, atomic=True)
+        try:
             for row in list(self.rows):
                 out.add(row)
+                for values in logs.get(row.epoch, ()):
+                    out.log(row.epoch, values)
+        except BaseException:
+            out.abort()
+            raise
+        out.close(self.end)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Recording:
         """Read a recording: finished or cut short by a kill (.csv, .json), an .npz, or the
         sidecar of an .npz run that was killed (``r.npz.part``; ``r.npz`` opens it when the .npz
         is missing)."""
-        lrs, options, a = read_arrays(path)
-        rec = cls(lrs, options)
+        lrs, options, a, end, logs = read_recording(path)
+        rec = cls(lrs, options, end=end, logs=logs)
         rec.rows = [
             Row(int(e), w, losses, int(b), r, bool(m), float(lr), float(loss))
             for e, w, losses, b, r, m, lr, loss in zip(
@@ -858,15 +1054,28 @@ class Recording:
         return rec
 
 
+Logs = list[tuple[int, dict[str, float]]]
+
+
 def read_arrays(
     path: str | os.PathLike[str],
 ) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
     """(lrs, options, arrays) of a recording, as :meth:`Recording.arrays` has them, without
     building a row per epoch. Files written before ``lr``/``loss`` were kept get the winner's."""
+    lrs, options, a, _, _ = read_recording(path)
+    return lrs, options, a
+
+
+def read_recording(
+    path: str | os.PathLike[str],
+) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray], dict[str, Any] | None, Logs]:
+    """(lrs, options, arrays, end record or None, logged metrics as (epoch, values)) of a
+    recording."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npz" and not path.exists() and sidecar(path).exists():
         path, suffix = sidecar(path), ".part"
+    end, logs = None, []
     if suffix == ".npz":
         with np.load(path) as z:
             lrs = [float(r) for r in z["lrs"]]
@@ -876,12 +1085,19 @@ def read_arrays(
             for name in ("lr", "loss"):
                 if name in z:
                     a[name] = z[name]
+            if "end" in z:
+                end = as_end(json.loads(str(z["end"])))
+            if "log" in z:
+                logs = _logs(json.loads(str(z["log"])))
     elif suffix == ".part":
         lrs, options, a = _read_sidecar(path)
+        logs_part = path.with_name(path.name[: -len(".part")] + ".log.part")
+        if logs_part.exists():
+            logs = _logs(_read_log_lines(logs_part))
     elif suffix == ".json":
-        lrs, options, a = _read_json(path)
+        lrs, options, a, end, logs = _read_json(path)
     elif suffix == ".csv":
-        lrs, options, a = _read_csv(path)
+        lrs, options, a, end, logs = _read_csv(path)
     else:
         raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
     at = np.arange(len(a["epoch"]))
@@ -891,7 +1107,33 @@ def read_arrays(
     if "loss" not in a:
         a["loss"] = a["losses"][at, winner].astype(np.float64)
     a["lrs"] = np.asarray(lrs, dtype=np.float64)
-    return lrs, options, a
+    return lrs, options, a, end, logs
+
+
+def _logs(items: Any) -> Logs:
+    """(epoch, values) of logged metrics as a file holds them ({"epoch", "values"} objects);
+    anything else is skipped."""
+    out: Logs = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("values"), dict):
+            try:
+                values = {str(k): float(v) for k, v in item["values"].items()}
+                out.append((int(item["epoch"]), values))
+            except (TypeError, ValueError, KeyError):
+                continue
+    return out
+
+
+def _read_log_lines(path: Path) -> list[Any]:
+    """The JSON lines of a ``.log.part`` (a line a kill cut is dropped)."""
+    items = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                break
+    return items
 
 
 def _read_sidecar(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
@@ -912,11 +1154,13 @@ def _read_sidecar(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np
     return lrs, doc["options"], a
 
 
-def _read_json(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
+def _read_json(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray], Any, Logs]:
     text = path.read_text()
+    end, tail_logs = None, []
     try:
         doc = json.loads(text)
         epochs = doc["epochs"]
+        end, tail_logs = as_end(doc.get("end")), doc.get("logs") or []
     except json.JSONDecodeError:  # cut short: the head line, then whole epoch lines
         lines = text.split("\n")
         doc = json.loads(lines[0] + "]}")
@@ -950,13 +1194,15 @@ def _read_json(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.nd
     if all("lr" in x and "loss" in x for x in epochs):
         a["lr"] = np.asarray([float(x["lr"]) for x in epochs], dtype=np.float64)
         a["loss"] = np.asarray([float(x["loss"]) for x in epochs], dtype=np.float64)
-    return lrs, doc["options"], a
+    logs = _logs([item for x in epochs for item in x.get("logs", ())] + list(tail_logs))
+    return lrs, doc["options"], a, end, logs
 
 
-def _read_csv(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
+def _read_csv(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray], Any, Logs]:
     with open(path, newline="") as fh:
         text = fh.read()
     text = text[: text.rfind("\n") + 1]  # a line cut by a kill is dropped
+    end, logs = _csv_comments(text)
     lines = text.split("\n", 3)
     if len(lines) < 3 or not lines[0].startswith("# walker-tui record"):
         raise ValueError(f"{str(path)!r} is not a walker-tui record (or was cut in its head)")
@@ -983,7 +1229,25 @@ def _read_csv(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.nda
         "lr": table[:, 2].copy(),
         "loss": table[:, 3].copy(),
     }
-    return lrs, options, a
+    return lrs, options, a, end, logs
+
+
+def _csv_comments(text: str) -> tuple[dict[str, Any] | None, Logs]:
+    """The end record and logged metrics of a .csv's comment lines past its head."""
+    end, items = None, []
+    at = text.find("\n#", text.find("\n", text.find("\n") + 1))  # (past the two head lines)
+    while at >= 0:
+        stop = text.find("\n", at + 1)
+        line = text[at + 1 : stop if stop >= 0 else len(text)]
+        try:
+            if line.startswith(LOG_MARK):
+                items.append(json.loads(line[len(LOG_MARK) :]))
+            elif line.startswith(END_MARK):
+                end = as_end(json.loads(line[len(END_MARK) :]))
+        except ValueError:
+            pass
+        at = text.find("\n#", at + 1)
+    return end, _logs(items)
 
 
 def _temp_beside(path: Path) -> tuple[int, str]:

@@ -84,7 +84,9 @@ def test_streamed_file_is_todays_layout(tmp_path, suffix):
     same(rec.arrays(), Recording.load(path).arrays())
     if suffix == ".json":
         doc = json.loads(path.read_text())
-        assert set(doc) == {"options", "lrs", "epochs"} and len(doc["epochs"]) == 20
+        # today's keys, and the end record (issue 22) that today's loaders skip
+        assert set(doc) == {"options", "lrs", "epochs", "end"} and len(doc["epochs"]) == 20
+        assert doc["end"]["outcome"] == "closed" and doc["end"]["epoch"] == 20
         assert doc["epochs"][2]["lr"] == 0.0 and doc["epochs"][0]["losses"][1] == "nan"
     if suffix == ".csv":
         lines = path.read_text().splitlines()
@@ -92,7 +94,7 @@ def test_streamed_file_is_todays_layout(tmp_path, suffix):
         assert lines[2].startswith("epoch,winner,lr,loss,moved,lr_0,loss_0,w0_0")
     if suffix == ".npz":
         with np.load(path) as z:
-            assert set(z) == {*KEYS, "options"} and z["weights"].shape == (20, 3, 4)
+            assert set(z) == {*KEYS, "options", "end"} and z["weights"].shape == (20, 3, 4)
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
