@@ -14,6 +14,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -21,10 +22,12 @@ from . import distributed
 from .catalog import entry
 from .config import Config
 from .driver import Control, Driver, Event
+from .ends import describe_end, end_record, unit_of
 from .engine import HostEpoch
+from .gpu import DeviceMonitor, app_probe
 from .grids import format_rate
 from .help import HelpScreen
-from .history import History, Recording, RecordWriter, describe_os_error
+from .history import History, Recording, RecordWriter, append_end, describe_os_error
 from .messages import Failed, Frames, Racers, Started, Surface, wrap
 from .numbers import describe_outcome, epochs, format_loss, format_metric
 from .replay import ReplaySession
@@ -59,6 +62,10 @@ RISE_EPOCHS = 3  # the walker's loss rising this many epochs in a row gets a war
 STATUS_LINES_MIN = 3  # the status line's rows at the smallest terminal (60x20)
 NOTE_EPOCHS = 25  # a note about an epoch shows while the epoch shown is this near it
 X_AXES = {"epoch": 0, "evaluations": 4, "seconds": 5}  # the loss curve's x: a History column
+
+
+class DeviceSampled(Message):
+    """The device monitor has a new line for the status (posted from its thread)."""
 
 
 class WalkerApp(App[int]):
@@ -118,6 +125,9 @@ class WalkerApp(App[int]):
         self._next_frame = 0.0
         self._last_redraw = 0.0
         self.painter = Painter()  # builds the plot panels off the UI thread
+        # what a row is: a WalkerSGD recording's is a step (a batch), not an epoch
+        self.unit = unit_of(replay.options) if replay is not None else "epoch"
+        self.monitor: DeviceMonitor | None = None  # the device's memory (walker_tui.gpu)
         self._reset_view()
 
     # --- layout ---
@@ -146,8 +156,21 @@ class WalkerApp(App[int]):
         self._check_size()
         bars = self.query_one(CandidateBars)
         bars.on_batch = bool(entry(self.cfg.problem).model and self.cfg.batch_size)
+        bars.unit = self.unit
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
+        self.monitor = DeviceMonitor(self.device_probe(), self._device_sampled)
+        self.monitor.start()
         self._start()
+
+    def device_probe(self):  # noqa: ANN201
+        """What the status line's device figure reads (the tests hand the app a fake one)."""
+        return app_probe(self.cfg.device)
+
+    def _device_sampled(self) -> None:
+        self.post_message(DeviceSampled())  # (the monitor's thread: post_message is safe)
+
+    def on_device_sampled(self, msg: DeviceSampled) -> None:
+        self.show_status(look_up=True)
 
     def _set_sub_title(self, rates: list[float] | None) -> None:
         """The header: the problem, the grid, and an adaptive grid's range at the epoch shown."""
@@ -550,8 +573,10 @@ class WalkerApp(App[int]):
                 marker = {"epoch": rec.epoch, "evaluations": rec.evals, "seconds": rec.seconds}[
                     self.x_axis
                 ]
-            self.query_one(LossCurve).show(series, self.target, marker, self.x_axis, self.log_x)
-            if rec is not None and rec.epoch == 1:
+            self.query_one(LossCurve).show(
+                series, self.target, marker, self.x_axis, self.log_x, unit=self.unit
+            )
+            if rec is not None and rec.epoch == 1 and self.unit == "epoch":
                 # epoch 1 is the start: every candidate is w0 with the same loss, no winner yet
                 self.query_one(CandidateBars).show(
                     list(rec.rates), rec.losses, -1, rec.epoch, self.target
@@ -616,7 +641,7 @@ class WalkerApp(App[int]):
             latest=latest,
             rate=rec.lr if rec is not None and not rec.diverged else None,
             step="start"
-            if rec is not None and rec.epoch == 1
+            if rec is not None and rec.epoch == 1 and self.unit == "epoch"
             else "stay"
             if rec is not None and not rec.moved
             else None,
@@ -635,7 +660,17 @@ class WalkerApp(App[int]):
             rec_epoch=rec.epoch if rec is not None else None,
             metrics=rec.metrics if rec is not None else None,
             batch=self.cfg.batch_size if entry(self.cfg.problem).model else None,
+            unit=self.unit,
+            device_use=self.monitor.text if self.monitor is not None else None,
+            state_text=self._ended_text() if self.state == "ended" else None,
         )
+
+    def _ended_text(self) -> str | None:
+        """A replay that ran to the end of its file: how the recording ended (its end
+        record), or that it has none."""
+        if self.replay is None:
+            return None
+        return f"the recording ends here: {describe_end(self.replay.end, self.unit)}"
 
     def _note_shows(self, epoch: int) -> bool:
         if self.note is None or time.monotonic() >= self.note_until:
@@ -897,6 +932,9 @@ class WalkerApp(App[int]):
         try:
             dest = self._free_name(f"walker-tui-{self._file_stem}-seed{self.seed}", ".csv")
             shutil.copyfile(recorder.path, dest)  # type: ignore[union-attr]
+            # the copy's end record: how the run ended, or that it went on after the save
+            state = self.state if self.state in ("reached", "limit", "diverged") else "saved"
+            append_end(dest, end_record(state, held))
         except OSError as error:
             if dest is not None:
                 dest.unlink(missing_ok=True)  # (a copy a full disk cut short)
@@ -933,6 +971,8 @@ class WalkerApp(App[int]):
             yield SystemCommand(f"{title} ({key})", f"key {key}", getattr(self, f"action_{action}"))
 
     def on_unmount(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.driver is not None:
             self.driver.cancel()
         if self.recorder is not None:

@@ -63,6 +63,15 @@ def describe_end(end: dict[str, Any] | None, unit: str = "epoch") -> str:
     return words
 
 
+def unit_of(options: dict[str, Any]) -> str:
+    """What a recording's row is: ``step`` for WalkerSGD's (one optimizer step, a batch),
+    ``epoch`` for ``run --record`` and the app's ``w`` (one pass of the problem's epoch)."""
+    unit = options.get("unit")
+    if unit in ("epoch", "step"):
+        return unit
+    return "step" if options.get("source") == "WalkerSGD" else "epoch"
+
+
 def outcome_of_exit(kind: type[BaseException] | None) -> tuple[str, str | None]:
     """(outcome, how) of a block left with the exception ``kind`` (None: left normally)."""
     if kind is None:

@@ -15,6 +15,7 @@ import torch
 from . import distributed
 from .catalog import entry
 from .config import Config
+from .ends import end_record
 from .engine import (
     HostEpoch,
     Outcome,
@@ -164,10 +165,10 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             except (OSError, ValueError):  # (a terminal that hung up)
                 pass
             say(f"{words} at epoch {trainer.epoch}.")
-            return _save(recording, said, code)
-    except BaseException:  # any other failure still ends the file cleanly (npz assembled)
+            return _save(recording, said, code, ("interrupted", words))
+    except BaseException as error:  # any other failure still ends the file cleanly (npz)
         with deferred():
-            _save(recording, said, 1)
+            _save(recording, said, 1, ("failed", type(error).__name__))
         raise
     line = final_line(outcome, cfg.min_loss, walker)
     if last and last[0].metrics and outcome.state != "diverged":
@@ -179,18 +180,19 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     code = 1 if outcome.state == "diverged" else 0
     if recording is not None:
         with deferred():  # ends the file cleanly (an .npz is assembled from its sidecar)
-            recording.close()
+            # its end record: reached, limit or diverged (a cancelled run: interrupted)
+            recording.close("interrupted" if outcome.state == "stopped" else outcome.state)
         if recording.failure is not None:  # the run ends with its recording's line, exit 1
             say(f"walker-tui run: error: {recording.failure}.")
             return 1
     return code
 
 
-def _save(recording: RecordWriter | None, said: list[str], code: int) -> int:
-    """End the recording of a run cut short (an .npz is assembled from its sidecar); a failure
-    first seen now is said now."""
+def _save(recording: RecordWriter | None, said: list[str], code: int, why: tuple[str, str]) -> int:
+    """End the recording of a run cut short (an .npz is assembled from its sidecar), its end
+    record saying why (outcome, how); a failure first seen now is said now."""
     if recording is not None:
-        recording.close()
+        recording.close(end_record(why[0], recording.last_epoch, why[1]))
         if recording.failure is not None and not said:
             say(f"walker-tui run: error: {recording.failure}.")
     return code

@@ -458,10 +458,10 @@ class RecordWriter:
         writes them at once as a comment line; a .json with its next row or its end; an .npz
         to its ``.log.part`` beside the ``.part``). Never raises once open, as :meth:`add`."""
         clean = {str(k): check_metric(k, v) for k, v in values.items()}
-        if self.last_epoch is None:
-            raise ValueError("log: no epoch written yet; log adds to an epoch's row")
         if self.failure is not None or not clean:
             return
+        if self.last_epoch is None:
+            raise ValueError("log: no epoch written yet; log adds to an epoch's row")
         with self._lock:
             if self.failure is not None or self.closed:
                 return
@@ -617,6 +617,20 @@ class RecordWriter:
             self.abort(end_record(outcome, self.last_epoch, how))
         else:
             self.close()
+
+
+def append_end(path: str | os.PathLike[str], end: dict[str, Any]) -> None:
+    """End a ``.csv`` copy of a recording that is still being written (the app's ``w``) with
+    an end record; a half-written last row (which the loaders drop) is cut off first."""
+    with open(path, "r+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        at = max(0, size - (1 << 20))
+        fh.seek(at)
+        tail = fh.read()
+        cut = tail.rfind(b"\n")
+        fh.seek(at + cut + 1 if cut >= 0 else size)
+        fh.truncate()
+        fh.write(f"{END_MARK}{json.dumps(end)}\n".encode())
 
 
 def _open(path: Path, mode: str, newline: str | None = None) -> Any:

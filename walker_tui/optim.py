@@ -7,6 +7,7 @@ app's walker does (walker_tui.engine.Walker). Pure torch and numpy: no UI import
 
 from __future__ import annotations
 
+import atexit
 import math
 import sys
 import warnings
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .ends import check_metric, end_record, outcome_of_exit
 from .grids import MAX_RATES, GridError, parse_lrs
 from .history import RecordWriter, Row
 from .precision import host64, pick_winner, rate_order, wide_dtype
@@ -40,6 +42,7 @@ class StepInfo:
     diverged: bool = False  # no candidate's loss was finite (the walk stayed put)
     calls: int = 0  # closure calls this step
     coords: np.ndarray | None = field(default=None, repr=False)  # 2 x k, with record= only
+    metrics: dict[str, float] = field(default_factory=dict)  # what opt.log added to this step
 
 
 def log_span(rates: Sequence[float]) -> float:
@@ -63,7 +66,8 @@ def adapt_rates(
     if k == 1:
         new = grid[0] * (0.5 if stayed else 1.1)
         return [min(max(new, 1e-12), 1e12)], span
-    edge = winner < k and grid[winner] in (min(grid), max(grid))
+    # (two rates are both edges: such a grid keeps its width and follows its winner; engine's rule)
+    edge = k > 2 and winner < k and grid[winner] in (min(grid), max(grid))
     span = min(span * 2 if edge else max(span * 0.8, span0), 12.0)
     centre = min(grid) * 10 ** (-span / 4) if stayed else grid[winner]
     offsets = np.linspace(-0.5, 0.5, k) * span
@@ -96,6 +100,24 @@ def _rates(lrs: str | float | Iterable[float]) -> tuple[list[float], str]:
             raise ValueError(f"lrs: rate {value!r} is not positive; learning rates must be > 0")
         rates.append(rate)
     return rates, ",".join(repr(r) for r in rates)
+
+
+def _closer(writer: RecordWriter) -> Callable[[], None]:
+    """At the interpreter's exit, end a recording its script never closed: "closed" (at exit,
+    without close()), or, where the script died of an exception, what stopped it."""
+
+    def close() -> None:
+        if writer.closed:
+            return
+        kind = getattr(sys, "last_type", None)  # the exception that ended the script, if one
+        if hasattr(sys, "ps1") or "IPython" in sys.modules:
+            kind = None  # (an interactive session's last error is not the end of the run)
+        outcome, how = outcome_of_exit(kind)
+        if kind is None:
+            how = "at the script's exit, without close()"
+        writer.close(end_record(outcome, writer.last_epoch, how))
+
+    return close
 
 
 class WalkerSGD(torch.optim.Optimizer):
@@ -195,9 +217,13 @@ class WalkerSGD(torch.optim.Optimizer):
                 "seed": self.seed,
                 "weights": sum(p.numel() for p in self._params()),
                 "plane": "filter-normalised random directions (Li et al. 2018)",
+                "unit": "step",  # a row is one step (a batch), not an epoch over the data
             }
             options.update(record_options or {})
             self.writer = RecordWriter(record, self.rates, options)
+            # a script that ends without close() still ends the file, saying so
+            self._at_exit = _closer(self.writer)
+            atexit.register(self._at_exit)
 
     # --- the grid ---
 
@@ -220,10 +246,42 @@ class WalkerSGD(torch.optim.Optimizer):
 
     # --- the recording ---
 
-    def close(self) -> None:
-        """End the recording cleanly (idempotent; nothing to do without ``record=``)."""
+    def close(self, outcome: str = "closed") -> None:
+        """End the recording cleanly (idempotent; nothing to do without ``record=``), with an
+        end record that says the script closed it (``outcome``: another of
+        walker_tui.ends.OUTCOMES, such as "reached" or "diverged", where the script knows)."""
+        self._end(end_record(outcome, self._step_count()))
+
+    def _step_count(self) -> int | None:
+        return self.last.step if self.last is not None else None
+
+    def _end(self, end: dict[str, Any]) -> None:
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(end)
+            atexit.unregister(self._at_exit)
+            self._warn_record()
+
+    def log(self, **values: Any) -> None:
+        """Add named numbers to the row of the step just taken: ``opt.log(accuracy=0.93,
+        grad_norm=1.2)`` (floats, ints, numpy scalars or 0-d tensors). They go in the
+        recording (``walker-tui watch`` and ``replay`` show them) and in ``last.metrics``;
+        logging a name again for the same step replaces its value. A value that is not a
+        finite number raises (TypeError or ValueError, naming the metric) before anything is
+        written; so does a call before the first step."""
+        if not values:
+            raise TypeError("WalkerSGD.log: give metrics by name, e.g. opt.log(accuracy=0.93)")
+        try:
+            clean = {name: check_metric(name, value) for name, value in values.items()}
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"WalkerSGD.log: {error}") from None
+        if self.last is None:
+            raise RuntimeError(
+                "WalkerSGD.log: no step yet; log adds to the row of the step just taken "
+                "(call it after opt.step)"
+            )
+        self.last.metrics.update(clean)
+        if self.writer is not None:
+            self.writer.log(self.last.step, clean)
             self._warn_record()
 
     @property
@@ -251,8 +309,9 @@ class WalkerSGD(torch.optim.Optimizer):
     def __enter__(self) -> WalkerSGD:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        outcome, how = outcome_of_exit(kind)  # an exception: interrupted or failed, and which
+        self._end(end_record(outcome, self._step_count(), how))
 
     def _make_plane(self, params: list[torch.Tensor]) -> None:
         """w0 and two filter-normalised random directions (Li et al. 2018), and their Gram."""

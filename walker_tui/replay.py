@@ -114,6 +114,10 @@ class ReplaySession(Session):
         self.min_loss = float(recording.options.get("min_loss") or self.min_loss)
         self.trainers["walker"].rates = [float(r) for r in recording.lrs]
         self._position: np.ndarray | None = None
+        # metrics a script logged (WalkerSGD.log): each epoch shows the latest values so far
+        self._logs = sorted(recording.logs, key=lambda item: item[0])
+        self._logged = 0
+        self._metrics: dict[str, float] = {}
 
     def _build_problem(self) -> Problem:
         if self.cfg.problem == RECORDED:  # a training loop's recording: no surface to rebuild
@@ -150,6 +154,9 @@ class ReplaySession(Session):
             if moved or self._position is None:
                 self._position = np.asarray(weights[:, winner], dtype=np.float64)
             epoch = int(a["epoch"][i])
+            while self._logged < len(self._logs) and self._logs[self._logged][0] <= epoch:
+                self._metrics.update(self._logs[self._logged][1])
+                self._logged += 1
             rec = HostEpoch(
                 epoch,
                 weights,
@@ -162,6 +169,7 @@ class ReplaySession(Session):
                 moved,
                 self._position.copy(),
                 evals=epoch * k,
+                metrics=dict(self._metrics) if self._metrics else None,
             )
             frames.append({"walker": rec})
             self.cursor += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ class CandidateBars(PaintedPlot):
 
     # mini-batches: the bars are the losses on the epoch's last batch, not on all the data
     on_batch = False
+    unit = "epoch"  # what a row is: a WalkerSGD recording's is a step (its step 1 is no start)
 
     def draw(
         self,
@@ -137,7 +139,7 @@ class CandidateBars(PaintedPlot):
         staying put with its best candidate named as such."""
         what = "last batch" if self.on_batch else "candidates"
         axis = "log axis" if log else "linear axis"
-        if epoch == 1 and np.isfinite(losses).any():
+        if epoch == 1 and self.unit == "epoch" and np.isfinite(losses).any():
             shown = format_loss(start, target)
             forms = [f"epoch 1: every candidate is the start ({shown})",
                      f"epoch 1: all the start ({shown})", f"ep 1: start {shown}", "start"]
@@ -158,6 +160,8 @@ class CandidateBars(PaintedPlot):
         else:
             forms = [f"epoch {epoch} candidates: none finite", f"ep {epoch}: none finite",
                      "none finite"]
+        if self.unit != "epoch":
+            forms = [re.sub(r"\b(epoch|ep)\b", self.unit, form) for form in forms]
         for form in forms:
             if len(form) <= area:
                 return form

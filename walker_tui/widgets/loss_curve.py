@@ -15,6 +15,19 @@ POINTS = 4  # points kept a column when a long curve is thinned (min/max envelop
 
 
 MIN_ROWS = 7  # title, frame, x ticks and label take 5: fewer than 2 rows of curve draw nothing
+FAINT = (110, 110, 110)  # the raw curve behind a smoothed one
+
+
+def linear_ticks(lo: float, hi: float, most: int) -> tuple[list[float], list[str]]:
+    """A few evenly spaced ticks on a linear axis, labelled with the digits that tell them
+    apart."""
+    count = max(2, min(5, most))
+    ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    for digits in range(3, 9):
+        labels = [f"{t:.{digits}g}" for t in ticks]
+        if len(set(labels)) == count:
+            break
+    return ticks, labels
 
 
 def fit_legend(items: list[str], room: int) -> str:
@@ -42,26 +55,45 @@ class LossCurve(PaintedPlot):
         view_epoch: float | None = None,
         x_axis: str = "epoch",
         log_x: bool = False,
+        unit: str = "epoch",
+        label: str = "loss",
+        log_y: bool = True,
+        faint: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+        styles: dict[str, tuple[str, object]] | None = None,
+        note: str = "",
     ) -> None:
+        """``unit``: what the epoch axis counts ("step" for WalkerSGD's recordings); ``label``
+        and ``log_y``: what the y axis is (a logged metric on a linear one); ``faint``: curves
+        drawn dim behind the others (the raw curve behind a smoothed one); ``styles``: a
+        series' (marker, colour) where not the trainers' own; ``note``: said in the title (the
+        smoothing)."""
         if height < MIN_ROWS:  # no rows left for a curve: plotext would draw its labels inverted
             last = [float(ys[-1]) for _, ys in series.values() if len(ys)]
-            plt.title(f"loss {format_loss(last[0])}: taller for the curve" if last else "loss")
+            plt.title(f"{label} {format_loss(last[0])}: taller for the curve" if last else label)
             plt.xticks([], [])
             plt.yticks([], [])
             self.axis = None
             return
+        x_word = unit if x_axis == "epoch" else x_axis
         if not any(len(ys) for _, ys in series.values()):
             # no epoch yet: no axis or target line to invent (its range would be made up)
-            along = "training time" if x_axis == "seconds" else x_axis
-            plt.title(f"loss by {along}: no epoch yet")
+            along = "training time" if x_axis == "seconds" else x_word
+            plt.title(f"{label} by {along}: no {unit} yet")
             plt.xticks([], [])
             plt.yticks([], [])
             self.axis = None
             return
+
+        def style(name: str, i: int) -> tuple[str, object]:
+            if styles and name in styles:
+                return styles[name]
+            return series_marker(name, i), series_color(name, i)
+
         # The legend is in the title, marker by marker: inside the plot it covered the curves.
-        keys = [(legend_glyph(series_marker(n, i)), n) for i, n in enumerate(series)]
-        along = "training time" if x_axis == "seconds" else x_axis
-        title = f"loss (log) by {along}{', log x' if log_x else ''}"
+        keys = [(legend_glyph(style(n, i)[0]), n) for i, n in enumerate(series)]
+        along = "training time" if x_axis == "seconds" else x_word
+        scale = " (log)" if log_y else ""
+        title = f"{label}{scale} by {along}{', log x' if log_x else ''}{note}"
         if len(series) > 1:
             # the legend matters more than the words (the axes say them): it goes first where the
             # panel is narrow; names that do not fit are counted (+2 more), never silently dropped
@@ -73,25 +105,30 @@ class LossCurve(PaintedPlot):
         plt.title(title)
         # "seconds" is the trainers' own compute time (the driver's clock stops while paused
         # and while the screen draws), not the wall clock
-        unit = {"seconds": "training time (s)"}.get(x_axis, x_axis)
-        plt.xlabel(unit + (", log scale (l: linear)" if log_x else ""))
+        axis_name = {"seconds": "training time (s)"}.get(x_axis, x_word)
+        plt.xlabel(axis_name + (", log scale (l: linear)" if log_x else ""))
         lows, highs, firsts, lasts = [], [], [], []
-        for i, (name, (xs, ys)) in enumerate(series.items()):
+        drawn = [(True, i, n, c) for i, (n, c) in enumerate((faint or {}).items())]
+        drawn += [(False, i, n, c) for i, (n, c) in enumerate(series.items())]
+        for dim, i, name, (xs, ys) in drawn:
             xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-            ok = np.isfinite(ys) & (ys > 0) & (xs > 0 if log_x else True)
+            ok = np.isfinite(ys) & ((ys > 0) if log_y else True) & (xs > 0 if log_x else True)
             if not ok.any():
                 continue
-            ly = np.log10(ys[ok])
+            ly = np.log10(ys[ok]) if log_y else ys[ok]
             px = np.log10(xs[ok]) if log_x else xs[ok]
             lows.append(ly.min())
             highs.append(ly.max())
             firsts.append(px.min())
             lasts.append(px.max())
             px, py = envelope(px, ly, POINTS * max(width, 20))
-            plt.plot(list(px), list(py), marker=series_marker(name, i), color=series_color(name, i))
+            marker, color = style(name, list(series).index(name) if name in series else i)
+            if dim:  # behind: braille dots in a dim grey, whatever the series' own glyph
+                marker, color = "braille", FAINT
+            plt.plot(list(px), list(py), marker=marker, color=color)
         x0 = min(firsts, default=0.0)
         x1 = max(lasts, default=1.0)
-        if target > 0:
+        if target > 0 and log_y:
             lt = math.log10(target)
             lows.append(lt)
             highs.append(lt)
@@ -111,9 +148,13 @@ class LossCurve(PaintedPlot):
             plt.xticks(secs, [f"{t:.2g}s" for t in secs])
         if lows:
             lo, hi = min(lows), max(highs)
-            pad = max(0.02, 0.04 * (hi - lo))
+            if log_y:
+                pad = max(0.02, 0.04 * (hi - lo))
+            else:  # (a flat metric still gets an axis around its value)
+                pad = max(0.04 * (hi - lo), 1e-9 + 0.02 * abs(hi), 1e-12)
             lo, hi = lo - pad, hi + pad
-            ticks, labels = log_ticks(lo, hi, most=max(2, height // 3))
+            most = max(2, height // 3)
+            ticks, labels = log_ticks(lo, hi, most=most) if log_y else linear_ticks(lo, hi, most)
             plt.yticks(ticks, labels)
             plt.ylim(lo, hi)
             if x1 > x0:

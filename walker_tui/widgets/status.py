@@ -76,13 +76,19 @@ class StatusLine(Static):
         batch: int | None = None,
         short: list[str] | None = None,
         max_lines: int | None = None,
+        unit: str = "epoch",
+        device_use: str | None = None,
+        state_text: str | None = None,
     ) -> None:
         """``short``: the outcomes as one line, longest form first (the walker, the best racer,
-        +N), used when ``max_lines`` (a small terminal's budget) cannot hold them all."""
+        +N), used when ``max_lines`` (a small terminal's budget) cannot hold them all. ``unit``:
+        what a row is (a WalkerSGD recording's is a step); ``device_use``: the device's memory
+        (walker_tui.gpu); ``state_text``: the state's words where they say more (how a
+        recording ended)."""
         width = self.content_size.width or max(20, self.app.size.width - 2)
         word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
-        first = [(word, STATE_STYLES.get(state, ""))]
-        first.append((f"epoch {epoch}" if epoch == latest else f"epoch {epoch}/{latest}", ""))
+        first = [(state_text or word, STATE_STYLES.get(state, ""))]
+        first.append((f"{unit} {epoch}" if epoch == latest else f"{unit} {epoch}/{latest}", ""))
         if step is not None:  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
             first.append((f"lr {step}", ""))
         elif rate is not None:
@@ -98,6 +104,8 @@ class StatusLine(Static):
             first.append((f"{format_eps(eps)} ep/s", ""))
         first.append((f"pace {pace}", ""))
         facts = [(problem, ""), (device, ""), (f"seed {seed}", "")]
+        if device_use:
+            facts.append((device_use, ""))
         if data:
             facts.append((data, ""))
         if batch:  # an epoch is a pass in mini-batches: the loss shown is on all the data
