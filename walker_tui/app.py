@@ -182,6 +182,11 @@ class WalkerApp(App[int]):
             if now:
                 grid += f", now {format_rate(now[0], now)}-{format_rate(now[-1], now)}"
         title = f"{self.cfg.problem}{data} · {grid}"
+        if self.cfg.grid == "adaptive" and len(title) > self.size.width - 30:
+            # narrow: the grid's range now matters more than where it started
+            now = sorted(r for r in (rates or []) if r > 0)
+            span = f" {format_rate(now[0], now)}-{format_rate(now[-1], now)}" if now else ""
+            title = f"{self.cfg.problem} · adaptive grid{span}"
         title = f"replay · {title}" if self.replay is not None else title
         if title != self.sub_title:
             self.sub_title = title
@@ -484,8 +489,9 @@ class WalkerApp(App[int]):
             self.rise_last = rec.loss
             self.low = min(self.low, rec.loss) if np.isfinite(rec.loss) else self.low
             if self.rises >= RISE_EPOCHS and not rec.loss < 2 * self.low:
-                self.say(
-                    f"the loss has risen {self.rises} epochs in a row, to "
+                first = rec.epoch - self.rises + 1
+                self.say(  # (about those epochs: true however far the loss goes on climbing)
+                    f"the loss rose every epoch from {first - 1} to {rec.epoch}, to "
                     f"{format_loss(rec.loss)} (lowest {format_loss(self.low)}): the rates may be "
                     "too large: lower --lrs, add --stay, or try --grid adaptive",
                     style="bold red",
@@ -569,10 +575,13 @@ class WalkerApp(App[int]):
                 if len(xs):
                     paths[name] = (xs, ys)
             marker = None
-            if self.view_epoch is not None and rec is not None:
-                marker = {"epoch": rec.epoch, "evaluations": rec.evals, "seconds": rec.seconds}[
-                    self.x_axis
-                ]
+            if self.view_epoch is not None:
+                # the epoch shown, of the trainer that reached it (a racer past the walker's end)
+                there = [h.at(epoch) for h in self.histories.values()]
+                shown = next((r for r in there if r is not None), rec)
+                if shown is not None:
+                    marker = {"epoch": epoch, "evaluations": shown.evals,
+                              "seconds": shown.seconds}[self.x_axis]  # fmt: skip
             self.query_one(LossCurve).show(
                 series, self.target, marker, self.x_axis, self.log_x, unit=self.unit
             )
@@ -705,12 +714,15 @@ class WalkerApp(App[int]):
             return True
         if self.done:
             why = {"reached": "reached its target", "limit": "stopped at its epoch limit"}
+            back = "left, page up or home go back"
+            if self.view_epoch is not None:
+                back = "n, right, page down or end go forth; " + back
             if self.replay is not None:
                 self.say(
-                    "the recording ends here: left, page up or home go back, q quits"
+                    f"the recording ends at epoch {self.latest_epoch}: {back}, q quits"
                     if self.state == "ended"
-                    else f"the replay is at its last epoch (the run "
-                    f"{why.get(self.state, self.state)}): left, page up or home go back, q quits"
+                    else f"the replay has played all {epochs(self.latest_epoch)} (the run "
+                    f"{why.get(self.state, self.state)}): {back}, q quits"
                 )
                 return True
             self.say(f"the run {why.get(self.state, self.state)}: r reseeds, s races, q quits")
@@ -730,6 +742,9 @@ class WalkerApp(App[int]):
         self._next_frame = max(self._next_frame, time.monotonic() + 0.1)
 
     def action_step(self) -> None:
+        if self.done and self.view_epoch is not None:  # back in a finished run: one epoch on
+            self.action_forth()
+            return
         if self._finished_note():
             return
         self._unsay()
@@ -858,7 +873,7 @@ class WalkerApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(replay=self.replay is not None))
 
     def action_quit_app(self) -> None:
         if self.driver is not None:

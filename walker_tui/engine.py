@@ -200,7 +200,9 @@ class Walker:
             new = torch.where(stayed, grid * 0.5, grid * 1.1).clamp(min=1e-12, max=1e12)
             self.lrs = torch.cat([new, self.lrs[k:]])
             return
-        edge = (winner == 0) | (winner == k - 1)
+        # (two rates are both edges: such a grid keeps its width and follows its winner, or it
+        # widened every epoch until one rate was 1e-12 and stuck there)
+        edge = ((winner == 0) | (winner == k - 1)) & (k > 2)
         # wider when the winner sat on an edge, back towards the starting width when it did not
         self.span = torch.where(edge, self.span * 2, (self.span * 0.8).clamp(min=self.span0))
         self.span = self.span.clamp(max=12.0)

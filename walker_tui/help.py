@@ -28,6 +28,10 @@ KEYS = [
 ]
 
 
+REPLAY_ONLY_LIVE = {"r", "s", "w"}  # keys of a live run: a replay has one seed, no racers
+REPLAY_WORDS = {"space": "pause / resume playing", "n": "one epoch on (pauses first)"}
+
+
 class HelpScreen(ModalScreen[None]):
     """A modal list of the keys; any of escape, ? or q closes it."""
 
@@ -58,6 +62,10 @@ class HelpScreen(ModalScreen[None]):
         ),  # fmt: skip
     ]
 
+    def __init__(self, replay: bool = False) -> None:
+        super().__init__()
+        self.replay = replay  # a replay lists only the keys that work there
+
     async def action_forward(self, action: str) -> None:
         """Close the help, then run the app's action for the key."""
         self.dismiss()
@@ -67,7 +75,10 @@ class HelpScreen(ModalScreen[None]):
         width = max(len(k) for k, _ in KEYS)
         text = Text()
         text.append("walker-tui keys\n\n", style="bold")
-        for key, what in KEYS:
+        keys = KEYS
+        if self.replay:
+            keys = [(k, REPLAY_WORDS.get(k, w)) for k, w in KEYS if k not in REPLAY_ONLY_LIVE]
+        for key, what in keys:
             text.append(f"{key:<{width}}", style="bold")
             text.append(f"  {what}\n")
         text.append(

@@ -58,7 +58,7 @@ async def test_a_climbing_loss_is_warned_before_it_diverges():
         await until(pilot, lambda: app.rise_warned, timeout=30)
         assert app.state == "running"  # warned while it still runs, not at the end
         text = status_text(app)
-        assert "risen 3 epochs in a row" in text and "lower --lrs" in text
+        assert "the loss rose every epoch from" in text and "lower --lrs" in text
 
 
 async def test_left_and_page_up_travel_after_a_racer_outlasts_the_walker():
@@ -71,6 +71,7 @@ async def test_left_and_page_up_travel_after_a_racer_outlasts_the_walker():
         await pilot.press("left")
         await drawn(pilot)
         assert app.shown_epoch == 29
+        assert app.query_one(LossCurve)._request[0][2] == 29  # the cursor too, not the walker's 11
         await pilot.press("pageup")
         await drawn(pilot)
         assert app.shown_epoch == 19
@@ -188,6 +189,16 @@ async def test_a_replay_names_only_keys_that_work_there(recorded):
         await pilot.pause(0.1)
         text = status_text(app)
         assert "r reseeds" not in text and "s races" not in text and "go back" in text
+        await pilot.press("home")
+        await drawn(pilot)
+        await pilot.press("n")  # back in a finished replay, n goes one epoch on
+        await drawn(pilot)
+        assert app.shown_epoch == 2
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        help_text = str(app.screen.query_one("#help-text").render())
+        assert "reseed" not in help_text and "race the walker" not in help_text
+        assert "pause / resume playing" in help_text
 
 
 async def test_the_smallest_terminal_keeps_the_curve_state_help_and_quit_in_a_race():
@@ -210,3 +221,21 @@ async def test_the_smallest_terminal_keeps_the_curve_state_help_and_quit_in_a_ra
             region = [r for t, r in keys.items() if word in t][0]
             # on screen, whole, and left of the palette's key (the footer cuts from the right)
             assert region.width >= len(word) and region.right <= palette.x, (word, keys)
+
+
+async def test_a_narrow_header_keeps_the_adaptive_grids_range():
+    app = make_app(Config(device="cpu", problem="rosenbrock", grid="adaptive"), start_paused=True)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, lambda: app.histories)
+        for expected in (1, 2, 3):
+            await pilot.press("n")
+            await until(pilot, lambda e=expected: app.latest_epoch == e)
+        await drawn(pilot)
+        assert "adaptive grid 0." in app.sub_title and len(app.sub_title) <= 40
+
+
+def test_an_adaptive_grid_of_two_rates_walks_to_the_target(capsys):
+    """Both rates of a two-rate grid are edges: it widened every epoch to 1e-12 and stuck."""
+    assert main(["run", "--grid", "adaptive", "--lrs", "0.1,0.2", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "Final loss" in out and "not reached" not in out

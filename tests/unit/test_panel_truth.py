@@ -77,9 +77,9 @@ def test_the_candidates_title_survives_a_narrow_panel(width):
 
 def test_the_axis_is_named_as_an_axis_not_like_a_problem():
     shown = bars(width=90)
-    assert "log axis" in shown and "(linear)" not in shown and "(log)" not in shown
+    assert "losses on a log axis" in shown and "(linear)" not in shown and "(log)" not in shown
     lin = text_of(CandidateBars(), 90, 14, [0.1, 0.2], np.array([1.0, 1.1]), 1, 5, 0.1)
-    assert "linear axis" in lin
+    assert "losses on a linear axis" in lin
 
 
 def test_an_adaptive_grid_that_keeps_staying_keeps_distinct_rates():

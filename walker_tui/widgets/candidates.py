@@ -138,7 +138,7 @@ class CandidateBars(PaintedPlot):
         the bars are (on a batch), the axis, and what was taken: the winner's step, or the walk
         staying put with its best candidate named as such."""
         what = "last batch" if self.on_batch else "candidates"
-        axis = "log axis" if log else "linear axis"
+        axis = "losses on a log axis" if log else "losses on a linear axis"
         if epoch == 1 and self.unit == "epoch" and np.isfinite(losses).any():
             shown = format_loss(start, target)
             forms = [f"epoch 1: every candidate is the start ({shown})",
@@ -148,6 +148,7 @@ class CandidateBars(PaintedPlot):
             extra = [f" ({bad} not finite)", f" ({bad} inf)"] if bad else ["", ""]
             if stayed:
                 forms = [f"epoch {epoch} {what}, {axis}: stayed put, best lr {lr} → {loss}",
+                         f"epoch {epoch} {what}: stayed put, best lr {lr} → {loss}",
                          f"epoch {epoch}: stayed put, best lr {lr} → {loss}",
                          f"ep {epoch}: stay, best {lr} → {loss}", f"stay, best {lr} → {loss}",
                          "stayed put"]

@@ -99,7 +99,8 @@ class StatusLine(Static):
             first.append((f"{name} {format_metric(name, value)}", ""))
         if rec_epoch is not None and rec_epoch != epoch:  # (racers went on past the walker)
             first.append((f"the walker's, at its epoch {rec_epoch}", ""))
-        first.append((f"target {format_target(target)}", ""))
+        # (0: never stop early; "target 0" read as aiming at a loss of 0)
+        first.append((f"target {format_target(target)}" if target > 0 else "no target", ""))
         if eps is not None:
             first.append((f"{format_eps(eps)} ep/s", ""))
         first.append((f"pace {pace}", ""))
