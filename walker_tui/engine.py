@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from .adaptive import next_grid
 from .catalog import RACER_NAMES
 from .config import Config
 from .precision import at, host64, pick_winner, rate_order
@@ -189,32 +190,9 @@ class Walker:
         return self._order
 
     def _adapt(self, winner: torch.Tensor, moved: torch.Tensor) -> None:
-        """--grid adaptive: a log-spaced grid of the same size centred on the winning rate, twice
-        as wide when the winner sat on the grid's edge (shrinking back to its starting width when
-        it did not); if staying put won, the grid moves down. All on the device: no sync."""
+        """--grid adaptive: the next grid by the one rule (walker_tui.adaptive), on the device."""
         k = len(self.grid)
-        grid = self.lrs[:k]
-        stayed = (winner >= k) | ~moved
-        if k == 1:  # one rate has no grid to re-centre: Battiti's "bold driver" (1989), its
-            # published factors: x1.1 after a step that lowered the loss, x0.5 after staying put
-            new = torch.where(stayed, grid * 0.5, grid * 1.1).clamp(min=1e-12, max=1e12)
-            self.lrs = torch.cat([new, self.lrs[k:]])
-            return
-        # (two rates are both edges: such a grid keeps its width and follows its winner, or it
-        # widened every epoch until one rate was 1e-12 and stuck there)
-        edge = ((winner == 0) | (winner == k - 1)) & (k > 2)
-        # wider when the winner sat on an edge, back towards the starting width when it did not
-        self.span = torch.where(edge, self.span * 2, (self.span * 0.8).clamp(min=self.span0))
-        self.span = self.span.clamp(max=12.0)
-        centre = torch.where(
-            stayed, grid.min() * 10 ** (-self.span / 4), at(grid, winner.clamp(max=k - 1))
-        )
-        offsets = torch.linspace(-0.5, 0.5, k, device=grid.device) * self.span
-        # the whole grid stays within [1e-12, 1e12] with its span: its centre is held back
-        # (clamping each rate instead collapsed a long-staying grid to k copies of 1e-12)
-        half = 10 ** (self.span / 2)
-        centre = torch.minimum(torch.maximum(centre, 1e-12 * half), 1e12 / half)
-        new = centre * 10**offsets
+        new, self.span = next_grid(self.lrs[:k], self.span, self.span0, winner, ~moved)
         self.lrs = torch.cat([new, self.lrs[k:]])
 
     def step(self) -> Epoch:

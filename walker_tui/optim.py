@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .adaptive import next_grid
 from .ends import check_metric, end_record, outcome_of_exit
 from .grids import MAX_RATES, GridError, parse_lrs
 from .history import RecordWriter, Row
@@ -54,26 +55,16 @@ def log_span(rates: Sequence[float]) -> float:
 def adapt_rates(
     grid: Sequence[float], span: float, span0: float, winner: int, stayed: bool
 ) -> tuple[list[float], float]:
-    """``--grid adaptive`` (engine.Walker._adapt on the host): the next grid and its span in
-    decades, from this step's ``grid`` (the rates, without --stay's 0), its ``span``, the
-    starting span ``span0``, the winner's index (``len(grid)`` or more: --stay's zero won) and
-    whether the walk stayed put. A log-spaced grid of the same size centred on the winning
-    rate, twice as wide when the winner sat on the grid's edge (its smallest or largest rate),
-    shrinking back towards the starting width when it did not; when the walk stayed put the
-    grid moves down. One rate: Battiti's bold driver (x1.1 after a step, x0.5 after staying)."""
-    k = len(grid)
-    stayed = stayed or winner >= k
-    if k == 1:
-        new = grid[0] * (0.5 if stayed else 1.1)
-        return [min(max(new, 1e-12), 1e12)], span
-    # (two rates are both edges: such a grid keeps its width and follows its winner; engine's rule)
-    edge = k > 2 and winner < k and grid[winner] in (min(grid), max(grid))
-    span = min(span * 2 if edge else max(span * 0.8, span0), 12.0)
-    centre = min(grid) * 10 ** (-span / 4) if stayed else grid[winner]
-    offsets = np.linspace(-0.5, 0.5, k) * span
-    half = 10 ** (span / 2)  # the grid stays within [1e-12, 1e12] with its span (engine's rule)
-    centre = min(max(centre, 1e-12 * half), 1e12 / half)
-    return [float(centre * 10**o) for o in offsets], span
+    """``--grid adaptive`` on host values: the next grid and its span by the one rule the engine's
+    walker uses (:func:`walker_tui.adaptive.next_grid`, in float32 as there)."""
+    new, wide = next_grid(
+        torch.tensor(list(grid), dtype=torch.float32),  # (float32, as the engine's walker)
+        torch.tensor(span, dtype=torch.float32),
+        span0,
+        torch.tensor(winner),
+        torch.tensor(bool(stayed)),
+    )
+    return new.tolist(), float(wide)
 
 
 def _rates(lrs: str | float | Iterable[float]) -> tuple[list[float], str]:
