@@ -227,6 +227,30 @@ class WalkerSGD(torch.optim.Optimizer):
     def k(self) -> int:
         return len(self.rates)
 
+    def _follow_groups(self) -> None:
+        """A loop or scheduler that edits ``param_groups[i]["lrs"]`` between steps, as torch
+        optimizers allow for ``lr``, sets the grid the next step tries (an adaptive grid starts
+        again from it). The edit is checked as the constructor checks ``lrs``; a recording keeps
+        its number of rates."""
+        seen = self.state["walker"].setdefault("group_lrs", list(self.state["walker"]["rates"]))
+        edits = [list(g["lrs"]) if not isinstance(g["lrs"], str) else g["lrs"]
+                 for g in self.param_groups]  # fmt: skip
+        if all(e == seen for e in edits):
+            return
+        new = next(e for e in edits if e != seen)
+        rates, _ = _rates(new)
+        for group in self.param_groups:  # (one grid for every group, as at construction)
+            group["lrs"] = list(rates)
+        if self.writer is not None and len(rates) != len(seen):
+            raise ValueError(
+                f"WalkerSGD: param_groups' lrs changed from {len(seen)} rates to {len(rates)}; "
+                "a recording keeps its number of rates"
+            )
+        walker = dict(self.state["walker"])
+        walker["rates"], walker["group_lrs"] = list(rates), list(rates)
+        self.span0 = walker["span"] = log_span(rates)
+        self.state["walker"] = walker
+
     def _params(self) -> list[torch.Tensor]:
         return [p for group in self.param_groups for p in group["params"]]
 
@@ -397,6 +421,7 @@ class WalkerSGD(torch.optim.Optimizer):
         params = self._params()
         if not params:
             raise ValueError("WalkerSGD has no parameters")
+        self._follow_groups()
         walker = dict(self.state["walker"])  # (new dicts, so a state_dict taken before stays)
         device = params[0].device
         wide = wide_dtype(device)

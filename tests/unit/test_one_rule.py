@@ -45,3 +45,34 @@ def test_walkersgd_and_the_engine_take_the_same_adaptive_steps(lrs):
         assert bool(rec.moved) == bool(step.moved)
         assert float(rec.loss) == pytest.approx(step.loss, rel=1e-4, abs=1e-6)
     assert float(engine[-1].loss) == pytest.approx(steps[-1].loss, rel=1e-3)
+
+
+def test_walkersgd_follows_an_edit_of_its_param_groups_rates():
+    """As torch optimizers honour a scheduler's edit of group["lr"], WalkerSGD honours one of
+    group["lrs"] between steps (it read them once, and an edit silently did nothing)."""
+    x = torch.linspace(-1, 1, 50)[:, None]
+    y = 3 * x[:, 0] + 1
+    model = torch.nn.Linear(1, 1)
+    opt = WalkerSGD(model.parameters(), lrs="0.1,0.2,0.3")
+
+    def closure():
+        opt.zero_grad()
+        loss = ((model(x)[:, 0] - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    assert opt.last.rates == pytest.approx([0.1, 0.2, 0.3])
+    for group in opt.param_groups:  # a scheduler-style edit: every rate halved
+        group["lrs"] = [r * 0.5 for r in group["lrs"]]
+    opt.step(closure)
+    assert opt.last.rates == pytest.approx([0.05, 0.1, 0.15])
+    opt.param_groups[0]["lrs"] = "log:0.01:1:5"  # the --lrs grammar works too
+    opt.step(closure)
+    assert opt.last.rates == pytest.approx([0.01, 0.0316, 0.1, 0.316, 1.0], rel=1e-2)
+    opt.param_groups[0]["lrs"] = [0.1, -1.0]
+    with pytest.raises(ValueError):
+        opt.step(closure)
+    state = opt.state_dict()  # the edit survives a round trip
+    assert state["state"]["walker"]["rates"] == pytest.approx([0.01, 0.0316, 0.1, 0.316, 1.0],
+                                                             rel=1e-2)  # fmt: skip
