@@ -37,15 +37,29 @@ class Control:
     def __init__(self, paused: bool, pace: float, race: bool = False) -> None:
         self.lock = threading.Lock()
         self.wake = threading.Event()
-        self.paused = paused
-        self.steps = 0  # epochs asked for while paused (key n)
-        self.pace = pace  # epochs a second; 0 = as fast as it goes
-        self.race = race  # racers on
+        self.paused: bool = paused
+        self.steps: int = 0  # epochs asked for while paused (key n)
+        self.pace: float = pace  # epochs a second; 0 = as fast as it goes
+        self.race: bool = race  # racers on
 
-    def set(self, **changes: object) -> None:
+    def set(
+        self,
+        *,
+        paused: bool | None = None,
+        steps: int | None = None,
+        pace: float | None = None,
+        race: bool | None = None,
+    ) -> None:
+        """Change what is given (a misspelt name is a TypeError, not a new attribute)."""
         with self.lock:
-            for key, value in changes.items():
-                setattr(self, key, value)
+            if paused is not None:
+                self.paused = bool(paused)
+            if steps is not None:
+                self.steps = int(steps)
+            if pace is not None:
+                self.pace = float(pace)
+            if race is not None:
+                self.race = bool(race)
         self.wake.set()
 
 

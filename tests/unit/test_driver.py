@@ -193,3 +193,15 @@ def test_a_late_racer_walks_exactly_as_one_that_started_with_the_walker(runs):
     frames = [f["adam 5"] for e in late.of(drv.Frames) for f in e.frames if "adam 5" in f]
     assert late.of(drv.Frames)[-1].outcomes["adam 5"] == both.outcomes["adam 5"]
     assert frames[-1].loss == both.trainers["adam 5"].loss.item()
+
+
+def test_control_takes_only_its_fields():
+    """Control.set accepted any name, so a typo made a new attribute the driver never read."""
+    import pytest
+
+    control = Control(paused=False, pace=4.0)
+    control.set(paused=True, steps=2)
+    assert control.paused and control.steps == 2 and control.wake.is_set()
+    with pytest.raises(TypeError):
+        control.set(pased=False)  # type: ignore[call-arg]
+    assert not hasattr(control, "pased")
