@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .plane import directions
 from .precision import host64, wide_dtype
 from .problems import Problem, span
 
@@ -443,28 +444,15 @@ class ModelProblem(Problem):
     # --- the view: a plane through the start ---
 
     def _make_plane(self) -> None:
-        """Two random directions through w0, filter-normalised (Li et al. 2018): each row of a
-        weight matrix or filter of a direction is scaled to the norm of that row of the weights;
-        biases and other 1-D parameters are left out. Seeded: fixed for the run."""
-        gen = torch.Generator().manual_seed(self.seed + 1)
+        """The one plane (walker_tui.plane): two filter-normalised random directions through
+        w0, seeded by the run's seed: fixed for the run, and the plane WalkerSGD(seed=...)
+        records the same model in."""
         w0 = host64(self.w0)
-        dirs = []
-        for _ in range(2):
-            d = torch.randn(self.d, generator=gen, dtype=torch.float64)
-            i = 0
-            for shape, size in zip(self.shapes, self.numels, strict=True):
-                part = d[i : i + size]
-                if len(shape) >= 2:
-                    rows = part.view(shape[0], -1)
-                    ref = w0[i : i + size].view(shape[0], -1)
-                    rows *= ref.norm(dim=1, keepdim=True) / (rows.norm(dim=1, keepdim=True) + 1e-10)
-                else:
-                    part.zero_()
-                i += size
-            if float(d.norm()) == 0.0:  # no matrix at all (a model of biases): plain directions
-                d = torch.randn(self.d, generator=gen, dtype=torch.float64)
-            dirs.append(d)
-        basis = torch.stack(dirs, 1)  # d x 2
+        parts, i = [], 0
+        for shape, size in zip(self.shapes, self.numels, strict=True):
+            parts.append(w0[i : i + size].view(shape))
+            i += size
+        basis = directions(parts, self.seed)  # d x 2
         gram = basis.T @ basis
         self.basis64 = basis
         self.origin = self.w0.detach().clone()

@@ -22,6 +22,7 @@ from .adaptive import next_grid
 from .ends import check_metric, end_record, outcome_of_exit
 from .grids import MAX_RATES, GridError, parse_lrs
 from .history import RecordWriter, Row
+from .plane import directions
 from .precision import host64, pick_winner, rate_order, wide_dtype
 
 __all__ = ["StepInfo", "WalkerSGD", "adapt_rates", "log_span"]
@@ -329,31 +330,19 @@ class WalkerSGD(torch.optim.Optimizer):
         self._end(end_record(outcome, self._step_count(), how))
 
     def _make_plane(self, params: list[torch.Tensor]) -> None:
-        """w0 and two filter-normalised random directions (Li et al. 2018), and their Gram."""
-        gen = torch.Generator().manual_seed(self.seed)
+        """w0 and the one plane's two directions (walker_tui.plane: filter-normalised, Li et al.
+        2018, seeded by ``seed``: the plane ``--problem`` draws the same model in), and their
+        Gram."""
         w0 = [p.detach().clone() for p in params]
+        flat = directions(params, self.seed)  # d x 2, float64, the parameters in order
         dirs: list[list[torch.Tensor]] = []
-        for _ in range(2):
-            one = []
+        for column in range(2):
+            one, i = [], 0
             for p in params:
-                d = torch.randn(p.shape, generator=gen, dtype=torch.float32)
-                d = d.to(device=p.device, dtype=p.dtype)
-                if p.dim() >= 2:
-                    rows, drows = p.detach().reshape(p.shape[0], -1), d.reshape(p.shape[0], -1)
-                    scale = rows.norm(dim=1) / (drows.norm(dim=1) + 1e-10)
-                    d = (drows * scale[:, None]).reshape(p.shape)
-                else:
-                    d = torch.zeros_like(d)
-                one.append(d)
+                part = flat[i : i + p.numel(), column].view(p.shape)
+                one.append(part.to(device=p.device, dtype=p.dtype))
+                i += p.numel()
             dirs.append(one)
-        if not any(p.dim() >= 2 for p in params):  # no filters at all: plain random directions
-            size = math.sqrt(sum(float(p.detach().float().norm()) ** 2 for p in params))
-            for one in dirs:
-                for i, p in enumerate(params):
-                    one[i] = torch.randn(p.shape, generator=gen).to(device=p.device, dtype=p.dtype)
-                norm = math.sqrt(sum(float(d.float().norm()) ** 2 for d in one))
-                for i in range(len(one)):
-                    one[i] = one[i] * (max(size, 1.0) / max(norm, 1e-30))
         gram = np.array(
             [[self._dot(dirs[a], dirs[b]) for b in range(2)] for a in range(2)], dtype=np.float64
         )

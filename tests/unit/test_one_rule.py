@@ -76,3 +76,46 @@ def test_walkersgd_follows_an_edit_of_its_param_groups_rates():
     state = opt.state_dict()  # the edit survives a round trip
     assert state["state"]["walker"]["rates"] == pytest.approx([0.01, 0.0316, 0.1, 0.316, 1.0],
                                                              rel=1e-2)  # fmt: skip
+
+
+def test_walkersgd_and_problem_put_the_same_model_in_the_same_plane(tmp_path):
+    """The plane was written three times (seed + 1 against seed, float32 against float64): the
+    same model recorded by WalkerSGD and trained by --problem landed in different planes. Both
+    now draw walker_tui.plane.directions, so the start and the first steps coincide."""
+    import copy
+
+    from walker_tui.engine import Walker
+    from walker_tui.models import ModelProblem, ModelSpec
+
+    torch.manual_seed(3)
+    x = torch.randn(80, 4)
+    y = (x[:, 0] - x[:, 1] > 0).long()
+    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2))
+    loss_fn = torch.nn.functional.cross_entropy
+    seed = 5
+    problem = ModelProblem(ModelSpec(copy.deepcopy(model), loss_fn, (x, y), None, "t"), seed, "cpu")
+    walker = Walker(problem, [0.1, 0.3, 1.0, 3.0])
+    engine = [walker.step() for _ in range(4)]
+
+    opt = WalkerSGD(model.parameters(), lrs="0.1,0.3,1,3", record=tmp_path / "r.csv", seed=seed)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss
+
+    steps = []
+    for _ in range(3):
+        opt.step(closure)
+        steps.append(opt.last)
+    opt.close()
+    w0, dirs, _ = opt._plane
+    flat = torch.stack([torch.cat([d.reshape(-1) for d in one]).double() for one in dirs], 1)
+    assert torch.allclose(flat, problem.basis64, rtol=1e-6, atol=1e-9)  # the same plane
+    # the same first steps, at the same plane coordinates (engine epoch t + 1 = step t)
+    for rec, step in zip(engine[1:], steps, strict=True):
+        assert int(rec.winner) == int(step.winner)
+        got = step.coords[:, step.winner]
+        want = rec.weights[:, rec.winner].double().numpy()
+        assert np.allclose(got, want, atol=1e-4), (got, want)
