@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from . import distributed
+from . import distributed, gpu
 from .catalog import entry
 from .config import Config
 from .driver import Control, Driver, Event
@@ -32,6 +32,7 @@ from .messages import Failed, Frames, Racers, Started, Surface, wrap
 from .numbers import describe_outcome, epochs, format_loss, format_metric
 from .replay import ReplaySession
 from .surface import SurfaceData, to_plane
+from .widgets import Say, TravelTo
 from .widgets.candidates import CandidateBars
 from .widgets.loss_curve import LossCurve
 from .widgets.painter import PaintedPlot, Painter
@@ -136,9 +137,9 @@ class WalkerApp(App[int]):
         yield Header(show_clock=False)
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield LossCurve(id="loss")
-                yield CandidateBars(id="bars")
-            yield SurfacePlot(id="surface")
+                yield LossCurve(id="loss", painter=self.painter)
+                yield CandidateBars(id="bars", painter=self.painter)
+            yield SurfacePlot(id="surface", painter=self.painter)
         yield Static(
             "terminal too small: walker-tui needs at least "
             f"{MIN_SIZE[0]}x{MIN_SIZE[1]}; enlarge it or press q",
@@ -154,12 +155,14 @@ class WalkerApp(App[int]):
         sys.setswitchinterval(0.001)
         self._set_sub_title(None)
         self._check_size()
+        for plot in self._plots():  # their frames go on screen together (panels_landed)
+            plot.grouped = True
         bars = self.query_one(CandidateBars)
         bars.on_batch = bool(entry(self.cfg.problem).model and self.cfg.batch_size)
         bars.unit = self.unit
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
-        self.monitor = DeviceMonitor(self.device_probe(), self._device_sampled)
-        self.monitor.start()
+        if gpu.enabled():
+            self.monitor = DeviceMonitor(self.device_probe(), self._device_sampled).start()
         self._start()
 
     def device_probe(self):  # noqa: ANN201
@@ -529,6 +532,15 @@ class WalkerApp(App[int]):
         self.redraw()
         self._last_redraw = time.monotonic() - now
         self._next_frame = now + max(FRAME_INTERVAL, 3.0 * spent)
+
+    def on_painted_plot_landed(self, msg: PaintedPlot.Landed) -> None:
+        self.panels_landed()
+
+    def on_say(self, msg: Say) -> None:
+        self.say(msg.text)
+
+    def on_travel_to(self, msg: TravelTo) -> None:
+        self.travel_to(msg.epoch)
 
     def panels_landed(self) -> None:
         """A panel's build is done; when the frame's last one is, all of them go on screen in one

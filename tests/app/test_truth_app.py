@@ -239,3 +239,35 @@ def test_an_adaptive_grid_of_two_rates_walks_to_the_target(capsys):
     assert main(["run", "--grid", "adaptive", "--lrs", "0.1,0.2", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "Final loss" in out and "not reached" not in out
+
+
+async def test_a_panel_works_in_any_app_and_posts_up_what_it_has_to_say():
+    """Widgets called the app by name (self.app.painter, self.app.say): now the painter is
+    handed down (or shared) and a click posts a message up, so a panel works in another App."""
+    import numpy as np
+    from textual.app import App
+
+    from walker_tui.widgets import Say
+
+    heard: list[str] = []
+
+    class Host(App):
+        def compose(self):
+            yield CandidateBars(id="bars")
+
+        def on_say(self, msg: Say) -> None:
+            heard.append(msg.text)
+
+    host = Host()
+    async with host.run_test(size=(60, 16)) as pilot:
+        bars = host.query_one(CandidateBars)
+        bars.show([0.1, 0.5, 0.9], np.array([3.0, 1.0, 2.0]), 1, 4, 0.1)
+        for _ in range(200):  # (helpers.until waits on a WalkerApp's frames)
+            if bars.hits is not None and not bars.pending and panel_text(bars):
+                break
+            await pilot.pause(0.05)
+        assert "★" in panel_text(bars)  # drawn, by the shared painter thread
+        hits = bars.hits
+        await pilot.click(CandidateBars, offset=(hits.left + hits.pos[1], 8))
+        await pilot.pause(0.1)
+        assert heard and heard[0].startswith("lr 0.50: loss 1")

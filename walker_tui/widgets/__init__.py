@@ -6,6 +6,24 @@ import math
 import os
 
 import numpy as np
+from textual.message import Message
+
+class Say(Message):
+    """A panel has something to tell the user (a bar's rate and loss): the app's status line
+    says it. Widgets post it up rather than call the app by name, so they work in any App."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class TravelTo(Message):
+    """The user clicked an epoch on a panel: the app shows it."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.epoch = epoch
+
 
 WALKER_COLOR = "cyan"
 RACER_COLORS = ("orange", "magenta", "green", "yellow", "blue", "white")

@@ -11,7 +11,7 @@ from textual import events
 
 from ..grids import format_rate
 from ..numbers import format_loss
-from . import WINNER_COLOR, WINNER_GLYPH, bar_color, log_ticks, no_color, thin
+from . import WINNER_COLOR, WINNER_GLYPH, Say, bar_color, log_ticks, no_color, thin
 from .painter import PaintedPlot, Plot
 
 
@@ -186,8 +186,8 @@ class CandidateBars(PaintedPlot):
 
     def on_click(self, event: events.Click) -> None:
         text = self.bar_at(event.x)
-        if text is not None and hasattr(self.app, "say"):
-            self.app.say(text)
+        if text is not None:
+            self.post_message(Say(text))
 
     @staticmethod
     def _scale(losses: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, bool]:

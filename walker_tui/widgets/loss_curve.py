@@ -8,7 +8,16 @@ import numpy as np
 from textual import events
 
 from ..numbers import format_loss
-from . import envelope, epoch_ticks, legend_glyph, log_ticks, series_color, series_marker
+from . import (
+    Say,
+    TravelTo,
+    envelope,
+    epoch_ticks,
+    legend_glyph,
+    log_ticks,
+    series_color,
+    series_marker,
+)
 from .painter import PaintedPlot, Plot
 
 POINTS = 4  # points kept a column when a long curve is thinned (min/max envelope)
@@ -180,6 +189,6 @@ class LossCurve(PaintedPlot):
         if x is None or self.axis is None:
             return
         if self.axis[5] != "epoch":
-            self.app.say("a click travels on the epoch axis: press x to show it")  # type: ignore[attr-defined]
+            self.post_message(Say("a click travels on the epoch axis: press x to show it"))
             return
-        self.app.travel_to(round(x))  # type: ignore[attr-defined]
+        self.post_message(TravelTo(round(x)))

@@ -92,6 +92,16 @@ class Painter:
                 return
 
 
+_shared: list[Painter] = []
+
+
+def shared_painter() -> Painter:
+    """The painter thread of panels whose parent hands them none (a widget in another App)."""
+    if not _shared:
+        _shared.append(Painter())
+    return _shared[0]
+
+
 class PaintedPlot(PlotextPlot):
     """A plotext panel whose frames are built by the app's painter thread.
 
@@ -100,8 +110,17 @@ class PaintedPlot(PlotextPlot):
     plotext figure: the painter thread owns it.
     """
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+    class Landed(Message):
+        """A frame of this panel is built and waits (``grouped``): the parent puts the frame's
+        panels on screen together, then calls :meth:`commit` on each."""
+
+    grouped = False  # the parent commits frames (Landed); alone, a panel commits its own
+
+    def __init__(
+        self, *, id: str | None = None, painter: Painter | None = None  # noqa: A002
+    ) -> None:
         super().__init__(id=id)
+        self.painter = painter  # the parent's painter thread; None: one shared by any app
         self._request: tuple[tuple, dict] | None = None
         self._ticket = 0  # the newest frame asked for
         self._built = 0  # the newest frame built
@@ -134,7 +153,7 @@ class PaintedPlot(PlotextPlot):
             self._shown = self._built = self._ticket
             self._ready = None
             return
-        self.app.painter.submit(self, self.job())
+        (self.painter or shared_painter()).submit(self, self.job())
 
     def job(self) -> Job:
         """The frame last asked for, at the panel's size, as the painter will build it."""
@@ -156,11 +175,10 @@ class PaintedPlot(PlotextPlot):
         if msg.ticket < self._built:
             return
         self._built, self._ready = msg.ticket, msg
-        landed = getattr(self.app, "panels_landed", None)
-        if landed is None:
-            self.commit()
+        if self.grouped:  # the app puts a frame's panels on screen together, with its status
+            self.post_message(self.Landed())
         else:
-            landed()  # the app puts a frame's panels on screen together, with its status line
+            self.commit()
 
     def commit(self) -> None:
         """Put the last frame built on screen."""
