@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .catalog import MODEL_PROBLEMS, PROBLEMS  # noqa: F401  (re-exported: the names)
+from .plane import directions
 from .precision import float64_home, float64_on, host64, to_device, wide_dtype
 
 CPU_CHUNK = 1 << 20  # data points per chunk of a pass over the data on the CPU (LinearProblem)
@@ -24,7 +25,6 @@ CPU_CHUNK = 1 << 20  # data points per chunk of a pass over the data on the CPU 
 # 2^24 (64 MB: few launches). The n x k block is never made whole (520 MB at n = 10^7, k = 13).
 CPU_CANDIDATE_FLOATS = 1 << 18
 DEVICE_CANDIDATE_FLOATS = 1 << 24
-_ZERO = torch.zeros(())  # softplus(z) = logaddexp(z, 0) (a CPU scalar serves every device)
 
 
 def candidate_chunk(device: torch.device, floats_per_point: int) -> int:
@@ -35,12 +35,35 @@ def candidate_chunk(device: torch.device, floats_per_point: int) -> int:
     return max(1, budget // max(1, floats_per_point))
 
 
-def softplus_sums(z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """Row sums of softplus(z) = log(1 + e^z) over a k x c float32 block: one fused kernel
-    (max(z, 0) + log1p(e^-|z|), in float32) written into ``out`` (k x c, the caller's scratch in
-    the wide float, reused chunk after chunk: no fresh pages), then its rows summed there."""
-    torch.logaddexp(z, _ZERO, out=out)
-    return out.sum(1)
+class SoftplusSums:
+    """Row sums of softplus(z) = log(1 + e^z) over k x c float32 blocks, chunk after chunk, in
+    ``wide`` (float64 where the device has it), with scratch blocks made once and reused (no
+    fresh pages). softplus(z) = max(z, 0) + log1p(e), e = exp(-|z|), each term in float32 to
+    within 1.5 ulp, then summed in the wide float. Not torch's softplus or logaddexp: on this
+    CPU their exp and log1p take slow paths where |z| > 20 (log1p of a tiny e, ~10x) and where
+    |z| > 87 (exp into float32's denormals, ~200x), exactly where a candidate with a large rate
+    puts most points; a logistic pass at n = 10^6 took 3.6 s instead of 30 ms. Here e is
+    exp(-min(|z|, 87)) (an error below 2e-38 a term) and log1p(e) = log(u) - ((u - 1) - e) / u
+    with u = 1 + e rounded, whose rounding error (u - 1) - e is exact: no log1p at all."""
+
+    def __init__(self, k: int, c: int, device: torch.device, wide: torch.dtype) -> None:
+        self.e, self.u, self.r = (torch.empty(k, c, device=device) for _ in range(3))
+        self.out = torch.empty(k, c, dtype=wide, device=device)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        """The k row sums of softplus(z) for z (k x m, m <= c; overwritten)."""
+        m = z.shape[1]
+        e, u, r = self.e[:, :m], self.u[:, :m], self.r[:, :m]
+        torch.abs(z, out=e)
+        z.add_(e)  # z + |z| = 2 max(z, 0), exactly
+        e.clamp_(max=87.0).neg_().exp_()
+        torch.add(e, 1.0, out=u)
+        torch.sub(u, 1.0, out=r)
+        r.sub_(e).div_(u)  # ((u - 1) - e) / u
+        u.log_().sub_(r)  # log1p(e)
+        out = self.out[:, :m]
+        torch.add(u, z, alpha=0.5, out=out)  # (the float32 term, widened as it is stored)
+        return out.sum(1)
 
 
 def span(n: int, rank: int, world: int) -> tuple[int, int]:
@@ -491,24 +514,23 @@ class LogisticProblem(Problem):
         # The walker's k candidates, forward only, in chunks of candidate_chunk points (the
         # n x k block is never whole): bce(z, y) = softplus(z) - y z, and for a 0/1 label that is
         # softplus(s z) with s = 1 - 2y, exactly. The sign goes into the chunk's features (d x c,
-        # not the k x c block), so the block sees one matmul, one fused softplus in place and one
-        # row sum in float64: the per-point terms in float32 and their sums in the wide float,
-        # the ranking rule as before, with no cancellation in the terms (binary_cross_entropy_
-        # with_logits computes (1 - y) z - log_sigmoid(z), which loses eps |z| where y = 0 and
-        # z << 0). Other labels (soft ones, given through the API) keep the loss as trained, in
-        # the same chunks.
+        # not the k x c block), so the block sees one matmul and SoftplusSums (elementwise work
+        # in place, then a row sum in float64): the per-point terms in float32 and their sums in
+        # the wide float, the ranking rule as before, with no cancellation in the terms
+        # (binary_cross_entropy_with_logits computes (1 - y) z - log_sigmoid(z), which loses
+        # eps |z| where y = 0 and z << 0). Other labels (soft ones, given through the API) keep
+        # the loss as trained, in the same chunks.
         wide = wide_dtype(self.device)
         k = W.shape[1]
         Wt = W.detach().T.to(torch.float32).contiguous()  # k x d
         total = torch.zeros(k, dtype=wide, device=self.device)
         step = candidate_chunk(self.device, k)
-        scratch = torch.empty(k, min(step, self.n), dtype=wide, device=self.device)
+        softplus = SoftplusSums(k, min(step, self.n), self.device, wide)
         with torch.no_grad():
             for s in range(0, self.n, step):
                 xt, y = self.xt[:, s : s + step], self.y[s : s + step]
                 if self.binary:  # (1 - 2y) x, exactly: the features with the label's sign
-                    z = Wt @ torch.addcmul(xt, xt, y, value=-2)
-                    total += softplus_sums(z, scratch[:, : len(y)])
+                    total += softplus(Wt @ torch.addcmul(xt, xt, y, value=-2))
                 else:
                     z = Wt @ xt
                     terms = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -733,8 +755,8 @@ class MLPProblem(Problem):
         # of all k candidates is one matmul (16k x 2 by 2 x c), each later one a batched matmul
         # with the points as the wide dimension (about twice the speed of points x features on
         # this CPU), bias and tanh in place. The loss bce(z, y) = softplus((1 - 2y) z) for the
-        # 0/1 labels: the sign folded into the logits in place, then one fused softplus and a
-        # row sum in the wide float (the ranking rule: float32 terms, float64 sums, as before).
+        # 0/1 labels: the sign folded into the logits in place, then SoftplusSums (float32
+        # terms, float64 row sums: the ranking rule as before).
         wide = wide_dtype(self.device)
         k = W.shape[1]
         layers = self._layers(W.detach().to(torch.float32))
@@ -743,7 +765,7 @@ class MLPProblem(Problem):
         first, first_bias = ws[0].reshape(-1, ws[0].shape[2]), bs[0].reshape(-1, 1)
         total = torch.zeros(k, dtype=wide, device=self.device)
         step = candidate_chunk(self.device, k * max(self.sizes[1:]))
-        scratch = torch.empty(k, min(step, self.n), dtype=wide, device=self.device)
+        softplus = SoftplusSums(k, min(step, self.n), self.device, wide)
         with torch.no_grad():
             for s in range(0, self.n, step):
                 x, y = self.x[s : s + step], self.y[s : s + step]
@@ -754,7 +776,7 @@ class MLPProblem(Problem):
                         h.tanh_()
                 z = h[:, 0]  # k x c logits
                 z.addcmul_(z, y, value=-2)  # (1 - 2y) z, exactly
-                total += softplus_sums(z, scratch[:, : len(y)])
+                total += softplus(z)
         return total / self.n
 
     def accuracy(self, w: torch.Tensor) -> float:
@@ -784,22 +806,16 @@ class MLPProblem(Problem):
         return part
 
     def plane(self) -> tuple[np.ndarray, np.ndarray]:
-        gen = torch.Generator().manual_seed(self.seed + 1)
+        """The one plane (walker_tui.plane) through w0; a layer is stored fan_in x fan_out, so
+        its neurons (filters) lie along dimension 1, and its biases get no direction."""
         w0 = host64(self.w0)
-        dirs = []
-        for _ in range(2):
-            d = torch.randn(w0.shape[0], generator=gen, dtype=torch.float64)
-            i = 0
-            for fan_in, fan_out in self.shapes:
-                size = fan_in * fan_out
-                dw = d[i : i + size].view(fan_in, fan_out)
-                ww = w0[i : i + size].view(fan_in, fan_out)
-                # filter normalisation: each neuron's incoming weights (a column here)
-                dw *= ww.norm(dim=0, keepdim=True) / (dw.norm(dim=0, keepdim=True) + 1e-10)
-                d[i + size : i + size + fan_out] = 0.0  # biases left out
-                i += size + fan_out
-            dirs.append(d)
-        return w0.numpy(), torch.stack(dirs, 1).numpy()
+        parts, dims, i = [], [], 0
+        for fan_in, fan_out in self.shapes:
+            parts += [w0[i : i + fan_in * fan_out].view(fan_in, fan_out)]
+            parts += [w0[i + fan_in * fan_out : i + fan_in * fan_out + fan_out]]
+            dims += [1, 0]
+            i += fan_in * fan_out + fan_out
+        return w0.numpy(), directions(parts, self.seed, dims).numpy()
 
 
 def fresh_w0(seed: int) -> list[float]:
