@@ -235,6 +235,9 @@ def app_parser() -> Parser:
             "  walker-tui run [options]    headless: the notebook's table (walker-tui run --help)\n"
             "  walker-tui bench [options]  headless: the notebook's benchmark (bench --help)\n"
             "  walker-tui replay FILE      a recording in the app (replay --help)\n"
+            "  walker-tui watch FILE...    recordings followed as they grow, side by side: a\n"
+            "                              run --record or WalkerSGD(record=...) still writing\n"
+            "                              (end follows, c picks a run, m metrics, e smoothing)\n"
             "  walker-tui serve [options]  the app as a web page, textual-serve (serve --help)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -563,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
 
-COMMANDS = ("run", "bench", "replay", "serve")
+COMMANDS = ("run", "bench", "replay", "watch", "serve")
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -579,6 +582,8 @@ def _main(argv: Sequence[str] | None) -> int:
         )
     if command == "replay":
         return _replay(argv[1:])
+    if command == "watch":
+        return _watch(argv[1:])
     if command == "serve":
         from .serve import serve_command
 
@@ -765,3 +770,62 @@ def _replay(argv: list[str]) -> int:
         parser.error(str(e))
     cfg.pace = args.pace
     return _run_app(cfg, args.paused, recording)
+
+
+def watch_parser() -> Parser:
+    p = Parser(
+        prog="walker-tui watch",
+        description="Follow recordings as they grow, like tail -f, side by side: a run --record "
+        "or a script's WalkerSGD(record=...) still writing, or finished files. One loss curve "
+        "with a line per file; end follows the newest epoch, left/pgup/home go back; c (or 1-9) "
+        "picks whose candidates and path are shown, m shows the metrics a script logged "
+        "(opt.log), e smooths the curves (EMA 0.6, 0.9, 0.99). Each file is looked at every "
+        "0.25 s and only what it gained is read; a file not there yet is waited for.",
+    )
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="recordings: .csv, .json, .npz (or the .npz.part an .npz run streams to)",
+    )
+    return p
+
+
+def _watch(argv: list[str]) -> int:
+    parser = watch_parser()
+    args = parser.parse_args(argv)
+    from .watch import watchable
+
+    paths, seen = [], set()
+    for name in args.files:
+        path = Path(name)
+        why = watchable(path)
+        if why is not None:
+            parser.error(why)
+        key = os.path.abspath(path)
+        if key not in seen:  # (the same file twice is watched once)
+            seen.add(key)
+            paths.append(path)
+    return _run_watch(paths)
+
+
+def _run_watch(paths: list[Path]) -> int:
+    """The watch app, left as the app is (a line on SIGTERM or SIGHUP)."""
+    import gc
+
+    from .signals import ending_on_signals, say, word
+    from .watch_app import WatchApp
+
+    gc.freeze()
+    app = WatchApp(paths)
+    ended: list[int] = []
+
+    def leave(signum: int, frame: object) -> None:
+        ended.append(signum)
+        app.exit(return_code=128 + signum)
+
+    with ending_on_signals(leave):
+        app.run()
+    if ended:
+        say(f"{word(ended[0])}: walker-tui watch stopped (the recordings are left as they are).")
+    return app.return_code or 0

@@ -165,7 +165,8 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             except (OSError, ValueError):  # (a terminal that hung up)
                 pass
             say(f"{words} at epoch {trainer.epoch}.")
-            return _save(recording, said, code, ("interrupted", words))
+            how = "Ctrl+C" if words == "Interrupted" else words  # (Terminated, Hung up)
+            return _save(recording, said, code, ("interrupted", how))
     except BaseException as error:  # any other failure still ends the file cleanly (npz)
         with deferred():
             _save(recording, said, 1, ("failed", type(error).__name__))

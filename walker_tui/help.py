@@ -88,3 +88,49 @@ class HelpScreen(ModalScreen[None]):
         )
         with VerticalScroll(id="help-box"):  # (scrolls where the terminal is short)
             yield Static(text, id="help-text")
+
+
+# walker-tui watch: recordings followed as they grow (walker_tui.watch_app)
+WATCH_KEYS = [
+    ("end", "follow the newest epoch again (the status counts what came in while back)"),
+    ("left / right", "back / forth one epoch (or step): following stops"),
+    ("pgup / pgdn", "back / forth 10 epochs (a twentieth of a run past 200)"),
+    ("home", "the first epoch"),
+    ("space", "stop following here / follow again"),
+    ("c  or  1-9", "whose candidates and path are shown: the next run, or run N"),
+    ("m", "the loss panel: the loss, then each metric the script logged (opt.log)"),
+    ("e", "smoothing: an EMA of 0.6, 0.9, 0.99 or off, the raw curve faint behind"),
+    ("l", "loss curve on a log / linear x axis (long runs)"),
+    ("p", "save a screenshot (SVG)"),
+    ("ctrl+p", "command palette: every action, and themes"),
+    ("?", "this help"),
+    ("q", "quit (the recordings are left as they are)"),
+]
+
+
+class WatchHelp(HelpScreen):
+    """The help of ``walker-tui watch``: its keys, which close the help and act."""
+
+    BINDINGS = [
+        Binding(key, f"forward('{action}')", show=False)
+        for key, action in [
+            ("c", "next_run"),
+            ("m", "metric"),
+            ("e", "smoothing"),
+            *((str(i), f"pick_run({i})") for i in range(1, 10)),
+        ]
+    ]
+
+    def compose(self) -> ComposeResult:
+        width = max(len(k) for k, _ in WATCH_KEYS)
+        text = Text()
+        text.append("walker-tui watch keys\n\n", style="bold")
+        for key, what in WATCH_KEYS:
+            text.append(f"{key:<{width}}", style="bold")
+            text.append(f"  {what}\n")
+        text.append(
+            "\nwatch reads only what each file gained since its last look, every 0.25 s,\n"
+            "and leaves the files alone. escape or ? closes this help."
+        )
+        with VerticalScroll(id="help-box"):
+            yield Static(text, id="help-text")

@@ -82,9 +82,21 @@ def load_replay(path: str | Path) -> tuple[Recording, Config]:
             f"{str(path)!r} records --optimizer {recording.options['optimizer']}; "
             "replay shows the walker's recordings"
         )
+    cfg = recorded_config(recording.options, recording.lrs, path)
+    if cfg.data is not None and not Path(cfg.data).is_file():
+        raise ReplayError(
+            f"{str(path)!r} was trained on {cfg.data!r}, which is not here: the loss surface "
+            "needs that table (put it back, or replay where it is)"
+        )
+    return recording, cfg
+
+
+def recorded_config(options: dict, rates: list[float], path: str | Path) -> Config:
+    """The config a recording was made with, from its options and starting rates (on the CPU:
+    the problem is rebuilt for its surface and plane only)."""
     names = {f.name for f in dataclasses.fields(Config)}
-    options = {k: v for k, v in recording.options.items() if k in names}
-    lrs = [float(r) for r in recording.lrs]
+    options = {k: v for k, v in options.items() if k in names}
+    lrs = [float(r) for r in rates]
     if options.get("stay") and len(lrs) > 1 and lrs[-1] == 0.0:
         lrs = lrs[:-1]  # --stay's zero-rate candidate: the walker adds it back (not a grid rate)
     options["lrs"] = lrs
@@ -92,15 +104,9 @@ def load_replay(path: str | Path) -> tuple[Recording, Config]:
     if options.get("race"):
         options["race"] = [tuple(r) if isinstance(r, list) else r for r in options["race"]]
     try:
-        cfg = Config(**options)
+        return Config(**options)
     except TypeError as error:
         raise ReplayError(f"{str(path)!r}: its options cannot be read: {error}") from None
-    if cfg.data is not None and not Path(cfg.data).is_file():
-        raise ReplayError(
-            f"{str(path)!r} was trained on {cfg.data!r}, which is not here: the loss surface "
-            "needs that table (put it back, or replay where it is)"
-        )
-    return recording, cfg
 
 
 class ReplaySession(Session):

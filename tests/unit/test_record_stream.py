@@ -268,4 +268,8 @@ def test_ctrl_c_ends_the_file_cleanly(tmp_path, suffix):
     if suffix == ".csv":
         assert path.read_text().endswith("\n")
     # every epoch handed over is there (Ctrl+C may land after the step, before its record)
-    assert consecutive(Recording.load(path)) in (stopped - 1, stopped)
+    back = Recording.load(path)
+    assert consecutive(back) in (stopped - 1, stopped)
+    # and the file says how it ended (issue 22): not as a killed run reads
+    assert back.end["outcome"] == "interrupted" and back.end["how"] == "Ctrl+C"
+    assert back.end["epoch"] == back.rows[-1].epoch
