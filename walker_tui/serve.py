@@ -25,7 +25,7 @@ SHUTDOWN_S = 5.0  # how long a closing server waits for its apps to quit before 
 
 def serve_parser():
     """The app's parser, with --host and --port added (its help lists every app option)."""
-    from .cli import app_parser
+    from .args import app_parser
 
     p = app_parser()
     p.prog = "walker-tui serve"
@@ -141,21 +141,17 @@ def urls(host: str, port: int) -> tuple[str, str]:
 
 def serve_command(argv: list[str]) -> int:
     """``walker-tui serve``: check everything, then serve until Ctrl+C."""
-    from . import cli
+    from .checks import make_config, parse, racers_of, validate
 
     parser = serve_parser()
-    args = cli._parse(parser, argv)
+    args = parse(parser, argv)
     app_argv = _split(argv)
     # The app's own checks, as `walker-tui [options]` makes them, on the serve parser so errors
-    # read `walker-tui serve: error: ...`.
-    cli._check_extra(parser, "--race", [name for name, _ in args.race or []])
-    cli._check_data(parser, args)
-    cli._check_applies(parser, args)
-    cli._check_exact(parser, args.problem, cli._racers(args))
-    cli._check_model(parser, args)
-    if args.device not in ("auto", "cpu"):  # (loading torch to check them takes seconds:
-        cli._device(parser, args.device)  # auto and cpu always work, and the URL comes sooner)
-    cli.make_config(args)  # what the app will build from them
+    # read `walker-tui serve: error: ...`; devices other than auto and cpu only load torch to be
+    # checked (it takes seconds: the URL comes sooner)
+    validate(parser, args, "--race", [name for name, _ in args.race or []], racers_of(args),
+             load_torch=False)  # fmt: skip
+    make_config(args)  # what the app will build from them
     try:
         import textual_serve.server  # noqa: F401
     except ImportError:

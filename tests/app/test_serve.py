@@ -26,7 +26,9 @@ from pathlib import Path
 import pytest
 from browser import Chromium, find_chromium, group_alive, stop_group
 
-from walker_tui import cli, serve
+from walker_tui import args as cli_args
+from walker_tui import cli
+from walker_tui import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 HAVE_SERVE = True
@@ -333,7 +335,7 @@ def test_app_options_pass_through_without_host_and_port():
 
 
 def test_serve_is_in_the_apps_help():
-    assert "walker-tui serve [options]" in cli.app_parser().format_help()
+    assert "walker-tui serve [options]" in cli_args.app_parser().format_help()
 
 
 def test_serve_to_a_file_says_its_url_at_once_without_loading_torch_and_stops_on_sigterm(

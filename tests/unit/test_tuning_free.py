@@ -220,7 +220,7 @@ def test_bench_sweep_picks_the_steppers_best_rate_on_the_walkers_grid(capsys):
 
 
 def test_tuning_free_names_the_whole_field(capsys):
-    from walker_tui.cli import _race
+    from walker_tui.args import _race
 
     assert [n for n, _ in _race("tuning-free")] == [
         "lbfgs", "armijo", "prodigy", "dadapt", "schedulefree"

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from walker_tui.catalog import CATALOG, MODEL_PROBLEMS, PROBLEMS
-from walker_tui.cli import PROBLEMS as CLI_PROBLEMS
+from walker_tui.args import PROBLEMS as CLI_PROBLEMS
 from walker_tui.config import Config
 from walker_tui.engine import Walker, advance, make_walker, run
 from walker_tui.grids import parse_lrs
