@@ -364,9 +364,9 @@ class WalkerApp(App[int]):
                 lambda cfg, _s, _r: ReplaySession(recording, cfg),
             )
         elif distributed.active():  # under torchrun: the other ranks follow (distributed.py)
-            from .distributed import leader_sessions
+            from .leader import LeaderSession
 
-            self.driver = Driver(self.cfg, seed, self.control, post, leader_sessions())
+            self.driver = Driver(self.cfg, seed, self.control, post, LeaderSession)
         else:
             self.driver = Driver(self.cfg, seed, self.control, post)
         self.driver.start()

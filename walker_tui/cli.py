@@ -145,10 +145,11 @@ def _lead_or_follow(cfg: Config, args: argparse.Namespace) -> int:
     the CPU for the surface), every other rank runs what it sends (walker_tui.distributed)."""
     from . import distributed
 
+    from . import leader
+
     if distributed.rank() != 0:
-        return distributed.follow(cfg)
-    distributed.KEEP_FULL = True
-    heartbeat = distributed.Heartbeat()
+        return leader.follow(cfg)
+    heartbeat = leader.Heartbeat()  # (rank 0's app trains with leader.LeaderSession)
     try:
         return _run_app(cfg, args.paused, finish=heartbeat.close)
     finally:

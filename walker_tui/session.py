@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -52,8 +53,11 @@ def memory_message(cfg: Config, error: BaseException) -> str:
     )
 
 
-def build_problem(cfg: Config, seed: int, device: torch.device) -> Problem:
-    """The problem a config asks for, with this seed, on this device."""
+def build_problem(
+    cfg: Config, seed: int, device: torch.device, keep_full: bool = False
+) -> Problem:
+    """The problem a config asks for, with this seed, on this device (under torchrun this
+    rank's shard; ``keep_full``: with the whole problem kept on the CPU, for the surface)."""
     parallel = distributed.active()  # under torchrun: the whole problem on the CPU, then a shard
     problem = make_problem(
         cfg.problem,
@@ -65,7 +69,7 @@ def build_problem(cfg: Config, seed: int, device: torch.device) -> Problem:
         batch_size=cfg.batch_size,
     )
     if parallel:
-        return distributed.Sharded(problem, device, keep_full=distributed.KEEP_FULL)
+        return distributed.Sharded(problem, device, keep_full=keep_full)
     return problem
 
 
@@ -101,6 +105,7 @@ class Session:
     race: bool = False
     trainers: dict[str, Trainer] = field(default_factory=dict)
     outcomes: dict[str, Outcome | None] = field(default_factory=dict)
+    keep_full: ClassVar[bool] = False  # under torchrun: keep the whole problem (rank 0's app)
 
     def __post_init__(self) -> None:
         self.device = resolve_device(self.cfg.device)
@@ -123,7 +128,7 @@ class Session:
 
     def _build_problem(self) -> Problem:
         """The problem of this seed's run (a replay may stand another in)."""
-        return build_problem(self.cfg, self.seed, self.device)
+        return build_problem(self.cfg, self.seed, self.device, self.keep_full)
 
     def to_plane(self, w: np.ndarray) -> np.ndarray:
         """Plane coordinates (2, or 2 x k) of weights (d, or d x k)."""
