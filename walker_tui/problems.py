@@ -37,33 +37,34 @@ def candidate_chunk(device: torch.device, floats_per_point: int) -> int:
 
 class SoftplusSums:
     """Row sums of softplus(z) = log(1 + e^z) over k x c float32 blocks, chunk after chunk, in
-    ``wide`` (float64 where the device has it), with scratch blocks made once and reused (no
+    ``wide`` (float64 where the device has it), with two scratch blocks made once and reused (no
     fresh pages). softplus(z) = max(z, 0) + log1p(e), e = exp(-|z|), each term in float32 to
-    within 1.5 ulp, then summed in the wide float. Not torch's softplus or logaddexp: on this
-    CPU their exp and log1p take slow paths where |z| > 20 (log1p of a tiny e, ~10x) and where
-    |z| > 87 (exp into float32's denormals, ~200x), exactly where a candidate with a large rate
-    puts most points; a logistic pass at n = 10^6 took 3.6 s instead of 30 ms. Here e is
-    exp(-min(|z|, 87)) (an error below 2e-38 a term) and log1p(e) = log(u) - ((u - 1) - e) / u
-    with u = 1 + e rounded, whose rounding error (u - 1) - e is exact: no log1p at all."""
+    within about an ulp, then summed in the wide float. Not torch's softplus or logaddexp: on
+    this CPU their exp and log1p take slow paths where |z| > 20 (log1p of a tiny e, ~10x) and
+    where |z| > 87 (exp into float32's denormals, ~200x), just where a candidate with a large
+    rate puts most points (a logistic pass at n = 10^6 took 2.5 s instead of 50 ms). Here e is
+    exp(-min(|z|, 87)) (an error below 2e-38 a term) and log1p(e) = log(u) - r with u = 1 + e
+    rounded and r = (u - 1) - e its rounding error, exact (u - 1 is exact, and so is its
+    difference from e): within eps/2 of log1p(e) (|r| <= eps/2 and log(u - r) = log(u) - r/u),
+    with no log1p at all."""
 
     def __init__(self, k: int, c: int, device: torch.device, wide: torch.dtype) -> None:
-        self.e, self.u, self.r = (torch.empty(k, c, device=device) for _ in range(3))
-        self.out = torch.empty(k, c, dtype=wide, device=device)
+        self.e, self.u = (torch.empty(k, c, device=device) for _ in range(2))
+        self.wide = wide
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         """The k row sums of softplus(z) for z (k x m, m <= c; overwritten)."""
         m = z.shape[1]
-        e, u, r = self.e[:, :m], self.u[:, :m], self.r[:, :m]
+        e, u = self.e[:, :m], self.u[:, :m]
         torch.abs(z, out=e)
         z.add_(e)  # z + |z| = 2 max(z, 0), exactly
         e.clamp_(max=87.0).neg_().exp_()
-        torch.add(e, 1.0, out=u)
-        torch.sub(u, 1.0, out=r)
-        r.sub_(e).div_(u)  # ((u - 1) - e) / u
-        u.log_().sub_(r)  # log1p(e)
-        out = self.out[:, :m]
-        torch.add(u, z, alpha=0.5, out=out)  # (the float32 term, widened as it is stored)
-        return out.sum(1)
+        torch.add(e, 1.0, out=u)  # u = 1 + e, rounded
+        u.sub_(1.0)  # u - 1, exact
+        e.sub_(u)  # e - (u - 1) = -r, exact
+        u.add_(1.0).log_().add_(e)  # log(u) - r = log1p(e)
+        u.add_(z, alpha=0.5)  # the term, in float32
+        return u.sum(1, dtype=self.wide)
 
 
 def span(n: int, rank: int, world: int) -> tuple[int, int]:
@@ -833,22 +834,3 @@ PROBLEM_CLASSES: dict[str, type[Problem]] = {
     "logistic": LogisticProblem,
     "mlp": MLPProblem,
 }
-
-
-def make_problem(
-    name: str,
-    n: int,
-    seed: int,
-    device: str | torch.device,
-    kappa: float = 10.0,
-    data: tuple[np.ndarray, np.ndarray] | None = None,
-    batch_size: int | None = None,
-) -> Problem:
-    """Build the named problem on ``device`` (linear and logistic can take the user's table)."""
-    if name not in PROBLEM_CLASSES and (name in MODEL_PROBLEMS or ":" in name):
-        from .models import make_model_problem
-
-        return make_model_problem(name, seed, device, batch_size)
-    if name not in PROBLEM_CLASSES:
-        raise ValueError(f"unknown problem {name!r}; choose from {', '.join(PROBLEMS)}")
-    return PROBLEM_CLASSES[name](n=n, seed=seed, device=device, kappa=kappa, data=data)

@@ -14,6 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import walker_tui.problems as problems
 from walker_tui.grids import parse_lrs
 from walker_tui.problems import LogisticProblem, MLPProblem
+from walker_tui.zoo import make_problem
 
 
 def logistic_reference(p: LogisticProblem, W: torch.Tensor) -> np.ndarray:
@@ -160,7 +161,7 @@ def test_the_candidate_block_is_never_whole(name):
     """At n = 200,000 and k = 13 the whole block is 2.6M floats (x 16 for the mlp's layers): no
     tensor of the pass is larger than a chunk's 2^18 floats (and the data's own vectors)."""
     n, k = 200_000, 13
-    p = problems.make_problem(name, n, 17, "cpu")
+    p = make_problem(name, n, 17, "cpu")
     W = p.w0[:, None] + 0.1 * torch.randn(p.w0.numel(), k, generator=torch.Generator())
     with Largest() as seen:
         p.rank_losses(W)

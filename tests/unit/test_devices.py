@@ -7,7 +7,8 @@ import torch
 
 from walker_tui.engine import Walker, resolve_device, run
 from walker_tui.grids import parse_lrs
-from walker_tui.problems import PROBLEMS, LinearProblem, make_problem
+from walker_tui.problems import PROBLEMS, LinearProblem
+from walker_tui.zoo import make_problem
 
 CUDA = torch.cuda.device_count() if torch.cuda.is_available() else 0
 MPS = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())

@@ -6,7 +6,8 @@ import pytest
 from walker_tui.engine import Walker, run
 from walker_tui.grids import parse_lrs
 from walker_tui.history import Curve, History, Recording
-from walker_tui.problems import LinearProblem, make_problem
+from walker_tui.problems import LinearProblem
+from walker_tui.zoo import make_problem
 
 
 def recorded_run():

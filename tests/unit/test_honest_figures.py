@@ -17,7 +17,8 @@ from walker_tui.engine import Exact, Outcome, Walker, run
 from walker_tui.grids import format_rate, parse_lrs
 from walker_tui.headless import final_line
 from walker_tui.numbers import describe_outcome, format_loss
-from walker_tui.problems import Quadratic, make_problem
+from walker_tui.problems import Quadratic
+from walker_tui.zoo import make_problem
 
 
 def cli(*argv: str) -> tuple[int, str]:

@@ -90,7 +90,7 @@ def test_an_adaptive_grid_that_keeps_staying_keeps_distinct_rates():
     from walker_tui.engine import Walker
     from walker_tui.grids import format_rate
     from walker_tui.optim import adapt_rates
-    from walker_tui.problems import make_problem
+    from walker_tui.zoo import make_problem
 
     walker = Walker(make_problem("rosenbrock", 1, 17, "cpu"), [0.1, 0.2, 0.5, 1.0], adaptive=True)
     walker.step()

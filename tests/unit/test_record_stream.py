@@ -16,7 +16,7 @@ from walker_tui import history
 from walker_tui.engine import Walker, run
 from walker_tui.grids import parse_lrs
 from walker_tui.history import Recording, RecordWriter, sidecar
-from walker_tui.problems import make_problem
+from walker_tui.zoo import make_problem
 
 FORMATS = [".csv", ".json", ".npz"]
 KEYS = ["epoch", "weights", "losses", "winner", "rates", "moved", "lr", "loss", "lrs"]

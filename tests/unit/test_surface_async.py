@@ -13,7 +13,7 @@ import pytest
 
 from walker_tui import driver as drv
 from walker_tui.config import Config
-from walker_tui.problems import make_problem
+from walker_tui.zoo import make_problem
 from walker_tui.surface import COARSE, GRID, Cancelled, Surveyor, Window, loss_grid, views
 
 

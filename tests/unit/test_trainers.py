@@ -10,7 +10,8 @@ from walker_tui.catalog import RACER_NAMES
 from walker_tui.config import Config
 from walker_tui.engine import RACERS, Walker, advance, make_racer, make_walker
 from walker_tui.grids import parse_lrs, parse_race
-from walker_tui.problems import LinearProblem, make_problem
+from walker_tui.problems import LinearProblem
+from walker_tui.zoo import make_problem
 
 
 def trainers():

@@ -14,7 +14,7 @@ from walker_tui.cli import main
 from walker_tui.config import Config
 from walker_tui.engine import Armijo, advance, make_racer, run
 from walker_tui.grids import GridError, parse_lrs, parse_race
-from walker_tui.problems import make_problem
+from walker_tui.zoo import make_problem
 from walker_tui.session import Session
 
 
@@ -200,7 +200,7 @@ def test_bench_sweep_picks_the_steppers_best_rate_on_the_walkers_grid(capsys):
     stepper at every rate of the grid independently."""
     from walker_tui.cli import main
     from walker_tui.engine import Stepper, run
-    from walker_tui.problems import make_problem
+    from walker_tui.zoo import make_problem
 
     code = main(["bench", "--problem", "quadratic", "--sweep", "--repeat", "1", "--device", "cpu",
                  "--racers", "stepper:0.1"])  # fmt: skip

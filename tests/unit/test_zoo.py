@@ -10,7 +10,8 @@ from walker_tui.config import Config
 from walker_tui.engine import Walker, advance, make_walker, run
 from walker_tui.grids import parse_lrs
 from walker_tui.history import History
-from walker_tui.problems import PROBLEM_CLASSES, make_problem
+from walker_tui.problems import PROBLEM_CLASSES
+from walker_tui.zoo import make_problem
 from walker_tui.session import Session
 
 
