@@ -228,10 +228,10 @@ class History:
         curve takes every one), and ``held``, (index, record) of the rows given in full, in
         order. Those are what :meth:`add` would keep of them: the early ones, the sampled ones
         (an epoch a power-of-two stride divides), the recent ones; the path goes through them.
-        A batch longer than ``keep`` must give at least its last ``keep`` rows in full (they
-        become the recent epochs), a shorter one all of them; rows not given in full are on
-        the curve only. Opening a long recording this way builds a record for thousands of
-        its epochs, not for millions."""
+        The rows given in full from the batch's last ``keep`` on become the recent epochs
+        (give all of a short batch, and the last ``keep`` of a file's last pieces); rows not
+        given in full are on the curve only. Opening a long recording this way builds a record
+        for thousands of its epochs, not for millions."""
         n = len(epochs)
         if n == 0:
             return

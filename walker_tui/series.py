@@ -72,7 +72,23 @@ def ema(
     out = np.empty(n)
     powers = w ** np.arange(BLOCK + 1, dtype=float)
     lower = np.tril(powers[np.subtract.outer(np.arange(BLOCK), np.arange(BLOCK)).clip(0)])
-    for at in range(0, n, BLOCK):
+    whole = (n // BLOCK) * BLOCK
+    if whole and ok[:whole].all():  # every value finite: all the blocks in one product
+        blocks = x[:whole].reshape(-1, BLOCK)
+        inner_x, inner_m = blocks @ lower.T, np.full_like(blocks, 1 - w) @ lower.T
+        starts_x, starts_m = np.empty(len(blocks)), np.empty(len(blocks))
+        decay = powers[BLOCK]
+        for b in range(len(blocks)):  # the sums carried from block to block (a scalar each)
+            starts_x[b], starts_m[b] = num, den
+            num = decay * num + inner_x[b, -1]
+            den = decay * den + inner_m[b, -1]
+        nums = inner_x + powers[1:, None].T * starts_x[:, None]
+        dens = inner_m + powers[1:, None].T * starts_m[:, None]
+        out[:whole] = (nums / dens).ravel()
+        done = whole
+    else:
+        done = 0
+    for at in range(done, n, BLOCK):
         b = min(BLOCK, n - at)
         xb, mb, okb = x[at : at + b], m[at : at + b], ok[at : at + b]
         # a value that is not finite holds the sums: within a block, powers of w count only

@@ -38,7 +38,7 @@ from .history import (
 )
 
 CHUNK = 8 << 20  # bytes read at most per poll (a long file is read in pieces this size)
-WIDE = 160  # bytes of a .csv row read for its first five fields (they fit in far fewer)
+FIELD = 32  # bytes a .csv number takes at most (repr of a float: 24)
 NL, COMMA, HASH = 10, 44, 35
 
 Logs = list[tuple[int, dict[str, float]]]
@@ -286,7 +286,7 @@ class Tail:
         k, d, fixed = self.head.k, self.d, self.fixed
         cols = fixed + k * (d + 2)
         try:
-            fields = _first_fields(b, starts, ends, fixed)
+            fields = _first_fields(b, starts, ends, fixed, more=cols > fixed)
         except ValueError:  # a line that is no row (not the writer's): read them one by one
             table = _rows_one_by_one([whole[s:e] for s, e in zip(starts, ends, strict=True)], cols)
             good = np.isfinite(table[:, 0])
@@ -535,25 +535,30 @@ _JSON_LIGHT = re.compile(
 )
 
 
-def _first_fields(b: np.ndarray, starts: np.ndarray, ends: np.ndarray, count: int) -> list:
+def _first_fields(
+    b: np.ndarray, starts: np.ndarray, ends: np.ndarray, count: int, more: bool = True
+) -> list:
     """The first ``count`` comma-separated fields of each line (starts, ends: its bytes) as
-    floats, without reading the rest of the line."""
-    n = len(starts)
-    width = np.minimum(ends - starts, WIDE)
-    offsets = starts[:, None] + np.arange(WIDE)[None, :]
-    inside = np.arange(WIDE)[None, :] < width[:, None]
-    grid = np.where(inside, b[np.minimum(offsets, len(b) - 1)], NL)
-    commas = np.cumsum(grid == COMMA, axis=1)
+    floats, without parsing the rest of the line; ``more``: the rows have fields after those.
+    Raises ValueError where a line does not have them (read one by one then)."""
+    commas = np.flatnonzero(b == COMMA)
+    first = np.searchsorted(commas, starts)
     out = []
-    left = np.zeros(n, dtype=np.int64)
+    left = starts
     for j in range(count):
-        # the field ends at the (j+1)-th comma, or the line's end for the last field
-        stop = np.argmax((commas > j) | (grid == NL), axis=1)
-        field_w = 32
-        cols = left[:, None] + np.arange(field_w)[None, :]
-        take = cols < stop[:, None]
-        cells = np.where(take, grid[np.arange(n)[:, None], np.minimum(cols, WIDE - 1)], 32)
-        out.append(np.ascontiguousarray(cells.astype(np.uint8)).view(f"S{field_w}")[:, 0]
+        at = first + j
+        if j < count - 1 or more:  # the field ends at a comma of its own line
+            if np.any(at >= len(commas)) or np.any(commas[np.minimum(at, len(commas) - 1)] >= ends):
+                raise ValueError("a row with fewer fields")
+            stop = commas[at]
+        else:
+            stop = ends
+        size = stop - left
+        if np.any(size <= 0) or np.any(size > FIELD):
+            raise ValueError("a field that is no number")
+        cols = left[:, None] + np.arange(FIELD)[None, :]
+        cells = np.where(cols < stop[:, None], b[np.minimum(cols, len(b) - 1)], 32)
+        out.append(np.ascontiguousarray(cells.astype(np.uint8)).view(f"S{FIELD}")[:, 0]
                    .astype(float))  # fmt: skip
         left = stop + 1
     return out

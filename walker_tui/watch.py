@@ -33,7 +33,7 @@ POLL = 0.25  # seconds between looks at a file while nothing changes
 QUIET = 30.0  # seconds without a new epoch before a run reads as quiet
 HEAD_FULL = 2048  # a file's first rows are held in full (they carry a run's story)
 SAMPLES = 8192  # rows of a long file's middle built in full, about (History keeps fewer)
-IN_FLIGHT = 2  # feeds handed over and not yet taken by the app, at most (bounded memory)
+IN_FLIGHT = 8  # feeds handed over and not yet taken by the app, at most (bounded memory)
 
 
 def keep_for(d: int) -> int:
@@ -81,6 +81,7 @@ class Reader:
         self.plane_sent = False
 
     def poll(self, budget: int) -> Feed | None:
+        self.budget = budget
         update = self.tail.poll(budget)
         if update.empty and not update.more:
             return None
@@ -119,7 +120,11 @@ class Reader:
             stride = 1
             while (expected - HEAD_FULL) / stride > SAMPLES:
                 stride *= 2
-            pick = (self.seen + at < HEAD_FULL) | (rows.epoch % stride == 0) | (at >= n - keep)
+            pick = (self.seen + at < HEAD_FULL) | (rows.epoch % stride == 0)
+            # the last keep in full, unless more pieces come that will hold newer ones (the
+            # last two pieces of a long file: the very last may be shorter than keep)
+            if not update.more or update.size - update.done < 2 * self.budget:
+                pick |= at >= n - keep
             wanted = at[pick]
         moved = rows.moved
         last_moved = np.maximum.accumulate(np.where(moved, at, -1))

@@ -34,6 +34,7 @@ from .widgets.surface_plot import SurfacePlot
 from .widgets.watch_status import WATCH_STYLES, WatchStatus
 
 SMOOTHING = (None, *WEIGHTS)  # the smoothing key's steps
+BULK_FRAMES = 0.5  # seconds between frames while a long file is being opened
 
 
 class Fed(Message):
@@ -77,6 +78,7 @@ class WatchApp(WalkerApp):
         self._back_base: int | None = None  # rows there were when the view left the newest
         self._differ_said = False
         self.feeds = 0  # feeds taken in (for tests and the benchmark)
+        self._bulk_shown = 0.0
         self.fed_at = 0.0  # when the last feed with new rows was taken in (time.monotonic)
 
     # --- layout and start ---
@@ -139,8 +141,12 @@ class WatchApp(WalkerApp):
         if run.problem is not None and problem_before is None:
             self.say(run.problem, style="bold red", seconds=30, sticky=True)
         self.histories = {r.name: r.history for r in self.runs if r.history is not None}
+        now = time.monotonic()
+        if feed.more and now - self._bulk_shown < BULK_FRAMES:
+            return  # (a long file being opened: a frame and a status every half second)
+        self._bulk_shown = now
         if new or feed.restart is not None:
-            self.fed_at = time.monotonic()
+            self.fed_at = now
             self.dirty = True
         self._say_differ()
         self.show_status()
