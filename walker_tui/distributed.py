@@ -176,7 +176,7 @@ class Sharded(Problem):
 
     def __init__(self, full: Problem, device: torch.device, keep_full: bool = False) -> None:
         r, n_ranks = rank(), world()
-        if int(getattr(full, "n", 0)) < n_ranks:
+        if full.n < n_ranks:
             raise ValueError(
                 f"{full.name} has {getattr(full, 'n', 0)} data points, fewer than the "
                 f"{n_ranks} ranks that would share them"

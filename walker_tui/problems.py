@@ -82,6 +82,8 @@ class Problem:
     name: str = ""
     w0: torch.Tensor
     device: torch.device
+    seed: int = 0  # the seed that drew its data and start (and the surface's plane)
+    n: int = 0  # data points (0: a function of the weights alone, no data)
     surface_width = 1  # floats an evaluation holds per data point (sizes the surface's chunks)
     batched = False  # True: epochs are passes over the data in mini-batches (engine.Batched)
     notice: str | None = None  # a one-line notice for the user (a model scored one at a time)
@@ -160,7 +162,7 @@ class Problem:
         if d == 2:
             return np.zeros(2), np.eye(2)
         w0 = host64(self.w0)
-        gen = torch.Generator().manual_seed(int(getattr(self, "seed", 0)) + 1)
+        gen = torch.Generator().manual_seed(self.seed + 1)
         basis = torch.randn(d, 2, generator=gen, dtype=torch.float64)
         basis = basis / basis.norm(dim=0) * max(float(w0.norm()), 1.0)
         return w0.numpy(), basis.numpy()
@@ -175,7 +177,7 @@ class Problem:
     def data_points(self) -> int:
         """Data points one loss evaluation sums over (0: none, or a closed form that does not
         depend on them)."""
-        return int(getattr(self, "n", 0))
+        return self.n
 
     @property
     def surface_cost(self) -> float:
@@ -212,8 +214,8 @@ class Problem:
 
     def _sample_rows(self, m: int) -> torch.Tensor:
         """The seeded draw of ``m`` data points :meth:`sample` takes (the same every time)."""
-        gen = torch.Generator().manual_seed(int(getattr(self, "seed", 0)) + 2)
-        return torch.randint(int(getattr(self, "n", 0)), (m,), generator=gen).to(self.device)
+        gen = torch.Generator().manual_seed(self.seed + 2)
+        return torch.randint(self.n, (m,), generator=gen).to(self.device)
 
     def shard(self, rank: int, world: int, device: torch.device) -> Problem:
         """This problem on rank ``rank``'s part of its data alone (:func:`span`), on ``device``
