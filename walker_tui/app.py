@@ -126,6 +126,8 @@ class WalkerApp(App[int]):
         self._next_frame = 0.0
         self._last_redraw = 0.0
         self.painter = Painter()  # builds the plot panels off the UI thread
+        self.recorder: RecordWriter | None = None  # the walker's epochs, for `w`
+        self._switch_interval = sys.getswitchinterval()  # (on_mount shortens it, unmount restores)
         # what a row is: a WalkerSGD recording's is a step (a batch), not an epoch
         self.unit = unit_of(replay.options) if replay is not None else "epoch"
         self.monitor: DeviceMonitor | None = None  # the device's memory (walker_tui.gpu)
@@ -214,7 +216,7 @@ class WalkerApp(App[int]):
         self.rises, self.rise_warned, self.low, self.rise_last = 0, False, np.inf, np.inf
         self.note, self.note_epoch = None, None  # a note belongs to its run (and its epoch)
         self.surface: SurfaceData | None = None
-        if getattr(self, "recorder", None) is not None:
+        if self.recorder is not None:
             self.recorder.close()
         self.recorder: RecordWriter | None = None  # the walker's epochs, for `w`
         self.device = "…"
@@ -1007,7 +1009,7 @@ class WalkerApp(App[int]):
         if self._record_dir is not None:
             shutil.rmtree(self._record_dir, ignore_errors=True)
         self.painter.stop()
-        sys.setswitchinterval(getattr(self, "_switch_interval", sys.getswitchinterval()))
+        sys.setswitchinterval(self._switch_interval)
 
 
 class ReplayApp(WalkerApp):

@@ -178,7 +178,7 @@ class Sharded(Problem):
         r, n_ranks = rank(), world()
         if full.n < n_ranks:
             raise ValueError(
-                f"{full.name} has {getattr(full, 'n', 0)} data points, fewer than the "
+                f"{full.name} has {full.n} data points, fewer than the "
                 f"{n_ranks} ranks that would share them"
             )
         self._min_loss = full.minimum_loss()  # on all the data, before it is cut
