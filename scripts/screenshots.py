@@ -171,6 +171,73 @@ async def main() -> None:
         ["s"],
         lambda a: "adam 0.003" in a.histories and a.done,
     )
+    await watch_shot("watch-120x40")
+
+
+# A training script as a user writes one: an MLP on two moons-like classes, 8 batches an epoch,
+# WalkerSGD recording every step and logging held-out accuracy at each epoch's end.
+TRAIN = """
+import sys, time
+import torch
+from walker_tui import WalkerSGD
+
+path, lrs, epochs, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+torch.manual_seed(0)
+x = torch.randn(1280, 2)
+y = (x[:, 0] * x[:, 1] > 0).long()
+train, held = (x[:1024], y[:1024]), (x[1024:], y[1024:])
+model = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.Tanh(), torch.nn.Linear(32, 2))
+loss_fn = torch.nn.CrossEntropyLoss()
+with WalkerSGD(model.parameters(), lrs=lrs, record=path) as opt:
+    for epoch in range(epochs):
+        for batch in torch.randperm(1024).split(128):
+            xb, yb = train[0][batch], train[1][batch]
+
+            def closure():
+                opt.zero_grad()
+                loss = loss_fn(model(xb), yb)
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+            time.sleep(pause)
+        with torch.no_grad():
+            accuracy = (model(held[0]).argmax(1) == held[1]).float().mean()
+        opt.log(accuracy=accuracy)
+"""
+
+
+async def watch_shot(name: str) -> None:
+    """walker-tui watch on two real runs of TRAIN: one finished (a fixed grid), one still
+    training in another process (a log grid), its curves smoothed (key e: EMA 0.6)."""
+    if ONLY and name not in ONLY:
+        return
+    import subprocess
+    import tempfile
+
+    from walker_tui.watch_app import WatchApp
+
+    folder = Path(tempfile.mkdtemp(prefix="walker-tui-shot-"))
+    fixed, log = folder / "fixed-grid.csv", folder / "log-grid.csv"
+    script = folder / "train.py"
+    script.write_text(TRAIN)
+    subprocess.run(
+        [sys.executable, str(script), str(fixed), "0.1:1:0.1", "40", "0"], check=True, timeout=600
+    )
+    live = subprocess.Popen([sys.executable, str(script), str(log), "log:0.01:10:9", "200", "0.02"])
+    try:
+        app = WatchApp([fixed, log])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait(pilot, lambda: app.runs[1].rows >= 150 and app.runs[0].ended, 600)
+            await pilot.press("e")  # smoothing: EMA 0.6, the raw curve faint behind it
+            await pilot.press("c")  # the live run's candidates and path
+            await wait(pilot, lambda: app.selected == 1 and app.smooth == 0.6)
+            path = OUT / f"{name}.svg"
+            app.save_screenshot(str(path))
+            print(f"wrote {path.relative_to(OUT.parent)}")
+    finally:
+        live.kill()
+        live.wait(30)
 
 
 if __name__ == "__main__":

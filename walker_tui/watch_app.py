@@ -316,11 +316,7 @@ class WatchApp(WalkerApp):
                 src = r.loss if self.metric is None else r.metrics.get(self.metric)
                 if src is None or src.count == 0:
                     continue
-                styles[r.name] = (
-                    (series_marker("walker", 0), series_color("walker", 0))
-                    if i == 0
-                    else (series_marker(r.name, i), series_color(r.name, i))
-                )
+                styles[r.name] = self._style(i)
                 series[r.name] = src.columns(self.smooth)
                 if self.smooth is not None:
                     faint[r.name] = src.columns(None)
@@ -354,6 +350,14 @@ class WatchApp(WalkerApp):
                 )  # fmt: skip
             self._draw_path(run, rec, epoch)
             self._status_due = (rec, (epoch, self.latest_epoch))
+
+    @staticmethod
+    def _style(i: int) -> tuple[str, object]:
+        """Run i's glyph and colour, in the loss curve and its path: the first run's braille in
+        the walker's colour, the others the racers' glyphs."""
+        if i == 0:
+            return series_marker("walker", 0), series_color("walker", 0)
+        return series_marker(f"run {i}", i), series_color(f"run {i}", i)
 
     def _draw_path(self, run: Run, rec, epoch: int) -> None:  # noqa: ANN001
         """The picked run's path in its plane (watch draws no loss surface: its contours are
@@ -402,7 +406,11 @@ class WatchApp(WalkerApp):
             at = to_xy(rec.position)
             win = (float(at[0]), float(at[1]))
         paths = {run.name: (xs, ys)} if len(xs) else {}
-        plot.show(SurfaceData(window, *_empty(), note=note), paths, walk, win, start, None, sliced)
+        styles = {run.name: self._style(self.selected)}
+        plot.show(
+            SurfaceData(window, *_empty(), note=note), paths, walk, win, start, None, sliced,
+            styles=styles,
+        )  # fmt: skip
 
     # --- the status line ---
 

@@ -109,8 +109,10 @@ class LossCurve(PaintedPlot):
             legend = fit_legend([f"{glyph} {name}" for glyph, name in keys], width - 8)
             if len(title) + 1 + len(legend) <= width - 8:  # (the plot area: no wider)
                 title = f"{title} {legend}"
-            else:
-                title = legend
+            else:  # the legend, and the note where it fits (the smoothing is never unsaid)
+                said = note.lstrip(", ")
+                forms = [f"{legend} · {said}", f"{legend} · {said.split(' (')[0]}"] if said else []
+                title = next((f for f in forms if len(f) <= width - 8), legend)
         plt.title(title)
         # "seconds" is the trainers' own compute time (the driver's clock stops while paused
         # and while the screen draws), not the wall clock

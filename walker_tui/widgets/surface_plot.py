@@ -48,7 +48,10 @@ class SurfacePlot(PaintedPlot):
         minimum: tuple[float, float] | None,
         sliced: bool = False,
         focus: tuple[float, float] | None = None,
+        styles: dict[str, tuple[str, object]] | None = None,
     ) -> None:
+        """``styles``: a path's (marker, colour) where not the trainers' own (walker-tui watch
+        draws a run's path in its loss curve's glyph and colour)."""
         # the legend names only what this frame draws
         items = [("o start", "o start")]
         if winner is not None:
@@ -89,10 +92,11 @@ class SurfacePlot(PaintedPlot):
         if minimum is not None:
             plt.scatter([minimum[0]], [minimum[1]], marker="+", color="green")
         for i, (name, (xs, ys)) in enumerate(paths.items()):
-            marker = series_marker(name, i)
+            marker, color = (styles or {}).get(
+                name, (series_marker(name, i), series_color(name, i))
+            )
             if plain and marker == "braille":
                 marker = "·"  # under NO_COLOR the walker's path: not a contour, not a racer
-            color = series_color(name, i)
             inside, exits = clip_path(np.asarray(xs, float), np.asarray(ys, float), box)
             for run_x, run_y in inside:
                 run_x, run_y = snap(run_x, run_y, box, cols, rows)
