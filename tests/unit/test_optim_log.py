@@ -121,3 +121,20 @@ def test_how_a_script_ended_is_in_its_recording(tmp_path, how, outcome, detail):
     subprocess.run([sys.executable, str(script), str(path), how], capture_output=True, timeout=120)
     end = Recording.load(path).end
     assert end["outcome"] == outcome and end["how"] == detail and end["epoch"] == 3
+
+
+@pytest.mark.parametrize(
+    "argv,outcome,epoch",
+    [
+        ([], "reached", 11),
+        (["--min-loss", "0", "--epochs", "5"], "limit", 5),
+        (["--lrs", "5,10"], "diverged", 18),
+    ],
+)
+def test_run_record_ends_with_the_runs_outcome(tmp_path, argv, outcome, epoch):
+    from walker_tui.cli import main
+
+    path = tmp_path / "r.csv"
+    main(["run", "--record", str(path), "--quiet", "--device", "cpu", *argv])
+    end = Recording.load(path).end
+    assert end["outcome"] == outcome and end["epoch"] == epoch
