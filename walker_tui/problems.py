@@ -20,10 +20,12 @@ from .precision import float64_home, float64_on, host64, to_device, wide_dtype
 
 CPU_CHUNK = 1 << 20  # data points per chunk of a pass over the data on the CPU (LinearProblem)
 # Floats of the candidates' block (points x k candidates x width) one chunk of a candidate pass
-# holds: on the CPU 2^18 (1 MB: it stays in the core's cache while the elementwise work goes over
-# it in place, and comes back from the allocator's heap, not as fresh pages); elsewhere (a GPU)
-# 2^24 (64 MB: few launches). The n x k block is never made whole (520 MB at n = 10^7, k = 13).
-CPU_CANDIDATE_FLOATS = 1 << 18
+# holds: on the CPU 2^17 for each thread torch runs (512 KB a core: the block and its scratch stay
+# in the core's 2 MB cache while the elementwise work goes over them, and come back from the
+# allocator's heap, not as fresh pages; one thread is fastest at 2^16 to 2^17, two at 2^18);
+# elsewhere (a GPU) 2^24 (64 MB: few launches). The n x k block is never made whole (520 MB at
+# n = 10^7, k = 13).
+CPU_CANDIDATE_FLOATS = 1 << 17
 DEVICE_CANDIDATE_FLOATS = 1 << 24
 
 
@@ -31,7 +33,7 @@ def candidate_chunk(device: torch.device, floats_per_point: int) -> int:
     """Data points per chunk of a candidate pass whose block holds ``floats_per_point`` floats a
     point (k candidates times what each keeps per point)."""
     cpu = torch.device(device).type == "cpu"
-    budget = CPU_CANDIDATE_FLOATS if cpu else DEVICE_CANDIDATE_FLOATS
+    budget = CPU_CANDIDATE_FLOATS * torch.get_num_threads() if cpu else DEVICE_CANDIDATE_FLOATS
     return max(1, budget // max(1, floats_per_point))
 
 
