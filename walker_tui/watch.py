@@ -33,6 +33,7 @@ POLL = 0.25  # seconds between looks at a file while nothing changes
 QUIET = 30.0  # seconds without a new epoch before a run reads as quiet
 HEAD_FULL = 2048  # a file's first rows are held in full (they carry a run's story)
 SAMPLES = 8192  # rows of a long file's middle built in full, about (History keeps fewer)
+PIECE = 8 << 20  # bytes a file's poll reads at most (a long file is read in pieces)
 IN_FLIGHT = 8  # feeds handed over and not yet taken by the app, at most (bounded memory)
 
 
@@ -207,6 +208,7 @@ class Follower:
         self.readers = [Reader(i, p) for i, p in enumerate(paths)]
         self.post = post
         self.interval = poll
+        self.budget = PIECE
         self.polls = 0
         self._stop = threading.Event()
         self._room = threading.Semaphore(IN_FLIGHT)
@@ -234,7 +236,7 @@ class Follower:
                 if self._stop.is_set():
                     return
                 try:
-                    feed = reader.poll(8 << 20)
+                    feed = reader.poll(self.budget)
                 except Exception as error:  # noqa: BLE001 (one file's fault: one line, go on)
                     reader.tail.stopped = f"{reader.path.name}: {type(error).__name__}: {error}"
                     feed = Feed(reader.index, reader.gen, problem=reader.tail.stopped)

@@ -79,6 +79,7 @@ class WatchApp(WalkerApp):
         self._differ_said = False
         self.feeds = 0  # feeds taken in (for tests and the benchmark)
         self._bulk_shown = 0.0
+        self._undrawn = False  # rows taken in and not yet asked to be drawn
         self.fed_at = 0.0  # when the last feed with new rows was taken in (time.monotonic)
 
     # --- layout and start ---
@@ -117,6 +118,9 @@ class WatchApp(WalkerApp):
         self.post_message(Fed(feed))  # (the follower's thread: post_message is safe)
 
     def _tick(self) -> None:
+        if self._undrawn:  # (held back while a long file was being read)
+            self._undrawn = False
+            self.dirty = True
         self.show_status()
 
     def on_unmount(self) -> None:
@@ -142,10 +146,12 @@ class WatchApp(WalkerApp):
             self.say(run.problem, style="bold red", seconds=30, sticky=True)
         self.histories = {r.name: r.history for r in self.runs if r.history is not None}
         now = time.monotonic()
+        self._undrawn = self._undrawn or bool(new) or feed.restart is not None
         if feed.more and now - self._bulk_shown < BULK_FRAMES:
             return  # (a long file being opened: a frame and a status every half second)
         self._bulk_shown = now
-        if new or feed.restart is not None:
+        if self._undrawn:  # what this feed brought, and what the feeds held back brought
+            self._undrawn = False
             self.fed_at = now
             self.dirty = True
         self._say_differ()

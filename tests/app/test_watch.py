@@ -15,6 +15,7 @@ from walker_tui import WalkerSGD
 from walker_tui.app import make_app
 from walker_tui.cli import main
 from walker_tui.config import Config
+from walker_tui.ends import end_record
 from walker_tui.history import Recording, RecordWriter
 from walker_tui.replay import load_replay
 from walker_tui.watch_app import WatchApp
@@ -348,3 +349,33 @@ async def test_w_saves_with_how_the_run_ended(tmp_path, monkeypatch):
     saved = next(tmp_path.glob("walker-tui-*.csv"))
     end = Recording.load(saved).end
     assert end["outcome"] == "reached" and end["epoch"] == 11
+
+
+async def test_a_long_file_opens_in_pieces_and_ends_drawn_whole(tmp_path, monkeypatch):
+    import walker_tui.watch as watch
+    import walker_tui.watch_app as watch_app
+
+    monkeypatch.setattr(watch_app, "BULK_FRAMES", 3600.0)  # every piece but the last held back
+
+    from test_record_stream import fake
+
+    rec = Recording([0.01, 0.1, 0.3, 1.0], {"source": "WalkerSGD", "problem": "recorded"})
+    for e in range(1, 6001):
+        rec.add(fake(e))
+    rec.end = end_record("closed", 6000)
+    rec.save(tmp_path / "long.csv")
+    # pieces that end where the end record begins: the last poll brings no row at all
+    text = (tmp_path / "long.csv").read_bytes()
+    rows = len(text) - len(text.splitlines(keepends=True)[-1])
+    piece = next(p for p in range(rows // 3, 1000, -1) if rows % p == 0)
+    monkeypatch.setattr(watch, "PIECE", piece)
+    app = WatchApp([tmp_path / "long.csv"])
+    seen = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.picked.ended or seen.append(app.picked.reading), 60)
+        assert any(r is not None for r in seen)  # it said it was reading
+        assert app.picked.rows == 6000 and app.feeds >= 4
+        assert "step 6000" in panel_text(app.query_one(CandidateBars))
+        assert "│ step 6000 │" in status_text(app)
+        history = app.picked.history
+        assert len(history.recent) == 2000 and history.recent[-1].epoch == 6000
