@@ -240,6 +240,12 @@ class WatchApp(WalkerApp):
         self.dirty = True
         self._next_frame = 0.0
 
+    def action_newest(self) -> None:
+        if self.view_epoch is None and self.histories:
+            self.say(f"following the newest {self.unit} already: left, page up or space go back")
+            return
+        super().action_newest()
+
     def action_step(self) -> None:
         if self.view_epoch is None:
             self.say("following the newest: n steps forth once back (left, page up, home)")
