@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from . import distributed, gpu
-from .catalog import entry
+from . import distributed, gpu, keys
+from .catalog import entry, walker_name
 from .config import Config
 from .driver import Control, Driver, Event
 from .ends import describe_end, end_record, unit_of
@@ -32,29 +31,13 @@ from .messages import Failed, Frames, Racers, Started, Surface, wrap
 from .numbers import describe_outcome, epochs, format_loss, format_metric
 from .replay import ReplaySession
 from .surface import SurfaceData, to_plane
-from .widgets import Say, TravelTo
+from .widgets import Say, TravelTo, series_color, series_marker
 from .widgets.candidates import CandidateBars
 from .widgets.loss_curve import LossCurve
 from .widgets.painter import PaintedPlot, Painter
 from .widgets.status import StatusLine
 from .widgets.surface_plot import SurfacePlot
 
-PALETTE = [  # the command palette's entries: (title, key, action)
-    ("Pause or resume", "space", "toggle_pause"),
-    ("Step one epoch", "n", "step"),
-    ("Reseed: new data and start", "r", "reseed"),
-    ("Race the walker, or stop the race", "s", "race"),
-    ("Faster", "+", "faster"),
-    ("Slower", "-", "slower"),
-    ("Loss curve by epochs, evaluations or training time", "x", "x_axis"),
-    ("Loss curve on a log or linear epoch axis", "l", "log_x"),
-    ("Back to the first epoch", "home", "first"),
-    ("To the newest epoch", "end", "newest"),
-    ("Save the walker's run as a recording", "w", "save_record"),
-    ("Save a screenshot (SVG)", "p", "screenshot"),
-    ("Help: every key", "?", "help"),
-    ("Quit walker-tui", "q", "quit_app"),
-]
 PACES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 0.0]  # 0 = as fast as it goes
 MIN_SIZE = (60, 20)
 FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
@@ -75,28 +58,7 @@ class WalkerApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "walker-tui"
     ENABLE_COMMAND_PALETTE = True  # ctrl+p: the app's actions and Textual's themes
-    BINDINGS = [
-        Binding("space", "toggle_pause", "pause"),
-        Binding("n", "step", "step"),
-        Binding("left", "back", "back", show=False),
-        Binding("right", "forth", "forth", show=False),
-        Binding("pageup", "page_back", "page back", show=False),
-        Binding("pagedown", "page_forth", "page forth", show=False),
-        Binding("home", "first", "first epoch", show=False),
-        Binding("end", "newest", "newest epoch", show=False),
-        Binding("l", "log_x", "log x", show=False),
-        Binding("r", "reseed", "reseed"),
-        Binding("s", "race", "race"),
-        Binding("x", "x_axis", "x axis", show=False),  # on the help screen; the Footer is full
-        # help and quit before the pace keys: a narrow footer cuts from the right
-        Binding("question_mark", "help", "help", key_display="?"),
-        Binding("q", "quit_app", "quit"),
-        Binding("plus,equals_sign", "faster", "faster", key_display="+"),
-        Binding("minus", "slower", "slower", key_display="-"),
-        Binding("w", "save_record", "save run", show=False),
-        Binding("p", "screenshot", "screenshot", show=False),
-        Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
-    ]
+    BINDINGS = keys.bindings()  # (walker_tui.keys: the one table)
 
     def __init__(
         self, cfg: Config, start_paused: bool = False, replay: Recording | None = None
@@ -161,6 +123,7 @@ class WalkerApp(App[int]):
             plot.grouped = True
         bars = self.query_one(CandidateBars)
         bars.on_batch = bool(entry(self.cfg.problem).model and self.cfg.batch_size)
+        bars.direction = self.cfg.direction
         bars.unit = self.unit
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
         if gpu.enabled():
@@ -186,12 +149,14 @@ class WalkerApp(App[int]):
             grid = f"{len(self.cfg.lrs)} rates · adaptive grid from {self.cfg.lrs_spec}"
             if now:
                 grid += f", now {format_rate(now[0], now)}-{format_rate(now[-1], now)}"
-        title = f"{self.cfg.problem}{data} · {grid}"
+        # along another direction than the gradient: the walker's name says which
+        along = "" if self.cfg.direction == "sgd" else f" · {walker_name(self.cfg.direction)}"
+        title = f"{self.cfg.problem}{data}{along} · {grid}"
         if self.cfg.grid == "adaptive" and len(title) > self.size.width - 30:
             # narrow: the grid's range now matters more than where it started
             now = sorted(r for r in (rates or []) if r > 0)
             span = f" {format_rate(now[0], now)}-{format_rate(now[-1], now)}" if now else ""
-            title = f"{self.cfg.problem} · adaptive grid{span}"
+            title = f"{self.cfg.problem}{along} · adaptive grid{span}"
         title = f"replay · {title}" if self.replay is not None else title
         if title != self.sub_title:
             self.sub_title = title
@@ -299,7 +264,8 @@ class WalkerApp(App[int]):
             history = self.histories.get(name)
             latest = history.latest if history is not None else None
             if outcome is not None:
-                part = describe_outcome(name, outcome, target)
+                shown = walker_name(self.cfg.direction) if name == "walker" else name
+                part = describe_outcome(shown, outcome, target)
             elif name != "walker" and latest is not None:
                 part = f"{name} racing: {format_loss(latest.loss, target)}"
             else:
@@ -596,8 +562,10 @@ class WalkerApp(App[int]):
                 if shown is not None:
                     marker = {"epoch": epoch, "evaluations": shown.evals,
                               "seconds": shown.seconds}[self.x_axis]  # fmt: skip
+            named, styles = self._named(series)  # (the walker along adam: walker:adam)
             self.query_one(LossCurve).show(
-                series, self.target, marker, self.x_axis, self.log_x, unit=self.unit
+                named, self.target, marker, self.x_axis, self.log_x, unit=self.unit,
+                styles=styles,
             )
             if rec is not None and rec.epoch == 1 and self.unit == "epoch":
                 # epoch 1 is the start: every candidate is w0 with the same loss, no winner yet
@@ -631,6 +599,15 @@ class WalkerApp(App[int]):
             self._status_due = (rec, (epoch, self.latest_epoch))
             if self.cfg.grid == "adaptive" and rec is not None:
                 self._set_sub_title(list(rec.rates))
+
+    def _named(self, series: dict) -> tuple[dict, dict | None]:
+        """The curves as the legend names them (the walker along adam is ``walker:adam``, in
+        the walker's own glyph and colour), and the styles that keeps."""
+        me = walker_name(self.cfg.direction)
+        if me == "walker" or "walker" not in series or me in series:
+            return series, None
+        named = {(me if name == "walker" else name): xy for name, xy in series.items()}
+        return named, {me: (series_marker("walker", 0), series_color("walker", 0))}
 
     @staticmethod
     def _path_losses(series: tuple | None) -> tuple[float, float] | None:
@@ -686,6 +663,7 @@ class WalkerApp(App[int]):
             unit=self.unit,
             device_use=self.monitor.text if self.monitor is not None else None,
             state_text=self._ended_text() if self.state == "ended" else None,
+            direction=self.cfg.direction,
         )
 
     def _ended_text(self) -> str | None:
@@ -996,7 +974,7 @@ class WalkerApp(App[int]):
         for command in super().get_system_commands(screen):
             if command.title != "Quit":  # ours stops the training thread first
                 yield command
-        for title, key, action in PALETTE:
+        for title, key, action in keys.palette():
             yield SystemCommand(f"{title} ({key})", f"key {key}", getattr(self, f"action_{action}"))
 
     def on_unmount(self) -> None:
@@ -1016,10 +994,7 @@ class ReplayApp(WalkerApp):
     """The app playing a recording: its footer names only keys that work there (r and s still
     answer, with a note that a replay has one seed and no racers)."""
 
-    BINDINGS = [
-        Binding("r", "reseed", "reseed", show=False),
-        Binding("s", "race", "race", show=False),
-    ]
+    BINDINGS = keys.replay_bindings()
 
 
 def make_app(cfg: Config, start_paused: bool = False, replay: Recording | None = None) -> WalkerApp:

@@ -9,57 +9,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS = [
-    ("space", "pause / resume training"),
-    ("n", "one epoch (pauses first if running)"),
-    ("left / right", "back / forth one epoch through the run (pauses)"),
-    ("pgup / pgdn", "back / forth 10 epochs (a twentieth of a run past 200)"),
-    ("home / end", "the first / the newest epoch"),
-    ("r", "reseed: next seed, new data and w0, from epoch 0"),
-    ("s", "race the walker from the same w0; s again drops the racers"),
-    ("+ / -", "faster / slower pace, up to as fast as it goes"),
-    ("x", "loss curve along epochs, loss evaluations or training time"),
-    ("l", "loss curve on a log / linear x axis (long runs)"),
-    ("w", "save the walker's run (walker-tui replay opens it)"),
-    ("p", "save a screenshot (SVG)"),
-    ("ctrl+p", "command palette: every action, and themes"),
-    ("?", "this help"),
-    ("q", "quit"),
-]
-
-
-REPLAY_ONLY_LIVE = {"r", "s", "w"}  # keys of a live run: a replay has one seed, no racers
-REPLAY_WORDS = {"space": "pause / resume playing", "n": "one epoch on (pauses first)"}
-
+from .keys import help_forwards, help_lines
 
 class HelpScreen(ModalScreen[None]):
     """A modal list of the keys; any of escape, ? or q closes it."""
 
     BINDINGS = [
         Binding("escape,question_mark", "dismiss", "close help"),
-        Binding("q", "forward('quit_app')", "quit"),
-        # the app's keys close the help and do what they say (the footer lists them)
-        *(
-            Binding(key, f"forward('{action}')", show=False)
-            for key, action in [
-                ("space", "toggle_pause"),
-                ("n", "step"),
-                ("r", "reseed"),
-                ("s", "race"),
-                ("x", "x_axis"),
-                ("plus,equals_sign", "faster"),
-                ("minus", "slower"),
-                ("left", "back"),
-                ("right", "forth"),
-                ("home", "first"),
-                ("end", "newest"),
-                ("pageup", "page_back"),
-                ("pagedown", "page_forth"),
-                ("l", "log_x"),
-                ("w", "save_record"),
-                ("p", "screenshot"),
-            ]
-        ),  # fmt: skip
+        *help_forwards(),  # the app's keys close the help and do what they say
     ]
 
     def __init__(self, replay: bool = False) -> None:
@@ -72,12 +29,10 @@ class HelpScreen(ModalScreen[None]):
         await self.app.run_action(action)
 
     def compose(self) -> ComposeResult:
-        width = max(len(k) for k, _ in KEYS)
+        keys = help_lines(self.replay)
+        width = max(len(k) for k, _ in keys)
         text = Text()
         text.append("walker-tui keys\n\n", style="bold")
-        keys = KEYS
-        if self.replay:
-            keys = [(k, REPLAY_WORDS.get(k, w)) for k, w in KEYS if k not in REPLAY_ONLY_LIVE]
         for key, what in keys:
             text.append(f"{key:<{width}}", style="bold")
             text.append(f"  {what}\n")
