@@ -3,10 +3,15 @@ follows; a pause longer than the collective timeout ends nothing; q ends every r
 
 from __future__ import annotations
 
+import pytest
+
 import sys
 import time
 
 from helpers import Terminal, descendants, running
+
+# real torchrun jobs: the suite's slowest tests (`pytest -m 'not slow'` leaves them out)
+pytestmark = pytest.mark.slow
 
 
 def test_the_app_under_torchrun_pauses_past_the_timeout_steps_races_and_quits():

@@ -174,6 +174,7 @@ def epoch(rows: list[str]) -> int:
 
 
 @needs_web
+@pytest.mark.slow  # a real browser
 async def test_the_app_in_chromium_draws_pauses_on_space_and_stops_cleanly(served, chromium):
     port = free_port()
     t0 = time.monotonic()
