@@ -28,19 +28,25 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss()
         await self.app.run_action(action)
 
+    TITLE = "walker-tui keys"
+    FOOT = (
+        "\nEach epoch the walker tries every rate of its grid from the\n"
+        "same weights and walks on from the best candidate.\n"
+        "escape or ? closes this help; the keys above close it and act."
+    )
+
+    def lines(self) -> list[tuple[str, str]]:
+        return help_lines(self.replay)
+
     def compose(self) -> ComposeResult:
-        keys = help_lines(self.replay)
+        keys = self.lines()
         width = max(len(k) for k, _ in keys)
         text = Text()
-        text.append("walker-tui keys\n\n", style="bold")
+        text.append(f"{self.TITLE}\n\n", style="bold")
         for key, what in keys:
             text.append(f"{key:<{width}}", style="bold")
             text.append(f"  {what}\n")
-        text.append(
-            "\nEach epoch the walker tries every rate of its grid from the\n"
-            "same weights and walks on from the best candidate.\n"
-            "escape or ? closes this help; the keys above close it and act."
-        )
+        text.append(self.FOOT)
         with VerticalScroll(id="help-box"):  # (scrolls where the terminal is short)
             yield Static(text, id="help-text")
 
@@ -76,16 +82,11 @@ class WatchHelp(HelpScreen):
         ]
     ]
 
-    def compose(self) -> ComposeResult:
-        width = max(len(k) for k, _ in WATCH_KEYS)
-        text = Text()
-        text.append("walker-tui watch keys\n\n", style="bold")
-        for key, what in WATCH_KEYS:
-            text.append(f"{key:<{width}}", style="bold")
-            text.append(f"  {what}\n")
-        text.append(
-            "\nwatch reads only what each file gained since its last look, every 0.25 s,\n"
-            "and leaves the files alone. escape or ? closes this help."
-        )
-        with VerticalScroll(id="help-box"):
-            yield Static(text, id="help-text")
+    TITLE = "walker-tui watch keys"
+    FOOT = (
+        "\nwatch reads only what each file gained since its last look, every 0.25 s,\n"
+        "and leaves the files alone. escape or ? closes this help."
+    )
+
+    def lines(self) -> list[tuple[str, str]]:
+        return WATCH_KEYS

@@ -171,14 +171,9 @@ async def test_an_edge_warning_belongs_to_its_epochs():
         assert "the largest rate 0.03" in status_text(app)  # near it again
 
 
-@pytest.fixture
-def recorded(tmp_path):
-    path = tmp_path / "run.csv"
-    assert main(["run", "--record", str(path), "--quiet", "--device", "cpu"]) == 0
-    return path
-
-
-async def test_a_replay_names_only_keys_that_work_there(recorded):
+async def test_a_replay_names_only_keys_that_work_there(tmp_path):
+    recorded = tmp_path / "run.csv"
+    assert main(["run", "--record", str(recorded), "--quiet", "--device", "cpu"]) == 0
     recording, cfg = load_replay(recorded)
     app = make_app(cfg, replay=recording)
     async with app.run_test(size=(120, 40)) as pilot:
