@@ -11,7 +11,7 @@ import time
 from typing import NoReturn
 
 from . import __version__
-from .catalog import CATALOG, PROBLEMS, RACER_NAMES
+from .catalog import CATALOG, DIRECTIONS, PROBLEMS, RACER_NAMES
 from .config import BENCH_LRS, DEFAULT_LRS
 from .grids import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
 
@@ -171,6 +171,14 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
     )
     g.add_argument(
         "--stay", action="store_true", help="add a zero-rate candidate: the loss never goes up"
+    )
+    g.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default="sgd",
+        help="what the walker walks along: sgd (the gradient, the notebook's walker), momentum "
+        "(heavy ball 0.9) or adam (Adam's step, betas 0.9, 0.999): its k candidates are "
+        "w - lr * u along that direction; each has its own default --lrs (sgd)",
     )
     g.add_argument(
         "--w0", type=_w0, default=None, metavar="A,B", help="start weights (drawn from the seed)"

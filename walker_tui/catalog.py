@@ -22,6 +22,10 @@ class Entry:
     min_n: int = 1  # the fewest data points it can use
     model: bool = False  # a torch model (walker_tui.models): --batch-size applies
     batch_size: int | None = None  # the default --batch-size (None: all the data)
+    # the default grids of --direction momentum and adam (see DIRECTIONS below for
+    # where they come from; --direction sgd takes lrs)
+    momentum_lrs: str = "log:0.001:1:13"
+    adam_lrs: str = "log:0.0001:0.1:13"
 
 
 CATALOG: dict[str, Entry] = {
@@ -32,6 +36,8 @@ CATALOG: dict[str, Entry] = {
         "stepper:0.3,momentum:0.1,adam:5,exact",
         exact=True,
         has_data=True,
+        momentum_lrs="log:0.01:10:13",
+        adam_lrs="log:0.1:100:13",
     ),
     "quadratic": Entry(
         "a tilted 2-D bowl with condition number --kappa",
@@ -39,30 +45,40 @@ CATALOG: dict[str, Entry] = {
         200,
         "stepper:0.15,momentum:0.05,adam:0.3,exact",
         exact=True,
+        momentum_lrs="log:0.001:1:13",
+        adam_lrs="log:0.01:10:13",
     ),
     "rosenbrock": Entry(
         "Rosenbrock's banana valley, from (-1.2, 1)",
         "log:0.0001:0.01:9",
         5000,
         "stepper:0.001,momentum:0.0002,adam:0.05",
+        momentum_lrs="log:1e-05:0.01:13",
+        adam_lrs="log:0.001:1:13",
     ),
     "himmelblau": Entry(
         "Himmelblau's function (four minima), from (0, 0)",
         "log:0.0001:0.1:13",
         500,
         "stepper:0.01,momentum:0.002,adam:0.1",
+        momentum_lrs="log:0.0001:0.1:13",
+        adam_lrs="log:0.01:10:13",
     ),
     "beale": Entry(
         "Beale's function, from (1, 1)",
         "log:0.0001:0.1:13",
         5000,
         "stepper:0.01,momentum:0.002,adam:0.05",
+        momentum_lrs="log:0.0001:0.1:13",
+        adam_lrs="log:0.001:1:13",
     ),
     "logistic": Entry(
         "logistic regression on 2-feature data with label noise",
         "log:0.1:100:13",
         500,
         "stepper:3,momentum:1,adam:0.5",
+        momentum_lrs="log:0.1:100:13",
+        adam_lrs="log:0.01:10:13",
         min_loss=None,  # 10% label noise: the minimum loss is ~0.5, and moves with the seed
         has_data=True,
     ),
@@ -71,6 +87,8 @@ CATALOG: dict[str, Entry] = {
         "log:0.01:10:13",
         1000,
         "stepper:0.5,momentum:0.1,adam:0.02",
+        momentum_lrs="log:0.01:10:13",
+        adam_lrs="log:0.001:1:13",
         has_data=True,
         min_n=2,  # its features are standardised: one point has no spread
     ),
@@ -101,6 +119,30 @@ USER_MODEL = Entry(
 def entry(problem: str) -> Entry:
     """The catalog entry of a built-in problem, or the one every user model shares."""
     return CATALOG.get(problem) or USER_MODEL
+
+
+# --direction: what the walker walks along (walker_tui.directions); sgd is today's walker
+DIRECTIONS = ("sgd", "momentum", "adam")
+# Where each direction's default grid comes from. sgd: the problem's own grid (lrs above). The
+# others: 13 rates log-spaced over three decades, from the decade at or below a tenth of the
+# problem's racer rate for that optimizer (its racers above, each set by hand for the problem):
+# heavy ball's steps are about 1/(1 - 0.9) = 10 gradients long, so its rates sit a decade under
+# the stepper's, and Adam's step is about lr in every coordinate whatever the gradient's
+# scale, so its grid follows the problem's distances, not its gradients. For the models (digits,
+# yours) Adam's is 1e-4 to 1e-1, a decade under and two over torch's default 1e-3 (issue 21's
+# prototype grid). tests/unit/test_directions.py checks every entry keeps to this rule.
+
+
+def walker_lrs(problem: str, direction: str = "sgd") -> str:
+    """The default --lrs of a walker along ``direction`` on ``problem``."""
+    known = entry(problem)
+    return {"sgd": known.lrs, "momentum": known.momentum_lrs, "adam": known.adam_lrs}[direction]
+
+
+def walker_name(direction: str) -> str:
+    """How a walker is named in legends, tables and outcomes: ``walker`` along the gradient,
+    ``walker:adam`` along another direction."""
+    return "walker" if direction == "sgd" else f"walker:{direction}"
 
 
 RACER_NAMES = (  # engine.RACERS

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .args import Parser
-from .catalog import CATALOG, EXTRA_RACERS, MODEL_PROBLEMS, RECORD_FORMATS, entry
+from .catalog import CATALOG, EXTRA_RACERS, MODEL_PROBLEMS, RECORD_FORMATS, entry, walker_lrs
 from .config import DEFAULT_LRS, Config
 from .grids import parse_lrs, parse_race
 
@@ -51,7 +51,13 @@ def make_config(
 
         w0 = draw(args.seed)
     known = entry(args.problem)
-    spec = args.lrs or (lrs_default if args.problem == "linear" else known.lrs)
+    direction = getattr(args, "direction", "sgd")
+    if args.lrs:
+        spec = args.lrs
+    elif args.problem == "linear" and direction == "sgd":
+        spec = lrs_default  # (the notebook's grids: run's and the app's, bench's)
+    else:
+        spec = walker_lrs(args.problem, direction)
     return Config(
         problem=args.problem,
         n=args.n,
@@ -64,6 +70,7 @@ def make_config(
         kappa=10.0 if args.kappa is None else args.kappa,
         stay=args.stay,
         grid=args.grid,
+        direction=direction,
         data=args.data,
         target=args.target,
         device=args.device,
@@ -159,6 +166,7 @@ def check_applies(parser: Parser, args: argparse.Namespace) -> None:
                 ("--lrs", args.lrs is not None),
                 ("--grid", args.grid != "fixed"),
                 ("--stay", args.stay),
+                ("--direction", getattr(args, "direction", "sgd") != "sgd"),
             )
             if given
         ]

@@ -34,6 +34,9 @@ class Config:
     kappa: float = 10.0  # condition number of the quadratic problem
     stay: bool = False  # add a zero-rate candidate: the walker's loss never goes up
     grid: str = "fixed"  # or "adaptive": re-centre the log grid on the winner every epoch
+    # what the walker walks along (catalog.DIRECTIONS, walker_tui.directions): sgd (the
+    # gradient, the notebook's walker), momentum (heavy ball 0.9) or adam (Adam's step)
+    direction: str = "sgd"
     data: str | None = None  # --data FILE.csv: linear or logistic regression on the user's table
     target: str | None = None  # its target column (name or 0-based number; default: the last)
     # model problems: samples per mini-batch (None: all the data, the notebook's setting); an

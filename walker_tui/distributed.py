@@ -182,6 +182,7 @@ class Sharded(Problem):
                 f"{n_ranks} ranks that would share them"
             )
         self._min_loss = full.minimum_loss()  # on all the data, before it is cut
+        self._rank_error = full.rank_error()  # (the whole sum's: the same on every rank)
         self.local = full.shard(r, n_ranks, device)
         self.full = full if keep_full else None
         self.name, self.device, self.seed = full.name, torch.device(device), full.seed
@@ -231,11 +232,16 @@ class Sharded(Problem):
         packed = self._sum(torch.cat([loss.reshape(1).float(), grad.float()]), self._share)
         return packed[0], packed[1:]
 
-    def line_deltas(self, grad: torch.Tensor, lrs: torch.Tensor) -> torch.Tensor | None:
-        deltas = self.local.line_deltas(grad, lrs)
+    def line_deltas(
+        self, grad: torch.Tensor, lrs: torch.Tensor, direction: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        deltas = self.local.line_deltas(grad, lrs, direction)
         if deltas is None or self.global_line:
             return deltas
         return self._sum(deltas, self._whole)
+
+    def rank_error(self) -> float:
+        return self._rank_error
 
     def exact_step(self, grad: torch.Tensor) -> torch.Tensor:
         return self.local.exact_step(grad)  # (linear's Gram matrix is the whole data's)

@@ -16,10 +16,12 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from . import directions
 from .adaptive import next_grid
-from .catalog import RACER_NAMES
+from .catalog import RACER_NAMES, walker_lrs, walker_name
 from .config import Config
-from .precision import at, host64, pick_winner, rate_order
+from .grids import parse_lrs
+from .precision import at, host64, pick_winner, rate_order, rounding_slack
 from .problems import Problem
 
 
@@ -127,9 +129,11 @@ def _copied(state: dict[str, Any]) -> dict[str, Any]:
 class Walker:
     """Walker SGD: every epoch try all rates from the same weights and keep the best candidate.
 
-    The candidates of an epoch are ``w - lr_j * g`` for the previous winner ``w`` and its gradient
-    ``g``; at epoch 1 they are all ``w0``, and the tie goes to the first rate. A candidate whose
-    loss is nan or inf never wins.
+    The candidates of an epoch are ``w - lr_j * u`` for the previous winner ``w`` and the update
+    direction ``u`` its gradient ``g`` gives (``direction``, walker_tui.directions: ``u = g``
+    for sgd, heavy ball's velocity for momentum, Adam's step for adam, with their state in
+    ``state_dict``); at epoch 1 they are all ``w0``, and the tie goes to the first rate. A
+    candidate whose loss is nan or inf never wins.
     """
 
     kind = "walker"
@@ -141,11 +145,16 @@ class Walker:
         w0: torch.Tensor | None = None,
         stay: bool = False,
         adaptive: bool = False,
+        direction: str = "sgd",
     ):
         self.problem = problem
         self.grid = [float(r) for r in lrs]  # the rates the walk starts with
         self.stay = stay  # a zero-rate candidate (keep w) is tried last
         self.adaptive = adaptive
+        directions.fresh(direction, torch.zeros(1))  # (an unknown name: ValueError here)
+        self.direction = direction
+        self.name = walker_name(direction)
+        self.slack_error = problem.rank_error()  # ties within the loss's rounding (pick_winner)
         self.rates = self.grid + ([0.0] if stay else [])
         self.w0 = _start(problem, w0)
         self.span0 = _log_span(self.grid)
@@ -168,10 +177,13 @@ class Walker:
         device = self.problem.device
         self.lrs = torch.tensor(self.rates, dtype=torch.float32, device=device)
         self.span = torch.tensor(self.span0, dtype=torch.float32, device=device)
+        self.along = directions.fresh(self.direction, self.w)  # the direction's own state
 
     def state_dict(self) -> dict[str, Any]:
         names = ("epoch", "evaluations", "w", "grad", "loss", "lrs", "span")
-        return _copied({name: getattr(self, name) for name in names})
+        state = _copied({name: getattr(self, name) for name in names})
+        state["along"] = {key: value.clone() for key, value in self.along.items()}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name, value in _copied(state).items():
@@ -205,16 +217,25 @@ class Walker:
             losses = self.loss.expand(self.k).clone()
             winner = torch.zeros((), dtype=torch.long, device=self.w.device)
         else:
-            weights = self.w[:, None] - self.grad[:, None] * self.lrs[None, :]
+            # the direction's u from the gradient at w, and its state fed with that gradient
+            # (kept below only if the walk takes a step: walker_tui.directions)
+            u, along = directions.propose(self.direction, self.along, self.grad)
+            weights = self.w[:, None] - u[:, None] * self.lrs[None, :]
             losses = rank = None
+            slack = None
             if self.k > 1 or self.adaptive:  # (an adaptive walk checks even a single rate)
                 with torch.no_grad():
-                    rank = self.problem.line_deltas(self.grad, self.lrs)
+                    if self.direction == "sgd":  # (along the gradient: as it always was)
+                        rank = self.problem.line_deltas(self.grad, self.lrs)
+                    else:
+                        rank = self.problem.line_deltas(self.grad, self.lrs, u)
                     if rank is not None:  # ranked by the change from L(w): see pick_winner
                         losses = self.loss.to(rank.dtype) + rank
                         current = 0.0
                     else:
                         losses = rank = self.problem.rank_losses(weights)
+                        # differences within the loss sum's rounding are ties (pick_winner)
+                        slack = rounding_slack(rank, self.slack_error)
                         current = self.loss.to(rank.dtype)
                         if self.adaptive and self.problem.on_batch:
                             # on a fresh mini-batch the held loss is the last batch's: the
@@ -228,13 +249,20 @@ class Walker:
                 # (losses = current + rank: where a rank is not finite, neither is its loss)
                 finite = torch.isfinite(losses)
                 any_finite = finite.any()
-                winner = pick_winner(torch.where(finite, rank, torch.inf), self._rate_order())
+                ranked = torch.where(finite, rank, torch.inf)
+                winner = pick_winner(ranked, self._rate_order(), slack)
             moved = weights.index_select(1, winner.reshape(1))[:, 0]  # (no host sync)
             if self.adaptive:
                 # An adaptive walk never takes a step that raises the loss (or has none finite):
                 # it stays put and its grid moves down to smaller rates (_adapt).
                 any_finite = any_finite & (at(rank, winner) <= current)
                 moved = torch.where(any_finite, moved, self.w)
+            if self.direction != "sgd":
+                # the state fed with this step's gradient is kept where the walk took a step;
+                # where it stayed put (adaptive), --stay's zero-rate candidate won or none was
+                # finite, the direction restarts (walker_tui.directions says why)
+                took = any_finite & (winner < len(self.grid)) if self.stay else any_finite
+                self.along = directions.settle(self.direction, self.along, along, took)
             self.w = moved.contiguous()  # a strided view would slow every matvec
             self.loss, self.grad = self.problem.loss_grad(self.w)
             # The winner's loss is its exact loss at the new weights (the closed form may differ
@@ -282,8 +310,27 @@ def _log_span(rates: Sequence[float]) -> float:
 def make_walker(problem: Problem, cfg: Config, w0: torch.Tensor | None = None) -> Trainer:
     """The walker a Config asks for (its grid, --stay, --grid adaptive); on a model problem, in
     mini-batches (:class:`Batched`)."""
-    walker = Walker(problem, cfg.lrs, w0, stay=cfg.stay, adaptive=cfg.grid == "adaptive")
+    walker = Walker(
+        problem,
+        cfg.lrs,
+        w0,
+        stay=cfg.stay,
+        adaptive=cfg.grid == "adaptive",
+        direction=cfg.direction,
+    )
     return Batched(walker) if problem.batched else walker
+
+
+def make_walker_racer(
+    name: str, problem: Problem, cfg: Config, w0: torch.Tensor | None = None
+) -> Trainer:
+    """A walker that races (``walker:adam`` in --race or --racers): along its own direction, on
+    that direction's default grid for the problem (catalog.walker_lrs), with the run's --grid
+    and --stay."""
+    direction = name.partition(":")[2] or "sgd"
+    spec = walker_lrs(cfg.problem, direction)
+    own = replace(cfg, direction=direction, lrs=parse_lrs(spec), lrs_spec=spec)
+    return make_walker(problem, own, w0)
 
 
 class Batched:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .catalog import DEFAULT_RATES, RACER_NAMES
+from .catalog import DEFAULT_RATES, DIRECTIONS, RACER_NAMES
 
 MAX_RATES = 1024
 """The most rates one grid may hold: the walker evaluates all of them every epoch."""
@@ -115,12 +115,24 @@ def format_rate(rate: float, rates: list[float] | None = None) -> str:
 
 def parse_race(spec: str, names: tuple[str, ...] = RACER_NAMES) -> list[tuple[str, float]]:
     """``--race``: ``0.3,0.7`` (steppers) or ``stepper:0.3,momentum:0.1,adam:0.05,exact``;
-    ``lbfgs`` and ``armijo`` alone take their default rate 1 (``lbfgs:0.5``, ``armijo:10``)."""
+    ``lbfgs`` and ``armijo`` alone take their default rate 1 (``lbfgs:0.5``, ``armijo:10``);
+    ``walker:adam`` (``walker:sgd``, ``walker:momentum``; ``walker`` alone is along sgd) is a
+    walker along that direction, named so, with no rate of its own (its grid is the
+    direction's default: catalog.walker_lrs)."""
     out: list[tuple[str, float]] = []
     for item in (p.strip() for p in spec.split(",")):
         if not item:
             raise GridError(f"an empty item in {spec!r}")
         name, sep, rate = item.partition(":")
+        if name == "walker":
+            direction = rate if sep else "sgd"
+            if direction not in DIRECTIONS:
+                raise GridError(
+                    f"unknown direction {direction!r} in {item!r}; a racing walker is "
+                    f"{', '.join('walker:' + d for d in DIRECTIONS)}"
+                )
+            out.append((f"walker:{direction}", 0.0))
+            continue
         if not sep:
             if name in names:  # a bare name: exact needs no rate, the line searches have one
                 if name not in DEFAULT_RATES:
@@ -138,4 +150,7 @@ def parse_race(spec: str, names: tuple[str, ...] = RACER_NAMES) -> list[tuple[st
 
 
 def racer_label(name: str, rate: float) -> str:
-    return "exact" if name == "exact" else f"{name} {rate:g}"
+    """A racer's name in legends and outcomes: ``stepper 0.3``, ``exact``, ``walker:adam``."""
+    if name == "exact" or name.startswith("walker:"):
+        return name
+    return f"{name} {rate:g}"

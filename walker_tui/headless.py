@@ -13,8 +13,8 @@ from typing import TextIO
 import torch
 
 from . import distributed
-from .catalog import entry
-from .config import Config
+from .catalog import entry, walker_lrs, walker_name
+from .config import BENCH_LRS, Config
 from .ends import end_record
 from .engine import (
     HostEpoch,
@@ -24,10 +24,11 @@ from .engine import (
     host_batch,
     make_racer,
     make_walker,
+    make_walker_racer,
     resolve_device,
     run,
 )
-from .grids import format_rate
+from .grids import format_rate, parse_lrs
 from .history import RecordWriter, describe_os_error
 from .numbers import epochs, format_loss, format_metric, format_metrics, format_target
 from .problems import Problem
@@ -298,28 +299,43 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         f"median of {args.repeat} timed runs after a warm-up\n"
     )
     grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"
+    me = walker_name(cfg.direction)  # walker, or walker:adam along another direction
     racers: list[tuple[str, str, Callable[[], Trainer]]] = [
-        ("walker", grid, lambda: make_walker(problem, cfg, w0))
+        (me, grid, lambda: make_walker(problem, cfg, w0))
     ]
     if cfg.problem != "linear" and cfg.grid == "fixed":  # beyond the notebook: both walkers
         racers.append(
             (
-                "walker",
+                me,
                 f"adaptive from {cfg.lrs_spec}",
                 lambda: make_walker(problem, replace(cfg, grid="adaptive"), w0),
             )
         )
+    mains = len(racers)
     sweep_note = ""
     if getattr(args, "sweep", False):
-        best, tried, spent = sweep(problem, cfg, w0)
-        label = f"{format_rate(best, cfg.lrs)} (best of {tried})"
+        swept = cfg
+        if cfg.direction != "sgd":  # steppers sweep the gradient's grid, not Adam's or momentum's
+            spec = BENCH_LRS if cfg.problem == "linear" else walker_lrs(cfg.problem, "sgd")
+            swept = replace(cfg, lrs=parse_lrs(spec), lrs_spec=spec)
+        best, tried, spent = sweep(problem, swept, w0)
+        label = f"{format_rate(best, swept.lrs)} (best of {tried})"
         racers.append(("stepper", label, lambda: make_racer("stepper", problem, best, w0)))
         sweep_note = (
-            f"; stepper (best of N): the best of a stepper at each of the walker's {tried} "
+            f"; stepper (best of N): the best of a stepper at each of the "
+            f"{'' if cfg.direction == 'sgd' else 'sgd '}walker's {tried} "
             f"rates (first to the target, else the lowest final loss), found with {spent} "
             "loss evaluations in all (the tuning the walker does without)"
         )
     for name, lr in cfg.race:
+        if name.startswith("walker:"):  # a walker along its own direction, on its own grid
+            spec = walker_lrs(cfg.problem, name.partition(":")[2])
+            label = f"{spec} ({len(parse_lrs(spec))} rates)"
+            if cfg.grid == "adaptive":
+                label = f"adaptive from {spec}"
+            make = lambda n=name: make_walker_racer(n, problem, cfg, w0)  # noqa: E731
+            racers.append((name, label, make))
+            continue
         label = "-" if name == "exact" else f"{lr:g}"
         racers.append((name, label, lambda n=name, lr=lr: make_racer(n, problem, lr, w0)))
     if problem.batched and cfg.batch_size and any(n == "lbfgs" for n, _ in cfg.race):
@@ -337,7 +353,8 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     try:
         results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
         walker_outcome, walker_time, _ = results[0]
-        for (name, label, _), (outcome, seconds, evals) in zip(racers, results, strict=True):
+        rows = zip(racers, results, strict=True)
+        for i, ((name, label, _), (outcome, seconds, evals)) in enumerate(rows):
             reached = outcome.state == "reached"
             if outcome.state == "diverged":
                 loss = "diverged"
@@ -345,7 +362,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
                 loss = format_loss(outcome.loss, cfg.min_loss)
             # a time to target only for a racer that got there; a speed-up only when both did
             to_target = f"{seconds * 1e3:.2f} ms" if reached else "not reached"
-            if name == "walker":
+            if i < mains:  # the walker's own rows (the fixed grid, and the adaptive one)
                 ratio = "-"
             elif reached and walker_outcome.state == "reached":
                 ratio = f"{seconds / walker_time:.2f}x"

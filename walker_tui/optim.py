@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import directions as along
 from .adaptive import next_grid
+from .catalog import DIRECTIONS
 from .ends import check_metric, end_record, outcome_of_exit
 from .grids import MAX_RATES, GridError, parse_lrs
 from .history import RecordWriter, Row
@@ -116,14 +118,21 @@ class WalkerSGD(torch.optim.Optimizer):
     """Walker SGD: each step tries every rate of a grid from the same weights and keeps the best.
 
     ``lrs``: the ``--lrs`` grammar (``"0.1:1:0.1"``, ``"log:1e-4:1:9"``, ``"0.01,0.1"``) or a
-    list of rates. ``stay=True`` adds a zero-rate candidate (keep the weights), so the loss on
+    list of rates. ``direction``: what the walk goes along (``--direction``,
+    walker_tui.directions): ``"sgd"`` (the gradient, the default), ``"momentum"`` (heavy ball
+    0.9) or ``"adam"`` (Adam's step, betas 0.9 and 0.999, eps 1e-8, bias correction); the
+    candidates are ``w - lr * u`` for the direction's ``u``, whose state is fed with the held
+    gradient once a step, kept where the walk takes a step and restarted where it does not, as
+    in the app (give Adam's scale of rates: ``lrs="log:1e-4:1e-1:13"``). ``stay=True`` adds a
+    zero-rate candidate (keep the weights), so the loss on
     the step's batch never goes up. ``grid="adaptive"`` re-centres a log grid on the winning
     rate after every step and never takes a step that raises the loss (it stays put and the
     grid moves down). All parameter groups share the one grid.
 
     ``step(closure)`` needs a closure as ``torch.optim.LBFGS`` takes it (zero the gradients,
     forward, backward, return the loss). With ``w`` the weights and ``g`` the gradient held
-    from the previous step, the candidates are ``w - lr * g`` for every rate; each is scored
+    from the previous step, the candidates are ``w - lr * g`` for every rate (``w - lr * u``
+    along another direction); each is scored
     by setting the parameters to it and calling ``closure()``, and the parameters end at the
     best (losses that are nan or inf never win; exact ties go to the median tied rate, as in
     the app). Closure calls per step, ``k`` the number of candidates (``--stay``'s 0 included):
@@ -177,10 +186,15 @@ class WalkerSGD(torch.optim.Optimizer):
         record: Any = None,
         record_options: dict[str, Any] | None = None,
         seed: int = 0,
+        direction: str = "sgd",
     ) -> None:
         rates, spec = _rates(lrs)
         if grid not in ("fixed", "adaptive"):
             raise ValueError(f"grid={grid!r}: use 'fixed' or 'adaptive'")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction={direction!r}: use {', '.join(map(repr, DIRECTIONS))}")
+        self.direction = direction
+        self._along_keys = tuple(along.fresh(direction, torch.zeros(1)))  # its state's names
         super().__init__(params, {"lrs": list(rates)})
         for group in self.param_groups:
             if list(group["lrs"]) != rates:
@@ -202,6 +216,7 @@ class WalkerSGD(torch.optim.Optimizer):
                 "source": "WalkerSGD",
                 "lrs_spec": spec,
                 "grid": grid,
+                "direction": direction,
                 "stay": self.stay,
                 "forward_only": self.forward_only,
                 "epochs": RECORD_EPOCHS,
@@ -358,8 +373,8 @@ class WalkerSGD(torch.optim.Optimizer):
     def _coords(
         self, w: list[torch.Tensor], g: list[torch.Tensor], rates: list[float]
     ) -> np.ndarray:
-        """Plane coordinates (2 x k) of the candidates ``w - rate * g``: linear in the rate, so
-        four dot products serve them all."""
+        """Plane coordinates (2 x k) of the candidates ``w - rate * g`` (``g``: the direction
+        walked along): linear in the rate, so four dot products serve them all."""
         assert self._plane is not None
         w0, dirs, inv = self._plane
         delta = [a - b for a, b in zip(w, w0, strict=True)]
@@ -400,6 +415,50 @@ class WalkerSGD(torch.optim.Optimizer):
                 if lr != 0.0:
                     p.add_(gp, alpha=-lr)
 
+    def _along(self, p: torch.Tensor, walker: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The direction's state for one parameter: its tensors from the parameter's state,
+        its step counts from the walker's (kept as numbers: a state_dict round trip would cast
+        tensors to the parameter's dtype), as the tensors walker_tui.directions takes."""
+        held = self.state[p]
+        if any(f"along_{k}" not in held for k in self._along_keys if k not in along.COUNTS):
+            held = {f"along_{k}": v for k, v in along.fresh(self.direction, p.detach()).items()}
+        wide = wide_dtype(p.device)  # (the engine's counts: float64 where the device has it)
+        return {
+            k: torch.tensor(float(walker.get(f"along_{k}", 0)), dtype=wide, device=p.device)
+            if k in along.COUNTS
+            else held[f"along_{k}"]
+            for k in self._along_keys
+        }
+
+    def _directions(
+        self, params: list[torch.Tensor], walker: dict[str, Any], grads: list[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], list[tuple[dict, dict]]]:
+        """Each parameter's u for its held gradient, and its (old, fed) direction states."""
+        if self.direction == "sgd":
+            return grads, []
+        us, fed = [], []
+        for p, gp in zip(params, grads, strict=True):
+            old = self._along(p, walker)
+            u, new = along.propose(self.direction, old, gp)
+            us.append(u)
+            fed.append((old, new))
+        return us, fed
+
+    def _settle(
+        self, params: list[torch.Tensor], walker: dict[str, Any], fed: list, took: bool
+    ) -> None:
+        """Keep each parameter's fed direction state where the walk took a step, else its
+        restart (walker_tui.directions.settle); the step counts go to the walker's state."""
+        if self.direction == "sgd":
+            return
+        for p, (old, new) in zip(params, fed, strict=True):
+            kept = along.settle(self.direction, old, new, took)
+            tensors = {f"along_{k}": v for k, v in kept.items() if k not in along.COUNTS}
+            self.state[p] = {**self.state[p], **tensors}
+            for k in along.COUNTS:
+                if k in kept:
+                    walker[f"along_{k}"] = int(kept[k])
+
     def step(self, closure: Callable[[], Any] | None = None) -> torch.Tensor:  # type: ignore[override]
         """One walker step on the closure's batch; returns the loss held after it (0-d)."""
         if closure is None:
@@ -429,7 +488,9 @@ class WalkerSGD(torch.optim.Optimizer):
         if self.writer is not None and self._plane is None:
             self._make_plane(params)
         w = [p.detach().clone() for p in params]
-        g = [self.state[p]["walker_grad"] for p in params]
+        # the direction's u from the held gradient, its state fed with it (kept below only if
+        # the walk takes a step: walker_tui.directions); sgd's u is the gradient itself
+        g, fed = self._directions(params, walker, [self.state[p]["walker_grad"] for p in params])
         rates = self.rates
         k_grid = len(walker["rates"])
         keep = not self.forward_only
@@ -475,6 +536,9 @@ class WalkerSGD(torch.optim.Optimizer):
                 reference = losses[k_grid]
             if reference is not None and math.isfinite(reference):
                 moved = losses[winner] <= reference
+        # the direction's state: kept where the walk takes a step, restarted where it stays
+        # put (an adaptive grid, --stay's zero winning, or no finite candidate)
+        self._settle(params, walker, fed, moved and rates[winner] != 0.0)
         if moved:
             lr = rates[winner]
             self._set(params, w, g, lr)

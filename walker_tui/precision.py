@@ -47,7 +47,9 @@ def to_device(t: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torc
     return t.to(device).to(dtype)
 
 
-def pick_winner(deltas: torch.Tensor, order: torch.Tensor | None = None) -> torch.Tensor:
+def pick_winner(
+    deltas: torch.Tensor, order: torch.Tensor | None = None, slack: torch.Tensor | None = None
+) -> torch.Tensor:
     """The index of the best candidate, on the device (no host sync).
 
     ``deltas`` are the candidates' losses, or better their changes from the current loss (inf
@@ -63,17 +65,36 @@ def pick_winner(deltas: torch.Tensor, order: torch.Tensor | None = None) -> torc
     "First wins" takes the smallest such rate, and a walk near an optimum, where many candidates
     round to the same float32 loss, then creeps at the grid's smallest rate.
 
+    ``slack`` (a 0-d tensor, or None for exact ties): candidates within it of the lowest tie
+    with it. Where the losses are sums of terms computed in float32, two candidates closer than
+    the sum's rounding-error bound (:func:`rounding_slack`) are not told apart by the loss but
+    by its rounding: near an optimum the winner then jumped between rates on that noise, and
+    one process and N ranks under torchrun (the same sums in another order, the same weights
+    to the last bit or two) picked different rates. As ties, they go to the median rule.
+
     Counted in rate order: with ``seen`` the running count of tied candidates and m of them in
     all, the median one (the lower middle for even m), the ceil(m / 2)-th, sits where
     ``2 * seen >= m`` first holds, which is at the number of places where it does not. A handful
     of small ops and no sort: on a GPU every op is a launch, and this runs every epoch.
     """
-    tied = deltas == deltas.min()
+    best = deltas.min()
+    tied = deltas == best if slack is None else deltas <= best + slack
     if order is not None:
         tied = tied[order]
     seen = torch.cumsum(tied, 0)
     place = (2 * seen < seen[-1]).sum()
     return place if order is None else at(order, place)
+
+
+def rounding_slack(losses: torch.Tensor, relative: float) -> torch.Tensor | None:
+    """The rounding-error bound of the lowest finite loss of ``losses``, ``relative`` times its
+    size (a problem's :attr:`~walker_tui.problems.Problem.rank_error`), as a 0-d tensor on the
+    device (no host sync); None where the problem's ranking is exact (``relative`` 0)."""
+    if relative <= 0:
+        return None
+    finite = torch.where(torch.isfinite(losses), losses.abs(), torch.inf)
+    smallest = finite.min()
+    return torch.where(torch.isfinite(smallest), smallest * relative, 0.0)
 
 
 def rate_order(rates: list[float], device: torch.device) -> torch.Tensor | None:

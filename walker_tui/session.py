@@ -25,6 +25,7 @@ from .engine import (
     host_batch,
     make_racer,
     make_walker,
+    make_walker_racer,
     resolve_device,
 )
 from .grids import racer_label
@@ -151,7 +152,11 @@ class Session:
             for name, lr in self.cfg.race:
                 label = racer_label(name, lr)
                 if label not in self.trainers:
-                    self.trainers[label] = make_racer(name, self.problem, lr, self.w0)
+                    if name.startswith("walker:"):  # a walker along its own direction
+                        racer = make_walker_racer(name, self.problem, self.cfg, self.w0)
+                    else:
+                        racer = make_racer(name, self.problem, lr, self.w0)
+                    self.trainers[label] = racer
                     self.outcomes[label] = None
                     self.seconds.pop(label, None)
                     added = True

@@ -47,6 +47,49 @@ def test_walkersgd_and_the_engine_take_the_same_adaptive_steps(lrs):
     assert float(engine[-1].loss) == pytest.approx(steps[-1].loss, rel=1e-3)
 
 
+@pytest.mark.parametrize("direction", ["momentum", "adam"])
+@pytest.mark.parametrize("grid", ["fixed", "adaptive"])
+def test_walkersgd_and_the_engine_take_the_same_steps_along_a_direction(direction, grid):
+    """One direction rule (walker_tui.directions, issue 21): along momentum and adam, fixed and
+    adaptive, WalkerSGD and the engine's walker try the same rates, pick the same winners and
+    hold the same losses, step for step, and their direction states agree."""
+    from walker_tui.catalog import walker_lrs
+    from walker_tui.grids import parse_lrs
+
+    lrs = walker_lrs("linear", direction)
+    problem = LinearProblem(n=100, seed=17)
+    walker = Walker(problem, parse_lrs(lrs), adaptive=grid == "adaptive", direction=direction)
+    engine = []
+    run(walker, 25, 0.0, on_epoch=engine.append)
+
+    x, y = problem.xt.T.clone(), problem.y.clone()
+    w = torch.nn.Parameter(problem.w0.clone())
+    opt = WalkerSGD([w], lrs=lrs, grid=grid, direction=direction)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    steps = []
+    for _ in range(24):
+        opt.step(closure)
+        steps.append(opt.last)
+    assert len({int(rec.winner) for rec in engine[1:]}) > 1  # (the rate did change)
+    for rec, step in zip(engine[1:], steps, strict=True):
+        assert np.allclose(np.asarray(rec.rates, float), step.rates, rtol=1e-5)
+        assert int(rec.winner) == int(step.winner), (rec.epoch, rec.rates, step.rates)
+        assert bool(rec.moved) == bool(step.moved)
+        assert float(rec.loss) == pytest.approx(step.loss, rel=1e-4)
+    mine = opt.state[w]
+    for key, value in walker.along.items():
+        if key in ("t", "tm"):
+            assert opt.state["walker"][f"along_{key}"] == int(value)
+        else:
+            assert torch.allclose(mine[f"along_{key}"], value, rtol=1e-4), key
+
+
 def test_walkersgd_follows_an_edit_of_its_param_groups_rates():
     """As torch optimizers honour a scheduler's edit of group["lr"], WalkerSGD honours one of
     group["lrs"] between steps (it read them once, and an edit silently did nothing)."""

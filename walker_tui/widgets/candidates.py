@@ -25,6 +25,7 @@ class CandidateBars(PaintedPlot):
     # mini-batches: the bars are the losses on the epoch's last batch, not on all the data
     on_batch = False
     unit = "epoch"  # what a row is: a WalkerSGD recording's is a step (its step 1 is no start)
+    direction = "sgd"  # what the walker walks along (--direction): named where it is not sgd
 
     def draw(
         self,
@@ -138,6 +139,8 @@ class CandidateBars(PaintedPlot):
         the bars are (on a batch), the axis, and what was taken: the winner's step, or the walk
         staying put with its best candidate named as such."""
         what = "last batch" if self.on_batch else "candidates"
+        if self.direction != "sgd":
+            what = f"{what} along {self.direction}"
         axis = "losses on a log axis" if log else "losses on a linear axis"
         if epoch == 1 and self.unit == "epoch" and np.isfinite(losses).any():
             shown = format_loss(start, target)

@@ -79,12 +79,14 @@ class StatusLine(Static):
         unit: str = "epoch",
         device_use: str | None = None,
         state_text: str | None = None,
+        direction: str = "sgd",
     ) -> None:
         """``short``: the outcomes as one line, longest form first (the walker, the best racer,
         +N), used when ``max_lines`` (a small terminal's budget) cannot hold them all. ``unit``:
         what a row is (a WalkerSGD recording's is a step); ``device_use``: the device's memory
         (walker_tui.gpu); ``state_text``: the state's words where they say more (how a
-        recording ended)."""
+        recording ended); ``direction``: what the walker walks along, said beside its rate where
+        it is not the gradient (sgd)."""
         width = self.content_size.width or max(20, self.app.size.width - 2)
         word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
         first = [(state_text or word, STATE_STYLES.get(state, ""))]
@@ -93,6 +95,8 @@ class StatusLine(Static):
             first.append((f"lr {step}", ""))
         elif rate is not None:
             first.append((f"lr {format_rate(rate, rates)}", ""))
+        if direction != "sgd":  # (the rate is a step along that direction's u)
+            first.append((f"along {direction}", ""))
         if loss is not None:
             first.append((f"loss {format_loss(loss, target)}", ""))
         for name, value in (metrics or {}).items():  # a model's held-out loss and accuracy
