@@ -1,0 +1,110 @@
+"""Pilot: the walker along a direction in the app (issue 21): the header, the candidates' title and
+the status line say which; racer legends name walkers by direction (walker:adam); a WalkerSGD
+recording along adam replays saying so; the notebook's walker (sgd) says nothing new."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import drawn, panel_text, status_text, until
+
+from walker_tui import WalkerSGD
+from walker_tui.app import make_app
+from walker_tui.catalog import walker_lrs
+from walker_tui.config import Config
+from walker_tui.replay import load_replay
+from walker_tui.widgets.candidates import CandidateBars
+from walker_tui.widgets.loss_curve import LossCurve
+
+
+def adam_config(**more) -> Config:
+    spec = walker_lrs("rosenbrock", "adam")
+    return Config(device="cpu", problem="rosenbrock", direction="adam", lrs_spec=spec, **more)
+
+
+async def test_the_direction_shows_in_the_header_bars_and_status():
+    app = make_app(adam_config(pace=0.0, epochs=60), start_paused=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.histories)
+        for expected in (1, 2, 3):
+            await pilot.press("n")
+            await until(pilot, lambda e=expected: app.latest_epoch == e)
+        await pilot.press("space")  # (on to the end: an outcome to name)
+        await until(pilot, lambda: app.done, timeout=60)
+        await drawn(pilot)
+        assert "walker:adam · 13 rates · log:0.001:1:13" in app.sub_title
+        assert "along adam" in status_text(app)
+        assert "candidates along adam" in panel_text(app.query_one(CandidateBars))
+        assert "walker:adam" in app.summary[0]  # its outcome is named so too, once it has one
+
+
+async def test_racers_name_walkers_by_direction():
+    cfg = adam_config(race=[("walker:sgd", 0.0), ("walker:momentum", 0.0), ("adam", 0.05)])
+    app = make_app(cfg, start_paused=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("s")
+        for expected in (1, 2, 3, 4):
+            await pilot.press("n")
+            await until(pilot, lambda e=expected: app.latest_epoch == e)
+        await until(pilot, lambda: len(app.histories) == 4)
+        await drawn(pilot)
+        legend = panel_text(app.query_one(LossCurve))
+        for name in ("walker:adam", "walker:sgd", "walker:momentum", "adam 0.05"):
+            assert name in legend, (name, legend)
+        assert app.histories["walker:momentum"].latest.epoch == 4
+
+
+@pytest.mark.parametrize("direction", ["momentum", "adam"])
+@pytest.mark.parametrize("problem", ["logistic", "mlp"])
+async def test_full_batch_problems_walk_along_each_direction(problem, direction):
+    spec = walker_lrs(problem, direction)
+    cfg = Config(device="cpu", problem=problem, direction=direction, lrs_spec=spec)
+    app = make_app(cfg, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        for expected in range(1, 6):
+            await pilot.press("n")
+            await until(pilot, lambda e=expected: app.latest_epoch == e)
+        history = app.histories["walker"]
+        first, last = history.at(1).loss, history.latest.loss
+        assert last < first, (problem, direction, first, last)
+        assert f"along {direction}" in status_text(app)
+
+
+async def test_the_notebooks_walker_says_nothing_new():
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 1)
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch == 2)
+        await drawn(pilot)
+        assert "along" not in status_text(app) and "walker:" not in app.sub_title
+        assert "along" not in panel_text(app.query_one(CandidateBars))
+
+
+async def test_a_walkersgd_recording_along_adam_replays_saying_so(tmp_path):
+    w = torch.nn.Parameter(torch.tensor([-1.2, 1.0]))
+    path = tmp_path / "adam.csv"
+    with WalkerSGD([w], lrs="log:1e-3:1:13", direction="adam", record=path) as opt:
+
+        def closure():
+            opt.zero_grad()
+            loss = (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
+            loss.backward()
+            return loss
+
+        for _ in range(6):
+            opt.step(closure)
+    recording, cfg = load_replay(path)
+    app = make_app(cfg, start_paused=True, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.histories)
+        await pilot.press("n")
+        await pilot.press("n")
+        await until(pilot, lambda: app.latest_epoch >= 2)
+        await drawn(pilot)
+        assert "walker:adam" in app.sub_title and app.sub_title.startswith("replay")
+        assert "along adam" in status_text(app)
