@@ -144,12 +144,10 @@ def candidate_child(problem: str, n: int, stage: str) -> None:
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")  # the peak-RSS mark back to what is resident now
     before = _status_kb("VmRSS")
-    t0 = time.perf_counter()
     for _ in range(3):
         work()
-    seconds = (time.perf_counter() - t0) / 3
     peak = _status_kb("VmHWM")
-    print(json.dumps({"extra_mb": (peak - before) / 1024, "held_mb": before / 1024, "s": seconds}))
+    print(json.dumps({"extra_mb": (peak - before) / 1024, "held_mb": before / 1024}))
 
 
 def candidates(old: bool) -> None:
@@ -159,7 +157,7 @@ def candidates(old: bool) -> None:
         "peak memory added by one pass (MB) beyond the process's resident memory before it, "
         "k = 13, each in a fresh process"
     )
-    head = f"{'problem':<9} {'n':>10} {'held':>8} " + " ".join(f"{s:>16}" for s in stages)
+    head = f"{'problem':<9} {'n':>10} {'held':>8} " + " ".join(f"{s:>11}" for s in stages)
     print(head)
     for problem, sizes in CANDIDATE_SIZES.items():
         for n in sizes:
@@ -174,11 +172,12 @@ def candidates(old: bool) -> None:
                 )
                 fig = json.loads(out.stdout.strip().splitlines()[-1])
                 held = fig["held_mb"]
-                cells.append(f"{fig['extra_mb']:7.1f} ({fig['s'] * 1e3:5.0f}ms)")
-            print(f"{problem:<9} {n:>10,} {held:>7.0f}M " + " ".join(f"{c:>16}" for c in cells))
+                cells.append(f"{fig['extra_mb']:.1f}")
+            print(f"{problem:<9} {n:>10,} {held:>7.0f}M " + " ".join(f"{c:>11}" for c in cells))
     print(
-        "(held: resident before the pass, the data included; in brackets: the pass's time; "
-        "goal for the candidates: <= 64 MB)"
+        "(held: resident before the pass, the data included; walker: the candidates and the "
+        "winner's gradient, whose autograd pass is the stepper's; goal for the candidates: "
+        "<= 64 MB)"
     )
 
 
