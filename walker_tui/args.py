@@ -244,8 +244,9 @@ def app_parser() -> Parser:
         metavar="RACERS",
         help="who races the walker on key s: rates for steppers (0.3,0.7) or "
         "stepper:0.3,momentum:0.1,adam:0.05,exact,lbfgs,armijo:1, and with the racers extra "
-        "prodigy, dadapt (DAdaptSGD), schedulefree (AdamWScheduleFree) (linear: stepper 0.3; "
-        "each problem has its own)",
+        "prodigy, dadapt (DAdaptSGD), schedulefree (AdamWScheduleFree), and walkers along a "
+        "direction, walker:sgd, walker:momentum, walker:adam (on that direction's default grid) "
+        "(linear: stepper 0.3; each problem has its own)",
     )
     _pacing(p, 4.0)
     return p
@@ -311,7 +312,8 @@ def bench_parser() -> Parser:
         default=None,
         metavar="RACERS",
         help="racers instead of the steppers, e.g. stepper:0.3,momentum:0.1,adam:0.05,exact, "
-        "lbfgs,armijo:1,prodigy,dadapt,schedulefree (the last three: the racers extra), or "
+        "lbfgs,armijo:1,prodigy,dadapt,schedulefree (the last three: the racers extra), "
+        "walker:momentum,walker:adam (walkers along a direction, on its default grid), or "
         "tuning-free for those five (problems other than linear race their own set by default)",
     )
     p.add_argument(
