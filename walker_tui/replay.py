@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .catalog import DIRECTIONS
 from .config import Config
 from .engine import HostEpoch, Outcome, stop_outcome
 from .history import Recording
@@ -103,6 +104,11 @@ def recorded_config(options: dict, rates: list[float], path: str | Path) -> Conf
     options["device"] = "cpu"  # the surface only: the epochs come from the file
     if options.get("race"):
         options["race"] = [tuple(r) if isinstance(r, list) else r for r in options["race"]]
+    if options.get("direction", "sgd") not in DIRECTIONS:  # (a newer walker-tui's, or edited)
+        raise ReplayError(
+            f"{str(path)!r}: its direction {options['direction']!r} is not one of "
+            f"{', '.join(DIRECTIONS)}"
+        )
     try:
         return Config(**options)
     except TypeError as error:

@@ -399,3 +399,13 @@ def test_walkersgd_recording_names_the_direction(tmp_path):
             opt.step(closure)
     recording, cfg = load_replay(tmp_path / "a.json")
     assert recording.options["direction"] == "adam" and cfg.direction == "adam"
+
+
+def test_a_recording_with_an_unknown_direction_is_one_error(tmp_path):
+    from walker_tui.replay import ReplayError, load_replay
+
+    path = tmp_path / "r.json"
+    assert cli("run", "--epochs", "3", "--record", str(path)).returncode == 0
+    path.write_text(path.read_text().replace('"direction": "sgd"', '"direction": "rmsprop"'))
+    with pytest.raises(ReplayError, match="its direction 'rmsprop' is not one of"):
+        load_replay(path)
