@@ -3,10 +3,13 @@
     python benchmarks/app_rate.py [--seconds 10] [--rounds 2] [--problems logistic:1000000,...]
 
 For each problem: epochs a second of the walker trained headless (engine.run, as `walker-tui run`
-trains it, after a warm-up) and in the app at --pace 0 (Textual's run_test, a 160x48 screen, its
-panels, painter and surface threads all running; epochs counted as the app receives them, from
-the third on), in turn, --rounds times each, medians. Goal (issue 23): the app keeps >= 0.8x the
-headless rate (logistic at n = 10^6 was 2.6 against 3.1 epochs a second before the issue).
+trains it, after a warm-up, on a worker thread as the app trains: on this shared 2-core machine
+the same loop ran 3-10x slower on the main thread than on another one, torch's two OpenMP
+threads waiting at every op for a core, so the main thread would flatter the app) and in the
+app at --pace 0 (Textual's run_test, a 160x48 screen, its panels, painter and surface threads
+all running; epochs counted as the app receives them, from the third on), in turn, --rounds
+times each, medians. Goal (issue 23): the app keeps >= 0.8x the headless rate (logistic at
+n = 10^6 was 2.6 against 3.1 epochs a second before the issue).
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ def headless_rate(problem: str, n: int, seconds: float) -> float:
             marks.append(time.perf_counter())
             threading.Timer(seconds, stop.set).start()
 
-    run(trainer, cfg.epochs, 0.0, stop=stop, on_epoch=on_epoch)
+    worker = threading.Thread(target=run, args=(trainer, cfg.epochs, 0.0, stop, on_epoch))
+    worker.start()
+    worker.join()
     return (trainer.epoch - WARM) / (time.perf_counter() - marks[0])
 
 
