@@ -15,6 +15,7 @@ from .catalog import CATALOG, EXTRA_RACERS, MODEL_PROBLEMS, RECORD_FORMATS, entr
 from .config import DEFAULT_LRS, Config
 from .grids import parse_lrs, parse_race
 
+
 def check_record(parser: Parser, path: str | None, force: bool) -> None:
     if path is None:
         return

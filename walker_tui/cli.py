@@ -143,9 +143,7 @@ def _parallel(parser: Parser, command: str, cfg: Config, args: argparse.Namespac
 def _lead_or_follow(cfg: Config, args: argparse.Namespace) -> int:
     """The app under torchrun: rank 0 draws and takes the keys (keeping the whole problem on
     the CPU for the surface), every other rank runs what it sends (walker_tui.distributed)."""
-    from . import distributed
-
-    from . import leader
+    from . import distributed, leader
 
     if distributed.rank() != 0:
         return leader.follow(cfg)

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from .keys import help_forwards, help_lines
 
+
 class HelpScreen(ModalScreen[None]):
     """A modal list of the keys; any of escape, ? or q closes it."""
 

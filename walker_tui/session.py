@@ -31,8 +31,8 @@ from .engine import (
 from .grids import racer_label
 from .precision import host64
 from .problems import Problem
-from .zoo import make_problem
 from .surface import SurfaceData, Window, fit_window, grow, to_plane, views
+from .zoo import make_problem
 
 __all__ = ["Session", "SurfaceData", "build_problem", "resolve_target", "start_weights"]
 

@@ -3,11 +3,10 @@ follows; a pause longer than the collective timeout ends nothing; q ends every r
 
 from __future__ import annotations
 
-import pytest
-
 import sys
 import time
 
+import pytest
 from helpers import Terminal, descendants, running
 
 # real torchrun jobs: the suite's slowest tests (`pytest -m 'not slow'` leaves them out)

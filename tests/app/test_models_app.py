@@ -42,7 +42,10 @@ async def test_the_digits_demo_shows_held_out_figures_and_races_adam():
         surface = panel_text(app.query_one(SurfacePlot))
         # the plane's axes, or, while the title has no room for it, the view's note in their place
         note = app.surface.note if app.surface is not None else ""
-        assert ("refining" in surface or "points" in surface) if note else "slice direction 1" in surface
+        if note:
+            assert "refining" in surface or "points" in surface
+        else:
+            assert "slice direction 1" in surface
         assert "no surface" not in surface
         walker = app.histories["walker"].latest
         assert walker.metrics["held-out accuracy"] > 0.8

@@ -27,8 +27,7 @@ import pytest
 from browser import Chromium, find_chromium, group_alive, stop_group
 
 from walker_tui import args as cli_args
-from walker_tui import cli
-from walker_tui import serve
+from walker_tui import cli, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 HAVE_SERVE = True

@@ -20,7 +20,7 @@ def footer_text(app) -> str:
     from textual.widgets import Footer
 
     footer = app.screen.query_one(Footer)
-    return " ".join(str(getattr(w, "render")()) for w in footer.query("FooterKey"))
+    return " ".join(str(w.render()) for w in footer.query("FooterKey"))
 
 
 async def test_the_adaptive_grid_shows_in_the_header_with_its_range():

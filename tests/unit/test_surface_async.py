@@ -13,8 +13,8 @@ import pytest
 
 from walker_tui import driver as drv
 from walker_tui.config import Config
-from walker_tui.zoo import make_problem
 from walker_tui.surface import COARSE, GRID, Cancelled, Surveyor, Window, loss_grid, views
+from walker_tui.zoo import make_problem
 
 
 def test_a_cancelled_grid_stops_between_chunks():

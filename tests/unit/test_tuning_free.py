@@ -14,8 +14,8 @@ from walker_tui.cli import main
 from walker_tui.config import Config
 from walker_tui.engine import Armijo, advance, make_racer, run
 from walker_tui.grids import GridError, parse_lrs, parse_race
-from walker_tui.zoo import make_problem
 from walker_tui.session import Session
+from walker_tui.zoo import make_problem
 
 
 @pytest.mark.parametrize("name", ["lbfgs", "armijo"])

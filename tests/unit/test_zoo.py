@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from walker_tui.catalog import CATALOG, MODEL_PROBLEMS, PROBLEMS
 from walker_tui.args import PROBLEMS as CLI_PROBLEMS
+from walker_tui.catalog import CATALOG, MODEL_PROBLEMS, PROBLEMS
 from walker_tui.config import Config
 from walker_tui.engine import Walker, advance, make_walker, run
 from walker_tui.grids import parse_lrs
 from walker_tui.history import History
 from walker_tui.problems import PROBLEM_CLASSES
-from walker_tui.zoo import make_problem
 from walker_tui.session import Session
+from walker_tui.zoo import make_problem
 
 
 def test_every_problem_is_known_to_the_cli():

@@ -8,6 +8,7 @@ import os
 import numpy as np
 from textual.message import Message
 
+
 class Say(Message):
     """A panel has something to tell the user (a bar's rate and loss): the app's status line
     says it. Widgets post it up rather than call the app by name, so they work in any App."""
