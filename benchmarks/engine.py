@@ -42,8 +42,8 @@ from walker_tui.engine import (  # noqa: E402
 )
 from walker_tui.grids import parse_lrs  # noqa: E402
 from walker_tui.problems import LinearProblem  # noqa: E402
-from walker_tui.zoo import make_problem
 from walker_tui.surface import fit_window, loss_grid  # noqa: E402
+from walker_tui.zoo import make_problem
 
 
 def median_time(fn, repeat: int, sync) -> tuple[float, object]:
