@@ -49,6 +49,19 @@ def wrap_items(items: list[tuple[str, str]], width: int, sep: str = SEP) -> list
     return [line for line in lines if line]
 
 
+def fit_lines(head: list, middle: list, facts: list, notes: list, budget: int) -> tuple:
+    """What a status of ``budget`` lines keeps, in order: the state word's line, the note (a
+    key's feedback), the ``middle`` lines (outcomes, runs), the rest of the first line's items,
+    then the facts; returned as the four trimmed parts."""
+    notes = notes[: max(1, budget - 1)]
+    room = budget - len(head[:1]) - len(notes)
+    middle = middle[: max(0, room)]
+    room -= len(middle)
+    head = head[: 1 + max(0, room)]
+    room -= len(head) - 1
+    return head, middle, facts[: max(0, room)], notes
+
+
 class StatusLine(Static):
     """Plain facts, rebuilt whenever the app's state changes."""
 
@@ -135,14 +148,8 @@ class StatusLine(Static):
             outcomes = outcome_lines([line])
         # what a small terminal keeps, in order: the state word's line, the note (a key's
         # feedback), the outcomes, then the rest of the first line's items, then the facts
-        kept = head[:1] + notes[: max(1, budget - 1)]
-        room = budget - len(kept)
-        outcomes = outcomes[: max(0, room)]
-        room -= len(outcomes)
-        head = head[: 1 + max(0, room)]
-        room -= len(head) - 1
-        fact_lines = fact_lines[: max(0, room)]
-        lines = head + fact_lines + outcomes + notes[: max(1, budget - 1)]
+        head, outcomes, fact_lines, notes = fit_lines(head, outcomes, fact_lines, notes, budget)
+        lines = head + fact_lines + outcomes + notes
         text = Text()
         for i, line in enumerate(lines):
             sep = " · " if line and any(line[0][0] in p for p in parts) else SEP

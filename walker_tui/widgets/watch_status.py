@@ -12,7 +12,7 @@ import textwrap
 
 from rich.text import Text
 
-from .status import SEP, StatusLine, wrap_items
+from .status import SEP, StatusLine, fit_lines, wrap_items
 
 WATCH_STYLES = {
     "following": "bold green",
@@ -48,14 +48,8 @@ class WatchStatus(StatusLine):
             notes = [[(part, note[1] or "bold yellow")]
                      for part in textwrap.wrap(note[0], max(10, width))[:3]]  # fmt: skip
         budget = max_lines or 10**6
-        kept = head[:1] + notes[: max(1, budget - 1)]
-        room = budget - len(kept)
-        run_lines = run_lines[: max(0, room)]
-        room -= len(run_lines)
-        head = head[: 1 + max(0, room)]
-        room -= len(head) - 1
-        fact_lines = fact_lines[: max(0, room)]
-        lines = head + run_lines + fact_lines + notes[: max(1, budget - 1)]
+        head, run_lines, fact_lines, notes = fit_lines(head, run_lines, fact_lines, notes, budget)
+        lines = head + run_lines + fact_lines + notes
         text = Text()
         for i, line in enumerate(lines):
             sep = " · " if line and line in run_lines else SEP
