@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from walker_tui.app import make_app  # noqa: E402
 from walker_tui.catalog import CATALOG  # noqa: E402
+from walker_tui.cli.headless import build  # noqa: E402
 from walker_tui.config import Config  # noqa: E402
-from walker_tui.engine import make_walker, run  # noqa: E402
-from walker_tui.headless import build  # noqa: E402
+from walker_tui.core.trainers.engine import make_walker, run  # noqa: E402
+from walker_tui.ui.app import make_app  # noqa: E402
 
 WARM = 3  # epochs before the clock starts (epoch 1 and the first steps' allocations)
 

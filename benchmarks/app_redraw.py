@@ -21,11 +21,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptyrun import spawn, stop  # noqa: E402
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
-from walker_tui.session import Session
-from walker_tui.widgets.painter import PaintedPlot
-from walker_tui.widgets.status import StatusLine
+from walker_tui.run.session import Session
+from walker_tui.ui.app import make_app
+from walker_tui.ui.widgets.painter import PaintedPlot
+from walker_tui.ui.widgets.status import StatusLine
 
 
 async def wait(pilot, cond, timeout=120.0):

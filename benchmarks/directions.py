@@ -48,10 +48,10 @@ import torch  # noqa: E402
 
 from walker_tui.catalog import walker_lrs  # noqa: E402
 from walker_tui.config import Config  # noqa: E402
-from walker_tui.engine import Trainer, make_racer, make_walker  # noqa: E402
-from walker_tui.grids import parse_lrs  # noqa: E402
-from walker_tui.session import resolve_target  # noqa: E402
-from walker_tui.zoo import make_problem  # noqa: E402
+from walker_tui.core.grid import parse_lrs  # noqa: E402
+from walker_tui.core.problems.zoo import make_problem  # noqa: E402
+from walker_tui.core.trainers.engine import Trainer, make_racer, make_walker  # noqa: E402
+from walker_tui.run.session import resolve_target  # noqa: E402
 
 MY_MODEL = str(Path(__file__).resolve().parent.parent / "examples" / "my_model.py") + ":problem"
 

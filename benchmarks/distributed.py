@@ -29,10 +29,10 @@ def worker(args: argparse.Namespace) -> None:
     import torch
     import torch.distributed as dist
 
-    from walker_tui import distributed
+    import walker_tui.parallel.sharded as distributed
     from walker_tui.config import Config
-    from walker_tui.engine import make_walker
-    from walker_tui.session import build_problem
+    from walker_tui.core.trainers.engine import make_walker
+    from walker_tui.run.session import build_problem
 
     parallel = distributed.launched()
     device = distributed.init(args.device) if parallel else torch.device(args.device)

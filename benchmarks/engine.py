@@ -31,7 +31,11 @@ from notebook_loop import train_walker_sgd  # noqa: E402
 
 from walker_tui.catalog import CATALOG  # noqa: E402
 from walker_tui.config import Config  # noqa: E402
-from walker_tui.engine import (  # noqa: E402
+from walker_tui.core.grid import parse_lrs  # noqa: E402
+from walker_tui.core.problems.base import LinearProblem  # noqa: E402
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.surface import fit_window, loss_grid  # noqa: E402
+from walker_tui.core.trainers.engine import (  # noqa: E402
     Stepper,
     Walker,
     device_name,
@@ -40,10 +44,6 @@ from walker_tui.engine import (  # noqa: E402
     resolve_device,
     run,
 )
-from walker_tui.grids import parse_lrs  # noqa: E402
-from walker_tui.problems import LinearProblem  # noqa: E402
-from walker_tui.surface import fit_window, loss_grid  # noqa: E402
-from walker_tui.zoo import make_problem
 
 
 def median_time(fn, repeat: int, sync) -> tuple[float, object]:
@@ -59,7 +59,7 @@ def median_time(fn, repeat: int, sync) -> tuple[float, object]:
 
 
 # (problem, sizes) of the issue-23 table: every problem that has data; "data" is logistic
-# regression on a --data CSV table (4 features and an intercept), read through walker_tui.data
+# regression on a --data CSV table (4 features and an intercept), read through walker_tui.core.data
 SIZES = {
     "linear": (10**4, 10**5, 10**6, 10**7),
     "logistic": (10**4, 10**5, 10**6, 10**7),
@@ -73,7 +73,7 @@ def table_csv(n: int, folder: str) -> tuple:
     """A logistic-regression table of n rows written as CSV and read back as --data reads it."""
     import numpy as np
 
-    from walker_tui.data import load_table
+    from walker_tui.core.data import load_table
 
     rng = np.random.default_rng(n)
     x = rng.normal(size=(n, 4)) * [1.0, 3.0, 0.5, 10.0]
@@ -91,7 +91,7 @@ def build(name: str, n: int, device, folder: str):
     """The problem, its Config (default grid) and the stepper's rate (the catalog's)."""
     if name == "digits":
         cfg = Config(problem="digits", lrs_spec=CATALOG["digits"].lrs, device=str(device))
-        from walker_tui.models import make_model_problem
+        from walker_tui.core.problems.torch_model import make_model_problem
 
         return make_model_problem("digits", 17, device, None), cfg, 0.3
     kind = "logistic" if name == "data" else name

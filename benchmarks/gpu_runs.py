@@ -14,9 +14,9 @@ import time
 
 import torch
 
-from walker_tui.engine import Stepper, Walker, run
-from walker_tui.grids import parse_lrs
-from walker_tui.problems import LinearProblem, fresh_w0
+from walker_tui.core.grid import parse_lrs
+from walker_tui.core.problems.base import LinearProblem, fresh_w0
+from walker_tui.core.trainers.engine import Stepper, Walker, run
 
 
 def main() -> None:

@@ -125,9 +125,9 @@ def candidate_child(problem: str, n: int, stage: str) -> None:
     import torch
 
     from walker_tui.catalog import CATALOG
-    from walker_tui.engine import Stepper, Walker
-    from walker_tui.grids import parse_lrs
-    from walker_tui.zoo import make_problem
+    from walker_tui.core.grid import parse_lrs
+    from walker_tui.core.problems.zoo import make_problem
+    from walker_tui.core.trainers.engine import Stepper, Walker
 
     p = make_problem(problem, n, 17, "cpu")
     walker, stepper = Walker(p, parse_lrs(CATALOG[problem].lrs)), Stepper(p, 0.5)

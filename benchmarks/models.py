@@ -25,8 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from walker_tui.config import Config  # noqa: E402
-from walker_tui.engine import device_name, make_racer, make_walker, resolve_device  # noqa: E402
-from walker_tui.models import make_model_problem  # noqa: E402
+from walker_tui.core.problems.torch_model import make_model_problem  # noqa: E402
+from walker_tui.core.trainers.engine import device_name, make_racer, make_walker, resolve_device  # noqa: E402
 
 
 def measure(size: int, args: argparse.Namespace, device, sync, lrs: str) -> None:

@@ -35,8 +35,8 @@ sys.path.insert(0, str(HERE))
 
 from ptyrun import spawn, stop  # noqa: E402
 
-from walker_tui.gpu import resident_bytes  # noqa: E402
-from walker_tui.history import RecordWriter, Row  # noqa: E402
+from walker_tui.core.devices import resident_bytes  # noqa: E402
+from walker_tui.run.history import RecordWriter, Row  # noqa: E402
 
 CACHE = Path("/tmp/walker-tui-watch-bench")
 K, D = 10, 2  # a WalkerSGD recording of the default grid: 10 rates, 2 plane coordinates
@@ -75,7 +75,7 @@ import sys, time
 import numpy as np
 sys.path.insert(0, {here!r})
 from watch import LRS, OPTIONS, row
-from walker_tui.history import RecordWriter
+from walker_tui.run.history import RecordWriter
 out = RecordWriter(sys.argv[1], LRS, OPTIONS, flush_every=None)
 rng = np.random.default_rng(1)
 for step in range(1, int(sys.argv[2]) + 1):
@@ -88,7 +88,7 @@ out.close()
 
 
 async def latency(samples: int = 12) -> list[float]:
-    from walker_tui.watch_app import WatchApp
+    from walker_tui.ui.watch_app import WatchApp
 
     path = CACHE / "live.csv"
     path.unlink(missing_ok=True)
@@ -138,7 +138,7 @@ def idle_cpu(path: Path, seconds: float = 10.0) -> float:
 
 async def open_time(path: Path) -> tuple[float, float, int]:
     """(seconds from the app's start to every row drawn, resident bytes then, rows)."""
-    from walker_tui.watch_app import WatchApp
+    from walker_tui.ui.watch_app import WatchApp
 
     WatchApp.frames_drawn = lambda self: all(not p.pending for p in self._plots())
     t0 = time.perf_counter()
@@ -152,7 +152,7 @@ async def open_time(path: Path) -> tuple[float, float, int]:
 
 
 def update_cost(sizes: list[int]) -> list[tuple[int, float]]:
-    from walker_tui.watch import Reader, Run
+    from walker_tui.run.watch import Reader, Run
 
     out = []
     rng = np.random.default_rng(2)

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
+from walker_tui.ui.app import make_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
@@ -215,7 +215,7 @@ async def watch_shot(name: str) -> None:
     import subprocess
     import tempfile
 
-    from walker_tui.watch_app import WatchApp
+    from walker_tui.ui.watch_app import WatchApp
 
     folder = Path(tempfile.mkdtemp(prefix="walker-tui-shot-"))
     fixed, log = folder / "fixed-grid.csv", folder / "log-grid.csv"

@@ -9,7 +9,7 @@ sys.path.insert(0, str(here / "app"))
 import os  # noqa: E402
 import threading  # noqa: E402
 
-# the status line's live device figure (walker_tui.gpu) changes from run to run: off in the
+# the status line's live device figure (walker_tui.core.devices) changes from run to run: off in the
 # tests (snapshots, status lines), on where a test turns it on with a fake device
 os.environ.setdefault("WALKER_TUI_DEVICE_FIGURES", "0")
 

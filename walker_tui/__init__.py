@@ -8,14 +8,14 @@ __version__ = "0.1.0"
 __all__ = ["WalkerSGD", "__version__"]
 
 if TYPE_CHECKING:
-    from .optim import WalkerSGD
+    from walker_tui.optim import WalkerSGD
 
 
 def __getattr__(name: str) -> Any:
     """``from walker_tui import WalkerSGD``, loaded on first use: ``import walker_tui`` alone
     stays light (no torch)."""
     if name == "WalkerSGD":
-        from .optim import WalkerSGD
+        from walker_tui.optim import WalkerSGD
 
         return WalkerSGD
     raise AttributeError(f"module 'walker_tui' has no attribute {name!r}")

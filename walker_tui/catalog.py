@@ -20,7 +20,7 @@ class Entry:
     min_loss: float | None = 0.1
     has_data: bool = False  # is --n its number of data points (else --n does not apply)
     min_n: int = 1  # the fewest data points it can use
-    model: bool = False  # a torch model (walker_tui.models): --batch-size applies
+    model: bool = False  # a torch model (walker_tui.core.problems.torch_model): --batch-size applies
     batch_size: int | None = None  # the default --batch-size (None: all the data)
     # the default grids of --direction momentum and adam (see DIRECTIONS below for
     # where they come from; --direction sgd takes lrs)
@@ -105,7 +105,7 @@ CATALOG: dict[str, Entry] = {
 }
 PROBLEMS = tuple(CATALOG)
 MODEL_PROBLEMS = tuple(k for k, e in CATALOG.items() if e.model)
-# a user's own model, --problem FILE.py:FUNC or package.module:FUNC (walker_tui.models)
+# a user's own model, --problem FILE.py:FUNC or package.module:FUNC (walker_tui.core.problems.torch_model)
 USER_MODEL = Entry(
     "your model",
     "log:0.001:3:13",
@@ -121,7 +121,7 @@ def entry(problem: str) -> Entry:
     return CATALOG.get(problem) or USER_MODEL
 
 
-# --direction: what the walker walks along (walker_tui.directions); sgd is today's walker
+# --direction: what the walker walks along (walker_tui.core.directions); sgd is today's walker
 DIRECTIONS = ("sgd", "momentum", "adam")
 # Where each direction's default grid comes from. sgd: the problem's own grid (lrs above). The
 # others: 13 rates log-spaced over three decades, from the decade at or below a tenth of the

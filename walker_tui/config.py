@@ -34,7 +34,7 @@ class Config:
     kappa: float = 10.0  # condition number of the quadratic problem
     stay: bool = False  # add a zero-rate candidate: the walker's loss never goes up
     grid: str = "fixed"  # or "adaptive": re-centre the log grid on the winner every epoch
-    # what the walker walks along (catalog.DIRECTIONS, walker_tui.directions): sgd (the
+    # what the walker walks along (catalog.DIRECTIONS, walker_tui.core.directions): sgd (the
     # gradient, the notebook's walker), momentum (heavy ball 0.9) or adam (Adam's step)
     direction: str = "sgd"
     data: str | None = None  # --data FILE.csv: linear or logistic regression on the user's table
@@ -48,14 +48,14 @@ class Config:
         keeps the last tables read), however often a run reseeds or races."""
         if self.data is None:
             return None
-        from .data import load_table
+        from walker_tui.core.data import load_table
 
         t = load_table(self.data, self.target, binary=self.problem == "logistic")
         return t.x, t.y
 
     def __post_init__(self) -> None:
         if not self.lrs:
-            from .grids import parse_lrs
+            from walker_tui.core.grid import parse_lrs
 
             self.lrs = parse_lrs(self.lrs_spec)
         self.race = [

@@ -2,7 +2,7 @@
 
 ``from walker_tui import WalkerSGD``. Every ``step(closure)`` tries a grid of learning rates from
 the same weights on the closure's batch, keeps the best candidate and walks on from it, as the
-app's walker does (walker_tui.engine.Walker). Pure torch and numpy: no UI imports.
+app's walker does (walker_tui.core.trainers.engine.Walker). Pure torch and numpy: no UI imports.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import directions as along
-from .adaptive import next_grid
-from .catalog import DIRECTIONS
-from .ends import check_metric, end_record, outcome_of_exit
-from .grids import MAX_RATES, GridError, parse_lrs
-from .history import RecordWriter, Row
-from .plane import directions
-from .precision import host64, pick_winner, rate_order, wide_dtype
+import walker_tui.core.directions as along
+from walker_tui.catalog import DIRECTIONS
+from walker_tui.core.adaptive import next_grid
+from walker_tui.core.grid import MAX_RATES, GridError, parse_lrs
+from walker_tui.core.plane import directions
+from walker_tui.core.ranking import host64, pick_winner, rate_order, wide_dtype
+from walker_tui.recording.ends import check_metric, end_record, outcome_of_exit
+from walker_tui.run.history import RecordWriter, Row
 
 __all__ = ["StepInfo", "WalkerSGD", "adapt_rates", "log_span"]
 
@@ -59,7 +59,7 @@ def adapt_rates(
     grid: Sequence[float], span: float, span0: float, winner: int, stayed: bool
 ) -> tuple[list[float], float]:
     """``--grid adaptive`` on host values: the next grid and its span by the one rule the engine's
-    walker uses (:func:`walker_tui.adaptive.next_grid`, in float32 as there)."""
+    walker uses (:func:`walker_tui.core.adaptive.next_grid`, in float32 as there)."""
     new, wide = next_grid(
         torch.tensor(list(grid), dtype=torch.float32),  # (float32, as the engine's walker)
         torch.tensor(span, dtype=torch.float32),
@@ -119,7 +119,7 @@ class WalkerSGD(torch.optim.Optimizer):
 
     ``lrs``: the ``--lrs`` grammar (``"0.1:1:0.1"``, ``"log:1e-4:1:9"``, ``"0.01,0.1"``) or a
     list of rates. ``direction``: what the walk goes along (``--direction``,
-    walker_tui.directions): ``"sgd"`` (the gradient, the default), ``"momentum"`` (heavy ball
+    walker_tui.core.directions): ``"sgd"`` (the gradient, the default), ``"momentum"`` (heavy ball
     0.9) or ``"adam"`` (Adam's step, betas 0.9 and 0.999, eps 1e-8, bias correction); the
     candidates are ``w - lr * u`` for the direction's ``u``, whose state is fed with the held
     gradient once a step, kept where the walk takes a step and restarted where it does not, as
@@ -280,7 +280,7 @@ class WalkerSGD(torch.optim.Optimizer):
     def close(self, outcome: str = "closed") -> None:
         """End the recording cleanly (idempotent; nothing to do without ``record=``), with an
         end record that says the script closed it (``outcome``: another of
-        walker_tui.ends.OUTCOMES, such as "reached" or "diverged", where the script knows)."""
+        walker_tui.recording.ends.OUTCOMES, such as "reached" or "diverged", where the script knows)."""
         self._end(end_record(outcome, self._step_count()))
 
     def _step_count(self) -> int | None:
@@ -345,7 +345,7 @@ class WalkerSGD(torch.optim.Optimizer):
         self._end(end_record(outcome, self._step_count(), how))
 
     def _make_plane(self, params: list[torch.Tensor]) -> None:
-        """w0 and the one plane's two directions (walker_tui.plane: filter-normalised, Li et al.
+        """w0 and the one plane's two directions (walker_tui.core.plane: filter-normalised, Li et al.
         2018, seeded by ``seed``: the plane ``--problem`` draws the same model in), and their
         Gram."""
         w0 = [p.detach().clone() for p in params]
@@ -418,7 +418,7 @@ class WalkerSGD(torch.optim.Optimizer):
     def _along(self, p: torch.Tensor, walker: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The direction's state for one parameter: its tensors from the parameter's state,
         its step counts from the walker's (kept as numbers: a state_dict round trip would cast
-        tensors to the parameter's dtype), as the tensors walker_tui.directions takes."""
+        tensors to the parameter's dtype), as the tensors walker_tui.core.directions takes."""
         held = self.state[p]
         if any(f"along_{k}" not in held for k in self._along_keys if k not in along.COUNTS):
             held = {f"along_{k}": v for k, v in along.fresh(self.direction, p.detach()).items()}
@@ -448,7 +448,7 @@ class WalkerSGD(torch.optim.Optimizer):
         self, params: list[torch.Tensor], walker: dict[str, Any], fed: list, took: bool
     ) -> None:
         """Keep each parameter's fed direction state where the walk took a step, else its
-        restart (walker_tui.directions.settle); the step counts go to the walker's state."""
+        restart (walker_tui.core.directions.settle); the step counts go to the walker's state."""
         if self.direction == "sgd":
             return
         for p, (old, new) in zip(params, fed, strict=True):
@@ -489,7 +489,7 @@ class WalkerSGD(torch.optim.Optimizer):
             self._make_plane(params)
         w = [p.detach().clone() for p in params]
         # the direction's u from the held gradient, its state fed with it (kept below only if
-        # the walk takes a step: walker_tui.directions); sgd's u is the gradient itself
+        # the walk takes a step: walker_tui.core.directions); sgd's u is the gradient itself
         g, fed = self._directions(params, walker, [self.state[p]["walker_grad"] for p in params])
         rates = self.rates
         k_grid = len(walker["rates"])

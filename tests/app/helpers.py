@@ -14,7 +14,7 @@ import termios
 import time
 from collections.abc import Callable
 
-from walker_tui.app import WalkerApp
+from walker_tui.ui.app import WalkerApp
 
 
 def frames(app: WalkerApp) -> int:
@@ -75,7 +75,7 @@ async def settle(pilot, app: WalkerApp, quiet: float = 0.4) -> None:
 
 def status_text(app) -> str:
     """What the status line shows."""
-    from walker_tui.widgets.status import StatusLine
+    from walker_tui.ui.widgets.status import StatusLine
 
     return str(app.query_one(StatusLine).render())
 

@@ -9,12 +9,12 @@ import torch
 from helpers import drawn, panel_text, status_text, until
 
 from walker_tui import WalkerSGD
-from walker_tui.app import make_app
 from walker_tui.catalog import walker_lrs
 from walker_tui.config import Config
-from walker_tui.replay import load_replay
-from walker_tui.widgets.candidates import CandidateBars
-from walker_tui.widgets.loss_curve import LossCurve
+from walker_tui.run.replay import load_replay
+from walker_tui.ui.app import make_app
+from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.loss_curve import LossCurve
 
 
 def adam_config(**more) -> Config:

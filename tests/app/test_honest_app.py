@@ -3,11 +3,11 @@ the epoch limit does not read as a finish, and a singular problem still opens.""
 
 from helpers import drawn, panel_text, status_text, until
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
-from walker_tui.widgets import WINNER_GLYPH
-from walker_tui.widgets.candidates import CandidateBars
-from walker_tui.widgets.surface_plot import SurfacePlot
+from walker_tui.ui.app import make_app
+from walker_tui.ui.widgets import WINNER_GLYPH
+from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.surface_plot import SurfacePlot
 
 
 async def test_epoch_1_is_the_start_with_no_winner():

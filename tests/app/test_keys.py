@@ -4,9 +4,9 @@ import time
 
 from helpers import drawn, settle, status_text, until
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
-from walker_tui.help import HelpScreen
+from walker_tui.ui.app import make_app
+from walker_tui.ui.help import HelpScreen
 
 
 def cfg(**kw) -> Config:

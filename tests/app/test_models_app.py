@@ -6,10 +6,10 @@ from pathlib import Path
 
 from helpers import panel_text, status_text, until
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
-from walker_tui.widgets.candidates import CandidateBars
-from walker_tui.widgets.surface_plot import SurfacePlot
+from walker_tui.ui.app import make_app
+from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.surface_plot import SurfacePlot
 
 USER = str(Path(__file__).parent.parent / "unit" / "user_problems.py")
 

@@ -6,12 +6,12 @@ import csv
 
 from helpers import drawn, panel_text, status_text, until
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
-from walker_tui.help import HelpScreen
-from walker_tui.history import Recording
-from walker_tui.widgets.loss_curve import LossCurve
-from walker_tui.widgets.status import StatusLine
+from walker_tui.run.history import Recording
+from walker_tui.ui.app import make_app
+from walker_tui.ui.help import HelpScreen
+from walker_tui.ui.widgets.loss_curve import LossCurve
+from walker_tui.ui.widgets.status import StatusLine
 
 
 async def test_the_state_word_shows_at_the_smallest_size():
@@ -157,7 +157,7 @@ async def test_the_header_names_the_data_file(tmp_path):
 
 
 async def test_hover_a_bar_for_its_values_and_click_the_curve_to_travel():
-    from walker_tui.widgets.candidates import CandidateBars
+    from walker_tui.ui.widgets.candidates import CandidateBars
 
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -181,7 +181,7 @@ async def test_hover_a_bar_for_its_values_and_click_the_curve_to_travel():
 async def test_one_screen_shows_one_epoch():
     import re
 
-    from walker_tui.widgets.candidates import CandidateBars
+    from walker_tui.ui.widgets.candidates import CandidateBars
 
     app = make_app(Config(device="cpu", pace=8, epochs=10**6, min_loss=0))
     async with app.run_test(size=(200, 60)) as pilot:
@@ -202,8 +202,8 @@ async def test_one_screen_shows_one_epoch():
 
 
 async def test_no_color_tells_series_winner_and_path_apart_by_glyph(monkeypatch):
-    from walker_tui.widgets.candidates import CandidateBars
-    from walker_tui.widgets.surface_plot import SurfacePlot
+    from walker_tui.ui.widgets.candidates import CandidateBars
+    from walker_tui.ui.widgets.surface_plot import SurfacePlot
 
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(Config(device="cpu", pace=0, race=[("stepper", 0.3)]))

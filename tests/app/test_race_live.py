@@ -6,8 +6,8 @@ import time
 
 from helpers import until
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
+from walker_tui.ui.app import make_app
 
 
 async def test_s_mid_run_keeps_the_walk_and_racers_catch_up():

@@ -16,9 +16,9 @@ from faults import fill, fill_disk_after, small_disk
 from helpers import ANSI, Terminal, descendants, running, status_text, until
 from test_record_stream import consecutive
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
-from walker_tui.history import Recording
+from walker_tui.run.history import Recording
+from walker_tui.ui.app import make_app
 
 SAVED = "walker-tui-linear-seed17"
 

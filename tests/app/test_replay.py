@@ -3,9 +3,9 @@
 import pytest
 from helpers import drawn, status_text, until
 
-from walker_tui.app import make_app
 from walker_tui.cli import main
-from walker_tui.replay import load_replay
+from walker_tui.run.replay import load_replay
+from walker_tui.ui.app import make_app
 
 
 @pytest.fixture

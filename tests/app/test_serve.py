@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 from browser import Chromium, find_chromium, group_alive, stop_group
 
-from walker_tui import args as cli_args
-from walker_tui import cli, serve
+import walker_tui.cli as cli
+import walker_tui.cli.args as cli_args
+import walker_tui.cli.serve as serve
 
 ROOT = Path(__file__).resolve().parents[2]
 HAVE_SERVE = True

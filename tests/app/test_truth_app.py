@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from helpers import drawn, panel_text, status_text, until
 
-from walker_tui.app import make_app
 from walker_tui.cli import main
 from walker_tui.config import Config
-from walker_tui.help import HelpScreen
-from walker_tui.replay import load_replay
-from walker_tui.widgets.candidates import CandidateBars
-from walker_tui.widgets.loss_curve import LossCurve
+from walker_tui.run.replay import load_replay
+from walker_tui.ui.app import make_app
+from walker_tui.ui.help import HelpScreen
+from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.loss_curve import LossCurve
 
 
 def footer_text(app) -> str:
@@ -242,7 +242,7 @@ async def test_a_panel_works_in_any_app_and_posts_up_what_it_has_to_say():
     import numpy as np
     from textual.app import App
 
-    from walker_tui.widgets import Say
+    from walker_tui.ui.widgets import Say
 
     heard: list[str] = []
 

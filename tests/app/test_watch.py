@@ -12,15 +12,15 @@ import torch
 from helpers import panel_text, status_text, until
 
 from walker_tui import WalkerSGD
-from walker_tui.app import make_app
 from walker_tui.cli import main
 from walker_tui.config import Config
-from walker_tui.ends import end_record
-from walker_tui.history import Recording, RecordWriter
-from walker_tui.replay import load_replay
-from walker_tui.watch_app import WatchApp
-from walker_tui.widgets.candidates import CandidateBars
-from walker_tui.widgets.loss_curve import LossCurve
+from walker_tui.recording.ends import end_record
+from walker_tui.run.history import Recording, RecordWriter
+from walker_tui.run.replay import load_replay
+from walker_tui.ui.app import make_app
+from walker_tui.ui.watch_app import WatchApp
+from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.loss_curve import LossCurve
 
 # a training script in another process: 5 steps, a flush, a wait for the test's go, 5 more
 WRITER = """
@@ -226,7 +226,7 @@ async def test_a_file_deleted_or_truncated_while_watched(tmp_path):
 
 
 async def test_a_file_that_stays_quiet_says_so(tmp_path, monkeypatch):
-    import walker_tui.watch as watch
+    import walker_tui.run.watch as watch
 
     monkeypatch.setattr(watch, "QUIET", 1.0)
     rec = Recording.load(script_recording(tmp_path / "src.csv", steps=3))
@@ -287,7 +287,7 @@ async def test_keys_of_a_live_run_say_why_they_do_nothing(tmp_path):
 
 
 async def test_the_status_line_shows_the_devices_memory(monkeypatch):
-    import walker_tui.app as app_module
+    import walker_tui.ui.app as app_module
 
     monkeypatch.setenv("WALKER_TUI_DEVICE_FIGURES", "1")
     calls: list[str] = []
@@ -308,7 +308,7 @@ async def test_the_status_line_shows_the_devices_memory(monkeypatch):
 
 
 def test_the_figures_read_as_they_should(monkeypatch):
-    from walker_tui import gpu
+    import walker_tui.core.devices as gpu
 
     assert gpu.app_probe("cpu")().startswith("memory ") and "MiB resident" in gpu.app_probe("cpu")()
     monkeypatch.setattr(
@@ -352,8 +352,8 @@ async def test_w_saves_with_how_the_run_ended(tmp_path, monkeypatch):
 
 
 async def test_a_long_file_opens_in_pieces_and_ends_drawn_whole(tmp_path, monkeypatch):
-    import walker_tui.watch as watch
-    import walker_tui.watch_app as watch_app
+    import walker_tui.run.watch as watch
+    import walker_tui.ui.watch_app as watch_app
 
     monkeypatch.setattr(watch_app, "BULK_FRAMES", 3600.0)  # every piece but the last held back
 

@@ -6,8 +6,8 @@ Update with `pytest tests/snapshots --snapshot-update`, only after looking at th
 import pytest
 from helpers import settle, until
 
-from walker_tui.app import make_app
 from walker_tui.config import Config
+from walker_tui.ui.app import make_app
 
 SIZES = [(120, 40), (80, 24)]
 

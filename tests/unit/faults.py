@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from walker_tui import history
+import walker_tui.run.history as history
 
 
 class FullDisk(io.RawIOBase):

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from walker_tui.history import Curve, History, Path2D
 from walker_tui.numbers import format_eps
-from walker_tui.widgets.candidates import linear_ticks, rate_label
-from walker_tui.widgets.status import wrap_items
-from walker_tui.widgets.surface_plot import clip_path
+from walker_tui.run.history import Curve, History, Path2D
+from walker_tui.ui.widgets.candidates import linear_ticks, rate_label
+from walker_tui.ui.widgets.status import wrap_items
+from walker_tui.ui.widgets.surface_plot import clip_path
 
 
 def zigzag_then_crawl(n: int):
@@ -118,7 +118,7 @@ def test_epochs_per_second_read_as_numbers():
 
 
 def test_level_lines_are_joined_and_follow_the_valley():
-    from walker_tui.surface import contour_levels, contour_points
+    from walker_tui.core.surface import contour_levels, contour_points
 
     xs, ys = np.linspace(-2, 2, 120), np.linspace(-1, 3, 120)
     gx, gy = np.meshgrid(xs, ys)
@@ -141,7 +141,7 @@ def test_level_lines_are_joined_and_follow_the_valley():
 
 def test_the_window_stays_on_start_and_minimum_when_a_path_diverges():
     from walker_tui.config import Config
-    from walker_tui.session import Session
+    from walker_tui.run.session import Session
 
     session = Session(Config(device="cpu"), 17)
     first = session.window_for(np.array([]), np.array([]))

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from walker_tui.cli import main
-from walker_tui.grids import MAX_RATES
-from walker_tui.history import Recording
+from walker_tui.core.grid import MAX_RATES
+from walker_tui.run.history import Recording
 
 BAD = [
     (["--lrs", ""], "--lrs: empty"),
@@ -87,7 +87,7 @@ def test_existing_record_needs_force(tmp_path, capsys):
 
 
 def test_limit_is_said():
-    from walker_tui.grids import GridError, parse_lrs
+    from walker_tui.core.grid import GridError, parse_lrs
 
     with pytest.raises(GridError, match=str(MAX_RATES)):
         parse_lrs(f"lin:0.1:1:{MAX_RATES + 1}")

@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import walker_tui.problems as problems
-from walker_tui.grids import parse_lrs
-from walker_tui.problems import LogisticProblem, MLPProblem
-from walker_tui.zoo import make_problem
+import walker_tui.core.problems.base as problems
+from walker_tui.core.grid import parse_lrs
+from walker_tui.core.problems.base import LogisticProblem, MLPProblem
+from walker_tui.core.problems.zoo import make_problem
 
 
 def logistic_reference(p: LogisticProblem, W: torch.Tensor) -> np.ndarray:
@@ -176,7 +176,7 @@ def test_the_candidate_block_is_never_whole(name):
 def test_a_vmapped_pass_reuses_the_heap_instead_of_fresh_pages():
     """The digits demo on all its data: each vmapped pass made ~10 MB of activations that glibc
     gave back to the kernel, ~1,100 page faults a pass; with keep_heap, almost none."""
-    from walker_tui.models import make_model_problem
+    from walker_tui.core.problems.torch_model import make_model_problem
 
     p = make_model_problem("digits", 0, "cpu")
     W = p.w0[:, None] + 0.3 * torch.randn(p.d, 13, generator=torch.Generator().manual_seed(0))

@@ -5,10 +5,10 @@ or batches that the run must rewind inside)."""
 import pytest
 import torch
 
-from walker_tui.engine import Walker, resolve_device, run
-from walker_tui.grids import parse_lrs
-from walker_tui.problems import PROBLEMS, LinearProblem
-from walker_tui.zoo import make_problem
+from walker_tui.core.grid import parse_lrs
+from walker_tui.core.problems.base import PROBLEMS, LinearProblem
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.trainers.engine import Walker, resolve_device, run
 
 CUDA = torch.cuda.device_count() if torch.cuda.is_available() else 0
 MPS = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())

@@ -1,5 +1,5 @@
 """The walker along a direction (issue 21): --direction sgd|momentum|adam turns the gradient at the
-walk's point into an update direction u with state of its own (walker_tui.directions), and the
+walk's point into an update direction u with state of its own (walker_tui.core.directions), and the
 candidates are w - lr_j * u. Hand computations of the first steps, Adam's racer matched, the
 state restarted where the walk stays put, exact rewinds, WalkerSGD's state round trip, racing
 walkers, the catalog's default grids, each direction lowering a model's loss."""
@@ -18,10 +18,10 @@ import torch
 from walker_tui import WalkerSGD
 from walker_tui.catalog import CATALOG, DIRECTIONS, USER_MODEL, walker_lrs
 from walker_tui.config import Config
-from walker_tui.engine import Walker, advance, make_racer, make_walker, run
-from walker_tui.grids import GridError, parse_lrs, parse_race, racer_label
-from walker_tui.problems import LinearProblem
-from walker_tui.zoo import make_problem
+from walker_tui.core.grid import GridError, parse_lrs, parse_race, racer_label
+from walker_tui.core.problems.base import LinearProblem
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.trainers.engine import Walker, advance, make_racer, make_walker, run
 
 RATES = [0.0001, 0.001, 0.01]
 
@@ -224,7 +224,7 @@ def test_a_batch_that_stops_inside_rewinds_to_the_stop(direction):
 def test_each_direction_lowers_a_models_loss(direction):
     """Each direction, on its default grid, lowers the training loss of a model this test
     builds (a small tanh network on a two-class set), in mini-batches, in 5 epochs."""
-    from walker_tui.models import ModelProblem, ModelSpec
+    from walker_tui.core.problems.torch_model import ModelProblem, ModelSpec
 
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(400, 5, generator=gen)
@@ -308,7 +308,7 @@ def test_walkers_race_by_name():
 
 
 def test_a_racing_walker_in_a_session_walks_its_own_direction():
-    from walker_tui.session import Session
+    from walker_tui.run.session import Session
 
     cfg = Config(problem="rosenbrock", lrs_spec=walker_lrs("rosenbrock", "sgd"),
                  race=[("walker:adam", 0.0)], min_loss=0.0, epochs=20)  # fmt: skip
@@ -358,7 +358,7 @@ def test_a_bad_direction_is_one_line_and_exit_2():
 
 
 def test_run_prints_the_direction_and_records_it(tmp_path):
-    from walker_tui.replay import load_replay
+    from walker_tui.run.replay import load_replay
 
     path = tmp_path / "r.csv"
     done = cli("run", "--problem", "rosenbrock", "--direction", "adam", "--epochs", "20",
@@ -384,7 +384,7 @@ def test_bench_races_walkers_along_each_direction():
 
 
 def test_walkersgd_recording_names_the_direction(tmp_path):
-    from walker_tui.replay import load_replay
+    from walker_tui.run.replay import load_replay
 
     w = torch.nn.Parameter(torch.tensor([-1.2, 1.0]))
     with WalkerSGD([w], lrs="log:1e-3:1:13", direction="adam", record=tmp_path / "a.json") as opt:
@@ -402,7 +402,7 @@ def test_walkersgd_recording_names_the_direction(tmp_path):
 
 
 def test_a_recording_with_an_unknown_direction_is_one_error(tmp_path):
-    from walker_tui.replay import ReplayError, load_replay
+    from walker_tui.run.replay import ReplayError, load_replay
 
     path = tmp_path / "r.json"
     assert cli("run", "--epochs", "3", "--record", str(path)).returncode == 0

@@ -110,7 +110,7 @@ import hashlib, sys
 import torch, torch.distributed as dist
 from walker_tui import distributed
 from walker_tui.config import Config
-from walker_tui.session import Session
+from walker_tui.run.session import Session
 
 distributed.init("cpu")
 cfg = Config(problem=sys.argv[1], n=300, direction=sys.argv[2], lrs_spec=sys.argv[3],
@@ -159,7 +159,7 @@ def test_bench_prints_once_with_the_same_epochs():
 
 
 def test_rank_0_alone_records(tmp_path):
-    from walker_tui.history import Recording
+    from walker_tui.run.history import Recording
 
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     assert launch(["run", "--device", "cpu", "--quiet", "--record", str(one)], None)[0] == 0

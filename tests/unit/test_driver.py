@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from walker_tui import driver as drv
+import walker_tui.run.driver as drv
 from walker_tui.config import Config
-from walker_tui.driver import Control, Driver, Rate
-from walker_tui.session import Session
+from walker_tui.run.driver import Control, Driver, Rate
+from walker_tui.run.session import Session
 
 
 class Run:

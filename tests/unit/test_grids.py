@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from walker_tui.grids import MAX_RATES, GridError, format_rate, parse_lrs
+from walker_tui.core.grid import MAX_RATES, GridError, format_rate, parse_lrs
 
 
 def test_arange_is_numpys_with_stop_excluded():

@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from walker_tui.engine import Walker, run
-from walker_tui.grids import parse_lrs
-from walker_tui.history import Curve, History, Recording
-from walker_tui.problems import LinearProblem
-from walker_tui.zoo import make_problem
+from walker_tui.core.grid import parse_lrs
+from walker_tui.core.problems.base import LinearProblem
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.trainers.engine import Walker, run
+from walker_tui.run.history import Curve, History, Recording
 
 
 def recorded_run():

@@ -13,12 +13,12 @@ import pytest
 
 from walker_tui.catalog import CATALOG, PROBLEMS
 from walker_tui.cli import main
-from walker_tui.engine import Exact, Outcome, Walker, run
-from walker_tui.grids import format_rate, parse_lrs
-from walker_tui.headless import final_line
+from walker_tui.cli.headless import final_line
+from walker_tui.core.grid import format_rate, parse_lrs
+from walker_tui.core.problems.base import Quadratic
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.trainers.engine import Exact, Outcome, Walker, run
 from walker_tui.numbers import describe_outcome, format_loss
-from walker_tui.problems import Quadratic
-from walker_tui.zoo import make_problem
 
 
 def cli(*argv: str) -> tuple[int, str]:
@@ -205,7 +205,7 @@ def test_options_that_cannot_apply_are_refused(argv, words, capsys):
 
 def test_singular_problems_still_run_and_have_a_least_norm_minimum(tmp_path):
     from walker_tui.config import Config
-    from walker_tui.session import Session
+    from walker_tui.run.session import Session
 
     table = tmp_path / "collinear.csv"
     table.write_text("a,b,y\n1,2,3\n2,4,5\n3,6,8\n4,8,9\n")
@@ -237,7 +237,7 @@ def test_a_killed_npz_runs_part_is_not_overwritten_silently(tmp_path, capsys):
 
 
 def test_a_failing_run_still_ends_its_recording(tmp_path, monkeypatch):
-    import walker_tui.headless as headless
+    import walker_tui.cli.headless as headless
 
     real = headless.run
 
@@ -253,7 +253,7 @@ def test_a_failing_run_still_ends_its_recording(tmp_path, monkeypatch):
     path = tmp_path / "r.npz"
     with pytest.raises(RuntimeError):
         main(["run", "--record", str(path), "--quiet", "--device", "cpu"])
-    from walker_tui.history import Recording
+    from walker_tui.run.history import Recording
 
     assert path.exists() and not (tmp_path / "r.npz.part").exists()
     assert list(Recording.load(path).arrays()["epoch"]) == [1, 2, 3, 4]

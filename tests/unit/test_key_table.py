@@ -1,11 +1,11 @@
-"""One key table (walker_tui.keys): the app's bindings, the footer, the palette, the help screen
+"""One key table (walker_tui.ui.keys): the app's bindings, the footer, the palette, the help screen
 and its forwarding bindings all come from it, and every action it names exists."""
 
 from __future__ import annotations
 
-from walker_tui import keys
-from walker_tui.app import ReplayApp, WalkerApp
-from walker_tui.help import HelpScreen
+import walker_tui.ui.keys as keys
+from walker_tui.ui.app import ReplayApp, WalkerApp
+from walker_tui.ui.help import HelpScreen
 
 
 def test_every_action_of_the_table_exists_on_the_app():

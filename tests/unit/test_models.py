@@ -11,9 +11,14 @@ import torch
 
 from walker_tui.cli import main
 from walker_tui.config import Config
-from walker_tui.engine import Batched, advance, make_racer, make_walker, run, to_host
-from walker_tui.models import ModelProblem, UserProblemError, make_model_problem, user_spec
-from walker_tui.session import Session
+from walker_tui.core.problems.torch_model import (
+    ModelProblem,
+    UserProblemError,
+    make_model_problem,
+    user_spec,
+)
+from walker_tui.core.trainers.engine import Batched, advance, make_racer, make_walker, run, to_host
+from walker_tui.run.session import Session
 
 HERE = Path(__file__).parent
 USER = str(HERE / "user_problems.py")
@@ -268,7 +273,7 @@ def test_the_surface_is_the_full_data_loss_on_the_plane():
 
 
 def test_the_demo_ships_inside_the_package_and_is_small():
-    from walker_tui.models import DIGITS_FILE
+    from walker_tui.core.problems.torch_model import DIGITS_FILE
 
     assert DIGITS_FILE.stat().st_size <= 200 * 1024
     problem = make_model_problem("digits", 0, "cpu")

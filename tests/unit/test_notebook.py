@@ -18,10 +18,10 @@ from notebook_tables import (
 )
 
 from walker_tui.cli import main
-from walker_tui.engine import Stepper, Walker, run
-from walker_tui.grids import parse_lrs
-from walker_tui.headless import final_line
-from walker_tui.problems import LinearProblem, fresh_w0
+from walker_tui.cli.headless import final_line
+from walker_tui.core.grid import parse_lrs
+from walker_tui.core.problems.base import LinearProblem, fresh_w0
+from walker_tui.core.trainers.engine import Stepper, Walker, run
 
 
 def same_number(got: str, want: str) -> bool:

@@ -1,6 +1,6 @@
 """One adaptive rule (issue 20): WalkerSGD and the engine's walker take the same steps on a problem
 both can run (rates tried, winners, losses), because both move the grid by
-walker_tui.adaptive.next_grid."""
+walker_tui.core.adaptive.next_grid."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from walker_tui import WalkerSGD
-from walker_tui.engine import Walker, run
-from walker_tui.problems import LinearProblem
+from walker_tui.core.problems.base import LinearProblem
+from walker_tui.core.trainers.engine import Walker, run
 
 
 @pytest.mark.parametrize("lrs", ["0.1:1:0.1", "0.1,0.2", "0.5"])
 def test_walkersgd_and_the_engine_take_the_same_adaptive_steps(lrs):
-    from walker_tui.grids import parse_lrs
+    from walker_tui.core.grid import parse_lrs
 
     rates = parse_lrs(lrs)
     problem = LinearProblem(n=100, seed=17)
@@ -50,11 +50,11 @@ def test_walkersgd_and_the_engine_take_the_same_adaptive_steps(lrs):
 @pytest.mark.parametrize("direction", ["momentum", "adam"])
 @pytest.mark.parametrize("grid", ["fixed", "adaptive"])
 def test_walkersgd_and_the_engine_take_the_same_steps_along_a_direction(direction, grid):
-    """One direction rule (walker_tui.directions, issue 21): along momentum and adam, fixed and
+    """One direction rule (walker_tui.core.directions, issue 21): along momentum and adam, fixed and
     adaptive, WalkerSGD and the engine's walker try the same rates, pick the same winners and
     hold the same losses, step for step, and their direction states agree."""
     from walker_tui.catalog import walker_lrs
-    from walker_tui.grids import parse_lrs
+    from walker_tui.core.grid import parse_lrs
 
     lrs = walker_lrs("linear", direction)
     problem = LinearProblem(n=100, seed=17)
@@ -124,11 +124,11 @@ def test_walkersgd_follows_an_edit_of_its_param_groups_rates():
 def test_walkersgd_and_problem_put_the_same_model_in_the_same_plane(tmp_path):
     """The plane was written three times (seed + 1 against seed, float32 against float64): the
     same model recorded by WalkerSGD and trained by --problem landed in different planes. Both
-    now draw walker_tui.plane.directions, so the start and the first steps coincide."""
+    now draw walker_tui.core.plane.directions, so the start and the first steps coincide."""
     import copy
 
-    from walker_tui.engine import Walker
-    from walker_tui.models import ModelProblem, ModelSpec
+    from walker_tui.core.problems.torch_model import ModelProblem, ModelSpec
+    from walker_tui.core.trainers.engine import Walker
 
     torch.manual_seed(3)
     x = torch.randn(80, 4)

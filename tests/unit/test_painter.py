@@ -10,12 +10,12 @@ from textual.style import Style
 from textual.visual import RenderOptions
 from textual_plotext.plot import Plot
 
-from walker_tui.session import SurfaceData
-from walker_tui.surface import Window
-from walker_tui.widgets.candidates import CandidateBars
-from walker_tui.widgets.loss_curve import LossCurve
-from walker_tui.widgets.painter import ansi_strips
-from walker_tui.widgets.surface_plot import SurfacePlot
+from walker_tui.core.surface import Window
+from walker_tui.run.session import SurfaceData
+from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.loss_curve import LossCurve
+from walker_tui.ui.widgets.painter import ansi_strips
+from walker_tui.ui.widgets.surface_plot import SurfacePlot
 
 BASE = Style(background=Color(18, 18, 18), foreground=Color(224, 224, 224))
 

@@ -8,9 +8,9 @@ import pytest
 from rich.text import Text
 from textual_plotext.plot import Plot
 
-from walker_tui.surface import SurfaceData, Window
-from walker_tui.widgets.candidates import CandidateBars
-from walker_tui.widgets.surface_plot import SurfacePlot
+from walker_tui.core.surface import SurfaceData, Window
+from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.surface_plot import SurfacePlot
 
 
 def text_of(panel, width: int, height: int, *args, **kw) -> str:
@@ -87,10 +87,10 @@ def test_an_adaptive_grid_that_keeps_staying_keeps_distinct_rates():
     grid now keeps its span at the floor, in the engine and in WalkerSGD alike."""
     import torch
 
-    from walker_tui.engine import Walker
-    from walker_tui.grids import format_rate
+    from walker_tui.core.grid import format_rate
+    from walker_tui.core.problems.zoo import make_problem
+    from walker_tui.core.trainers.engine import Walker
     from walker_tui.optim import adapt_rates
-    from walker_tui.zoo import make_problem
 
     walker = Walker(make_problem("rosenbrock", 1, 17, "cpu"), [0.1, 0.2, 0.5, 1.0], adaptive=True)
     walker.step()
@@ -121,7 +121,7 @@ def contrast(rgb: tuple[int, int, int], background: tuple[int, int, int]) -> flo
 
 
 def test_no_color_series_are_readable_and_differ_by_glyph(monkeypatch):
-    from walker_tui.widgets import bar_color, series_color, series_marker
+    from walker_tui.ui.widgets import bar_color, series_color, series_marker
 
     monkeypatch.setenv("NO_COLOR", "1")
     names = ["walker"] + [f"racer {i}" for i in range(1, 7)]
@@ -135,15 +135,15 @@ def test_no_color_series_are_readable_and_differ_by_glyph(monkeypatch):
 
 
 def test_no_racer_glyph_means_something_else_on_the_surface():
-    from walker_tui.widgets import RACER_MARKERS, WINNER_GLYPH
-    from walker_tui.widgets.surface_plot import CANDIDATE_GLYPH
+    from walker_tui.ui.widgets import RACER_MARKERS, WINNER_GLYPH
+    from walker_tui.ui.widgets.surface_plot import CANDIDATE_GLYPH
 
     surface_marks = {"o", "+", WINNER_GLYPH, CANDIDATE_GLYPH, "·", "*"}
     assert not surface_marks & set(RACER_MARKERS)
 
 
 def test_a_legend_that_does_not_fit_counts_the_rest():
-    from walker_tui.widgets.loss_curve import LossCurve, fit_legend
+    from walker_tui.ui.widgets.loss_curve import LossCurve, fit_legend
 
     items = ["⣿ walker", "• stepper 0.3", "x adam 0.05", "# lbfgs"]
     assert fit_legend(items, 200) == " ".join(items)
@@ -158,7 +158,7 @@ def test_a_legend_that_does_not_fit_counts_the_rest():
 
 
 def test_the_seconds_axis_says_training_time():
-    from walker_tui.widgets.loss_curve import LossCurve
+    from walker_tui.ui.widgets.loss_curve import LossCurve
 
     xs = np.arange(1, 10.0)
     shown = text_of(LossCurve(), 80, 16, {"walker": (xs / 100, 1 / xs)}, 0.1, None, "seconds")
@@ -195,7 +195,7 @@ def test_a_nan_loss_at_the_start_is_said_before_training_not_as_divergence(capsy
 
 
 def test_replay_of_a_killed_npz_points_at_its_part_file(tmp_path):
-    from walker_tui.replay import ReplayError, load_replay
+    from walker_tui.run.replay import ReplayError, load_replay
 
     (tmp_path / "cut.npz.part").write_bytes(b"")
     with pytest.raises(ReplayError) as error:

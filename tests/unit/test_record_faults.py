@@ -22,8 +22,8 @@ from test_record_stream import consecutive, fake, start_run
 
 from walker_tui import WalkerSGD
 from walker_tui.cli import main
-from walker_tui.history import Recording, RecordWriter, sidecar
-from walker_tui.signals import Stopped, ending
+from walker_tui.cli.signals import Stopped, ending
+from walker_tui.run.history import Recording, RecordWriter, sidecar
 
 FORMATS = [".csv", ".json", ".npz"]
 RATES = [0.1, 0.2, 0.3, 0.4]
@@ -402,7 +402,7 @@ def test_main_in_process_leaves_the_signal_handlers_as_they_were(capsys):
 
 def test_a_signal_in_process_ends_run_as_ctrl_c_does(tmp_path, monkeypatch, capsys):
     """The handler raises Stopped where Ctrl+C raises KeyboardInterrupt: same clean end."""
-    import walker_tui.headless as headless
+    import walker_tui.cli.headless as headless
 
     real = headless.run
 

@@ -12,11 +12,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from walker_tui import history
-from walker_tui.engine import Walker, run
-from walker_tui.grids import parse_lrs
-from walker_tui.history import Recording, RecordWriter, sidecar
-from walker_tui.zoo import make_problem
+import walker_tui.run.history as history
+from walker_tui.core.grid import parse_lrs
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.trainers.engine import Walker, run
+from walker_tui.run.history import Recording, RecordWriter, sidecar
 
 FORMATS = [".csv", ".json", ".npz"]
 KEYS = ["epoch", "weights", "losses", "winner", "rates", "moved", "lr", "loss", "lrs"]

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from walker_tui import driver as drv
+import walker_tui.run.driver as drv
 from walker_tui.config import Config
-from walker_tui.surface import COARSE, GRID, Cancelled, Surveyor, Window, loss_grid, views
-from walker_tui.zoo import make_problem
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.surface import COARSE, GRID, Cancelled, Surveyor, Window, loss_grid, views
 
 
 def test_a_cancelled_grid_stops_between_chunks():

@@ -8,8 +8,8 @@ import io
 import pytest
 
 from walker_tui.cli import main
-from walker_tui.data import DataError, load_table
-from walker_tui.headless import Table
+from walker_tui.cli.headless import Table
+from walker_tui.core.data import DataError, load_table
 
 
 class Terminal(io.StringIO):

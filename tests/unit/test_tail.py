@@ -1,4 +1,4 @@
-"""Issue 22: recordings read as they grow (walker_tui.tail), their end records and logged
+"""Issue 22: recordings read as they grow (walker_tui.recording.tail), their end records and logged
 metrics in every format, and the bulk paths (Curve/History.extend, the EMA) that let watch open
 a long file without a Python step per epoch."""
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from test_record_stream import FORMATS, fake, fake_recording, same
 
-from walker_tui.ends import describe_end, end_record
-from walker_tui.history import Curve, History, Recording, RecordWriter, log_sidecar, sidecar
-from walker_tui.series import Series, ema
-from walker_tui.tail import Tail
-from walker_tui.watch import Reader
+from walker_tui.recording.ends import describe_end, end_record
+from walker_tui.recording.tail import Tail
+from walker_tui.run.history import Curve, History, Recording, RecordWriter, log_sidecar, sidecar
+from walker_tui.run.series import Series, ema
+from walker_tui.run.watch import Reader
 
 
 def drain(tail, budget=1 << 20):

@@ -8,10 +8,10 @@ import torch
 
 from walker_tui.catalog import RACER_NAMES
 from walker_tui.config import Config
-from walker_tui.engine import RACERS, Walker, advance, make_racer, make_walker
-from walker_tui.grids import parse_lrs, parse_race
-from walker_tui.problems import LinearProblem
-from walker_tui.zoo import make_problem
+from walker_tui.core.grid import parse_lrs, parse_race
+from walker_tui.core.problems.base import LinearProblem
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.trainers.engine import RACERS, Walker, advance, make_racer, make_walker
 
 
 def trainers():

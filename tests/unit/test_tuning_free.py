@@ -12,10 +12,10 @@ from counting import counted, losses_of
 
 from walker_tui.cli import main
 from walker_tui.config import Config
-from walker_tui.engine import Armijo, advance, make_racer, run
-from walker_tui.grids import GridError, parse_lrs, parse_race
-from walker_tui.session import Session
-from walker_tui.zoo import make_problem
+from walker_tui.core.grid import GridError, parse_lrs, parse_race
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.trainers.engine import Armijo, advance, make_racer, run
+from walker_tui.run.session import Session
 
 
 @pytest.mark.parametrize("name", ["lbfgs", "armijo"])
@@ -199,8 +199,8 @@ def test_bench_sweep_picks_the_steppers_best_rate_on_the_walkers_grid(capsys):
     """The sweep's row is the rate that reached the target first, checked here by running a
     stepper at every rate of the grid independently."""
     from walker_tui.cli import main
-    from walker_tui.engine import Stepper, run
-    from walker_tui.zoo import make_problem
+    from walker_tui.core.problems.zoo import make_problem
+    from walker_tui.core.trainers.engine import Stepper, run
 
     code = main(["bench", "--problem", "quadratic", "--sweep", "--repeat", "1", "--device", "cpu",
                  "--racers", "stepper:0.1"])  # fmt: skip
@@ -220,7 +220,7 @@ def test_bench_sweep_picks_the_steppers_best_rate_on_the_walkers_grid(capsys):
 
 
 def test_tuning_free_names_the_whole_field(capsys):
-    from walker_tui.args import _race
+    from walker_tui.cli.args import _race
 
     assert [n for n, _ in _race("tuning-free")] == [
         "lbfgs", "armijo", "prodigy", "dadapt", "schedulefree"
@@ -230,7 +230,7 @@ def test_tuning_free_names_the_whole_field(capsys):
 def test_lbfgs_takes_its_step_on_all_the_data_under_mini_batches():
     """LBFGS is a full-batch method: on a model in mini-batches an epoch is one LBFGS step on all
     the data (its evaluations then see every sample), and bench says so."""
-    from walker_tui.models import make_model_problem
+    from walker_tui.core.problems.torch_model import make_model_problem
 
     problem = make_model_problem("digits", 0, "cpu", batch_size=64)
     seen = []
@@ -245,7 +245,7 @@ def test_lbfgs_takes_its_step_on_all_the_data_under_mini_batches():
 def test_armijo_on_a_mini_batch_backtracks_on_that_batch():
     """Vaswani et al.'s rule: the trials are compared with w's loss on the same batch, so every
     accepted step lowers that batch's loss by the Armijo margin (recomputed here)."""
-    from walker_tui.models import make_model_problem
+    from walker_tui.core.problems.torch_model import make_model_problem
 
     problem = make_model_problem("digits", 0, "cpu", batch_size=64)
     racer = make_racer("armijo", problem, 1.0).inner

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from textual_plotext.plot import Plot
 
-from walker_tui.widgets import envelope
-from walker_tui.widgets.candidates import CandidateBars, bar_columns
+from walker_tui.ui.widgets import envelope
+from walker_tui.ui.widgets.candidates import CandidateBars, bar_columns
 
 
 def envelope_by_loop(xs, ys, points):

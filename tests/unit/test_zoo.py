@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from walker_tui.args import PROBLEMS as CLI_PROBLEMS
 from walker_tui.catalog import CATALOG, MODEL_PROBLEMS, PROBLEMS
+from walker_tui.cli.args import PROBLEMS as CLI_PROBLEMS
 from walker_tui.config import Config
-from walker_tui.engine import Walker, advance, make_walker, run
-from walker_tui.grids import parse_lrs
-from walker_tui.history import History
-from walker_tui.problems import PROBLEM_CLASSES
-from walker_tui.session import Session
-from walker_tui.zoo import make_problem
+from walker_tui.core.grid import parse_lrs
+from walker_tui.core.problems.base import PROBLEM_CLASSES
+from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.trainers.engine import Walker, advance, make_walker, run
+from walker_tui.run.history import History
+from walker_tui.run.session import Session
 
 
 def test_every_problem_is_known_to_the_cli():
@@ -126,7 +126,7 @@ def test_make_walker_reads_the_config():
 
 
 def test_race_grammar():
-    from walker_tui.grids import GridError, parse_race
+    from walker_tui.core.grid import GridError, parse_race
 
     assert parse_race("0.3,0.7") == [("stepper", 0.3), ("stepper", 0.7)]
     assert parse_race("stepper:0.3,momentum:0.1,adam:0.05,exact") == [
@@ -146,7 +146,7 @@ def test_race_grammar():
 
 
 def test_racers_reach_the_minimum_of_the_bowl():
-    from walker_tui.engine import make_racer
+    from walker_tui.core.trainers.engine import make_racer
 
     problem = make_problem("quadratic", 100, 17, "cpu")
     for name, lr in [("stepper", 0.15), ("momentum", 0.05), ("adam", 0.3), ("exact", 0.0)]:
@@ -156,7 +156,7 @@ def test_racers_reach_the_minimum_of_the_bowl():
 
 def test_exact_line_search_is_the_best_single_step():
     """Its step lands at least as low as any rate of a fine grid from the same point."""
-    from walker_tui.engine import make_racer
+    from walker_tui.core.trainers.engine import make_racer
 
     problem = make_problem("linear", 100, 17, "cpu")
     exact = make_racer("exact", problem, 0.0)
@@ -247,7 +247,7 @@ HOUSES = (
 
 
 def test_data_fits_least_squares_on_the_users_table(tmp_path):
-    from walker_tui.data import load_table
+    from walker_tui.core.data import load_table
 
     path = tmp_path / "houses.csv"
     path.write_text(HOUSES)

@@ -1,0 +1,347 @@
+"""The command line's options: one parser per command, and the option types that check a value
+as it is read (one line and exit 2 for a bad one). Only argparse, the catalog and the torch-free
+grid parser: ``--help`` and argument errors answer at once."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from typing import NoReturn
+
+from walker_tui import __version__
+from walker_tui.catalog import CATALOG, DIRECTIONS, PROBLEMS, RACER_NAMES
+from walker_tui.config import BENCH_LRS, DEFAULT_LRS
+from walker_tui.core.grid import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
+
+OPTIMIZERS = ("walker", *RACER_NAMES)
+FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max
+
+
+def _torchrun() -> bool:
+    """Under torchrun (each rank has RANK and WORLD_SIZE)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``walker-tui run: error: ...`` and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if _torchrun() and os.environ["RANK"] != "0":
+            # under torchrun every rank checks the same options and rank 0 says what is wrong;
+            # the others wait a moment first, or torchrun would end rank 0 before it has said it
+            time.sleep(3)
+            self.exit(2)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --- argument types: each raises ArgumentTypeError with a message naming the problem ---
+
+
+def _lrs(text: str) -> str:
+    try:
+        parse_lrs(text)
+    except GridError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _int(low: int | None = None, what: str = "") -> type:
+    def conv(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"{value} is too small: {what}")
+        return value
+
+    return conv  # type: ignore[return-value]
+
+
+def _float(positive: bool, what: str) -> type:
+    def conv(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if math.isnan(value) or (positive and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{text!r} is not finite: {what}")
+        if value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"{text!r}: {what}")
+        return value
+
+    return conv  # type: ignore[return-value]
+
+
+def _w0(text: str) -> list[float]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"takes numbers A,B (one per weight; two numbers for 2-D problems), got {text!r}"
+        ) from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"values must be finite, got {text!r}")
+    if any(abs(v) > FLOAT32_MAX for v in values):  # the weights are float32
+        raise argparse.ArgumentTypeError(
+            f"values must be finite in float32 (at most {FLOAT32_MAX:.4g} in size), got {text!r}"
+        )
+    return values
+
+
+def _problem(text: str) -> str:
+    if text in PROBLEMS or ":" in text:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(map(repr, PROBLEMS))}, or your own "
+        "model as FILE.py:FUNC or package.module:FUNC)"
+    )
+
+
+TUNING_FREE = "lbfgs,armijo,prodigy,dadapt,schedulefree"  # --racers tuning-free
+
+
+def _race(text: str) -> list[tuple[str, float]]:
+    try:
+        return parse_race(TUNING_FREE if text == "tuning-free" else text)
+    except GridError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        return parse_lrs(text)
+    except GridError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+# --- parsers ---
+
+
+def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
+    g = p.add_argument_group("problem and walker")
+    g.add_argument(
+        "--problem",
+        default="linear",
+        type=_problem,
+        metavar="PROBLEM",
+        help="what to optimise: "
+        + "; ".join(f"{k}: {e.summary}" for k, e in CATALOG.items())
+        + "; or your own model: FILE.py:FUNC or package.module:FUNC, where FUNC() returns "
+        "(model, loss_fn, (inputs, targets)[, held-out (inputs, targets)]) (see the README)",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=_int(1, "--batch-size must be at least 1"),
+        default=None,
+        metavar="B",
+        help="model problems (digits, your own): samples per mini-batch; an epoch is a pass "
+        "over the data shuffled by --seed (digits: 64; your model: all the data)",
+    )
+    g.add_argument(
+        "--kappa",
+        type=_float(True, "--kappa must be positive and finite"),
+        default=None,
+        help="condition number of --problem quadratic (10)",
+    )
+    g.add_argument(
+        "--n",
+        type=_int(1, "--n must be at least 1"),
+        default=None,
+        help="data points (100; 200 for mlp)",
+    )
+    g.add_argument("--seed", type=_int(), default=17, help="random seed for data and w0 (17)")
+    g.add_argument(
+        "--lrs",
+        type=_lrs,
+        default=None,
+        metavar="GRID",
+        help=f"the walker's rates: {SYNTAX}; at most {MAX_RATES} "
+        f"({lrs_default} for linear; each problem has its own default)",
+    )
+    g.add_argument(
+        "--grid",
+        choices=("fixed", "adaptive"),
+        default="fixed",
+        help="adaptive: a log grid re-centred on the winner each epoch, widened when the "
+        "winner sits on its edge (fixed)",
+    )
+    g.add_argument(
+        "--stay", action="store_true", help="add a zero-rate candidate: the loss never goes up"
+    )
+    g.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default="sgd",
+        help="what the walker walks along: sgd (the gradient, the notebook's walker), momentum "
+        "(heavy ball 0.9) or adam (Adam's step, betas 0.9, 0.999): its k candidates are "
+        "w - lr * u along that direction; each has its own default --lrs (sgd)",
+    )
+    g.add_argument(
+        "--w0", type=_w0, default=None, metavar="A,B", help="start weights (drawn from the seed)"
+    )
+    g.add_argument(
+        "--min-loss",
+        type=_float(False, "must be 0 or more (0 = never stop early)"),
+        default=None,
+        metavar="L",
+        help="stop when the loss is below L; 0 = never stop early (0.1; for logistic and "
+        "--data: 1%% above the problem's minimum loss)",
+    )
+    g.add_argument(
+        "--epochs",
+        type=_int(1, "--epochs must be at least 1"),
+        default=None,
+        help="most epochs (100 for linear; each problem has its own default)",
+    )
+    g.add_argument(
+        "--data",
+        metavar="FILE.csv",
+        help="linear (or --problem logistic) regression on your own table: a header row, numbers "
+        "only; features standardised, an intercept added",
+    )
+    g.add_argument("--target", metavar="COLUMN", help="--data's target column (default: last)")
+    g.add_argument(
+        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps"
+    )
+
+
+def _record(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--record",
+        metavar="PATH",
+        help="save every epoch's candidates, losses and winners (.csv, .json or .npz)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing --record file")
+
+
+def app_parser() -> Parser:
+    p = Parser(
+        prog="walker-tui",
+        description="Watch and steer the walker (SGD over a grid of learning rates) as it trains.",
+        epilog=(
+            "commands:\n"
+            "  walker-tui [options]        the app (space pause, n step, s race, ? help)\n"
+            "  walker-tui run [options]    headless: the notebook's table (walker-tui run --help)\n"
+            "  walker-tui bench [options]  headless: the notebook's benchmark (bench --help)\n"
+            "  walker-tui replay FILE      a recording in the app (replay --help)\n"
+            "  walker-tui watch FILE...    recordings followed as they grow, side by side: a\n"
+            "                              run --record or WalkerSGD(record=...) still writing\n"
+            "                              (end follows, c picks a run, m metrics, e smoothing)\n"
+            "  walker-tui serve [options]  the app as a web page, textual-serve (serve --help)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"walker-tui {__version__}")
+    _common(p, DEFAULT_LRS)
+    p.add_argument(
+        "--race",
+        type=_race,
+        default=None,
+        metavar="RACERS",
+        help="who races the walker on key s: rates for steppers (0.3,0.7) or "
+        "stepper:0.3,momentum:0.1,adam:0.05,exact,lbfgs,armijo:1, and with the racers extra "
+        "prodigy, dadapt (DAdaptSGD), schedulefree (AdamWScheduleFree), and walkers along a "
+        "direction, walker:sgd, walker:momentum, walker:adam (on that direction's default grid) "
+        "(linear: stepper 0.3; each problem has its own)",
+    )
+    _pacing(p, 4.0)
+    return p
+
+
+def _pacing(p: argparse.ArgumentParser, pace: float) -> None:
+    """--pace and --paused, for the app and replay."""
+    p.add_argument(
+        "--pace",
+        type=_float(False, "must be 0 or more (0 = as fast as it goes)"),
+        default=pace,
+        metavar="EPS",
+        help=f"epochs per second at start; 0 = as fast as it goes ({pace:g})",
+    )
+    p.add_argument("--paused", action="store_true", help="start paused (n steps one epoch)")
+
+
+def run_parser() -> Parser:
+    p = Parser(prog="walker-tui run", description="Train headless and print the notebook's table.")
+    _common(p, DEFAULT_LRS)
+    p.add_argument(
+        "--optimizer",
+        default="walker",
+        choices=OPTIMIZERS,
+        help="walker (the default) or a racer: "
+        + ", ".join(RACER_NAMES)
+        + " (prodigy, dadapt (DAdaptSGD) and schedulefree (AdamWScheduleFree) need the racers "
+        'extra: pip install -e ".[racers]" in the clone)',
+    )
+    p.add_argument(
+        "--lr",
+        type=_float(True, "the stepper's rate must be positive and finite"),
+        default=None,
+        help="the rate of --optimizer stepper, momentum or adam (0.3), the first step of "
+        "lbfgs or armijo (1), or the lr of prodigy or dadapt (1) or schedulefree (0.0025)",
+    )
+    p.add_argument("--quiet", action="store_true", help="print only the final line")
+    _record(p)
+    return p
+
+
+def bench_parser() -> Parser:
+    p = Parser(
+        prog="walker-tui bench",
+        description=(
+            "The notebook's benchmark: the walker and steppers from the same w0 on the same data.\n"
+            "Defaults are the notebook's: the grid lin:0.1:1:10 and w0 drawn from a fresh seed\n"
+            "(manual_seed(seed); rand(2) * 1000 - 500), on the 100-point data."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p, BENCH_LRS)
+    p.add_argument(
+        "--stepper-lrs",
+        type=_rates,
+        default=None,
+        metavar="RATES",
+        help="race steppers at these rates (linear: 0.1,0.9,0.5,0.7, the notebook's)",
+    )
+    p.add_argument(
+        "--racers",
+        type=_race,
+        default=None,
+        metavar="RACERS",
+        help="racers instead of the steppers, e.g. stepper:0.3,momentum:0.1,adam:0.05,exact, "
+        "lbfgs,armijo:1,prodigy,dadapt,schedulefree (the last three: the racers extra), "
+        "walker:momentum,walker:adam (walkers along a direction, on its default grid), or "
+        "tuning-free for those five (problems other than linear race their own set by default)",
+    )
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="add the best stepper of a sweep over the walker's own grid (one run a rate; the "
+        "row says which rate won and what the sweep cost)",
+    )
+    p.add_argument(
+        "--repeat", type=_int(1, "--repeat must be at least 1"), default=5, help="timed runs (5)"
+    )
+    return p
+
+
+VALUED = ("--w0", "--lrs", "--race", "--stepper-lrs", "--min-loss", "--lr", "--seed", "--n")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """Let ``--w0 -19,-19`` mean ``--w0=-19,-19``: argparse would take the value for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in VALUED and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+

@@ -1,0 +1,1 @@
+"""Pure torch, no UI: the trainers, the problems, the lr grammar, the plane, ranking, devices, surfaces."""

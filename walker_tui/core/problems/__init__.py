@@ -1,0 +1,1 @@
+"""What is optimised: a typed base, then one module per family."""

@@ -1,0 +1,1 @@
+"""The walker and its racers, and the training loop they share."""

@@ -1,0 +1,1 @@
+"""The --record formats: their writers, readers and end records."""

@@ -1,0 +1,491 @@
+"""The app of ``walker-tui watch PATH...``: recordings followed as they grow, side by side.
+
+The panels are the app's (walker_tui.ui.app): one loss curve with a line per file, and the
+candidates and path of the run picked with ``c`` (or 1-9). The view follows the newest epoch
+until a key travels back; the status line then counts what came in, and ``end`` follows again.
+What is read comes from walker_tui.run.watch's follower thread; nothing here reads a file.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Header, Static
+
+from walker_tui.config import Config
+from walker_tui.core.devices import watch_probe
+from walker_tui.core.grid import format_rate
+from walker_tui.core.surface import SurfaceData, fit_window, grow
+from walker_tui.numbers import format_loss, format_metric
+from walker_tui.run.series import WEIGHTS
+from walker_tui.run.watch import POLL, Feed, Follower, Run, run_names
+from walker_tui.ui.app import MIN_SIZE, STATUS_LINES_MIN, WalkerApp
+from walker_tui.ui.help import WatchHelp
+from walker_tui.ui.widgets import series_color, series_marker
+from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.loss_curve import LossCurve
+from walker_tui.ui.widgets.surface_plot import SurfacePlot
+from walker_tui.ui.widgets.watch_status import WATCH_STYLES, WatchStatus
+
+SMOOTHING = (None, *WEIGHTS)  # the smoothing key's steps
+BULK_FRAMES = 0.5  # seconds between frames while a long file is being opened
+
+
+class Fed(Message):
+    """The follower read something (posted from its thread)."""
+
+    def __init__(self, feed: Feed) -> None:
+        super().__init__()
+        self.feed = feed
+
+
+class WatchApp(WalkerApp):
+    """Follow recordings as they grow: every key reads what is held, nothing trains."""
+
+    TITLE = "walker-tui watch"
+    BINDINGS = [
+        Binding("space", "toggle_pause", "stop/follow"),
+        Binding("end", "newest", "follow"),
+        Binding("c", "next_run", "next run"),
+        Binding("m", "metric", "metric"),
+        Binding("e", "smoothing", "smoothing"),
+        *(Binding(str(i), f"pick_run({i})", show=False) for i in range(1, 10)),
+        # the app's keys of a live run: they answer, with a note, but are not offered
+        Binding("n", "step", "step", show=False),
+        Binding("r", "reseed", "reseed", show=False),
+        Binding("s", "race", "race", show=False),
+        Binding("plus,equals_sign", "faster", "faster", show=False),
+        Binding("minus", "slower", "slower", show=False),
+        Binding("w", "save_record", "save run", show=False),
+    ]
+
+    def __init__(self, paths: list[Path], poll: float = POLL) -> None:
+        super().__init__(Config(device="cpu"))
+        self.paths = [Path(p) for p in paths]
+        names = run_names(self.paths)
+        self.runs = [Run(i, p, n) for i, (p, n) in enumerate(zip(self.paths, names, strict=True))]
+        self.selected = 0
+        self.metric: str | None = None  # None: the loss panel shows the loss
+        self.smooth: float | None = None  # the EMA's weight; None: raw
+        self.poll = poll
+        self.follower: Follower | None = None
+        self._back_base: int | None = None  # rows there were when the view left the newest
+        self._differ_said = False
+        self.feeds = 0  # feeds taken in (for tests and the benchmark)
+        self._bulk_shown = 0.0
+        self._undrawn = False  # rows taken in and not yet asked to be drawn
+        self.fed_at = 0.0  # when the last feed with new rows was taken in (time.monotonic)
+
+    # --- layout and start ---
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield LossCurve(id="loss")
+                yield CandidateBars(id="bars")
+            yield SurfacePlot(id="surface")
+        yield Static(
+            "terminal too small: walker-tui needs at least "
+            f"{MIN_SIZE[0]}x{MIN_SIZE[1]}; enlarge it or press q",
+            id="too-small",
+        )
+        yield WatchStatus(id="status")
+        yield Footer()
+
+    def device_probe(self):  # noqa: ANN201
+        return watch_probe  # this machine's, which may not be the job's: the line says so
+
+    def _set_sub_title(self, rates: list[float] | None) -> None:
+        names = ", ".join(r.name for r in self.runs)
+        title = f"watch · {names}" if len(self.runs) > 1 else f"watch · {self.paths[0]}"
+        if title != self.sub_title:
+            self.sub_title = title
+
+    def _start(self) -> None:
+        self.gen += 1
+        self._reset_view()
+        self.follower = Follower(self.paths, self._post_feed, self.poll).start()
+        self.set_interval(1.0, self._tick)  # the runs' ages ("no new step for 45 s")
+
+    def _post_feed(self, feed: Feed) -> None:
+        self.post_message(Fed(feed))  # (the follower's thread: post_message is safe)
+
+    def _tick(self) -> None:
+        if self._undrawn:  # (held back while a long file was being read)
+            self._undrawn = False
+            self.dirty = True
+        self.show_status()
+
+    def on_unmount(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+        super().on_unmount()
+
+    # --- what the follower read ---
+
+    def on_fed(self, msg: Fed) -> None:
+        feed = msg.feed
+        run = self.runs[feed.index]
+        try:
+            problem_before = run.problem
+            new = run.absorb(feed)
+        finally:
+            if self.follower is not None:
+                self.follower.taken()
+        self.feeds += 1
+        if feed.restart is not None:
+            self.say(feed.restart, style="bold red", seconds=30, sticky=True)
+        if run.problem is not None and problem_before is None:
+            self.say(run.problem, style="bold red", seconds=30, sticky=True)
+        self.histories = {r.name: r.history for r in self.runs if r.history is not None}
+        now = time.monotonic()
+        self._undrawn = self._undrawn or bool(new) or feed.restart is not None
+        if feed.more and now - self._bulk_shown < BULK_FRAMES:
+            return  # (a long file being opened: a frame and a status every half second)
+        self._bulk_shown = now
+        if self._undrawn:  # what this feed brought, and what the feeds held back brought
+            self._undrawn = False
+            self.fed_at = now
+            self.dirty = True
+        self._say_differ()
+        self.show_status()
+
+    def _say_differ(self) -> None:
+        differ = self.differ
+        if differ and not self._differ_said:
+            self._differ_said = True
+            self.say(f"{differ}: their curves overlay all the same", seconds=10)
+
+    @property
+    def differ(self) -> str | None:
+        """How the runs differ where they do: their problems, or what a row is."""
+        known = [r for r in self.runs if r.head is not None]
+        if len({r.kind for r in known}) < 2 and len({r.unit for r in known}) < 2:
+            return None
+        parts = [f"{r.name} {r.kind} ({r.unit}s)" for r in known]
+        return "runs differ: " + ", ".join(parts)
+
+    def _rows(self) -> int:
+        return sum(r.rows for r in self.runs)
+
+    # --- state ---
+
+    @property
+    def state(self) -> str:
+        return "following" if self.view_epoch is None else "back"
+
+    @property
+    def picked(self) -> Run:
+        """The run whose candidates and path are shown."""
+        return self.runs[self.selected]
+
+    @property
+    def unit(self) -> str:  # type: ignore[override]
+        units = {r.unit for r in self.runs if r.head is not None}
+        return units.pop() if len(units) == 1 else "epoch/step" if units else "epoch"
+
+    @unit.setter
+    def unit(self, value: str) -> None:  # (WalkerApp sets it; watch reads its runs')
+        pass
+
+    def _record(self, run: Run, epoch: int):  # noqa: ANN202
+        """The record ``run`` holds nearest at or before ``epoch`` (its last past its end)."""
+        history = run.history
+        if history is None or history.latest is None:
+            return None
+        if epoch >= history.latest.epoch:
+            return history.latest
+        rec = history.at(epoch)
+        if rec is None:
+            near = history.nearest(epoch, -1)
+            rec = history.at(near) if near is not None else None
+        return rec
+
+    # --- keys ---
+
+    def _travel(self, to: float, direction: int) -> None:
+        before = self.view_epoch
+        super()._travel(to, direction)
+        self._left(before)
+
+    def _left(self, before: int | None) -> None:
+        """The view left the newest epoch (count what comes in from now) or came back."""
+        if self.view_epoch is None:
+            self._back_base = None
+        elif before is None:
+            self._back_base = self._rows()
+        self.show_status()
+
+    def action_toggle_pause(self) -> None:
+        if self.view_epoch is not None:  # follow again
+            self._unsay()
+            self.view_epoch = None
+            self._left(0)
+            self.dirty = True
+            self._next_frame = 0.0
+            return
+        if not self.histories:
+            self.say("no epoch read yet: nothing to stop at")
+            return
+        self._unsay()
+        self.view_epoch = self.latest_epoch  # stop here; new epochs are counted
+        self._left(None)
+        self.dirty = True
+        self._next_frame = 0.0
+
+    def action_newest(self) -> None:
+        if self.view_epoch is None and self.histories:
+            self.say(f"following the newest {self.unit} already: left, page up or space go back")
+            return
+        super().action_newest()
+
+    def action_step(self) -> None:
+        if self.view_epoch is None:
+            self.say("following the newest: n steps forth once back (left, page up, home)")
+            return
+        self.action_forth()
+
+    def action_next_run(self) -> None:
+        self._pick((self.selected + 1) % len(self.runs))
+
+    def action_pick_run(self, number: int) -> None:
+        if number > len(self.runs):
+            self.say(f"run {number}: there are {len(self.runs)} (c goes through them)")
+            return
+        self._pick(number - 1)
+
+    def _pick(self, index: int) -> None:
+        if len(self.runs) == 1:
+            self.say("one file watched: its candidates and path are shown (c picks another)")
+            return
+        self._unsay()
+        self.selected = index
+        self.say(f"candidates and path of {self.picked.name} ({index + 1} of {len(self.runs)})")
+        self.dirty = True
+        self._next_frame = 0.0
+
+    def _metric_names(self) -> list[str]:
+        names: list[str] = []
+        for r in self.runs:
+            names += [n for n in r.metrics if n not in names]
+        return names
+
+    def action_metric(self) -> None:
+        names = self._metric_names()
+        if not names:
+            self.say("no metrics logged: a script adds them with WalkerSGD's opt.log(name=value)")
+            return
+        self._unsay()
+        cycle = [None, *names]
+        at = cycle.index(self.metric) if self.metric in cycle else 0
+        self.metric = cycle[(at + 1) % len(cycle)]
+        self.dirty = True
+        self._next_frame = 0.0
+        self.show_status()
+
+    def action_smoothing(self) -> None:
+        self._unsay()
+        at = SMOOTHING.index(self.smooth)
+        self.smooth = SMOOTHING[(at + 1) % len(SMOOTHING)]
+        self.dirty = True
+        self._next_frame = 0.0
+        self.show_status()
+
+    def action_reseed(self) -> None:
+        self.say("watch shows the files as they are written: no reseed (q quits)")
+
+    def action_race(self) -> None:
+        self.say("watch shows the files as they are written: no racers to add")
+
+    def _pace_step(self, delta: int) -> None:
+        self.say("watch follows the files as they are written (replay FILE plays at a pace)")
+
+    def action_x_axis(self) -> None:
+        self.say("a recording holds no training time: its curve runs along its rows")
+
+    def action_save_record(self) -> None:
+        self.say(f"{self.picked.name} is on disk already: {self.picked.path}")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, WatchHelp):
+            self.push_screen(WatchHelp())
+
+    # --- drawing ---
+
+    def redraw(self) -> None:
+        epoch = self.shown_epoch
+        run = self.picked
+        with self.batch_update():
+            series, faint, styles = {}, {}, {}
+            for i, r in enumerate(self.runs):
+                src = r.loss if self.metric is None else r.metrics.get(self.metric)
+                if src is None or src.count == 0:
+                    continue
+                styles[r.name] = self._style(i)
+                series[r.name] = src.columns(self.smooth)
+                if self.smooth is not None:
+                    faint[r.name] = src.columns(None)
+            target = float(run.options.get("min_loss") or 0.0) if self.metric is None else 0.0
+            note = f", EMA {self.smooth:g} (raw faint)" if self.smooth is not None else ""
+            self.query_one(LossCurve).show(
+                series,
+                target,
+                epoch if self.view_epoch is not None else None,
+                "epoch",
+                self.log_x,
+                unit=self.unit,
+                label="loss" if self.metric is None else self.metric,
+                log_y=self.metric is None,
+                faint=faint or None,
+                styles=styles,
+                note=note,
+            )
+            rec = self._record(run, epoch)
+            bars = self.query_one(CandidateBars)
+            bars.unit = run.unit
+            rates = list(run.head.lrs) if run.head is not None else []
+            if rec is None:
+                bars.show(rates, None, -1, 0)
+            elif rec.epoch == 1 and run.unit == "epoch":  # (the engine's epoch 1: the start)
+                bars.show(list(rec.rates), rec.losses, -1, 1, target)
+            else:
+                bars.show(
+                    list(rec.rates), rec.losses, rec.winner, rec.epoch, target,
+                    stayed=not rec.moved,
+                )  # fmt: skip
+            self._draw_path(run, rec, epoch)
+            self._status_due = (rec, (epoch, self.latest_epoch))
+
+    @staticmethod
+    def _style(i: int) -> tuple[str, object]:
+        """Run i's glyph and colour, in the loss curve and its path: the first run's braille in
+        the walker's colour, the others the racers' glyphs."""
+        if i == 0:
+            return series_marker("walker", 0), series_color("walker", 0)
+        return series_marker(f"run {i}", i), series_color(f"run {i}", i)
+
+    def _draw_path(self, run: Run, rec, epoch: int) -> None:  # noqa: ANN001
+        """The picked run's path in its plane (watch draws no loss surface: its contours are
+        replay's, for a problem rebuilt from the file)."""
+        plot = self.query_one(SurfacePlot)
+        sliced = (run.d or 2) > 2 or run.options.get("source") == "WalkerSGD"
+        if run.options.get("source") == "WalkerSGD":
+            note = "path only: a training loop's surface is unknown"
+        else:
+            note = "path only: replay FILE draws the surface"
+        history = run.history
+        if history is None or (run.plane is None and (run.d or 2) > 2):
+            note = run.plane_note or note
+            box = fit_window(np.array([-1.0, 1.0]), np.array([-1.0, 1.0]))
+            plot.show(SurfaceData(box, *_empty(), note=note), {}, None, None, None, None, sliced)
+            return
+
+        def to_xy(w: np.ndarray) -> np.ndarray:
+            if run.plane is None:
+                return np.asarray(w, dtype=float)[:2]
+            origin, proj = run.plane
+            w = np.asarray(w, dtype=float)
+            return proj @ (w - (origin if w.ndim == 1 else origin[:, None]))
+
+        xs, ys = history.path.columns(upto=None if self.view_epoch is None else epoch)
+        if run.options.get("source") == "WalkerSGD":
+            start = (0.0, 0.0)  # (the plane's origin is the weights at the first step)
+        elif history.early:
+            first = to_xy(history.early[0].position)
+            start = (float(first[0]), float(first[1]))
+        else:
+            start = None
+        px = np.concatenate([xs, [start[0]] if start else []])
+        py = np.concatenate([ys, [start[1]] if start else []])
+        ok = np.isfinite(px) & np.isfinite(py)
+        if ok.any():
+            if run.window is None:
+                run.window = fit_window(px[ok], py[ok])
+            elif not run.window.contains(px[ok], py[ok]):
+                run.window = grow(run.window, px[ok], py[ok])
+        window = run.window or fit_window(np.array([-1.0, 1.0]), np.array([-1.0, 1.0]))
+        walk = win = None
+        if rec is not None and not (rec.epoch == 1 and run.unit == "epoch"):
+            cand = to_xy(rec.weights)
+            walk = (cand[0], cand[1])
+            at = to_xy(rec.position)
+            win = (float(at[0]), float(at[1]))
+        paths = {run.name: (xs, ys)} if len(xs) else {}
+        styles = {run.name: self._style(self.selected)}
+        plot.show(
+            SurfaceData(window, *_empty(), note=note), paths, walk, win, start, None, sliced,
+            styles=styles,
+        )  # fmt: skip
+
+    # --- the status line ---
+
+    def show_status(self, rec=None, look_up: bool = False, at=None) -> None:  # noqa: ANN001
+        status = self.query(WatchStatus)
+        if not status:
+            return
+        epoch, latest = at if at is not None else (self.shown_epoch, self.latest_epoch)
+        run = self.picked
+        if rec is None or look_up:
+            rec = self._record(run, epoch)
+        unit = run.unit
+        now = time.time()
+        first: list[tuple[str, str]] = []
+        if self.view_epoch is None:
+            first.append(("following", WATCH_STYLES["following"]))
+        else:
+            new = self._rows() - (self._back_base or 0)
+            where = f" in {len(self.runs)} files" if len(self.runs) > 1 else ""
+            words = f"back at {self.unit} {epoch}"
+            words += f": {new} new {self.unit}{'s' * (new != 1)}{where} since, end follows"
+            first.append((words, WATCH_STYLES["back"]))
+        first.append((run.name, "bold"))
+        run_latest = run.latest.epoch if run.latest is not None else 0
+        shown = rec.epoch if rec is not None else 0
+        first.append(
+            (f"{unit} {shown}" if shown == run_latest else f"{unit} {shown}/{run_latest}", "")
+        )
+        if rec is not None:
+            rates = list(rec.rates)
+            if not rec.moved:
+                first.append(("lr stay", ""))
+            elif not rec.diverged:
+                first.append((f"lr {format_rate(rec.lr, rates)}", ""))
+            first.append((f"loss {format_loss(rec.loss)}", ""))
+        for name, value in run.metric_at(shown if rec is not None else epoch).items():
+            first.append((f"{name} {format_metric(name, value)}", ""))
+        if self.metric is not None:
+            first.append((f"panel: {self.metric}", ""))
+        if self.smooth is not None:
+            first.append((f"smoothing EMA {self.smooth:g}", ""))
+        runs = []
+        for i, r in enumerate(self.runs):
+            word, words = r.state(now)
+            text = f"{i + 1} {r.name}: {words}"
+            if r.latest is not None:  # (an end record says its last epoch itself)
+                text += f", {r.unit} {r.latest.epoch}" if word != "ended" else ""
+                text += f", loss {format_loss(r.latest.loss)}"
+            runs.append((text, WATCH_STYLES.get(word, "")))
+        facts = [(f"watching {len(self.runs)} file{'s' * (len(self.runs) != 1)}", "")]
+        if self.differ:
+            facts.append((self.differ, ""))
+        if self.monitor is not None and self.monitor.text:
+            facts.append((self.monitor.text, ""))
+        status.first().show_watch(
+            first,
+            runs,
+            facts,
+            note=self.note if self._note_shows(epoch) else None,
+            max_lines=max(STATUS_LINES_MIN, self.size.height - 16),
+        )
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """A surface with no grid: the panel draws the path in its window, and no contours."""
+    return np.zeros(0), np.zeros(0), np.zeros((0, 0)), []

@@ -1,0 +1,262 @@
+"""The candidates: one bar per learning rate with this epoch's loss, the winner marked."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from textual import events
+
+from walker_tui.core.grid import format_rate
+from walker_tui.numbers import format_loss
+from walker_tui.ui.widgets import (
+    WINNER_COLOR,
+    WINNER_GLYPH,
+    Say,
+    bar_color,
+    log_ticks,
+    no_color,
+    thin,
+)
+from walker_tui.ui.widgets.painter import PaintedPlot, Plot
+
+
+class CandidateBars(PaintedPlot):
+    """One bar per rate, standing on a floor just under the lowest loss, so the differences that
+    decide the winner show: on a log axis when the losses span a decade or more, otherwise on a
+    linear axis fitted to their spread, with tick labels carrying the digits that tell them
+    apart. nan and inf candidates get a full-height hatched bar labelled as such; the winner a
+    red bar of its own glyph, a star over it and a ``*`` on its rate."""
+
+    # mini-batches: the bars are the losses on the epoch's last batch, not on all the data
+    on_batch = False
+    unit = "epoch"  # what a row is: a WalkerSGD recording's is a step (its step 1 is no start)
+    direction = "sgd"  # what the walker walks along (--direction): named where it is not sgd
+
+    def draw(
+        self,
+        plt: Plot,
+        width: int,
+        height: int,
+        rates: list[float],
+        losses: np.ndarray | None,
+        winner: int,
+        epoch: int,
+        target: float | None = None,
+        stayed: bool = False,
+    ) -> None:
+        """``stayed``: an adaptive walk stayed put (no candidate beat the current loss): the
+        best candidate is drawn as the best, not as a step taken (no star, no ``*``)."""
+        if losses is None or len(losses) == 0:
+            plt.title("candidates: waiting for the first epoch")
+            return
+        losses = np.asarray(losses, dtype=float)
+        finite = np.isfinite(losses)
+        win_ok = 0 <= winner < len(rates) and bool(finite[winner])
+        values, log = self._scale(losses, finite)
+        if finite.any():
+            lo, hi = float(values[finite].min()), float(values[finite].max())
+        else:
+            lo, hi = 0.0, 1.0
+        spread = hi - lo
+        if spread <= 0:  # all equal (epoch 1: every candidate is the start)
+            spread = max(abs(hi), 1e-30) * (0.1 if log else 1e-3) if hi else 1.0
+        base = lo - 0.25 * spread
+        top = hi + 0.1 * spread
+        heights = np.where(finite, values, top)
+        # plotext's plot area has height - 4 rows (title, borders, tick labels); the star and the
+        # nan/inf words go one row above their bar, so the axis reaches at least a row past top.
+        rows = max(3, height - 4)
+        y1 = max(top + 0.2 * (top - base), (top * (rows - 1) - base) / (rows - 2))
+        above = (y1 - base) / (rows - 1)
+        bad = [i for i in range(len(rates)) if not finite[i]]
+        most = max(2, height // 3)
+        if not finite.any():
+            ticks, tlabels = [base], [""]  # no finite loss: no scale to show
+        elif log:
+            ticks, tlabels = log_ticks(base, top, most=most)
+        else:
+            ticks, tlabels = linear_ticks(lo, hi, most)
+        # plotext's plot area: the panel less the y labels, the axis and the right border
+        area = width - max(len(t) for t in tlabels) - 2
+        pos, half = bar_columns(len(rates), area)
+        plain = no_color()
+
+        def layer(keep: list[int], marker: str = "sd", **style: object) -> None:
+            for i in keep:
+                plt.rectangle(
+                    [pos[i] - half[0], pos[i] + half[1]],
+                    [base, float(heights[i])],
+                    fill=True,
+                    marker=marker,
+                    **style,
+                )
+
+        layer([i for i in range(len(rates)) if finite[i] and i != winner], color=bar_color())
+        layer(bad, color="gray", marker="░")
+        if win_ok and stayed:  # the best candidate, not taken: grey, no star
+            layer([winner], color="gray", marker="▒" if plain else "sd")
+        elif win_ok:
+            layer([winner], color=WINNER_COLOR, marker="▓" if plain else "sd")
+            plt.text(
+                WINNER_GLYPH,
+                pos[winner],
+                heights[winner] + above,
+                color=WINNER_COLOR,
+                alignment="center",
+            )
+        for i in bad:
+            word = "nan" if math.isnan(losses[i]) else "inf"
+            plt.text(word, pos[i], top + above, color="gray", alignment="center")
+        names = [rate_label(r, rates) for r in rates]
+        widest = max(len(n) for n in names) + 1
+        shown = thin(list(range(len(rates))), width, winner if win_ok else None, widest)
+        taken = win_ok and not stayed
+        labels = [f"*{names[i]}" if i == winner and taken else names[i] for i in shown]
+        plt.xticks([pos[i] for i in shown], labels)  # (ASCII *: its width is never in doubt)
+        # where each bar is on the widget, for hover and click (the y labels, then the axis)
+        left = max(len(t) for t in tlabels) + 1
+        self.hits = Hits(left, pos, half, [
+            f"lr {names[i]}: loss {format_loss(losses[i], target)}"
+            + (f" {WINNER_GLYPH} winner" if i == winner and taken else "")
+            + (" (best, not taken: the walk stayed)" if i == winner and win_ok and stayed else "")
+            for i in range(len(rates))
+        ])  # fmt: skip
+        plt.yticks(ticks, tlabels)
+        plt.ylim(base, y1)
+        plt.xlim(0, area - 1)  # x counts the plot area's columns
+        plt.title(self.title(epoch, names, losses, winner if win_ok else -1, len(bad), log,
+                             target, stayed, area, start=10**hi if log else hi))  # fmt: skip
+
+    def title(
+        self,
+        epoch: int,
+        names: list[str],
+        losses: np.ndarray,
+        winner: int,
+        bad: int,
+        log: bool,
+        target: float | None,
+        stayed: bool,
+        area: int,
+        start: float,
+    ) -> str:
+        """The longest title that fits the plot area (plotext drops a wider one): the epoch, what
+        the bars are (on a batch), the axis, and what was taken: the winner's step, or the walk
+        staying put with its best candidate named as such."""
+        what = "last batch" if self.on_batch else "candidates"
+        if self.direction != "sgd":
+            what = f"{what} along {self.direction}"
+        axis = "losses on a log axis" if log else "losses on a linear axis"
+        if epoch == 1 and self.unit == "epoch" and np.isfinite(losses).any():
+            shown = format_loss(start, target)
+            forms = [f"epoch 1: every candidate is the start ({shown})",
+                     f"epoch 1: all the start ({shown})", f"ep 1: start {shown}", "start"]
+        elif winner >= 0:
+            loss, lr = format_loss(losses[winner], target), names[winner]
+            extra = [f" ({bad} not finite)", f" ({bad} inf)"] if bad else ["", ""]
+            if stayed:
+                forms = [f"epoch {epoch} {what}, {axis}: stayed put, best lr {lr} → {loss}",
+                         f"epoch {epoch} {what}: stayed put, best lr {lr} → {loss}",
+                         f"epoch {epoch}: stayed put, best lr {lr} → {loss}",
+                         f"ep {epoch}: stay, best {lr} → {loss}", f"stay, best {lr} → {loss}",
+                         "stayed put"]
+            else:
+                forms = [f"epoch {epoch} {what}, {axis}: {WINNER_GLYPH} lr {lr} → {loss}",
+                         f"epoch {epoch} {what}: {WINNER_GLYPH} lr {lr} → {loss}",
+                         f"ep {epoch}: {WINNER_GLYPH} {lr} → {loss}",
+                         f"{WINNER_GLYPH} {lr} → {loss}", f"{WINNER_GLYPH} {lr}"]
+            forms = [forms[0] + extra[0]] + [f + extra[1] for f in forms[1:-1]] + forms[1:]
+        else:
+            forms = [f"epoch {epoch} candidates: none finite", f"ep {epoch}: none finite",
+                     "none finite"]
+        if self.unit != "epoch":
+            forms = [re.sub(r"\b(epoch|ep)\b", self.unit, form) for form in forms]
+        for form in forms:
+            if len(form) <= area:
+                return form
+        return forms[-1][: max(1, area)]
+
+    hits: Hits | None = None
+
+    def bar_at(self, x: int) -> str | None:
+        """What the bar under column ``x`` of the widget holds (None between bars)."""
+        hits = self.hits
+        if hits is None:
+            return None
+        col = x - hits.left
+        for i, p in enumerate(hits.pos):
+            if p - hits.half[0] - 1 <= col <= p + hits.half[1] + 1:
+                return hits.texts[i]
+        return None
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self.tooltip = self.bar_at(event.x)
+
+    def on_click(self, event: events.Click) -> None:
+        text = self.bar_at(event.x)
+        if text is not None:
+            self.post_message(Say(text))
+
+    @staticmethod
+    def _scale(losses: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The bar heights' axis: log10 of the losses when they are all positive and span a
+        decade or more, else the losses themselves (a linear axis fitted to their spread)."""
+        ok = finite & (losses > 0)
+        if ok.any() and ok.sum() == finite.sum():
+            lo, hi = losses[ok].min(), losses[ok].max()
+            if hi >= 10 * lo:
+                return np.where(ok, np.log10(np.where(ok, losses, 1.0)), np.nan), True
+        return np.where(finite, losses, np.nan), False
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Where the bars of the last frame are: the plot area's first column on the widget, each
+    bar's centre column in the area and its reach, and what each bar holds."""
+
+    left: int
+    pos: list[int]
+    half: tuple[int, int]
+    texts: list[str]
+
+
+def rate_label(rate: float, rates: list[float]) -> str:
+    """A rate as the bars label it: ``stay`` for the zero-rate candidate of --stay."""
+    return "stay" if rate == 0 else format_rate(rate, rates)
+
+
+def linear_ticks(lo: float, hi: float, most: int) -> tuple[list[float], list[str]]:
+    """Up to ``most`` ticks from lo to hi, labelled with the fewest significant digits that
+    tell them apart (near an optimum the losses differ in the fifth digit or later)."""
+    count = max(2, min(4, most))
+    if hi <= lo:
+        return [lo], [f"{lo:.4g}"]
+    ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    # a tick within rounding of zero is zero (no "-1e-09" or "-0" beside 0.5)
+    ticks = [0.0 if abs(t) < 1e-9 * (hi - lo) else t for t in ticks]
+    for digits in range(3, 17):
+        labels = [f"{t:.{digits}g}" for t in ticks]
+        if len(set(labels)) == len(labels):
+            return ticks, labels
+    return ticks, [repr(t) for t in ticks]
+
+
+def bar_columns(k: int, area: int) -> tuple[list[int], tuple[int, int]]:
+    """Bar centres, and how far each bar reaches left and right of its centre, in the columns of
+    a plot area ``area`` wide (x = 0 is its first column).
+
+    plotext draws bars from data coordinates rounded to columns, so bars of a fractional width
+    came out uneven and, at three or four columns a bar, merged into blocks. Here every bar
+    gets the same whole number of columns and at least one blank column from the next (none
+    only when the rates outnumber half the columns)."""
+    if k > area:  # more rates than columns: one-column bars, some sharing a column
+        return [round(i * (area - 1) / max(1, k - 1)) for i in range(k)], (0, 0)
+    slot = area // max(1, k)
+    gap = 0 if slot == 1 else max(1, round(0.35 * slot))
+    bar = slot - gap
+    margin = (area - k * slot) // 2 + gap // 2
+    left, right = (bar - 1) // 2, bar - 1 - (bar - 1) // 2
+    return [margin + i * slot + left for i in range(k)], (left, right)

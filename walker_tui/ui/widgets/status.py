@@ -1,0 +1,163 @@
+"""The status line: the state first, then the epoch, winner and loss; then the run's facts; then
+every racer's outcome; then the latest note (a key's feedback, a warning).
+
+Items wrap whole to the widget's width, never mid-item, so at the smallest terminal the state
+word still shows and every racer's outcome stays readable; the widget grows a line where needed.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from rich.text import Text
+from textual.widgets import Static
+
+from walker_tui.core.grid import format_rate
+from walker_tui.numbers import format_eps, format_loss, format_metric, format_target
+
+STATE_STYLES = {
+    "running": "bold green",
+    "paused": "bold yellow",
+    "reached": "bold cyan",
+    "limit": "bold magenta",
+    "ended": "bold magenta",
+    "diverged": "bold red",
+    "error": "bold red",
+    "starting": "bold",
+}
+# what the state words say on screen: an epoch limit must not read like a finish
+STATE_TEXT = {
+    "reached": "target reached",
+    "limit": "epoch limit, target not reached",
+    "ended": "the recording ends here",
+}
+SEP = " │ "
+
+
+def wrap_items(items: list[tuple[str, str]], width: int, sep: str = SEP) -> list[list[tuple]]:
+    """Lines of (text, style) items, each line at most ``width`` wide where the items allow:
+    an item is never cut (one wider than the line gets a line of its own)."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    used = 0
+    for text, style in items:
+        need = len(text) + (len(sep) if lines[-1] else 0)
+        if lines[-1] and used + need > width:
+            lines.append([])
+            used, need = 0, len(text)
+        lines[-1].append((text, style))
+        used += need
+    return [line for line in lines if line]
+
+
+def fit_lines(head: list, middle: list, facts: list, notes: list, budget: int) -> tuple:
+    """What a status of ``budget`` lines keeps, in order: the state word's line, the note (a
+    key's feedback), the ``middle`` lines (outcomes, runs), the rest of the first line's items,
+    then the facts; returned as the four trimmed parts."""
+    notes = notes[: max(1, budget - 1)]
+    room = budget - len(head[:1]) - len(notes)
+    middle = middle[: max(0, room)]
+    room -= len(middle)
+    head = head[: 1 + max(0, room)]
+    room -= len(head) - 1
+    return head, middle, facts[: max(0, room)], notes
+
+
+class StatusLine(Static):
+    """Plain facts, rebuilt whenever the app's state changes."""
+
+    def show(
+        self,
+        *,
+        problem: str,
+        device: str,
+        seed: int,
+        epoch: int,
+        latest: int,
+        rate: float | None,
+        rates: list[float],
+        loss: float | None,
+        target: float,
+        state: str,
+        eps: float | None,
+        pace: str,
+        summary: list[str] | str = (),
+        step: str | None = None,
+        note: tuple[str, str] | None = None,
+        data: str | None = None,
+        rec_epoch: int | None = None,
+        metrics: dict[str, float] | None = None,
+        batch: int | None = None,
+        short: list[str] | None = None,
+        max_lines: int | None = None,
+        unit: str = "epoch",
+        device_use: str | None = None,
+        state_text: str | None = None,
+        direction: str = "sgd",
+    ) -> None:
+        """``short``: the outcomes as one line, longest form first (the walker, the best racer,
+        +N), used when ``max_lines`` (a small terminal's budget) cannot hold them all. ``unit``:
+        what a row is (a WalkerSGD recording's is a step); ``device_use``: the device's memory
+        (walker_tui.core.devices); ``state_text``: the state's words where they say more (how a
+        recording ended); ``direction``: what the walker walks along, said beside its rate where
+        it is not the gradient (sgd)."""
+        width = self.content_size.width or max(20, self.app.size.width - 2)
+        word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
+        first = [(state_text or word, STATE_STYLES.get(state, ""))]
+        first.append((f"{unit} {epoch}" if epoch == latest else f"{unit} {epoch}/{latest}", ""))
+        if step is not None:  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
+            first.append((f"lr {step}", ""))
+        elif rate is not None:
+            first.append((f"lr {format_rate(rate, rates)}", ""))
+        if direction != "sgd":  # (the rate is a step along that direction's u)
+            first.append((f"along {direction}", ""))
+        if loss is not None:
+            first.append((f"loss {format_loss(loss, target)}", ""))
+        for name, value in (metrics or {}).items():  # a model's held-out loss and accuracy
+            first.append((f"{name} {format_metric(name, value)}", ""))
+        if rec_epoch is not None and rec_epoch != epoch:  # (racers went on past the walker)
+            first.append((f"the walker's, at its epoch {rec_epoch}", ""))
+        # (0: never stop early; "target 0" read as aiming at a loss of 0)
+        first.append((f"target {format_target(target)}" if target > 0 else "no target", ""))
+        if eps is not None:
+            first.append((f"{format_eps(eps)} ep/s", ""))
+        first.append((f"pace {pace}", ""))
+        facts = [(problem, ""), (device, ""), (f"seed {seed}", "")]
+        if device_use:
+            facts.append((device_use, ""))
+        if data:
+            facts.append((data, ""))
+        if batch:  # an epoch is a pass in mini-batches: the loss shown is on all the data
+            facts.append((f"batches of {batch}, loss on all the data", ""))
+        parts = [summary] if isinstance(summary, str) else list(summary)
+        head, fact_lines = wrap_items(first, width), wrap_items(facts, width)
+
+        def outcome_lines(parts: list[str]) -> list[list[tuple[str, str]]]:
+            # an item wider than the line (an error's text) is wrapped by words, not cut off
+            items = [(line, "") for p in parts if p for line in textwrap.wrap(p, max(10, width))]
+            return wrap_items(items, width, sep=" · ")
+
+        outcomes = outcome_lines(parts)
+        notes = []
+        if note is not None:  # wrapped by words: the height below counts its lines
+            notes = [[(part, note[1] or "bold yellow")]
+                     for part in textwrap.wrap(note[0], max(10, width))[:3]]  # fmt: skip
+        budget = max_lines or 10**6
+        if len(head) + len(fact_lines) + len(outcomes) + len(notes) > budget and short:
+            # one line: the first of the short forms that fits (the best racer and +N)
+            line = next((form for form in short if len(form) <= width), short[-1])
+            outcomes = outcome_lines([line])
+        # what a small terminal keeps, in order: the state word's line, the note (a key's
+        # feedback), the outcomes, then the rest of the first line's items, then the facts
+        head, outcomes, fact_lines, notes = fit_lines(head, outcomes, fact_lines, notes, budget)
+        lines = head + fact_lines + outcomes + notes
+        text = Text()
+        for i, line in enumerate(lines):
+            sep = " · " if line and any(line[0][0] in p for p in parts) else SEP
+            for j, (item, style) in enumerate(line):
+                if j:
+                    text.append(sep)
+                text.append(item, style=style)
+            if i < len(lines) - 1:
+                text.append("\n")
+        self.styles.height = len(lines)
+        self.update(text)
