@@ -29,7 +29,8 @@ import torch  # noqa: E402
 from walker_tui.catalog import CATALOG  # noqa: E402
 from walker_tui.cli.headless import build  # noqa: E402
 from walker_tui.config import Config  # noqa: E402
-from walker_tui.core.trainers.engine import make_walker, run  # noqa: E402
+from walker_tui.core.trainers.loop import run  # noqa: E402
+from walker_tui.core.trainers.walker import make_walker  # noqa: E402
 from walker_tui.ui.app import make_app  # noqa: E402
 
 WARM = 3  # epochs before the clock starts (epoch 1 and the first steps' allocations)

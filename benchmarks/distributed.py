@@ -31,7 +31,7 @@ def worker(args: argparse.Namespace) -> None:
 
     import walker_tui.parallel.sharded as distributed
     from walker_tui.config import Config
-    from walker_tui.core.trainers.engine import make_walker
+    from walker_tui.core.trainers.walker import make_walker
     from walker_tui.run.session import build_problem
 
     parallel = distributed.launched()

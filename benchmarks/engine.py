@@ -31,19 +31,14 @@ from notebook_loop import train_walker_sgd  # noqa: E402
 
 from walker_tui.catalog import CATALOG  # noqa: E402
 from walker_tui.config import Config  # noqa: E402
+from walker_tui.core.devices import device_name, resolve_device  # noqa: E402
 from walker_tui.core.grid import parse_lrs  # noqa: E402
-from walker_tui.core.problems.base import LinearProblem  # noqa: E402
+from walker_tui.core.problems.regression import LinearProblem  # noqa: E402
 from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.surface import fit_window, loss_grid  # noqa: E402
-from walker_tui.core.trainers.engine import (  # noqa: E402
-    Stepper,
-    Walker,
-    device_name,
-    make_racer,
-    make_walker,
-    resolve_device,
-    run,
-)
+from walker_tui.core.trainers.loop import run  # noqa: E402
+from walker_tui.core.trainers.racers import Stepper, make_racer  # noqa: E402
+from walker_tui.core.trainers.walker import Walker, make_walker  # noqa: E402
 
 
 def median_time(fn, repeat: int, sync) -> tuple[float, object]:

@@ -15,8 +15,11 @@ import time
 import torch
 
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.base import LinearProblem, fresh_w0
-from walker_tui.core.trainers.engine import Stepper, Walker, run
+from walker_tui.core.problems.base import fresh_w0
+from walker_tui.core.problems.regression import LinearProblem
+from walker_tui.core.trainers.loop import run
+from walker_tui.core.trainers.racers import Stepper
+from walker_tui.core.trainers.walker import Walker
 
 
 def main() -> None:

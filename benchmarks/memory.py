@@ -127,7 +127,8 @@ def candidate_child(problem: str, n: int, stage: str) -> None:
     from walker_tui.catalog import CATALOG
     from walker_tui.core.grid import parse_lrs
     from walker_tui.core.problems.zoo import make_problem
-    from walker_tui.core.trainers.engine import Stepper, Walker
+    from walker_tui.core.trainers.racers import Stepper
+    from walker_tui.core.trainers.walker import Walker
 
     p = make_problem(problem, n, 17, "cpu")
     walker, stepper = Walker(p, parse_lrs(CATALOG[problem].lrs)), Stepper(p, 0.5)

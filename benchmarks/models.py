@@ -25,8 +25,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from walker_tui.config import Config  # noqa: E402
+from walker_tui.core.devices import device_name, resolve_device  # noqa: E402
 from walker_tui.core.problems.torch_model import make_model_problem  # noqa: E402
-from walker_tui.core.trainers.engine import device_name, make_racer, make_walker, resolve_device  # noqa: E402
+from walker_tui.core.trainers.racers import make_racer  # noqa: E402
+from walker_tui.core.trainers.walker import make_walker  # noqa: E402
 
 
 def measure(size: int, args: argparse.Namespace, device, sync, lrs: str) -> None:

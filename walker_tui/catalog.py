@@ -20,7 +20,7 @@ class Entry:
     min_loss: float | None = 0.1
     has_data: bool = False  # is --n its number of data points (else --n does not apply)
     min_n: int = 1  # the fewest data points it can use
-    model: bool = False  # a torch model (walker_tui.core.problems.torch_model): --batch-size applies
+    model: bool = False  # a torch model (core.problems.torch_model): --batch-size applies
     batch_size: int | None = None  # the default --batch-size (None: all the data)
     # the default grids of --direction momentum and adam (see DIRECTIONS below for
     # where they come from; --direction sgd takes lrs)
@@ -105,7 +105,8 @@ CATALOG: dict[str, Entry] = {
 }
 PROBLEMS = tuple(CATALOG)
 MODEL_PROBLEMS = tuple(k for k, e in CATALOG.items() if e.model)
-# a user's own model, --problem FILE.py:FUNC or package.module:FUNC (walker_tui.core.problems.torch_model)
+# a user's own model, --problem FILE.py:FUNC or package.module:FUNC
+# (walker_tui.core.problems.user_model)
 USER_MODEL = Entry(
     "your model",
     "log:0.001:3:13",
@@ -145,7 +146,7 @@ def walker_name(direction: str) -> str:
     return "walker" if direction == "sgd" else f"walker:{direction}"
 
 
-RACER_NAMES = (  # engine.RACERS
+RACER_NAMES = (  # racers.RACERS
     *("stepper", "momentum", "adam", "exact", "lbfgs", "armijo"),
     *("prodigy", "dadapt", "schedulefree"),
 )

@@ -13,7 +13,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import walker_tui.core.problems.base as problems
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.base import LogisticProblem, MLPProblem
+from walker_tui.core.problems.mlp import MLPProblem
+from walker_tui.core.problems.regression import LogisticProblem
 from walker_tui.core.problems.zoo import make_problem
 
 

@@ -5,10 +5,13 @@ or batches that the run must rewind inside)."""
 import pytest
 import torch
 
+from walker_tui.core.devices import resolve_device
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.base import PROBLEMS, LinearProblem
+from walker_tui.core.problems.base import PROBLEMS
+from walker_tui.core.problems.regression import LinearProblem
 from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import Walker, resolve_device, run
+from walker_tui.core.trainers.loop import run
+from walker_tui.core.trainers.walker import Walker
 
 CUDA = torch.cuda.device_count() if torch.cuda.is_available() else 0
 MPS = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())

@@ -19,9 +19,11 @@ from walker_tui import WalkerSGD
 from walker_tui.catalog import CATALOG, DIRECTIONS, USER_MODEL, walker_lrs
 from walker_tui.config import Config
 from walker_tui.core.grid import GridError, parse_lrs, parse_race, racer_label
-from walker_tui.core.problems.base import LinearProblem
+from walker_tui.core.problems.regression import LinearProblem
 from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import Walker, advance, make_racer, make_walker, run
+from walker_tui.core.trainers.loop import advance, run
+from walker_tui.core.trainers.racers import make_racer
+from walker_tui.core.trainers.walker import Walker, make_walker
 
 RATES = [0.0001, 0.001, 0.01]
 
@@ -224,7 +226,8 @@ def test_a_batch_that_stops_inside_rewinds_to_the_stop(direction):
 def test_each_direction_lowers_a_models_loss(direction):
     """Each direction, on its default grid, lowers the training loss of a model this test
     builds (a small tanh network on a two-class set), in mini-batches, in 5 epochs."""
-    from walker_tui.core.problems.torch_model import ModelProblem, ModelSpec
+    from walker_tui.core.problems.torch_model import ModelProblem
+    from walker_tui.core.problems.user_model import ModelSpec
 
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(400, 5, generator=gen)

@@ -1,8 +1,11 @@
 import torch
 
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.base import LinearProblem, Problem
-from walker_tui.core.trainers.engine import Stepper, Walker, run
+from walker_tui.core.problems.base import Problem
+from walker_tui.core.problems.regression import LinearProblem
+from walker_tui.core.trainers.loop import run
+from walker_tui.core.trainers.racers import Stepper
+from walker_tui.core.trainers.walker import Walker
 
 
 def winners(trainer, **kw):

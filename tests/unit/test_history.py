@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.base import LinearProblem
+from walker_tui.core.problems.regression import LinearProblem
 from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import Walker, run
+from walker_tui.core.trainers.loop import run
+from walker_tui.core.trainers.walker import Walker
 from walker_tui.run.history import Curve, History, Recording
 
 

@@ -15,9 +15,11 @@ from walker_tui.catalog import CATALOG, PROBLEMS
 from walker_tui.cli import main
 from walker_tui.cli.headless import final_line
 from walker_tui.core.grid import format_rate, parse_lrs
-from walker_tui.core.problems.base import Quadratic
+from walker_tui.core.problems.functions import Quadratic
 from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import Exact, Outcome, Walker, run
+from walker_tui.core.trainers.loop import Outcome, run
+from walker_tui.core.trainers.racers import Exact
+from walker_tui.core.trainers.walker import Walker
 from walker_tui.numbers import describe_outcome, format_loss
 
 

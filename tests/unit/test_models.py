@@ -11,13 +11,12 @@ import torch
 
 from walker_tui.cli import main
 from walker_tui.config import Config
-from walker_tui.core.problems.torch_model import (
-    ModelProblem,
-    UserProblemError,
-    make_model_problem,
-    user_spec,
-)
-from walker_tui.core.trainers.engine import Batched, advance, make_racer, make_walker, run, to_host
+from walker_tui.core.problems.torch_model import ModelProblem, make_model_problem
+from walker_tui.core.problems.user_model import UserProblemError, user_spec
+from walker_tui.core.trainers.batched import Batched
+from walker_tui.core.trainers.loop import advance, run, to_host
+from walker_tui.core.trainers.racers import make_racer
+from walker_tui.core.trainers.walker import make_walker
 from walker_tui.run.session import Session
 
 HERE = Path(__file__).parent

@@ -20,8 +20,11 @@ from notebook_tables import (
 from walker_tui.cli import main
 from walker_tui.cli.headless import final_line
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.base import LinearProblem, fresh_w0
-from walker_tui.core.trainers.engine import Stepper, Walker, run
+from walker_tui.core.problems.base import fresh_w0
+from walker_tui.core.problems.regression import LinearProblem
+from walker_tui.core.trainers.loop import run
+from walker_tui.core.trainers.racers import Stepper
+from walker_tui.core.trainers.walker import Walker
 
 
 def same_number(got: str, want: str) -> bool:

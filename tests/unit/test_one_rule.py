@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from walker_tui import WalkerSGD
-from walker_tui.core.problems.base import LinearProblem
-from walker_tui.core.trainers.engine import Walker, run
+from walker_tui.core.problems.regression import LinearProblem
+from walker_tui.core.trainers.loop import run
+from walker_tui.core.trainers.walker import Walker
 
 
 @pytest.mark.parametrize("lrs", ["0.1:1:0.1", "0.1,0.2", "0.5"])
@@ -127,8 +128,9 @@ def test_walkersgd_and_problem_put_the_same_model_in_the_same_plane(tmp_path):
     now draw walker_tui.core.plane.directions, so the start and the first steps coincide."""
     import copy
 
-    from walker_tui.core.problems.torch_model import ModelProblem, ModelSpec
-    from walker_tui.core.trainers.engine import Walker
+    from walker_tui.core.problems.torch_model import ModelProblem
+    from walker_tui.core.problems.user_model import ModelSpec
+    from walker_tui.core.trainers.walker import Walker
 
     torch.manual_seed(3)
     x = torch.randn(80, 4)

@@ -14,9 +14,11 @@ import walker_tui.core.ranking as precision
 from walker_tui.catalog import CATALOG
 from walker_tui.config import Config
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.base import PROBLEMS, LinearProblem
+from walker_tui.core.problems.base import PROBLEMS
+from walker_tui.core.problems.regression import LinearProblem
 from walker_tui.core.ranking import pick_winner, rate_order
-from walker_tui.core.trainers.engine import Walker, run
+from walker_tui.core.trainers.loop import run
+from walker_tui.core.trainers.walker import Walker
 from walker_tui.run.session import Session
 
 
@@ -133,7 +135,7 @@ def test_the_guard_catches_device_float64(no_float64):
 def test_the_chunked_pass_on_the_cpu_gives_the_same_loss_and_gradient(monkeypatch):
     """Large n on the CPU goes through the data in chunks (the allocator reuses their
     temporaries): the same loss and gradient as one pass, against float64 too."""
-    import walker_tui.core.problems.base as problems
+    import walker_tui.core.problems.regression as problems
 
     p = problems.LinearProblem(n=10_007, seed=3)
     w = torch.tensor([1.5, -0.5])

@@ -15,7 +15,8 @@ import pytest
 import walker_tui.run.history as history
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import Walker, run
+from walker_tui.core.trainers.loop import run
+from walker_tui.core.trainers.walker import Walker
 from walker_tui.run.history import Recording, RecordWriter, sidecar
 
 FORMATS = [".csv", ".json", ".npz"]

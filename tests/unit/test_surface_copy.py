@@ -12,7 +12,8 @@ import threading
 import numpy as np
 import torch
 
-from walker_tui.core.problems.torch_model import ModelProblem, ModelSpec, make_model_problem
+from walker_tui.core.problems.torch_model import ModelProblem, make_model_problem
+from walker_tui.core.problems.user_model import ModelSpec
 
 
 class Interrupting(torch.nn.Module):
@@ -57,7 +58,8 @@ def test_the_digits_surface_while_training_runs_on_another_thread():
     """Under load: the surface of the shipped demo, computed over and over on one thread while
     the walker trains it on another (the app's surveyor and driver)."""
     from walker_tui.config import Config
-    from walker_tui.core.trainers.engine import advance, make_walker
+    from walker_tui.core.trainers.loop import advance
+    from walker_tui.core.trainers.walker import make_walker
 
     problem = make_model_problem("digits", 17, "cpu", batch_size=64)
     walker = make_walker(problem, Config(problem="digits", lrs_spec="log:0.01:1:5", batch_size=64))

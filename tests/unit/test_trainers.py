@@ -9,9 +9,11 @@ import torch
 from walker_tui.catalog import RACER_NAMES
 from walker_tui.config import Config
 from walker_tui.core.grid import parse_lrs, parse_race
-from walker_tui.core.problems.base import LinearProblem
+from walker_tui.core.problems.regression import LinearProblem
 from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import RACERS, Walker, advance, make_racer, make_walker
+from walker_tui.core.trainers.loop import advance
+from walker_tui.core.trainers.racers import RACERS, make_racer
+from walker_tui.core.trainers.walker import Walker, make_walker
 
 
 def trainers():

@@ -14,7 +14,8 @@ from walker_tui.cli import main
 from walker_tui.config import Config
 from walker_tui.core.grid import GridError, parse_lrs, parse_race
 from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import Armijo, advance, make_racer, run
+from walker_tui.core.trainers.loop import advance, run
+from walker_tui.core.trainers.racers import Armijo, make_racer
 from walker_tui.run.session import Session
 
 
@@ -200,7 +201,8 @@ def test_bench_sweep_picks_the_steppers_best_rate_on_the_walkers_grid(capsys):
     stepper at every rate of the grid independently."""
     from walker_tui.cli import main
     from walker_tui.core.problems.zoo import make_problem
-    from walker_tui.core.trainers.engine import Stepper, run
+    from walker_tui.core.trainers.loop import run
+    from walker_tui.core.trainers.racers import Stepper
 
     code = main(["bench", "--problem", "quadratic", "--sweep", "--repeat", "1", "--device", "cpu",
                  "--racers", "stepper:0.1"])  # fmt: skip

@@ -16,7 +16,7 @@ from walker_tui.catalog import DEFAULT_RATES, EXTRA_RACERS
 from walker_tui.cli import main
 from walker_tui.core.grid import parse_race
 from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import make_racer
+from walker_tui.core.trainers.racers import make_racer
 
 EXTRA = ("prodigy", "dadapt", "schedulefree")
 # epochs each takes, and how far below its start it then is, at its defaults (D-Adaptation's SGD

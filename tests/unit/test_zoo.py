@@ -8,9 +8,9 @@ from walker_tui.catalog import CATALOG, MODEL_PROBLEMS, PROBLEMS
 from walker_tui.cli.args import PROBLEMS as CLI_PROBLEMS
 from walker_tui.config import Config
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.base import PROBLEM_CLASSES
-from walker_tui.core.problems.zoo import make_problem
-from walker_tui.core.trainers.engine import Walker, advance, make_walker, run
+from walker_tui.core.problems.zoo import PROBLEM_CLASSES, make_problem
+from walker_tui.core.trainers.loop import advance, run
+from walker_tui.core.trainers.walker import Walker, make_walker
 from walker_tui.run.history import History
 from walker_tui.run.session import Session
 
@@ -146,7 +146,7 @@ def test_race_grammar():
 
 
 def test_racers_reach_the_minimum_of_the_bowl():
-    from walker_tui.core.trainers.engine import make_racer
+    from walker_tui.core.trainers.racers import make_racer
 
     problem = make_problem("quadratic", 100, 17, "cpu")
     for name, lr in [("stepper", 0.15), ("momentum", 0.05), ("adam", 0.3), ("exact", 0.0)]:
@@ -156,7 +156,7 @@ def test_racers_reach_the_minimum_of_the_bowl():
 
 def test_exact_line_search_is_the_best_single_step():
     """Its step lands at least as low as any rate of a fine grid from the same point."""
-    from walker_tui.core.trainers.engine import make_racer
+    from walker_tui.core.trainers.racers import make_racer
 
     problem = make_problem("linear", 100, 17, "cpu")
     exact = make_racer("exact", problem, 0.0)

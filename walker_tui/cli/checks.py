@@ -209,7 +209,8 @@ def check_model(parser: Parser, args: argparse.Namespace) -> None:
     before any work, so a mistake is one line naming it (and their own line), exit 2."""
     if ":" not in args.problem:
         return
-    from walker_tui.core.problems.torch_model import UserProblemError, make_model_problem
+    from walker_tui.core.problems.torch_model import make_model_problem
+    from walker_tui.core.problems.user_model import UserProblemError
 
     try:
         make_model_problem(args.problem, args.seed, "cpu")
@@ -218,7 +219,7 @@ def check_model(parser: Parser, args: argparse.Namespace) -> None:
 
 
 def check_device(parser: Parser, spec: str) -> object:
-    from walker_tui.core.trainers.engine import resolve_device
+    from walker_tui.core.devices import resolve_device
 
     try:
         return resolve_device(spec)

@@ -16,20 +16,12 @@ import walker_tui.parallel.sharded as distributed
 from walker_tui.catalog import entry, walker_lrs, walker_name
 from walker_tui.cli.signals import deferred, ending, say
 from walker_tui.config import BENCH_LRS, Config
+from walker_tui.core.devices import device_name, resolve_device
 from walker_tui.core.grid import format_rate, parse_lrs
 from walker_tui.core.problems.base import Problem
-from walker_tui.core.trainers.engine import (
-    HostEpoch,
-    Outcome,
-    Trainer,
-    device_name,
-    host_batch,
-    make_racer,
-    make_walker,
-    make_walker_racer,
-    resolve_device,
-    run,
-)
+from walker_tui.core.trainers.loop import HostEpoch, Outcome, Trainer, host_batch, run
+from walker_tui.core.trainers.racers import make_racer
+from walker_tui.core.trainers.walker import make_walker, make_walker_racer
 from walker_tui.numbers import epochs, format_loss, format_metric, format_metrics, format_target
 from walker_tui.recording.ends import end_record
 from walker_tui.run.history import RecordWriter, describe_os_error
@@ -81,7 +73,7 @@ def guarded(command: str, cfg: Config, body: Callable[[], int]) -> int:
 
 def _user_failed(command: str, cfg: Config, error: BaseException) -> int:
     """An error raised in the user's own model mid-run: one line with their line, exit 1."""
-    from walker_tui.core.problems.torch_model import spec_files, user_error
+    from walker_tui.core.problems.user_model import spec_files, user_error
 
     text = user_error(error, cfg.problem, spec_files(cfg.problem))
     print(f"walker-tui {command}: error: {text}", file=sys.stderr)

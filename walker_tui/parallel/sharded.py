@@ -118,7 +118,7 @@ def failure_line(command: str, error: BaseException, problem: str = "") -> str:
             "the job (another rank failed, or it was stopped)"
         )
     if ":" in problem and not isinstance(error, KeyboardInterrupt):
-        from walker_tui.core.problems.torch_model import spec_files, user_error
+        from walker_tui.core.problems.user_model import spec_files, user_error
 
         theirs = user_error(error, problem, spec_files(problem))
         if "(at " in theirs:

@@ -24,7 +24,7 @@ import numpy as np
 
 from walker_tui.config import Config
 from walker_tui.core.surface import SurfaceData, Surveyor
-from walker_tui.core.trainers.engine import Outcome
+from walker_tui.core.trainers.loop import Outcome
 from walker_tui.run.session import Frame, Session, is_out_of_memory, memory_message
 
 FRAME_INTERVAL = 0.05  # frames are posted at most 20 times a second, each with every epoch since
@@ -122,7 +122,7 @@ def describe_error(error: BaseException, cfg: Config) -> str:
     if is_out_of_memory(error):
         return memory_message(cfg, error)
     if ":" in cfg.problem:  # the user's own model: their line, not a wall of traceback
-        from walker_tui.core.problems.torch_model import spec_files, user_error
+        from walker_tui.core.problems.user_model import spec_files, user_error
 
         return user_error(error, cfg.problem, spec_files(cfg.problem))
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""

@@ -22,7 +22,7 @@ import torch
 from walker_tui.catalog import DIRECTIONS
 from walker_tui.config import Config
 from walker_tui.core.problems.base import Problem
-from walker_tui.core.trainers.engine import HostEpoch, Outcome, stop_outcome
+from walker_tui.core.trainers.loop import HostEpoch, Outcome, stop_outcome
 from walker_tui.run.history import Recording
 from walker_tui.run.session import Frame, Session
 
@@ -135,7 +135,7 @@ class ReplaySession(Session):
         if self.cfg.problem == RECORDED:  # a training loop's recording: no surface to rebuild
             return RecordedProblem()
         if ":" in self.cfg.problem:  # a user's model: its file may not be here (or changed)
-            from walker_tui.core.problems.torch_model import UserProblemError
+            from walker_tui.core.problems.user_model import UserProblemError
 
             try:
                 return super()._build_problem()

@@ -16,23 +16,15 @@ import torch
 
 import walker_tui.parallel.sharded as distributed
 from walker_tui.config import Config
+from walker_tui.core.devices import device_name, resolve_device
 from walker_tui.core.grid import racer_label
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.ranking import host64
 from walker_tui.core.surface import SurfaceData, Window, fit_window, grow, to_plane, views
-from walker_tui.core.trainers.engine import (
-    HostEpoch,
-    Outcome,
-    Trainer,
-    advance,
-    device_name,
-    host_batch,
-    make_racer,
-    make_walker,
-    make_walker_racer,
-    resolve_device,
-)
+from walker_tui.core.trainers.loop import HostEpoch, Outcome, Trainer, advance, host_batch
+from walker_tui.core.trainers.racers import make_racer
+from walker_tui.core.trainers.walker import make_walker, make_walker_racer
 
 __all__ = ["Session", "SurfaceData", "build_problem", "resolve_target", "start_weights"]
 

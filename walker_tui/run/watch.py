@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from walker_tui.core.trainers.engine import HostEpoch
+from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.recording.ends import NO_END, describe_end, unit_of
 from walker_tui.recording.tail import Head, Tail, Update
 from walker_tui.run.history import History

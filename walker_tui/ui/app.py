@@ -25,7 +25,7 @@ from walker_tui.config import Config
 from walker_tui.core.devices import DeviceMonitor, app_probe
 from walker_tui.core.grid import format_rate
 from walker_tui.core.surface import SurfaceData, to_plane
-from walker_tui.core.trainers.engine import HostEpoch
+from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.numbers import describe_outcome, epochs, format_loss, format_metric
 from walker_tui.recording.ends import describe_end, end_record, unit_of
 from walker_tui.run.driver import Control, Driver, Event

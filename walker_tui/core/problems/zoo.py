@@ -1,6 +1,7 @@
-"""Building a problem by name: the built-in families (walker_tui.core.problems.base), the built-in
-models and a user's own model (walker_tui.core.problems.torch_model). Its own module on top of both, so neither
-imports the other back (problems used to import models lazily to make model problems)."""
+"""Building a problem by name: the built-in families (walker_tui.core.problems.functions,
+regression, mlp), the built-in models and a user's own model (walker_tui.core.problems.torch_model).
+Its own module on top of them all, so none imports another back (problems used to import models
+lazily to make model problems)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,23 @@ import numpy as np
 import torch
 
 from walker_tui.catalog import MODEL_PROBLEMS, PROBLEMS
-from walker_tui.core.problems.base import PROBLEM_CLASSES, Problem
+from walker_tui.core.problems.base import Problem
+from walker_tui.core.problems.functions import Beale, Himmelblau, Quadratic, Rosenbrock
+from walker_tui.core.problems.mlp import MLPProblem
+from walker_tui.core.problems.regression import LinearProblem, LogisticProblem
 from walker_tui.core.problems.torch_model import make_model_problem
 
-__all__ = ["make_problem"]
+__all__ = ["PROBLEM_CLASSES", "make_problem"]
+
+PROBLEM_CLASSES: dict[str, type[Problem]] = {
+    "linear": LinearProblem,
+    "quadratic": Quadratic,
+    "rosenbrock": Rosenbrock,
+    "himmelblau": Himmelblau,
+    "beale": Beale,
+    "logistic": LogisticProblem,
+    "mlp": MLPProblem,
+}
 
 
 def make_problem(

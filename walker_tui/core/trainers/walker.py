@@ -1,0 +1,229 @@
+"""The walker: a grid of learning rates tried at once from the same weights, the best kept
+(Walker), and how a Config or a racer's name makes one (make_walker, make_walker_racer)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+import walker_tui.core.directions as directions
+from walker_tui.catalog import walker_lrs, walker_name
+from walker_tui.config import Config
+from walker_tui.core.adaptive import next_grid
+from walker_tui.core.grid import parse_lrs
+from walker_tui.core.problems.base import Problem
+from walker_tui.core.ranking import at, pick_winner, rate_order, rounding_slack
+from walker_tui.core.trainers.batched import Batched
+from walker_tui.core.trainers.loop import Epoch, Trainer, copied, restart, trainer_w0
+
+
+class Walker:
+    """Walker SGD: every epoch try all rates from the same weights and keep the best candidate.
+
+    The candidates of an epoch are ``w - lr_j * u`` for the previous winner ``w`` and the update
+    direction ``u`` its gradient ``g`` gives (``direction``, walker_tui.core.directions: ``u = g``
+    for sgd, heavy ball's velocity for momentum, Adam's step for adam, with their state in
+    ``state_dict``); at epoch 1 they are all ``w0``, and the tie goes to the first rate. A
+    candidate whose loss is nan or inf never wins.
+    """
+
+    kind = "walker"
+
+    def __init__(
+        self,
+        problem: Problem,
+        lrs: Sequence[float],
+        w0: torch.Tensor | None = None,
+        stay: bool = False,
+        adaptive: bool = False,
+        direction: str = "sgd",
+    ):
+        self.problem = problem
+        self.grid = [float(r) for r in lrs]  # the rates the walk starts with
+        self.stay = stay  # a zero-rate candidate (keep w) is tried last
+        self.adaptive = adaptive
+        directions.fresh(direction, torch.zeros(1))  # (an unknown name: ValueError here)
+        self.direction = direction
+        self.name = walker_name(direction)
+        self.slack_error = problem.rank_error()  # ties within the loss's rounding (pick_winner)
+        self.rates = self.grid + ([0.0] if stay else [])
+        self.w0 = trainer_w0(problem, w0)
+        self.span0 = _log_span(self.grid)
+        self.reset()
+
+    @property
+    def k(self) -> int:
+        return len(self.rates)
+
+    @property
+    def evals_per_epoch(self) -> int:
+        return self.k
+
+    @property
+    def fixed_rates(self) -> list[float] | None:
+        return None if self.adaptive else self.rates
+
+    def reset(self) -> None:
+        restart(self)
+        device = self.problem.device
+        self.lrs = torch.tensor(self.rates, dtype=torch.float32, device=device)
+        self.span = torch.tensor(self.span0, dtype=torch.float32, device=device)
+        self.along = directions.fresh(self.direction, self.w)  # the direction's own state
+
+    def state_dict(self) -> dict[str, Any]:
+        names = ("epoch", "evaluations", "w", "grad", "loss", "lrs", "span")
+        state = copied({name: getattr(self, name) for name in names})
+        state["along"] = {key: value.clone() for key, value in self.along.items()}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, value in copied(state).items():
+            setattr(self, name, value)
+
+    def _rate_order(self) -> torch.Tensor | None:
+        """The rates' order for pick_winner (None: ascending), found on the host once per grid:
+        a fixed grid keeps its order, an adaptive one is ascending once it has moved (with
+        --stay's zero last), so only its first grid, or a zero rate, needs an order at all."""
+        if getattr(self, "_order_of", None) is not self.lrs:
+            if not self.adaptive or self.epoch <= 1:
+                rates = self.rates
+            else:  # re-centred: the log grid ascends, then --stay's 0
+                rates = sorted(self.grid) + ([0.0] if self.stay else [])
+            self._order, self._order_of = rate_order(rates, self.lrs.device), self.lrs
+        return self._order
+
+    def _adapt(self, winner: torch.Tensor, moved: torch.Tensor) -> None:
+        """--grid adaptive: the next grid by the one rule (walker_tui.core.adaptive), on the
+        device."""
+        k = len(self.grid)
+        new, self.span = next_grid(self.lrs[:k], self.span, self.span0, winner, ~moved)
+        self.lrs = torch.cat([new, self.lrs[k:]])
+
+    def step(self) -> Epoch:
+        """Run one epoch and return its record."""
+        if self.grad is None:
+            # Epoch 1: every candidate is w0, so one evaluation serves them all (exact ties).
+            self.loss, self.grad = self.problem.loss_grad(self.w)
+            any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
+            weights = self.w[:, None].expand(-1, self.k).clone()
+            losses = self.loss.expand(self.k).clone()
+            winner = torch.zeros((), dtype=torch.long, device=self.w.device)
+        else:
+            # the direction's u from the gradient at w, and its state fed with that gradient
+            # (kept below only if the walk takes a step: walker_tui.core.directions)
+            u, along = directions.propose(self.direction, self.along, self.grad)
+            weights = self.w[:, None] - u[:, None] * self.lrs[None, :]
+            losses = rank = None
+            slack = None
+            if self.k > 1 or self.adaptive:  # (an adaptive walk checks even a single rate)
+                with torch.no_grad():
+                    if self.direction == "sgd":  # (along the gradient: as it always was)
+                        rank = self.problem.line_deltas(self.grad, self.lrs)
+                    else:
+                        rank = self.problem.line_deltas(self.grad, self.lrs, u)
+                    if rank is not None:  # ranked by the change from L(w): see pick_winner
+                        losses = self.loss.to(rank.dtype) + rank
+                        current = 0.0
+                    else:
+                        losses = rank = self.problem.rank_losses(weights)
+                        # differences within the loss sum's rounding are ties (pick_winner)
+                        slack = rounding_slack(rank, self.slack_error)
+                        current = self.loss.to(rank.dtype)
+                        if self.adaptive and self.problem.on_batch:
+                            # on a fresh mini-batch the held loss is the last batch's: the
+                            # walk compares with w's loss on this one (one more evaluation)
+                            current = self.problem.rank_losses(self.w[:, None])[0]
+                            self.evaluations += 1
+            if rank is None:
+                winner = torch.zeros((), dtype=torch.long, device=self.w.device)
+                any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
+            else:
+                # (losses = current + rank: where a rank is not finite, neither is its loss)
+                finite = torch.isfinite(losses)
+                any_finite = finite.any()
+                ranked = torch.where(finite, rank, torch.inf)
+                winner = pick_winner(ranked, self._rate_order(), slack)
+            moved = weights.index_select(1, winner.reshape(1))[:, 0]  # (no host sync)
+            if self.adaptive:
+                # An adaptive walk never takes a step that raises the loss (or has none finite):
+                # it stays put and its grid moves down to smaller rates (_adapt).
+                any_finite = any_finite & (at(rank, winner) <= current)
+                moved = torch.where(any_finite, moved, self.w)
+            if self.direction != "sgd":
+                # the state fed with this step's gradient is kept where the walk took a step;
+                # where it stayed put (adaptive), --stay's zero-rate candidate won or none was
+                # finite, the direction restarts (walker_tui.core.directions says why)
+                took = any_finite & (winner < len(self.grid)) if self.stay else any_finite
+                self.along = directions.settle(self.direction, self.along, along, took)
+            self.w = moved.contiguous()  # a strided view would slow every matvec
+            self.loss, self.grad = self.problem.loss_grad(self.w)
+            # The winner's loss is its exact loss at the new weights (the closed form may differ
+            # in the last float32 digit); it is also the loss printed and the stopping test.
+            if losses is None:
+                losses = self.loss[None].clone()
+            elif self.adaptive:  # a walk that stayed put keeps the candidates' losses as they were
+                losses = losses.float()
+                losses = torch.where(
+                    any_finite, losses.index_put((winner[None],), self.loss), losses
+                )
+            else:
+                losses = losses.float().index_put((winner[None],), self.loss)
+        self.epoch += 1
+        # k an epoch, the first included (the README's convention since the notebook's benchmark)
+        self.evaluations += self.k
+        if self.adaptive:  # an adaptive walk diverges only when its own loss does
+            finite = torch.isfinite(self.loss)
+        else:
+            finite = any_finite & torch.isfinite(self.loss)
+        view = self.problem.view  # (a model's records hold plane coordinates, not weights)
+        record = Epoch(
+            self.epoch,
+            view(weights),
+            losses,
+            winner,
+            self.loss,
+            finite,
+            self.lrs,
+            any_finite,
+            view(self.w[:, None])[:, 0],
+            self.evaluations,
+        )
+        if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
+            self._adapt(winner, any_finite)
+        return record
+
+
+def _log_span(rates: Sequence[float]) -> float:
+    """Decades covered by a grid (1 for a single rate)."""
+    lo, hi = min(rates), max(rates)
+    return math.log10(hi / lo) if hi > lo else 1.0
+
+
+def make_walker(problem: Problem, cfg: Config, w0: torch.Tensor | None = None) -> Trainer:
+    """The walker a Config asks for (its grid, --stay, --grid adaptive); on a model problem, in
+    mini-batches (:class:`Batched`)."""
+    walker = Walker(
+        problem,
+        cfg.lrs,
+        w0,
+        stay=cfg.stay,
+        adaptive=cfg.grid == "adaptive",
+        direction=cfg.direction,
+    )
+    return Batched(walker) if problem.batched else walker
+
+
+def make_walker_racer(
+    name: str, problem: Problem, cfg: Config, w0: torch.Tensor | None = None
+) -> Trainer:
+    """A walker that races (``walker:adam`` in --race or --racers): along its own direction, on
+    that direction's default grid for the problem (catalog.walker_lrs), with the run's --grid
+    and --stay."""
+    direction = name.partition(":")[2] or "sgd"
+    spec = walker_lrs(cfg.problem, direction)
+    own = replace(cfg, direction=direction, lrs=parse_lrs(spec), lrs_spec=spec)
+    return make_walker(problem, own, w0)
