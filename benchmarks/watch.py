@@ -36,7 +36,8 @@ sys.path.insert(0, str(HERE))
 from ptyrun import spawn, stop  # noqa: E402
 
 from walker_tui.core.devices import resident_bytes  # noqa: E402
-from walker_tui.run.history import RecordWriter, Row  # noqa: E402
+from walker_tui.recording.files import Row  # noqa: E402
+from walker_tui.recording.writer import RecordWriter  # noqa: E402
 
 CACHE = Path("/tmp/walker-tui-watch-bench")
 K, D = 10, 2  # a WalkerSGD recording of the default grid: 10 rates, 2 plane coordinates
@@ -75,7 +76,7 @@ import sys, time
 import numpy as np
 sys.path.insert(0, {here!r})
 from watch import LRS, OPTIONS, row
-from walker_tui.run.history import RecordWriter
+from walker_tui.recording.writer import RecordWriter
 out = RecordWriter(sys.argv[1], LRS, OPTIONS, flush_every=None)
 rng = np.random.default_rng(1)
 for step in range(1, int(sys.argv[2]) + 1):

@@ -157,4 +157,4 @@ DEFAULT_RATES = {"exact": 0.0, "lbfgs": 1.0, "armijo": 1.0}
 # rate (Prodigy's and D-Adaptation's 1, Schedule-Free AdamW's own 0.0025)
 EXTRA_RACERS = {"prodigy": "prodigyopt", "dadapt": "dadaptation", "schedulefree": "schedulefree"}
 DEFAULT_RATES |= {"prodigy": 1.0, "dadapt": 1.0, "schedulefree": 0.0025}
-RECORD_FORMATS = (".csv", ".json", ".npz")  # what --record writes (history.RecordWriter)
+RECORD_FORMATS = (".csv", ".json", ".npz")  # what --record writes (recording.writer)

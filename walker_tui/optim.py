@@ -25,7 +25,8 @@ from walker_tui.core.grid import MAX_RATES, GridError, parse_lrs
 from walker_tui.core.plane import directions
 from walker_tui.core.ranking import host64, pick_winner, rate_order, wide_dtype
 from walker_tui.recording.ends import check_metric, end_record, outcome_of_exit
-from walker_tui.run.history import RecordWriter, Row
+from walker_tui.recording.files import Row
+from walker_tui.recording.writer import RecordWriter
 
 __all__ = ["StepInfo", "WalkerSGD", "adapt_rates", "log_span"]
 

@@ -7,7 +7,7 @@ import csv
 from helpers import drawn, panel_text, status_text, until
 
 from walker_tui.config import Config
-from walker_tui.run.history import Recording
+from walker_tui.recording.reader import Recording
 from walker_tui.ui.app import make_app
 from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.widgets.loss_curve import LossCurve

@@ -17,7 +17,7 @@ from helpers import ANSI, Terminal, descendants, running, status_text, until
 from test_record_stream import consecutive
 
 from walker_tui.config import Config
-from walker_tui.run.history import Recording
+from walker_tui.recording.reader import Recording
 from walker_tui.ui.app import make_app
 
 SAVED = "walker-tui-linear-seed17"

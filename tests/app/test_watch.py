@@ -15,7 +15,8 @@ from walker_tui import WalkerSGD
 from walker_tui.cli import main
 from walker_tui.config import Config
 from walker_tui.recording.ends import end_record
-from walker_tui.run.history import Recording, RecordWriter
+from walker_tui.recording.reader import Recording
+from walker_tui.recording.writer import RecordWriter
 from walker_tui.run.replay import load_replay
 from walker_tui.ui.app import make_app
 from walker_tui.ui.watch_app import WatchApp

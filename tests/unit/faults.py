@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import walker_tui.run.history as history
+import walker_tui.recording.sinks as sinks
 
 
 class FullDisk(io.RawIOBase):
@@ -65,7 +65,7 @@ def fill_disk_after(monkeypatch, room: int) -> list[FullDisk]:
             return buffered
         return io.TextIOWrapper(buffered, encoding="utf-8", newline=newline)
 
-    monkeypatch.setattr(history, "_open", opener)
+    monkeypatch.setattr(sinks, "_open", opener)
     return opened
 
 

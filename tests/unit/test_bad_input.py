@@ -13,7 +13,7 @@ import torch
 
 from walker_tui.cli import main
 from walker_tui.core.grid import MAX_RATES
-from walker_tui.run.history import Recording
+from walker_tui.recording.reader import Recording
 
 BAD = [
     (["--lrs", ""], "--lrs: empty"),

@@ -159,7 +159,7 @@ def test_bench_prints_once_with_the_same_epochs():
 
 
 def test_rank_0_alone_records(tmp_path):
-    from walker_tui.run.history import Recording
+    from walker_tui.recording.reader import Recording
 
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     assert launch(["run", "--device", "cpu", "--quiet", "--record", str(one)], None)[0] == 0

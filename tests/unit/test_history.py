@@ -8,7 +8,8 @@ from walker_tui.core.problems.regression import LinearProblem
 from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.trainers.loop import run
 from walker_tui.core.trainers.walker import Walker
-from walker_tui.run.history import Curve, History, Recording
+from walker_tui.recording.reader import Recording
+from walker_tui.run.history import Curve, History
 
 
 def recorded_run():

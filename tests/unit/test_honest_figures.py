@@ -255,7 +255,7 @@ def test_a_failing_run_still_ends_its_recording(tmp_path, monkeypatch):
     path = tmp_path / "r.npz"
     with pytest.raises(RuntimeError):
         main(["run", "--record", str(path), "--quiet", "--device", "cpu"])
-    from walker_tui.run.history import Recording
+    from walker_tui.recording.reader import Recording
 
     assert path.exists() and not (tmp_path / "r.npz.part").exists()
     assert list(Recording.load(path).arrays()["epoch"]) == [1, 2, 3, 4]

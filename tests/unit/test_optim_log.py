@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from walker_tui import WalkerSGD
-from walker_tui.run.history import Recording
+from walker_tui.recording.reader import Recording
 
 FORMATS = [".csv", ".json", ".npz"]
 

@@ -23,7 +23,9 @@ from test_record_stream import consecutive, fake, start_run
 from walker_tui import WalkerSGD
 from walker_tui.cli import main
 from walker_tui.cli.signals import Stopped, ending
-from walker_tui.run.history import Recording, RecordWriter, sidecar
+from walker_tui.recording.files import sidecar
+from walker_tui.recording.reader import Recording
+from walker_tui.recording.writer import RecordWriter
 
 FORMATS = [".csv", ".json", ".npz"]
 RATES = [0.1, 0.2, 0.3, 0.4]

@@ -12,12 +12,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import walker_tui.run.history as history
+import walker_tui.recording.sinks as sinks
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.trainers.loop import run
 from walker_tui.core.trainers.walker import Walker
-from walker_tui.run.history import Recording, RecordWriter, sidecar
+from walker_tui.recording.files import sidecar
+from walker_tui.recording.reader import Recording
+from walker_tui.recording.writer import RecordWriter
 
 FORMATS = [".csv", ".json", ".npz"]
 KEYS = ["epoch", "weights", "losses", "winner", "rates", "moved", "lr", "loss", "lrs"]
@@ -107,7 +109,7 @@ def test_no_epochs(tmp_path, suffix):
 
 
 def test_npz_is_assembled_window_by_window(tmp_path, monkeypatch):
-    monkeypatch.setattr(history, "_WINDOW", 1000)  # a few records a window
+    monkeypatch.setattr(sinks, "_WINDOW", 1000)  # a few records a window
     rec = fake_recording(77)
     rec.save(tmp_path / "w.npz")
     same(rec.arrays(), Recording.load(tmp_path / "w.npz").arrays())

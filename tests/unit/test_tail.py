@@ -12,8 +12,11 @@ import pytest
 from test_record_stream import FORMATS, fake, fake_recording, same
 
 from walker_tui.recording.ends import describe_end, end_record
+from walker_tui.recording.files import log_sidecar, sidecar
+from walker_tui.recording.reader import Recording
 from walker_tui.recording.tail import Tail
-from walker_tui.run.history import Curve, History, Recording, RecordWriter, log_sidecar, sidecar
+from walker_tui.recording.writer import RecordWriter
+from walker_tui.run.history import Curve, History
 from walker_tui.run.series import Series, ema
 from walker_tui.run.watch import Reader
 

@@ -29,7 +29,7 @@ from walker_tui.cli.checks import check_record, make_config, parse, racers_of, v
 from walker_tui.config import BENCH_LRS, Config
 
 if TYPE_CHECKING:  # (numpy-only, but kept off --help's import path)
-    from walker_tui.run.history import Recording
+    from walker_tui.recording.reader import Recording
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``walker-tui`` console script."""

@@ -24,7 +24,7 @@ from walker_tui.core.trainers.racers import make_racer
 from walker_tui.core.trainers.walker import make_walker, make_walker_racer
 from walker_tui.numbers import epochs, format_loss, format_metric, format_metrics, format_target
 from walker_tui.recording.ends import end_record
-from walker_tui.run.history import RecordWriter, describe_os_error
+from walker_tui.recording.writer import RecordWriter, describe_os_error
 from walker_tui.run.session import (
     build_problem,
     is_out_of_memory,

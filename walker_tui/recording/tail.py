@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from walker_tui.recording.ends import as_end
-from walker_tui.run.history import (
+from walker_tui.recording.files import (
     _MAGIC,
     _MEMBERS,
     END_MARK,

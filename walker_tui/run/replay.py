@@ -1,9 +1,9 @@
 """``walker-tui replay FILE``: a recording (``run --record``, the app's ``w``, or a file cut short
 by a kill) shown in the app, epoch by epoch, with every panel and time travel.
 
-A :class:`ReplaySession` stands where a training :class:`~walker_tui.run.session.Session` stands: the
-driver paces it, pauses it and steps it the same way, but its epochs come from the file. The
-problem is rebuilt from the options the recording carries (same problem, data, seed and start),
+A :class:`ReplaySession` stands where a training :class:`~walker_tui.run.session.Session`
+stands: the driver paces it, pauses it and steps it the same way, but its epochs come from the file.
+The problem is rebuilt from the options the recording carries (same problem, data, seed and start),
 only to draw the loss surface, the start and the minimum. A recording of ``WalkerSGD(record=...)``
 (options ``problem: "recorded"``) holds each candidate as two coordinates in a plane through the
 starting weights; its surface is unknown, so a :class:`RecordedProblem` stands in: the path,
@@ -23,7 +23,7 @@ from walker_tui.catalog import DIRECTIONS
 from walker_tui.config import Config
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.trainers.loop import HostEpoch, Outcome, stop_outcome
-from walker_tui.run.history import Recording
+from walker_tui.recording.reader import Recording
 from walker_tui.run.session import Frame, Session
 
 RECORDED = "recorded"  # the problem a WalkerSGD recording names (walker_tui.optim)

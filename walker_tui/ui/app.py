@@ -28,8 +28,10 @@ from walker_tui.core.surface import SurfaceData, to_plane
 from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.numbers import describe_outcome, epochs, format_loss, format_metric
 from walker_tui.recording.ends import describe_end, end_record, unit_of
+from walker_tui.recording.reader import Recording
+from walker_tui.recording.writer import RecordWriter, append_end, describe_os_error
 from walker_tui.run.driver import Control, Driver, Event
-from walker_tui.run.history import History, Recording, RecordWriter, append_end, describe_os_error
+from walker_tui.run.history import History
 from walker_tui.run.replay import ReplaySession
 from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.messages import Failed, Frames, Racers, Started, Surface, wrap

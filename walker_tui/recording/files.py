@@ -1,0 +1,132 @@
+"""What a recording's writers and readers share: the row of one epoch, the files an ``.npz`` run
+streams to, the ``.csv``'s comment marks, the sidecar's record layout and logged metrics' form."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from walker_tui.catalog import RECORD_FORMATS
+
+FORMATS = RECORD_FORMATS  # (the one list: catalog.py, which the command line reads)
+
+
+class Row(NamedTuple):
+    """One recorded epoch. ``lr`` and ``loss`` are as the trainer gave them: the rate actually
+    taken (0.0 when an adaptive walk stayed put) and the loss it holds after the epoch, which is
+    not ``losses[winner]`` when it stayed put."""
+
+    epoch: int
+    weights: np.ndarray  # d x k float32: the candidates
+    losses: np.ndarray  # k float32
+    winner: int
+    rates: np.ndarray  # k float64: the rates tried (they move with --grid adaptive)
+    moved: bool
+    lr: float
+    loss: float
+
+
+def as_row(rec: Any, lrs: Sequence[float]) -> Row:
+    """A :class:`Row` from an engine record (or a Row). Records without ``lr``/``loss`` (older
+    callers) get the winner's rate and loss."""
+    weights = np.asarray(rec.weights, dtype=np.float32)
+    losses = np.asarray(rec.losses, dtype=np.float32)
+    rates = getattr(rec, "rates", None)
+    rates = np.asarray(lrs if rates is None else rates, dtype=np.float64)
+    winner = int(rec.winner)
+    lr = getattr(rec, "lr", None)
+    loss = getattr(rec, "loss", None)
+    return Row(
+        int(rec.epoch),
+        weights,
+        losses,
+        winner,
+        rates,
+        bool(getattr(rec, "moved", True)),
+        float(rates[winner] if lr is None else lr),
+        float(losses[winner] if loss is None else loss),
+    )
+
+
+def sidecar(path: str | os.PathLike[str]) -> Path:
+    """Where a ``.npz`` recording streams while it runs (assembled into the ``.npz`` at the end;
+    :meth:`Recording.load` opens it as it is when the run was killed)."""
+    path = Path(path)
+    return path.with_name(path.name + ".part")
+
+
+def log_sidecar(path: str | os.PathLike[str]) -> Path:
+    """Where a ``.npz`` recording streams its logged metrics while it runs (JSON lines, made at
+    the first ``log``; assembled into the ``.npz`` as its ``log`` member at the end)."""
+    path = Path(path)
+    return path.with_name(path.name + ".log.part")
+
+
+LOG_MARK = "# log: "  # a .csv's comment line of logged metrics: {"epoch": N, "values": {...}}
+END_MARK = "# end: "  # a .csv's last line: its end record (walker_tui.recording.ends)
+
+
+# The .npz sidecar: a magic line, a JSON line {"options", "lrs"}, and with the first epoch a JSON
+# line {"d", "k"}; then fixed-size little-endian records of _stream_dtype(d, k). A cut file loads
+# its whole records.
+_MAGIC = b"walker-tui record stream 1\n"
+# npz members from the stream's fields (name, field, dtype in the .npz), then "lrs" and "options"
+_MEMBERS = (
+    ("epoch", "epoch", "<i8"),
+    ("weights", "weights", "<f4"),
+    ("losses", "losses", "<f4"),
+    ("winner", "winner", "<i8"),
+    ("rates", "rates", "<f8"),
+    ("moved", "moved", "|b1"),
+    ("lr", "lr", "<f8"),
+    ("loss", "loss", "<f8"),
+)
+
+
+def _stream_dtype(d: int, k: int) -> np.dtype:
+    return np.dtype(
+        [
+            ("epoch", "<i8"),
+            ("winner", "<i8"),
+            ("lr", "<f8"),
+            ("loss", "<f8"),
+            ("moved", "u1"),
+            ("rates", "<f8", (k,)),
+            ("losses", "<f4", (k,)),
+            ("weights", "<f4", (d, k)),  # last: the small fields of a record share a page
+        ]
+    )
+
+
+Logs = list[tuple[int, dict[str, float]]]
+
+
+def _logs(items: Any) -> Logs:
+    """(epoch, values) of logged metrics as a file holds them ({"epoch", "values"} objects);
+    anything else is skipped."""
+    out: Logs = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("values"), dict):
+            try:
+                values = {str(k): float(v) for k, v in item["values"].items()}
+                out.append((int(item["epoch"]), values))
+            except (TypeError, ValueError, KeyError):
+                continue
+    return out
+
+
+def _read_log_lines(path: Path) -> list[Any]:
+    """The JSON lines of a ``.log.part`` (a line a kill cut is dropped)."""
+    items = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                break
+    return items
