@@ -1,7 +1,7 @@
 """``walker-tui watch PATH...``: recordings followed as they grow, side by side. UI-free.
 
 A :class:`Follower` thread polls every file (one ``os.stat`` each every POLL seconds while
-nothing changes; walker_tui.recording.tail reads only the new bytes) and hands what it read to the app as
+nothing changes; recording.tail reads only the new bytes) and hands what it read to the app as
 :class:`Feed` objects, one per file and poll. A feed holds every new row's epoch and loss (the
 loss curve takes them all) and records in full only for the rows the app's History will hold:
 every row of a live poll, and of a long file being opened its first rows, its last ``keep`` and
@@ -25,7 +25,8 @@ import numpy as np
 
 from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.recording.ends import NO_END, describe_end, unit_of
-from walker_tui.recording.tail import Head, Tail, Update
+from walker_tui.recording.rows import Head, Update
+from walker_tui.recording.tail import Tail
 from walker_tui.run.history import History
 from walker_tui.run.series import Series
 
