@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import atexit
 import math
-import sys
-import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,17 +18,15 @@ import torch
 
 import walker_tui.core.directions as along
 from walker_tui.catalog import DIRECTIONS
-from walker_tui.core.adaptive import next_grid
-from walker_tui.core.grid import MAX_RATES, GridError, parse_lrs
+from walker_tui.core.adaptive import adapt_rates, log_span
+from walker_tui.core.grid import _rates
 from walker_tui.core.plane import directions
 from walker_tui.core.ranking import host64, pick_winner, rate_order, wide_dtype
 from walker_tui.recording.ends import check_metric, end_record, outcome_of_exit
-from walker_tui.recording.files import Row
+from walker_tui.recording.steps import open_record, step_row, warn_stopped
 from walker_tui.recording.writer import RecordWriter
 
-__all__ = ["StepInfo", "WalkerSGD", "adapt_rates", "log_span"]
-
-RECORD_EPOCHS = 10**9  # a recording's "epochs" option: its head is written before its end is known
+__all__ = ["StepInfo", "WalkerSGD"]
 
 
 @dataclass
@@ -48,71 +44,6 @@ class StepInfo:
     calls: int = 0  # closure calls this step
     coords: np.ndarray | None = field(default=None, repr=False)  # 2 x k, with record= only
     metrics: dict[str, float] = field(default_factory=dict)  # what opt.log added to this step
-
-
-def log_span(rates: Sequence[float]) -> float:
-    """Decades covered by a grid (1 for a single rate), as engine.Walker counts them."""
-    lo, hi = min(rates), max(rates)
-    return math.log10(hi / lo) if hi > lo else 1.0
-
-
-def adapt_rates(
-    grid: Sequence[float], span: float, span0: float, winner: int, stayed: bool
-) -> tuple[list[float], float]:
-    """``--grid adaptive`` on host values: the next grid and its span by the one rule the engine's
-    walker uses (:func:`walker_tui.core.adaptive.next_grid`, in float32 as there)."""
-    new, wide = next_grid(
-        torch.tensor(list(grid), dtype=torch.float32),  # (float32, as the engine's walker)
-        torch.tensor(span, dtype=torch.float32),
-        span0,
-        torch.tensor(winner),
-        torch.tensor(bool(stayed)),
-    )
-    return new.tolist(), float(wide)
-
-
-def _rates(lrs: str | float | Iterable[float]) -> tuple[list[float], str]:
-    """The grid and its spec: the ``--lrs`` grammar, one number, or a list of numbers."""
-    if isinstance(lrs, str):
-        try:
-            return parse_lrs(lrs), lrs.strip()
-        except GridError as error:
-            raise ValueError(f"lrs={lrs!r}: {error}") from None
-    if isinstance(lrs, bool):
-        raise ValueError(f"lrs={lrs!r}: give the --lrs grammar (e.g. '0.1:1:0.1') or a list")
-    values = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
-    if not values:
-        raise ValueError("lrs is empty: give at least one learning rate")
-    if len(values) > MAX_RATES:
-        raise ValueError(f"lrs: {len(values)} rates, more than the limit of {MAX_RATES}")
-    rates = []
-    for value in values:
-        try:
-            rate = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"lrs: {value!r} is not a number") from None
-        if isinstance(value, bool) or not math.isfinite(rate) or rate <= 0:
-            raise ValueError(f"lrs: rate {value!r} is not positive; learning rates must be > 0")
-        rates.append(rate)
-    return rates, ",".join(repr(r) for r in rates)
-
-
-def _closer(writer: RecordWriter) -> Callable[[], None]:
-    """At the interpreter's exit, end a recording its script never closed: "closed" (at exit,
-    without close()), or, where the script died of an exception, what stopped it."""
-
-    def close() -> None:
-        if writer.closed:
-            return
-        kind = getattr(sys, "last_type", None)  # the exception that ended the script, if one
-        if hasattr(sys, "ps1") or "IPython" in sys.modules:
-            kind = None  # (an interactive session's last error is not the end of the run)
-        outcome, how = outcome_of_exit(kind)
-        if kind is None:
-            how = "at the script's exit, without close()"
-        writer.close(end_record(outcome, writer.last_epoch, how))
-
-    return close
 
 
 class WalkerSGD(torch.optim.Optimizer):
@@ -212,26 +143,8 @@ class WalkerSGD(torch.optim.Optimizer):
         self._record_warned = False
         self._plane: tuple[list[torch.Tensor], list[torch.Tensor], np.ndarray] | None = None
         if record is not None:
-            options = {
-                "problem": "recorded",
-                "source": "WalkerSGD",
-                "lrs_spec": spec,
-                "grid": grid,
-                "direction": direction,
-                "stay": self.stay,
-                "forward_only": self.forward_only,
-                "epochs": RECORD_EPOCHS,
-                "min_loss": 0,
-                "seed": self.seed,
-                "weights": sum(p.numel() for p in self._params()),
-                "plane": "filter-normalised random directions (Li et al. 2018)",
-                "unit": "step",  # a row is one step (a batch), not an epoch over the data
-            }
-            options.update(record_options or {})
-            self.writer = RecordWriter(record, self.rates, options)
-            # a script that ends without close() still ends the file, saying so
-            self._at_exit = _closer(self.writer)
-            atexit.register(self._at_exit)
+            weights = sum(p.numel() for p in self._params())
+            self.writer, self._at_exit = open_record(record, self, weights, record_options)
 
     # --- the grid ---
 
@@ -281,7 +194,8 @@ class WalkerSGD(torch.optim.Optimizer):
     def close(self, outcome: str = "closed") -> None:
         """End the recording cleanly (idempotent; nothing to do without ``record=``), with an
         end record that says the script closed it (``outcome``: another of
-        walker_tui.recording.ends.OUTCOMES, such as "reached" or "diverged", where the script knows)."""
+        walker_tui.recording.ends.OUTCOMES, such as "reached" or "diverged", where the script
+        knows)."""
         self._end(end_record(outcome, self._step_count()))
 
     def _step_count(self) -> int | None:
@@ -327,16 +241,7 @@ class WalkerSGD(torch.optim.Optimizer):
         error = self.record_error
         if error is not None and not self._record_warned:
             self._record_warned = True
-            level, frame = 1, sys._getframe(0)  # the user's line: past torch's step wrapper
-            while frame is not None and frame.f_globals.get("__name__", "").startswith(
-                ("walker_tui.", "torch.")
-            ):
-                level, frame = level + 1, frame.f_back
-            warnings.warn(
-                f"WalkerSGD: {error}; training goes on without it (opt.record_error)",
-                RuntimeWarning,
-                stacklevel=level,
-            )
+            warn_stopped(error)
 
     def __enter__(self) -> WalkerSGD:
         return self
@@ -346,8 +251,8 @@ class WalkerSGD(torch.optim.Optimizer):
         self._end(end_record(outcome, self._step_count(), how))
 
     def _make_plane(self, params: list[torch.Tensor]) -> None:
-        """w0 and the one plane's two directions (walker_tui.core.plane: filter-normalised, Li et al.
-        2018, seeded by ``seed``: the plane ``--problem`` draws the same model in), and their
+        """w0 and the one plane's two directions (walker_tui.core.plane: filter-normalised, Li et
+        al. 2018, seeded by ``seed``: the plane ``--problem`` draws the same model in), and their
         Gram."""
         w0 = [p.detach().clone() for p in params]
         flat = directions(params, self.seed)  # d x 2, float64, the parameters in order
@@ -575,18 +480,7 @@ class WalkerSGD(torch.optim.Optimizer):
         )
         if self.writer is not None:
             self.last.coords = self._coords(w, g, rates)
-            self.writer.add(
-                Row(
-                    self.last.step,
-                    self.last.coords.astype(np.float32),
-                    np.asarray(losses, dtype=np.float32),
-                    winner,
-                    np.asarray(rates, dtype=np.float64),
-                    moved,
-                    self.last.lr,
-                    self.last.loss,
-                )
-            )
+            self.writer.add(step_row(self.last))
             self._warn_record()  # (a recording that stopped never raises from step)
         if self.grid == "adaptive":
             walker["rates"], walker["span"] = adapt_rates(

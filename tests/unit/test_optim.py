@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from walker_tui import WalkerSGD
-from walker_tui.optim import adapt_rates
+from walker_tui.core.adaptive import adapt_rates
 from walker_tui.run.replay import RecordedProblem, ReplaySession, load_replay
 
 

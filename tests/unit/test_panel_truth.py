@@ -87,10 +87,10 @@ def test_an_adaptive_grid_that_keeps_staying_keeps_distinct_rates():
     grid now keeps its span at the floor, in the engine and in WalkerSGD alike."""
     import torch
 
+    from walker_tui.core.adaptive import adapt_rates
     from walker_tui.core.grid import format_rate
     from walker_tui.core.problems.zoo import make_problem
     from walker_tui.core.trainers.walker import Walker
-    from walker_tui.optim import adapt_rates
 
     walker = Walker(make_problem("rosenbrock", 1, 17, "cpu"), [0.1, 0.2, 0.5, 1.0], adaptive=True)
     walker.step()

@@ -1,8 +1,11 @@
 """``--grid adaptive``: the one rule that moves the walker's grid, for the engine's walker (on
-the device, no host sync) and for ``WalkerSGD`` (which calls it with its host values), so both
-take the same steps. Pure torch, no UI."""
+the device, no host sync) and for ``WalkerSGD`` (which calls it with its host values:
+:func:`adapt_rates`), so both take the same steps. Pure torch, no UI."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import torch
 
@@ -41,3 +44,24 @@ def next_grid(
     centre = torch.minimum(torch.maximum(centre, FLOOR * half), CEILING / half)
     offsets = torch.linspace(-0.5, 0.5, k, device=grid.device, dtype=grid.dtype) * span
     return centre * 10**offsets, span
+
+
+def log_span(rates: Sequence[float]) -> float:
+    """Decades covered by a grid (1 for a single rate), as engine.Walker counts them."""
+    lo, hi = min(rates), max(rates)
+    return math.log10(hi / lo) if hi > lo else 1.0
+
+
+def adapt_rates(
+    grid: Sequence[float], span: float, span0: float, winner: int, stayed: bool
+) -> tuple[list[float], float]:
+    """``--grid adaptive`` on host values: the next grid and its span by the one rule the engine's
+    walker uses (:func:`next_grid`, in float32 as there)."""
+    new, wide = next_grid(
+        torch.tensor(list(grid), dtype=torch.float32),  # (float32, as the engine's walker)
+        torch.tensor(span, dtype=torch.float32),
+        span0,
+        torch.tensor(winner),
+        torch.tensor(bool(stayed)),
+    )
+    return new.tolist(), float(wide)

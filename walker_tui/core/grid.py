@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from walker_tui.catalog import DEFAULT_RATES, DIRECTIONS, RACER_NAMES
 
@@ -99,6 +100,32 @@ def parse_lrs(spec: str) -> list[float]:
         if not math.isfinite(rate) or rate <= 0:
             raise GridError(f"rate {rate:g} is not positive; learning rates must be > 0")
     return rates
+
+
+def _rates(lrs: str | float | Iterable[float]) -> tuple[list[float], str]:
+    """The grid and its spec: the ``--lrs`` grammar, one number, or a list of numbers."""
+    if isinstance(lrs, str):
+        try:
+            return parse_lrs(lrs), lrs.strip()
+        except GridError as error:
+            raise ValueError(f"lrs={lrs!r}: {error}") from None
+    if isinstance(lrs, bool):
+        raise ValueError(f"lrs={lrs!r}: give the --lrs grammar (e.g. '0.1:1:0.1') or a list")
+    values = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
+    if not values:
+        raise ValueError("lrs is empty: give at least one learning rate")
+    if len(values) > MAX_RATES:
+        raise ValueError(f"lrs: {len(values)} rates, more than the limit of {MAX_RATES}")
+    rates = []
+    for value in values:
+        try:
+            rate = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"lrs: {value!r} is not a number") from None
+        if isinstance(value, bool) or not math.isfinite(rate) or rate <= 0:
+            raise ValueError(f"lrs: rate {value!r} is not positive; learning rates must be > 0")
+        rates.append(rate)
+    return rates, ",".join(repr(r) for r in rates)
 
 
 def format_rate(rate: float, rates: list[float] | None = None) -> str:
