@@ -73,13 +73,13 @@ async def app_rate(problem: str, n: int, seconds: float) -> float:
     app = make_app(config(problem, n))
     async with app.run_test(size=(160, 48)) as pilot:
         end = time.monotonic() + 300
-        while app.latest_epoch < WARM:
+        while app.view.latest_epoch < WARM:
             if time.monotonic() > end:
                 raise SystemExit(f"{problem}: the app never reached epoch {WARM}")
             await pilot.pause(0.01)
-        e0, t0 = app.latest_epoch, time.perf_counter()
+        e0, t0 = app.view.latest_epoch, time.perf_counter()
         await pilot.pause(seconds)
-        e1, t1 = app.latest_epoch, time.perf_counter()
+        e1, t1 = app.view.latest_epoch, time.perf_counter()
         await pilot.press("q")
     return (e1 - e0) / (t1 - t0)
 

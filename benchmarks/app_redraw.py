@@ -62,22 +62,22 @@ async def redraw_figures(history: int, repeat: int = 25) -> dict[str, float]:
     cfg = Config(device="cpu", epochs=10**9, min_loss=0, race=[0.3])
     app = make_app(cfg, start_paused=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait(pilot, lambda: app.histories)
+        await wait(pilot, lambda: app.view.histories)
         await pilot.press("s")  # a race: two series, as heavy as a frame gets
-        await wait(pilot, lambda: "stepper 0.3" in app.histories)
+        await wait(pilot, lambda: "stepper 0.3" in app.view.histories)
         for _ in range(12):
             await pilot.press("n")
-        await wait(pilot, lambda: app.latest_epoch == 12 and app.settled)
+        await wait(pilot, lambda: app.view.latest_epoch == 12 and app.settled)
         app.painter.stop(wait=5.0)  # frames are built here, in line: the painter must not too
         ui_small, small = frame_jobs(app)
         # Feed `history` more epochs through the same path the worker's messages take.
-        session = Session(cfg, app.seed, race=True)
+        session = Session(cfg, app.view.seed, race=True)
         for _ in range(history):
             for name, rec in session.step().items():
-                app.histories[name].add(rec)
-        app.view_epoch = None
+                app.view.histories[name].add(rec)
+        app.view.view_epoch = None
         ui_big, big = frame_jobs(app)
-        held = sum(len(h.curve) for h in app.histories.values())
+        held = sum(len(h.curve) for h in app.view.histories.values())
         print(f"  ({history:,} epochs fed; curve points held: {held:,})")
         a, b = [], []
         for _ in range(repeat):

@@ -15,8 +15,6 @@ def problem():
     x = torch.randn(1200, 10, generator=gen)
     true_w = torch.randn(10, 3, generator=gen)
     y = (x @ true_w + 0.5 * torch.randn(1200, 3, generator=gen)).argmax(1)  # 3 classes
-    model = torch.nn.Sequential(
-        torch.nn.Linear(10, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3)
-    )
+    model = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
     loss_fn = torch.nn.functional.cross_entropy
     return model, loss_fn, (x[:1000], y[:1000]), (x[1000:], y[1000:])

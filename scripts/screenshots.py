@@ -38,7 +38,7 @@ async def shot(name: str, size: tuple[int, int], cfg: Config, keys: list[str], c
         return
     app = make_app(cfg)
     async with app.run_test(size=size) as pilot:
-        await wait(pilot, lambda: app.histories)
+        await wait(pilot, lambda: app.view.histories)
         for key in keys:
             await pilot.press(key)
             await pilot.pause(0.05)

@@ -43,7 +43,7 @@ async def drawn(pilot, timeout: float = 10.0) -> None:
     while not (app.settled or frames(app) >= start + 2):
         if time.monotonic() > end:
             raise AssertionError(
-                f"the app drew no new frame in {timeout:g} s (state {app.state!r}, "
+                f"the app drew no new frame in {timeout:g} s (state {app.view.state!r}, "
                 f"{frames(app) - start} frames begun, dirty {app.dirty})"
             )
         await pilot.pause(0.02)
@@ -63,13 +63,13 @@ async def until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
 
 async def settle(pilot, app: WalkerApp, quiet: float = 0.4) -> None:
     """Wait until no new epochs arrive for ``quiet`` seconds."""
-    last = app.latest_epoch
+    last = app.view.latest_epoch
     stable_since = time.monotonic()
     while time.monotonic() - stable_since < quiet:
         await asyncio.sleep(0.05)
         await pilot.pause()
-        if app.latest_epoch != last:
-            last, stable_since = app.latest_epoch, time.monotonic()
+        if app.view.latest_epoch != last:
+            last, stable_since = app.view.latest_epoch, time.monotonic()
     await drawn(pilot)
 
 

@@ -25,34 +25,34 @@ def adam_config(**more) -> Config:
 async def test_the_direction_shows_in_the_header_bars_and_status():
     app = make_app(adam_config(pace=0.0, epochs=60), start_paused=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         for expected in (1, 2, 3):
             await pilot.press("n")
-            await until(pilot, lambda e=expected: app.latest_epoch == e)
+            await until(pilot, lambda e=expected: app.view.latest_epoch == e)
         await pilot.press("space")  # (on to the end: an outcome to name)
-        await until(pilot, lambda: app.done, timeout=60)
+        await until(pilot, lambda: app.view.done, timeout=60)
         await drawn(pilot)
         assert "walker:adam · 13 rates · log:0.001:1:13" in app.sub_title
         assert "along adam" in status_text(app)
         assert "candidates along adam" in panel_text(app.query_one(CandidateBars))
-        assert "walker:adam" in app.summary[0]  # its outcome is named so too, once it has one
+        assert "walker:adam" in app.view.summary[0]  # its outcome is named so too, once it has one
 
 
 async def test_racers_name_walkers_by_direction():
     cfg = adam_config(race=[("walker:sgd", 0.0), ("walker:momentum", 0.0), ("adam", 0.05)])
     app = make_app(cfg, start_paused=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("s")
         for expected in (1, 2, 3, 4):
             await pilot.press("n")
-            await until(pilot, lambda e=expected: app.latest_epoch == e)
-        await until(pilot, lambda: len(app.histories) == 4)
+            await until(pilot, lambda e=expected: app.view.latest_epoch == e)
+        await until(pilot, lambda: len(app.view.histories) == 4)
         await drawn(pilot)
         legend = panel_text(app.query_one(LossCurve))
         for name in ("walker:adam", "walker:sgd", "walker:momentum", "adam 0.05"):
             assert name in legend, (name, legend)
-        assert app.histories["walker:momentum"].latest.epoch == 4
+        assert app.view.histories["walker:momentum"].latest.epoch == 4
 
 
 @pytest.mark.parametrize("direction", ["momentum", "adam"])
@@ -62,11 +62,11 @@ async def test_full_batch_problems_walk_along_each_direction(problem, direction)
     cfg = Config(device="cpu", problem=problem, direction=direction, lrs_spec=spec)
     app = make_app(cfg, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         for expected in range(1, 6):
             await pilot.press("n")
-            await until(pilot, lambda e=expected: app.latest_epoch == e)
-        history = app.histories["walker"]
+            await until(pilot, lambda e=expected: app.view.latest_epoch == e)
+        history = app.view.histories["walker"]
         first, last = history.at(1).loss, history.latest.loss
         assert last < first, (problem, direction, first, last)
         assert f"along {direction}" in status_text(app)
@@ -75,11 +75,11 @@ async def test_full_batch_problems_walk_along_each_direction(problem, direction)
 async def test_the_notebooks_walker_says_nothing_new():
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
+        await until(pilot, lambda: app.view.latest_epoch == 1)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 2)
+        await until(pilot, lambda: app.view.latest_epoch == 2)
         await drawn(pilot)
         assert "along" not in status_text(app) and "walker:" not in app.sub_title
         assert "along" not in panel_text(app.query_one(CandidateBars))
@@ -101,10 +101,10 @@ async def test_a_walkersgd_recording_along_adam_replays_saying_so(tmp_path):
     recording, cfg = load_replay(path)
     app = make_app(cfg, start_paused=True, replay=recording)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("n")
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch >= 2)
+        await until(pilot, lambda: app.view.latest_epoch >= 2)
         await drawn(pilot)
         assert "walker:adam" in app.sub_title and app.sub_title.startswith("replay")
         assert "along adam" in status_text(app)

@@ -27,13 +27,13 @@ async def test_worker_exception_is_shown_and_the_app_stays_usable(monkeypatch):
     monkeypatch.setattr(Session, "advance", flaky)
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.state == "error")
+        await until(pilot, lambda: app.view.state == "error")
         assert "boom in epoch 4" in status_text(app)
         assert "r restarts" in status_text(app)
-        assert app.latest_epoch == 3
+        assert app.view.latest_epoch == 3
         await pilot.press("r")  # reseed still works: the fault was one-off
-        await until(pilot, lambda: app.done)
-        assert app.seed == 18 and not app.error
+        await until(pilot, lambda: app.view.done)
+        assert app.view.seed == 18 and not app.view.error
         await pilot.press("q")
     assert app.return_code == 0
 
@@ -41,7 +41,7 @@ async def test_worker_exception_is_shown_and_the_app_stays_usable(monkeypatch):
 async def test_out_of_memory_in_the_app_names_the_size():
     app = make_app(Config(device="cpu", n=10**12))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.state == "error")
+        await until(pilot, lambda: app.view.state == "error")
         assert "out of memory at --n 1000000000000" in status_text(app)
         await pilot.press("q")
     assert app.return_code == 0
@@ -58,17 +58,17 @@ async def test_tiny_terminal_says_so_and_recovers():
         await until(pilot, lambda: not notice.display)
         assert app.query_one("#main").display
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
+        await until(pilot, lambda: app.view.latest_epoch == 1)
 
 
 async def test_no_color_keeps_winner_and_current_point_visible(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         for _ in range(4):
             await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 4)
+        await until(pilot, lambda: app.view.latest_epoch == 4)
         await settle(pilot, app)
         assert app.no_color
         bars = app.query_one(CandidateBars).text
@@ -83,12 +83,12 @@ async def test_no_color_keeps_winner_and_current_point_visible(monkeypatch):
 async def test_race_with_a_diverging_stepper():
     app = make_app(Config(device="cpu", pace=0, race=[0.3, 5.0]))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("s")
-        await until(pilot, lambda: "stepper 5" in app.histories and app.done)
-        assert app.outcomes["stepper 5"].state == "diverged"
-        assert app.outcomes["walker"].state == "reached"
-        assert app.outcomes["walker"].epochs == 11  # the walker carried on to its target
+        await until(pilot, lambda: "stepper 5" in app.view.histories and app.view.done)
+        assert app.view.outcomes["stepper 5"].state == "diverged"
+        assert app.view.outcomes["walker"].state == "reached"
+        assert app.view.outcomes["walker"].epochs == 11  # the walker carried on to its target
         assert "stepper 5 diverged at epoch" in status_text(app)
         assert "walker 0.094 in 11 epochs" in status_text(app)
 
@@ -108,11 +108,11 @@ async def test_a_slow_surface_regrowth_does_not_break_the_worker():
     )
     app = make_app(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("s")
-        await until(pilot, lambda: "adam 0.02" in app.histories and app.done, timeout=120)
-        assert not app.error
-        assert app.outcomes["walker"].loss < 0.02
+        await until(pilot, lambda: "adam 0.02" in app.view.histories and app.view.done, timeout=120)
+        assert not app.view.error
+        assert app.view.outcomes["walker"].loss < 0.02
 
 
 async def test_panels_are_built_off_the_ui_thread(monkeypatch):
@@ -127,9 +127,9 @@ async def test_panels_are_built_off_the_ui_thread(monkeypatch):
     monkeypatch.setattr(LossCurve, "draw", draw)
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
+        await until(pilot, lambda: app.view.latest_epoch == 1)
         assert threads == {"painter"}
         assert "loss (log) by epoch" in app.query_one(LossCurve).text
 
@@ -141,10 +141,10 @@ async def test_a_failing_panel_says_so_and_the_others_keep_drawing(monkeypatch):
     monkeypatch.setattr(CandidateBars, "draw", broken)
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         for _ in range(3):
             await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 3)
+        await until(pilot, lambda: app.view.latest_epoch == 3)
         assert "panel failed: ValueError: bad bars" in app.query_one(CandidateBars).text
         assert "o start" in app.query_one(SurfacePlot).text
         assert "epoch 3" in status_text(app)
@@ -166,7 +166,7 @@ async def test_keys_answer_while_a_panel_takes_long_to_build(monkeypatch):
     monkeypatch.setattr(SurfacePlot, "draw", draw)
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("n", "n")  # (epoch 1 is the start: no walk drawn until epoch 2)
         surface = app.query_one(SurfacePlot)
         end = time.monotonic() + 10
@@ -183,9 +183,9 @@ async def test_keys_answer_while_a_panel_takes_long_to_build(monkeypatch):
 async def test_a_theme_change_repaints_the_panels():
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
+        await until(pilot, lambda: app.view.latest_epoch == 1)
         curve = app.query_one(LossCurve)
 
         def background() -> str:
@@ -203,9 +203,9 @@ async def test_a_library_printing_inside_the_app_is_harmless():
     when Adam races) raised TypeError."""
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         print("a library's warning", file=sys.stderr, flush=True)
         print("and its chatter", flush=True)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
-        assert not app.error
+        await until(pilot, lambda: app.view.latest_epoch == 1)
+        assert not app.view.error

@@ -13,16 +13,16 @@ from walker_tui.ui.widgets.surface_plot import SurfacePlot
 async def test_epoch_1_is_the_start_with_no_winner():
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
+        await until(pilot, lambda: app.view.latest_epoch == 1)
         await drawn(pilot)
         bars, surface = app.query_one(CandidateBars), app.query_one(SurfacePlot)
         assert WINNER_GLYPH not in panel_text(bars)
         assert surface._request[0][3] is None  # no winner drawn on the surface
         assert "lr start" in status_text(app)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 2)
+        await until(pilot, lambda: app.view.latest_epoch == 2)
         await drawn(pilot)
         assert WINNER_GLYPH in panel_text(bars)
         assert "lr 0.50" in status_text(app)
@@ -31,9 +31,9 @@ async def test_epoch_1_is_the_start_with_no_winner():
 async def test_an_epoch_limit_does_not_read_as_a_finish():
     app = make_app(Config(device="cpu", pace=0, epochs=5, race=[("momentum", 0.1)]))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         text = status_text(app)
-        assert app.state == "limit"
+        assert app.view.state == "limit"
         assert "epoch limit, target not reached" in text
         assert "after 5 epochs, target not reached" in text
         assert "finished" not in text
@@ -42,5 +42,5 @@ async def test_an_epoch_limit_does_not_read_as_a_finish():
 async def test_one_point_opens_and_runs():
     app = make_app(Config(device="cpu", pace=0, n=1, min_loss=0, epochs=30))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
-        assert not app.error and app.latest_epoch == 30
+        await until(pilot, lambda: app.view.done)
+        assert not app.view.error and app.view.latest_epoch == 30

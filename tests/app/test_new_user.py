@@ -17,9 +17,9 @@ from walker_tui.ui.widgets.status import StatusLine
 async def test_the_state_word_shows_at_the_smallest_size():
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(60, 20)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
+        await until(pilot, lambda: app.view.latest_epoch == 1)
         assert status_text(app).startswith("paused")
         await pilot.press("space")
         await pilot.pause(0.1)
@@ -32,9 +32,9 @@ async def test_every_racers_outcome_shows_at_80x24():
     race = [("stepper", 0.3), ("momentum", 0.1), ("adam", 0.05), ("exact", 0.0)]
     app = make_app(Config(device="cpu", pace=0, race=race, epochs=100))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("s")
-        await until(pilot, lambda: "exact" in app.histories and app.done, timeout=60)
+        await until(pilot, lambda: "exact" in app.view.histories and app.view.done, timeout=60)
         text = status_text(app)
         for name in ("walker", "stepper 0.3", "momentum 0.1", "adam 0.05", "exact"):
             assert name in text, (name, text)
@@ -46,7 +46,7 @@ async def test_every_racers_outcome_shows_at_80x24():
 async def test_keys_that_change_nothing_say_so():
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         for key, words in [
             ("n", "reached its target"),
             ("space", "r reseeds"),
@@ -58,7 +58,7 @@ async def test_keys_that_change_nothing_say_so():
             assert words in status_text(app), (key, status_text(app))
         await pilot.press("home")
         await drawn(pilot)
-        assert app.shown_epoch == 1
+        assert app.view.shown_epoch == 1
         await pilot.press("left")
         await pilot.pause(0.05)
         assert "epoch 1 is the first" in status_text(app)
@@ -71,12 +71,12 @@ async def test_keys_that_change_nothing_say_so():
 async def test_keys_pressed_on_the_help_close_it_and_act():
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("question_mark")
         await pilot.pause(0.1)
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
+        await until(pilot, lambda: app.view.latest_epoch == 1)
         assert not isinstance(app.screen, HelpScreen)
 
 
@@ -85,30 +85,30 @@ async def test_the_edge_warning_tells_the_truth():
     # the loss falls, and the warning names it, on the status line
     app = make_app(Config(device="cpu", pace=0, lrs_spec="0.01,0.02,0.05", epochs=40, min_loss=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         text = status_text(app)
         assert "the largest rate 0.05 won epochs 2-6 while the loss fell" in text, text
         assert not app._notifications
     # a converged run whose candidates tie says nothing
     app = make_app(Config(device="cpu", pace=0, epochs=400, min_loss=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done, timeout=60)
-        assert not app.edge_warned
+        await until(pilot, lambda: app.view.done, timeout=60)
+        assert not app.view.edge_warned
 
 
 async def test_long_runs_travel_by_page_home_and_end_and_log_x():
     app = make_app(Config(device="cpu", pace=0, epochs=6000, min_loss=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done, timeout=120)
+        await until(pilot, lambda: app.view.done, timeout=120)
         await pilot.press("home")
         await drawn(pilot)
-        assert app.shown_epoch == 1
+        assert app.view.shown_epoch == 1
         await pilot.press("pagedown")
         await drawn(pilot)
-        assert 290 <= app.shown_epoch <= 400  # a twentieth of 6000, on a held epoch
+        assert 290 <= app.view.shown_epoch <= 400  # a twentieth of 6000, on a held epoch
         await pilot.press("end")
         await drawn(pilot)
-        assert app.view_epoch is None and app.shown_epoch == 6000
+        assert app.view.view_epoch is None and app.view.shown_epoch == 6000
         await pilot.press("l")
         await drawn(pilot)
         assert "log scale" in panel_text(app.query_one(LossCurve))
@@ -118,7 +118,7 @@ async def test_w_saves_the_run_and_p_a_screenshot_never_over_a_file(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         await pilot.press("w")
         await pilot.pause(0.05)
         assert "saved 11 epochs" in status_text(app)
@@ -161,7 +161,7 @@ async def test_hover_a_bar_for_its_values_and_click_the_curve_to_travel():
 
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         await drawn(pilot)
         bars = app.query_one(CandidateBars)
         hits = bars.hits
@@ -175,7 +175,7 @@ async def test_hover_a_bar_for_its_values_and_click_the_curve_to_travel():
         col = left + round((5 - x0) / (x1 - x0) * (cols - 1))  # the column of epoch 5
         await pilot.click(LossCurve, offset=(col, 5))
         await drawn(pilot)
-        assert app.shown_epoch == 5 and app.view_epoch == 5
+        assert app.view.shown_epoch == 5 and app.view.view_epoch == 5
 
 
 async def test_one_screen_shows_one_epoch():
@@ -185,7 +185,7 @@ async def test_one_screen_shows_one_epoch():
 
     app = make_app(Config(device="cpu", pace=8, epochs=10**6, min_loss=0))
     async with app.run_test(size=(200, 60)) as pilot:
-        await until(pilot, lambda: app.latest_epoch > 3)
+        await until(pilot, lambda: app.view.latest_epoch > 3)
         checked = 0
         for _ in range(2000):
             await pilot.pause(0.002)
@@ -208,9 +208,9 @@ async def test_no_color_tells_series_winner_and_path_apart_by_glyph(monkeypatch)
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(Config(device="cpu", pace=0, race=[("stepper", 0.3)]))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("s")
-        await until(pilot, lambda: "stepper 0.3" in app.histories and app.done)
+        await until(pilot, lambda: "stepper 0.3" in app.view.histories and app.view.done)
         await pilot.press("home", "right", "right")  # epoch 3: a winner among unequal bars
         await drawn(pilot)
         curve = panel_text(app.query_one(LossCurve))

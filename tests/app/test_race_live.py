@@ -13,28 +13,29 @@ from walker_tui.ui.app import make_app
 async def test_s_mid_run_keeps_the_walk_and_racers_catch_up():
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("s")  # paused at epoch 0: the race is on at once
-        await until(pilot, lambda: "stepper 0.3" in app.histories)
+        await until(pilot, lambda: "stepper 0.3" in app.view.histories)
         await pilot.press("s")
-        await until(pilot, lambda: list(app.histories) == ["walker"])
+        await until(pilot, lambda: list(app.view.histories) == ["walker"])
         for _ in range(6):
             await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 6)
-        walk = [app.histories["walker"].at(e).loss for e in range(1, 7)]
+        await until(pilot, lambda: app.view.latest_epoch == 6)
+        walk = [app.view.histories["walker"].at(e).loss for e in range(1, 7)]
         for _ in range(3):
             await pilot.press("left")
-        await until(pilot, lambda: app.shown_epoch == 3)
+        await until(pilot, lambda: app.view.shown_epoch == 3)
         await pilot.press("s")  # at epoch 3 of 6: the stepper catches up to 6
-        stepper = lambda: app.histories.get("stepper 0.3")  # noqa: E731
+        stepper = lambda: app.view.histories.get("stepper 0.3")  # noqa: E731
         await until(pilot, lambda: stepper() and stepper().latest and stepper().latest.epoch == 6)
-        assert app.latest_epoch == 6 and app.shown_epoch == 3  # the view stayed where it was
-        assert [app.histories["walker"].at(e).loss for e in range(1, 7)] == walk
-        assert app.state == "paused"
+        # the view stayed where it was
+        assert app.view.latest_epoch == 6 and app.view.shown_epoch == 3
+        assert [app.view.histories["walker"].at(e).loss for e in range(1, 7)] == walk
+        assert app.view.state == "paused"
         await pilot.press("s")  # dropped: the walk stays
-        await until(pilot, lambda: list(app.histories) == ["walker"])
-        assert app.latest_epoch == 6
-        assert [app.histories["walker"].at(e).loss for e in range(1, 7)] == walk
+        await until(pilot, lambda: list(app.view.histories) == ["walker"])
+        assert app.view.latest_epoch == 6
+        assert [app.view.histories["walker"].at(e).loss for e in range(1, 7)] == walk
 
 
 async def test_q_quits_at_once_while_a_large_surface_computes():
@@ -42,8 +43,8 @@ async def test_q_quits_at_once_while_a_large_surface_computes():
     cfg = Config(device="cpu", problem="mlp", n=100_000, lrs_spec="log:0.01:10:13", pace=0)
     app = make_app(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.surface is not None, timeout=60)
-        assert app.surface.note.startswith("coarse")  # the full grid is under way
+        await until(pilot, lambda: app.view.surface is not None, timeout=60)
+        assert app.view.surface.note.startswith("coarse")  # the full grid is under way
         t0 = time.monotonic()
         await pilot.press("q")
     assert app.return_code == 0

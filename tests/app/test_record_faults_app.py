@@ -34,13 +34,13 @@ async def test_a_disk_that_fills_stops_the_apps_recording_and_training_goes_on(
     fill_disk_after(monkeypatch, 20_000)  # (the app's recording for w: a CSV where tmp files go)
     app = make_app(Config(device="cpu", pace=0, epochs=5000, min_loss=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app._record_failure() is not None, timeout=60)
-        failure = app._record_failure()
+        await until(pilot, lambda: app.record.failure(app.gen) is not None, timeout=60)
+        failure = app.record.failure(app.gen)
         assert "no space left on device" in failure and "\n" not in failure
         assert "the recording stopped after epoch" in status_text(app)
         stopped = stopped_after(failure)
-        await until(pilot, lambda: app.latest_epoch > stopped + 200, timeout=60)  # trains on
-        assert app.state in ("running", "limit") and not app.error
+        await until(pilot, lambda: app.view.latest_epoch > stopped + 200, timeout=60)  # trains on
+        assert app.view.state in ("running", "limit") and not app.view.error
         await pilot.press("w")  # saves what the recording holds
         await pilot.pause(0.1)
         assert f"saved {stopped} epochs" in status_text(app)
@@ -52,8 +52,8 @@ async def test_w_when_the_apps_recording_could_not_start(tmp_path, monkeypatch):
     fill_disk_after(monkeypatch, 0)
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
-        assert app._record_failure() == "cannot record the run: no space left on device"
+        await until(pilot, lambda: app.view.done)
+        assert app.record.failure(app.gen) == "cannot record the run: no space left on device"
         await pilot.press("w")
         await pilot.pause(0.05)
         assert "could not save the run: cannot record the run" in status_text(app)
@@ -64,13 +64,13 @@ async def test_w_sees_its_recording_deleted_by_another_process(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
-        app.recorder.path.unlink()  # (a cleaner of /tmp)
+        await until(pilot, lambda: app.view.done)
+        app.record.writer.path.unlink()  # (a cleaner of /tmp)
         await pilot.press("w")
         await pilot.pause(0.05)
         text = status_text(app)
         assert "could not save the run: the recording stopped after epoch 11" in text, text
-        assert "deleted by another process" in app._record_failure()
+        assert "deleted by another process" in app.record.failure(app.gen)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -84,7 +84,7 @@ async def test_w_on_a_full_disk_says_so_and_leaves_no_half_file(tmp_path, monkey
 
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         monkeypatch.setattr(shutil, "copyfile", half_copy)
         await pilot.press("w")
         await pilot.pause(0.05)
@@ -98,7 +98,7 @@ async def test_w_and_p_on_a_real_full_disk(tmp_path, monkeypatch):
         monkeypatch.chdir(disk)
         app = make_app(Config(device="cpu", pace=0))
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: app.done)
+            await until(pilot, lambda: app.view.done)
             await pilot.press("w")
             await pilot.pause(0.05)
             assert "could not save the run: [Errno 28] No space left" in status_text(app)

@@ -19,14 +19,14 @@ async def test_a_recording_plays_to_where_the_run_ended(recorded):
     recording, cfg = load_replay(recorded)
     app = make_app(cfg, replay=recording)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
-        walker = app.histories["walker"].latest
+        await until(pilot, lambda: app.view.done)
+        walker = app.view.histories["walker"].latest
         assert walker.epoch == 11 and abs(walker.loss - 0.09415923) < 1e-6
-        assert app.state == "reached" and "walker 0.094 in 11 epochs" in status_text(app)
+        assert app.view.state == "reached" and "walker 0.094 in 11 epochs" in status_text(app)
         assert app.sub_title.startswith("replay")
         await pilot.press("home")
         await drawn(pilot)
-        assert app.shown_epoch == 1
+        assert app.view.shown_epoch == 1
         await pilot.press("r")
         await pilot.pause(0.05)
         assert "a replay shows what was recorded" in status_text(app)
@@ -43,8 +43,8 @@ async def test_a_recording_cut_by_a_kill_plays_and_says_it_ends(recorded, tmp_pa
     recording, cfg = load_replay(cut)
     app = make_app(cfg, replay=recording)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
-        assert app.latest_epoch == 6 and app.state == "ended"
+        await until(pilot, lambda: app.view.done)
+        assert app.view.latest_epoch == 6 and app.view.state == "ended"
         assert "the recording ends here" in status_text(app)
 
 

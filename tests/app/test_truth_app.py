@@ -26,13 +26,13 @@ def footer_text(app) -> str:
 async def test_the_adaptive_grid_shows_in_the_header_with_its_range():
     app = make_app(Config(device="cpu", problem="rosenbrock", grid="adaptive"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         assert "adaptive grid from 0.1:1:0.1" in app.sub_title
         for expected in (1, 2, 3):
             await pilot.press("n")
-            await until(pilot, lambda e=expected: app.latest_epoch == e)
+            await until(pilot, lambda e=expected: app.view.latest_epoch == e)
         await drawn(pilot)
-        rates = [r for r in app.histories["walker"].latest.rates if r > 0]
+        rates = [r for r in app.view.histories["walker"].latest.rates if r > 0]
         assert f", now {min(rates):.2g}"[:8] in app.sub_title or ", now " in app.sub_title
         assert "now 0.10-0.90" not in app.sub_title  # it moved off the starting grid
 
@@ -40,12 +40,12 @@ async def test_the_adaptive_grid_shows_in_the_header_with_its_range():
 async def test_a_walk_that_stays_says_so_in_the_candidates_title():
     app = make_app(Config(device="cpu", problem="rosenbrock", grid="adaptive"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         for expected in (1, 2):
             await pilot.press("n")
-            await until(pilot, lambda e=expected: app.latest_epoch == e)
+            await until(pilot, lambda e=expected: app.view.latest_epoch == e)
         await drawn(pilot)
-        rec = app.histories["walker"].latest
+        rec = app.view.histories["walker"].latest
         assert not rec.moved  # rosenbrock from its start: every rate of 0.1-0.9 overshoots
         assert "lr stay" in status_text(app)
         bars = panel_text(app.query_one(CandidateBars))
@@ -55,8 +55,8 @@ async def test_a_walk_that_stays_says_so_in_the_candidates_title():
 async def test_a_climbing_loss_is_warned_before_it_diverges():
     app = make_app(Config(device="cpu", lrs_spec="5,10,20", pace=8))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.rise_warned, timeout=30)
-        assert app.state == "running"  # warned while it still runs, not at the end
+        await until(pilot, lambda: app.view.rise_warned, timeout=30)
+        assert app.view.state == "running"  # warned while it still runs, not at the end
         text = status_text(app)
         assert "the loss rose every epoch from" in text and "lower --lrs" in text
 
@@ -64,30 +64,30 @@ async def test_a_climbing_loss_is_warned_before_it_diverges():
 async def test_left_and_page_up_travel_after_a_racer_outlasts_the_walker():
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         await pilot.press("s")
-        await until(pilot, lambda: "stepper 0.3" in app.histories and app.done)
-        assert app.latest_epoch == 30 and app.histories["walker"].latest.epoch == 11
+        await until(pilot, lambda: "stepper 0.3" in app.view.histories and app.view.done)
+        assert app.view.latest_epoch == 30 and app.view.histories["walker"].latest.epoch == 11
         await pilot.press("left")
         await drawn(pilot)
-        assert app.shown_epoch == 29
+        assert app.view.shown_epoch == 29
         assert app.query_one(LossCurve)._request[0][2] == 29  # the cursor too, not the walker's 11
         await pilot.press("pageup")
         await drawn(pilot)
-        assert app.shown_epoch == 19
+        assert app.view.shown_epoch == 19
         await pilot.press("pageup")
         await drawn(pilot)
-        assert app.shown_epoch == 9
+        assert app.view.shown_epoch == 9
         await pilot.press("end")
         await drawn(pilot)
-        assert app.shown_epoch == 30
+        assert app.view.shown_epoch == 30
 
 
 @pytest.mark.parametrize("key", ["left", "right", "home", "end", "pageup", "pagedown", "s"])
 async def test_every_key_says_something_at_epoch_0(key):
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await drawn(pilot)
         before = status_text(app)
         await pilot.press(key)
@@ -106,9 +106,9 @@ async def test_every_key_says_something_at_epoch_0(key):
 async def test_s_after_a_reseed_while_paused_says_so():
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await pilot.press("r")
-        await until(pilot, lambda: app.seed == 18 and app.histories)
+        await until(pilot, lambda: app.view.seed == 18 and app.view.histories)
         await pilot.press("s")
         await pilot.pause(0.1)
         assert "racers will start" in status_text(app) or "no racers" in status_text(app)
@@ -117,12 +117,12 @@ async def test_s_after_a_reseed_while_paused_says_so():
 async def test_the_loss_panel_draws_no_made_up_axis_at_epoch_0():
     app = make_app(Config(device="cpu"), start_paused=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         await drawn(pilot)
         text = panel_text(app.query_one(LossCurve))
         assert "no epoch yet" in text and "target" not in text
         await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == 1)
+        await until(pilot, lambda: app.view.latest_epoch == 1)
         await drawn(pilot)
         assert "start" in panel_text(app.query_one(CandidateBars))  # not blank at 80x24
 
@@ -132,7 +132,7 @@ async def test_w_and_p_work_on_the_help_screen(key, action, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         await pilot.press("question_mark")
         await pilot.pause(0.1)
         assert isinstance(app.screen, HelpScreen)
@@ -147,12 +147,12 @@ async def test_a_saved_files_note_does_not_outlive_its_run(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         await pilot.press("w")
         await pilot.pause(0.1)
         assert "saved 11 epochs" in status_text(app)
         await pilot.press("r")
-        await until(pilot, lambda: app.seed == 18 and app.histories)
+        await until(pilot, lambda: app.view.seed == 18 and app.view.histories)
         await drawn(pilot)
         assert "saved" not in status_text(app)
 
@@ -160,13 +160,13 @@ async def test_a_saved_files_note_does_not_outlive_its_run(tmp_path, monkeypatch
 async def test_an_edge_warning_belongs_to_its_epochs():
     app = make_app(Config(device="cpu", pace=0, lrs_spec="0.01,0.02,0.03"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.edge_warned and app.done)
+        await until(pilot, lambda: app.view.edge_warned and app.view.done)
         assert "the largest rate 0.03" in status_text(app)
-        assert app.note_epoch == 100  # the winner kept to the edge to the end: still true
-        app.note_epoch = 5  # as if the winner had left the edge after epoch 5
+        assert app.view.note_epoch == 100  # the winner kept to the edge to the end: still true
+        app.view.note_epoch = 5  # as if the winner had left the edge after epoch 5
         app.show_status(look_up=True)
         assert "the largest rate 0.03" not in status_text(app)  # epoch 100 is far from 5
-        app.view_epoch = 3
+        app.view.view_epoch = 3
         app.show_status(look_up=True)
         assert "the largest rate 0.03" in status_text(app)  # near it again
 
@@ -177,7 +177,7 @@ async def test_a_replay_names_only_keys_that_work_there(tmp_path):
     recording, cfg = load_replay(recorded)
     app = make_app(cfg, replay=recording)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         footer = footer_text(app)
         assert "reseed" not in footer and "race" not in footer and "quit" in footer
         await pilot.press("n")
@@ -188,7 +188,7 @@ async def test_a_replay_names_only_keys_that_work_there(tmp_path):
         await drawn(pilot)
         await pilot.press("n")  # back in a finished replay, n goes one epoch on
         await drawn(pilot)
-        assert app.shown_epoch == 2
+        assert app.view.shown_epoch == 2
         await pilot.press("question_mark")
         await pilot.pause(0.1)
         help_text = str(app.screen.query_one("#help-text").render())
@@ -197,11 +197,16 @@ async def test_a_replay_names_only_keys_that_work_there(tmp_path):
 
 
 async def test_the_smallest_terminal_keeps_the_curve_state_help_and_quit_in_a_race():
-    app = make_app(Config(device="cpu", pace=0, race=[("stepper", 0.3), ("momentum", 0.1),
-                                                        ("adam", 0.05), ("stepper", 0.7)]))
+    app = make_app(
+        Config(
+            device="cpu",
+            pace=0,
+            race=[("stepper", 0.3), ("momentum", 0.1), ("adam", 0.05), ("stepper", 0.7)],
+        )
+    )
     async with app.run_test(size=(60, 20)) as pilot:
         await pilot.press("s")
-        await until(pilot, lambda: len(app.histories) == 5 and app.done, timeout=40)
+        await until(pilot, lambda: len(app.view.histories) == 5 and app.view.done, timeout=40)
         await drawn(pilot)
         status = app.query_one("#status")
         assert status.styles.height.value <= 4
@@ -221,10 +226,10 @@ async def test_the_smallest_terminal_keeps_the_curve_state_help_and_quit_in_a_ra
 async def test_a_narrow_header_keeps_the_adaptive_grids_range():
     app = make_app(Config(device="cpu", problem="rosenbrock", grid="adaptive"), start_paused=True)
     async with app.run_test(size=(60, 20)) as pilot:
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         for expected in (1, 2, 3):
             await pilot.press("n")
-            await until(pilot, lambda e=expected: app.latest_epoch == e)
+            await until(pilot, lambda e=expected: app.view.latest_epoch == e)
         await drawn(pilot)
         assert "adaptive grid 0." in app.sub_title and len(app.sub_title) <= 40
 

@@ -96,7 +96,7 @@ async def test_watch_follows_a_script_in_another_process(tmp_path):
             text=True,
         )
         try:
-            await until(pilot, lambda: app.latest_epoch == 5, timeout=120)
+            await until(pilot, lambda: app.view.latest_epoch == 5, timeout=120)
             shown = time.time()
             flushed = float((tmp_path / "flushed").read_text())
             assert shown - flushed < 2.0, f"{shown - flushed:.2f} s from the flush to the screen"
@@ -106,7 +106,7 @@ async def test_watch_follows_a_script_in_another_process(tmp_path):
             assert "by step" in loss_panel(app)  # a WalkerSGD recording's rows are steps
             go.touch()
             await until(pilot, lambda: app.picked.ended, timeout=60)
-            assert app.latest_epoch == 10
+            assert app.view.latest_epoch == 10
             text = status_text(app)
             assert "ended: closed by the script at step 10" in text and "accuracy 100.0%" in text
             assert proc.wait(timeout=60) == 0, proc.stderr.read()
@@ -184,7 +184,7 @@ async def test_back_counts_what_came_in_and_end_follows(tmp_path):
     out.flush()
     app = WatchApp([path])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.latest_epoch == 6)
+        await until(pilot, lambda: app.view.latest_epoch == 6)
         await pilot.press("left")
         await until(
             pilot, lambda: "back at step 5: 0 new steps since, end follows" in status_text(app)
@@ -192,12 +192,12 @@ async def test_back_counts_what_came_in_and_end_follows(tmp_path):
         for row in rec.rows[6:9]:
             out.add(row)
         out.flush()
-        await until(pilot, lambda: app.latest_epoch == 9)
+        await until(pilot, lambda: app.view.latest_epoch == 9)
         assert "back at step 5: 3 new steps since, end follows" in status_text(app)
-        assert app.shown_epoch == 5  # it stays where the user went
+        assert app.view.shown_epoch == 5  # it stays where the user went
         await pilot.press("end")
         await until(pilot, lambda: status_text(app).startswith("following"))
-        assert app.shown_epoch == 9
+        assert app.view.shown_epoch == 9
         await pilot.press("space")  # stop following here
         await until(pilot, lambda: "back at step 9" in status_text(app))
         await pilot.press("space")
@@ -206,7 +206,7 @@ async def test_back_counts_what_came_in_and_end_follows(tmp_path):
             out.add(row)
         out.close()
         await until(pilot, lambda: app.picked.ended)
-        assert app.shown_epoch == 12 and "closed by the script at step 12" in status_text(app)
+        assert app.view.shown_epoch == 12 and "closed by the script at step 12" in status_text(app)
 
 
 async def test_a_file_deleted_or_truncated_while_watched(tmp_path):
@@ -216,14 +216,14 @@ async def test_a_file_deleted_or_truncated_while_watched(tmp_path):
         await until(pilot, lambda: app.picked.ended)
         os.unlink(path)
         await until(pilot, lambda: "gone.csv was deleted: what was read stays" in status_text(app))
-        assert app.is_running and app.latest_epoch == 8 and "⣿" not in "" and loss_panel(app)
+        assert app.is_running and app.view.latest_epoch == 8 and "⣿" not in "" and loss_panel(app)
         script_recording(path, steps=3)  # a new run writes the path again
-        await until(pilot, lambda: app.latest_epoch == 3 and app.picked.ended)
+        await until(pilot, lambda: app.view.latest_epoch == 3 and app.picked.ended)
         assert "there again: reading the new file" in status_text(app)
         with open(path, "r+b") as fh:
             fh.truncate(100)  # (a writer that opened the same file again)
         await until(pilot, lambda: "truncated: reading it anew" in status_text(app))
-        assert app.is_running and app.latest_epoch == 0
+        assert app.is_running and app.view.latest_epoch == 0
 
 
 async def test_a_file_that_stays_quiet_says_so(tmp_path, monkeypatch):
@@ -333,7 +333,7 @@ async def test_replay_says_how_a_recording_ended_and_shows_its_metrics(tmp_path)
     recording, cfg = load_replay(script_recording(tmp_path / "r.csv", steps=8, log_every=4))
     app = make_app(cfg, replay=recording)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         text = status_text(app)
         assert "the recording ends here: closed by the script at step 8" in text
         assert "step 8" in text and "accuracy 100.0%" in text and "grad_norm 8" in text
@@ -344,7 +344,7 @@ async def test_w_saves_with_how_the_run_ended(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.done)
+        await until(pilot, lambda: app.view.done)
         await pilot.press("w")
         await until(pilot, lambda: "saved" in status_text(app))
     saved = next(tmp_path.glob("walker-tui-*.csv"))

@@ -19,13 +19,13 @@ def paused_app():
 def stepped(epochs: int, race: bool = False):
     async def run_before(pilot) -> None:
         app = pilot.app
-        await until(pilot, lambda: app.histories)
+        await until(pilot, lambda: app.view.histories)
         if race:
             await pilot.press("s")
-            await until(pilot, lambda: "stepper 0.3" in app.histories)
+            await until(pilot, lambda: "stepper 0.3" in app.view.histories)
         for _ in range(epochs):
             await pilot.press("n")
-        await until(pilot, lambda: app.latest_epoch == epochs)
+        await until(pilot, lambda: app.view.latest_epoch == epochs)
         await settle(pilot, app)
 
     return run_before

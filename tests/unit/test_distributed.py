@@ -84,12 +84,27 @@ CASES = {
     "digits": (["--problem", "digits", "--epochs", "2"], (2,)),
     # issue 21: near logistic regression's optimum the candidates differ by less than the loss
     # sum's rounding; as ties (the median rule) one process and N ranks pick the same rates
-    "ties": (["--problem", "logistic", "--n", "20000", "--epochs", "60", "--min-loss", "0"],
-             (1, 2, 3)),  # fmt: skip
+    "ties": (
+        ["--problem", "logistic", "--n", "20000", "--epochs", "60", "--min-loss", "0"],
+        (1, 2, 3),
+    ),  # fmt: skip
     # the walker along adam and momentum: their state fed with the all-reduced gradient
     "adam": (["--problem", "mlp", "--direction", "adam", "--epochs", "40"], (3,)),
-    "momentum": (["--problem", f"{USER}:good", "--direction", "momentum", "--epochs", "4",
-                  "--batch-size", "16", "--grid", "adaptive"], (2,)),  # fmt: skip
+    "momentum": (
+        [
+            "--problem",
+            f"{USER}:good",
+            "--direction",
+            "momentum",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "16",
+            "--grid",
+            "adaptive",
+        ],
+        (2,),
+    ),  # fmt: skip
 }
 
 

@@ -31,6 +31,7 @@ from walker_tui.config import BENCH_LRS, Config
 if TYPE_CHECKING:  # (numpy-only, but kept off --help's import path)
     from walker_tui.recording.reader import Recording
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``walker-tui`` console script."""
     from walker_tui.cli.signals import Stopped, ending, ending_on_signals, say
@@ -188,7 +189,7 @@ def _run_app(
         app.run()
     code = app.return_code or 0
     if ended and finish is None:  # (said once the terminal is restored)
-        say(f"{word(ended[0])} at epoch {app.latest_epoch}.")
+        say(f"{word(ended[0])} at epoch {app.view.latest_epoch}.")
     elif ended:
         from walker_tui.parallel.sharded import others_failures
 

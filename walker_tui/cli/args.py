@@ -343,5 +343,3 @@ def _join_negative_values(argv: list[str]) -> list[str]:
             out.append(argv[i])
             i += 1
     return out
-
-

@@ -227,8 +227,6 @@ def check_device(parser: Parser, spec: str) -> object:
         parser.error(f"argument --device: {e}")
 
 
-
-
 def validate(
     parser: Parser,
     args: argparse.Namespace,

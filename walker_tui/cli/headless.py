@@ -282,7 +282,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     cfg, problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
     # n only where the problem has data; the start in full where it is two weights
-    size = f", n={getattr(problem, 'n', cfg.n)}" if entry(cfg.problem).has_data else ""
+    size = f", n={problem.n}" if entry(cfg.problem).has_data else ""
     start = f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f})" if len(w0) == 2 else f"{len(w0)} weights"
     where = device_name(device) + distributed.ranks_note()
     out.write(

@@ -33,6 +33,8 @@ def enabled() -> bool:
     """The status line shows the device's figures (unless WALKER_TUI_DEVICE_FIGURES=0: a fixed
     picture, as the snapshot tests take, has no live memory figure in it)."""
     return os.environ.get(SWITCH, "1") != "0"
+
+
 GIB, MIB = 2.0**30, 2.0**20
 NVML_HINT = 'GPU figures: pip install -e ".[gpu]" (nvidia-ml-py)'
 

@@ -88,8 +88,8 @@ def pick_winner(
 
 def rounding_slack(losses: torch.Tensor, relative: float) -> torch.Tensor | None:
     """The rounding-error bound of the lowest finite loss of ``losses``, ``relative`` times its
-    size (a problem's :attr:`~walker_tui.core.problems.base.Problem.rank_error`), as a 0-d tensor on the
-    device (no host sync); None where the problem's ranking is exact (``relative`` 0)."""
+    size (a problem's ``Problem.rank_error``, walker_tui.core.problems.base), as a 0-d tensor on
+    the device (no host sync); None where the problem's ranking is exact (``relative`` 0)."""
     if relative <= 0:
         return None
     finite = torch.where(torch.isfinite(losses), losses.abs(), torch.inf)

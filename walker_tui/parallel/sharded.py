@@ -32,8 +32,6 @@ from walker_tui.core.ranking import wide_dtype
 TIMEOUT = float(os.environ.get("WALKER_TUI_TIMEOUT", "120"))
 
 
-
-
 def launched() -> bool:
     """Started by torchrun (or anything that sets its environment): RANK and WORLD_SIZE."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
@@ -188,16 +186,16 @@ class Sharded(Problem):
         self.name, self.device, self.seed = full.name, torch.device(device), full.seed
         self.n = int(full.n)
         self.batched = full.batched
-        self.batch_size = getattr(full, "batch_size", None)
+        self.batch_size = full.batch_size
         self.global_line = full.global_line
         self.surface_width = full.surface_width
-        self.notice = getattr(self.local, "notice", None)
-        self.label = getattr(full, "label", full.name)
+        self.notice = self.local.notice
+        self.label = full.label or full.name
         w0 = self.local.w0.detach().clone().float()
         dist.broadcast(w0, src=0)  # every rank starts from rank 0's weights
         self.w0 = self.local.w0 = w0
         self._share = self._whole = self.local.n / self.n
-        held = getattr(full, "held", None)
+        held = full.held
         self._held_share = len(self.local.held[0]) / len(held[0]) if held is not None else 0.0
         self._offset = span(self.n, r, n_ranks)[0]
         self._on_batch = False  # the same on every rank (a rank may hold none of a batch)

@@ -1,1 +1,2 @@
-"""One seed's run without the UI: session, driver, what the screen shows (RunView), history, replay, watch."""
+"""One seed's run without the UI: the session, the driver, what the screen shows (RunView and
+its frames), the history, replay and watch."""

@@ -47,9 +47,7 @@ def memory_message(cfg: Config, error: BaseException) -> str:
     )
 
 
-def build_problem(
-    cfg: Config, seed: int, device: torch.device, keep_full: bool = False
-) -> Problem:
+def build_problem(cfg: Config, seed: int, device: torch.device, keep_full: bool = False) -> Problem:
     """The problem a config asks for, with this seed, on this device (under torchrun this
     rank's shard; ``keep_full``: with the whole problem kept on the CPU, for the surface)."""
     parallel = distributed.active()  # under torchrun: the whole problem on the CPU, then a shard

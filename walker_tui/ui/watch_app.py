@@ -25,7 +25,8 @@ from walker_tui.core.surface import SurfaceData, fit_window, grow
 from walker_tui.numbers import format_loss, format_metric
 from walker_tui.run.series import WEIGHTS
 from walker_tui.run.watch import POLL, Feed, Follower, Run, run_names
-from walker_tui.ui.app import MIN_SIZE, STATUS_LINES_MIN, WalkerApp
+from walker_tui.ui.app import WalkerApp
+from walker_tui.ui.base import MIN_SIZE, STATUS_LINES_MIN
 from walker_tui.ui.help import WatchHelp
 from walker_tui.ui.widgets import series_color, series_marker
 from walker_tui.ui.widgets.candidates import CandidateBars
@@ -110,7 +111,7 @@ class WatchApp(WalkerApp):
 
     def _start(self) -> None:
         self.gen += 1
-        self._reset_view()
+        self.view.reset()
         self.follower = Follower(self.paths, self._post_feed, self.poll).start()
         self.set_interval(1.0, self._tick)  # the runs' ages ("no new step for 45 s")
 
@@ -144,7 +145,7 @@ class WatchApp(WalkerApp):
             self.say(feed.restart, style="bold red", seconds=30, sticky=True)
         if run.problem is not None and problem_before is None:
             self.say(run.problem, style="bold red", seconds=30, sticky=True)
-        self.histories = {r.name: r.history for r in self.runs if r.history is not None}
+        self.view.histories = {r.name: r.history for r in self.runs if r.history is not None}
         now = time.monotonic()
         self._undrawn = self._undrawn or bool(new) or feed.restart is not None
         if feed.more and now - self._bulk_shown < BULK_FRAMES:
@@ -179,7 +180,7 @@ class WatchApp(WalkerApp):
 
     @property
     def state(self) -> str:
-        return "following" if self.view_epoch is None else "back"
+        return "following" if self.view.view_epoch is None else "back"
 
     @property
     def picked(self) -> Run:
@@ -187,13 +188,9 @@ class WatchApp(WalkerApp):
         return self.runs[self.selected]
 
     @property
-    def unit(self) -> str:  # type: ignore[override]
+    def unit(self) -> str:
         units = {r.unit for r in self.runs if r.head is not None}
         return units.pop() if len(units) == 1 else "epoch/step" if units else "epoch"
-
-    @unit.setter
-    def unit(self, value: str) -> None:  # (WalkerApp sets it; watch reads its runs')
-        pass
 
     def _record(self, run: Run, epoch: int):  # noqa: ANN202
         """The record ``run`` holds nearest at or before ``epoch`` (its last past its end)."""
@@ -211,43 +208,43 @@ class WatchApp(WalkerApp):
     # --- keys ---
 
     def _travel(self, to: float, direction: int) -> None:
-        before = self.view_epoch
+        before = self.view.view_epoch
         super()._travel(to, direction)
         self._left(before)
 
     def _left(self, before: int | None) -> None:
         """The view left the newest epoch (count what comes in from now) or came back."""
-        if self.view_epoch is None:
+        if self.view.view_epoch is None:
             self._back_base = None
         elif before is None:
             self._back_base = self._rows()
         self.show_status()
 
     def action_toggle_pause(self) -> None:
-        if self.view_epoch is not None:  # follow again
-            self._unsay()
-            self.view_epoch = None
+        if self.view.view_epoch is not None:  # follow again
+            self.view.unsay()
+            self.view.view_epoch = None
             self._left(0)
             self.dirty = True
             self._next_frame = 0.0
             return
-        if not self.histories:
+        if not self.view.histories:
             self.say("no epoch read yet: nothing to stop at")
             return
-        self._unsay()
-        self.view_epoch = self.latest_epoch  # stop here; new epochs are counted
+        self.view.unsay()
+        self.view.view_epoch = self.view.latest_epoch  # stop here; new epochs are counted
         self._left(None)
         self.dirty = True
         self._next_frame = 0.0
 
     def action_newest(self) -> None:
-        if self.view_epoch is None and self.histories:
+        if self.view.view_epoch is None and self.view.histories:
             self.say(f"following the newest {self.unit} already: left, page up or space go back")
             return
         super().action_newest()
 
     def action_step(self) -> None:
-        if self.view_epoch is None:
+        if self.view.view_epoch is None:
             self.say("following the newest: n steps forth once back (left, page up, home)")
             return
         self.action_forth()
@@ -265,7 +262,7 @@ class WatchApp(WalkerApp):
         if len(self.runs) == 1:
             self.say("one file watched: its candidates and path are shown (c picks another)")
             return
-        self._unsay()
+        self.view.unsay()
         self.selected = index
         self.say(f"candidates and path of {self.picked.name} ({index + 1} of {len(self.runs)})")
         self.dirty = True
@@ -282,7 +279,7 @@ class WatchApp(WalkerApp):
         if not names:
             self.say("no metrics logged: a script adds them with WalkerSGD's opt.log(name=value)")
             return
-        self._unsay()
+        self.view.unsay()
         cycle = [None, *names]
         at = cycle.index(self.metric) if self.metric in cycle else 0
         self.metric = cycle[(at + 1) % len(cycle)]
@@ -291,7 +288,7 @@ class WatchApp(WalkerApp):
         self.show_status()
 
     def action_smoothing(self) -> None:
-        self._unsay()
+        self.view.unsay()
         at = SMOOTHING.index(self.smooth)
         self.smooth = SMOOTHING[(at + 1) % len(SMOOTHING)]
         self.dirty = True
@@ -320,7 +317,7 @@ class WatchApp(WalkerApp):
     # --- drawing ---
 
     def redraw(self) -> None:
-        epoch = self.shown_epoch
+        epoch = self.view.shown_epoch
         run = self.picked
         with self.batch_update():
             series, faint, styles = {}, {}, {}
@@ -337,9 +334,9 @@ class WatchApp(WalkerApp):
             self.query_one(LossCurve).show(
                 series,
                 target,
-                epoch if self.view_epoch is not None else None,
+                epoch if self.view.view_epoch is not None else None,
                 "epoch",
-                self.log_x,
+                self.view.log_x,
                 unit=self.unit,
                 label="loss" if self.metric is None else self.metric,
                 log_y=self.metric is None,
@@ -361,7 +358,7 @@ class WatchApp(WalkerApp):
                     stayed=not rec.moved,
                 )  # fmt: skip
             self._draw_path(run, rec, epoch)
-            self._status_due = (rec, (epoch, self.latest_epoch))
+            self._status_due = (rec, (epoch, self.view.latest_epoch))
 
     @staticmethod
     def _style(i: int) -> tuple[str, object]:
@@ -394,7 +391,7 @@ class WatchApp(WalkerApp):
             w = np.asarray(w, dtype=float)
             return proj @ (w - (origin if w.ndim == 1 else origin[:, None]))
 
-        xs, ys = history.path.columns(upto=None if self.view_epoch is None else epoch)
+        xs, ys = history.path.columns(upto=None if self.view.view_epoch is None else epoch)
         if run.options.get("source") == "WalkerSGD":
             start = (0.0, 0.0)  # (the plane's origin is the weights at the first step)
         elif history.early:
@@ -430,14 +427,14 @@ class WatchApp(WalkerApp):
         status = self.query(WatchStatus)
         if not status:
             return
-        epoch, latest = at if at is not None else (self.shown_epoch, self.latest_epoch)
+        epoch, latest = at if at is not None else (self.view.shown_epoch, self.view.latest_epoch)
         run = self.picked
         if rec is None or look_up:
             rec = self._record(run, epoch)
         unit = run.unit
         now = time.time()
         first: list[tuple[str, str]] = []
-        if self.view_epoch is None:
+        if self.view.view_epoch is None:
             first.append(("following", WATCH_STYLES["following"]))
         else:
             new = self._rows() - (self._back_base or 0)
@@ -481,7 +478,7 @@ class WatchApp(WalkerApp):
             first,
             runs,
             facts,
-            note=self.note if self._note_shows(epoch) else None,
+            note=self.view.note if self.view.note_shows(epoch) else None,
             max_lines=max(STATUS_LINES_MIN, self.size.height - 16),
         )
 

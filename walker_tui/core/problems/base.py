@@ -96,6 +96,9 @@ class Problem:
     surface_width = 1  # floats an evaluation holds per data point (sizes the surface's chunks)
     batched = False  # True: epochs are passes over the data in mini-batches (batched.Batched)
     notice: str | None = None  # a one-line notice for the user (a model scored one at a time)
+    label: str = ""  # how errors name it (a model's spec); empty: its name
+    batch_size: int | None = None  # a model's mini-batch (None: all the data)
+    held: tuple[torch.Tensor, torch.Tensor] | None = None  # a model's held-out (inputs, targets)
 
     def losses(self, W: torch.Tensor) -> torch.Tensor:
         """Losses of the k columns of ``W`` (d x k), as a k-vector, without building a graph."""
@@ -264,4 +267,3 @@ def fresh_w0(seed: int) -> list[float]:
     """The notebook's benchmark start: ``manual_seed(seed); rand(2) * 1000 - 500``."""
     gen = torch.Generator().manual_seed(seed)
     return (torch.rand(2, generator=gen) * 1000 - 500).tolist()
-

@@ -152,26 +152,39 @@ class CandidateBars(PaintedPlot):
         axis = "losses on a log axis" if log else "losses on a linear axis"
         if epoch == 1 and self.unit == "epoch" and np.isfinite(losses).any():
             shown = format_loss(start, target)
-            forms = [f"epoch 1: every candidate is the start ({shown})",
-                     f"epoch 1: all the start ({shown})", f"ep 1: start {shown}", "start"]
+            forms = [
+                f"epoch 1: every candidate is the start ({shown})",
+                f"epoch 1: all the start ({shown})",
+                f"ep 1: start {shown}",
+                "start",
+            ]
         elif winner >= 0:
             loss, lr = format_loss(losses[winner], target), names[winner]
             extra = [f" ({bad} not finite)", f" ({bad} inf)"] if bad else ["", ""]
             if stayed:
-                forms = [f"epoch {epoch} {what}, {axis}: stayed put, best lr {lr} → {loss}",
-                         f"epoch {epoch} {what}: stayed put, best lr {lr} → {loss}",
-                         f"epoch {epoch}: stayed put, best lr {lr} → {loss}",
-                         f"ep {epoch}: stay, best {lr} → {loss}", f"stay, best {lr} → {loss}",
-                         "stayed put"]
+                forms = [
+                    f"epoch {epoch} {what}, {axis}: stayed put, best lr {lr} → {loss}",
+                    f"epoch {epoch} {what}: stayed put, best lr {lr} → {loss}",
+                    f"epoch {epoch}: stayed put, best lr {lr} → {loss}",
+                    f"ep {epoch}: stay, best {lr} → {loss}",
+                    f"stay, best {lr} → {loss}",
+                    "stayed put",
+                ]
             else:
-                forms = [f"epoch {epoch} {what}, {axis}: {WINNER_GLYPH} lr {lr} → {loss}",
-                         f"epoch {epoch} {what}: {WINNER_GLYPH} lr {lr} → {loss}",
-                         f"ep {epoch}: {WINNER_GLYPH} {lr} → {loss}",
-                         f"{WINNER_GLYPH} {lr} → {loss}", f"{WINNER_GLYPH} {lr}"]
+                forms = [
+                    f"epoch {epoch} {what}, {axis}: {WINNER_GLYPH} lr {lr} → {loss}",
+                    f"epoch {epoch} {what}: {WINNER_GLYPH} lr {lr} → {loss}",
+                    f"ep {epoch}: {WINNER_GLYPH} {lr} → {loss}",
+                    f"{WINNER_GLYPH} {lr} → {loss}",
+                    f"{WINNER_GLYPH} {lr}",
+                ]
             forms = [forms[0] + extra[0]] + [f + extra[1] for f in forms[1:-1]] + forms[1:]
         else:
-            forms = [f"epoch {epoch} candidates: none finite", f"ep {epoch}: none finite",
-                     "none finite"]
+            forms = [
+                f"epoch {epoch} candidates: none finite",
+                f"ep {epoch}: none finite",
+                "none finite",
+            ]
         if self.unit != "epoch":
             forms = [re.sub(r"\b(epoch|ep)\b", self.unit, form) for form in forms]
         for form in forms:

@@ -117,7 +117,10 @@ class PaintedPlot(PlotextPlot):
     grouped = False  # the parent commits frames (Landed); alone, a panel commits its own
 
     def __init__(
-        self, *, id: str | None = None, painter: Painter | None = None  # noqa: A002
+        self,
+        *,
+        id: str | None = None,
+        painter: Painter | None = None,  # noqa: A002
     ) -> None:
         super().__init__(id=id)
         self.painter = painter  # the parent's painter thread; None: one shared by any app

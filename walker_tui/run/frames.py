@@ -1,0 +1,186 @@
+"""What each panel draws for the epoch shown, as typed plain data taken from a RunView: the
+loss curve's series, the candidates' bars, the surface's paths and marks, and the status line's
+fields. The app hands these to its widgets; nothing here knows Textual."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from walker_tui.catalog import entry, walker_name
+from walker_tui.core.grid import format_rate
+from walker_tui.recording.ends import describe_end
+from walker_tui.run.view import X_AXES, RunView
+
+if TYPE_CHECKING:
+    from walker_tui.core.trainers.loop import HostEpoch
+
+XY = tuple[Any, Any]
+WALKER_STYLE = ("walker", 0)  # the walker's glyph and colour (series_marker/series_color args)
+
+
+@dataclass
+class CurveFrame:
+    series: dict[str, XY]  # by the legend's name (the walker along adam is walker:adam)
+    target: float
+    marker: float | None  # the epoch shown, in the x axis's unit, when it is not the newest
+    x_axis: str
+    log_x: bool
+    unit: str
+    walker_as: str | None  # the walker's legend name when it is not "walker"
+
+
+@dataclass
+class BarsFrame:
+    rates: list[float]
+    losses: Any  # one per rate, or None before the first epoch
+    winner: int  # -1: no winner (the start, or nothing yet)
+    epoch: int
+    target: float | None
+    stayed: bool = False
+
+
+@dataclass
+class SurfaceFrame:
+    paths: dict[str, XY]
+    walk: XY | None  # this epoch's candidates in the plane
+    win: tuple[float, float] | None  # where the walk went
+    sliced: bool  # a plane's slice through many weights
+    path_losses: tuple[float, float] | None
+
+
+@dataclass
+class Panels:
+    """One frame: the epoch shown, the walker's record of it, and each panel's data."""
+
+    epoch: int
+    latest: int
+    rec: HostEpoch | None
+    curve: CurveFrame
+    bars: BarsFrame
+    surface: SurfaceFrame
+
+
+def panels(view: RunView) -> Panels:
+    epoch = view.shown_epoch
+    rec = view.walker_at(epoch)
+    series, paths = {}, {}
+    column = X_AXES[view.x_axis]
+    for name, hist in view.histories.items():
+        cols = hist.curve.columns()
+        if cols:
+            series[name] = (cols[column], cols[1])
+        xs, ys = hist.path.columns(upto=None if view.view_epoch is None else epoch)
+        if len(xs):
+            paths[name] = (xs, ys)
+    marker = None
+    if view.view_epoch is not None:
+        # the epoch shown, of the trainer that reached it (a racer past the walker's end)
+        there = [h.at(epoch) for h in view.histories.values()]
+        shown = next((r for r in there if r is not None), rec)
+        if shown is not None:
+            marker = {"epoch": epoch, "evaluations": shown.evals,
+                      "seconds": shown.seconds}[view.x_axis]  # fmt: skip
+    named, walker_as = _named(view, series)
+    curve = CurveFrame(named, view.target, marker, view.x_axis, view.log_x, view.unit, walker_as)
+    walk = win = None
+    if rec is not None and rec.epoch == 1 and view.unit == "epoch":
+        # epoch 1 is the start: every candidate is w0 with the same loss, no winner yet
+        bars = BarsFrame(list(rec.rates), rec.losses, -1, rec.epoch, view.target)
+    elif rec is not None:
+        bars = BarsFrame(
+            list(rec.rates), rec.losses, rec.winner, rec.epoch, view.target, not rec.moved
+        )
+        walk_xy = view.to_plane(rec.weights)
+        walk = (walk_xy[0], walk_xy[1])
+        at = view.to_plane(rec.position)  # (an adaptive walk may have stayed put)
+        win = (float(at[0]), float(at[1]))
+    else:
+        bars = BarsFrame(view.rates, None, -1, 0, None)
+    surface = SurfaceFrame(paths, walk, win, view.sliced, path_losses(series.get("walker")))
+    return Panels(epoch, view.latest_epoch, rec, curve, bars, surface)
+
+
+def _named(view: RunView, series: dict) -> tuple[dict, str | None]:
+    """The curves as the legend names them (the walker along adam is ``walker:adam``, drawn in
+    the walker's own glyph and colour)."""
+    me = walker_name(view.cfg.direction)
+    if me == "walker" or "walker" not in series or me in series:
+        return series, None
+    return {(me if name == "walker" else name): xy for name, xy in series.items()}, me
+
+
+def path_losses(series: tuple | None) -> tuple[float, float] | None:
+    """The range of losses the walker's path has walked through (the surface puts most of its
+    levels there)."""
+    if series is None:
+        return None
+    ys = np.asarray(series[1], dtype=float)
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    return (float(ys.min()), float(ys.max())) if len(ys) else None
+
+
+def status_fields(view: RunView, rec: HostEpoch | None, epoch: int, latest: int) -> dict:
+    """The status line's fields for ``epoch`` (``rec``: the walker's record of it)."""
+    cfg = view.cfg
+    state = view.state
+    if rec is not None and rec.epoch == 1 and view.unit == "epoch":
+        step = "start"
+    else:
+        step = "stay" if rec is not None and not rec.moved else None
+    return dict(
+        problem=cfg.problem,
+        device=view.device,
+        seed=view.seed,
+        epoch=epoch,
+        latest=latest,
+        rate=rec.lr if rec is not None and not rec.diverged else None,
+        step=step,
+        rates=list(rec.rates) if rec is not None else view.rates,
+        loss=rec.loss if rec is not None else None,
+        target=view.target,
+        state=state,
+        eps=view.eps if state == "running" else None,
+        pace=view.pace_text,
+        summary=view.summary,
+        short=view.summary_short,
+        note=view.note if view.note_shows(epoch) else None,
+        data=Path(cfg.data).name if cfg.data else None,
+        rec_epoch=rec.epoch if rec is not None else None,
+        metrics=rec.metrics if rec is not None else None,
+        batch=cfg.batch_size if entry(cfg.problem).model else None,
+        unit=view.unit,
+        state_text=ended_text(view) if state == "ended" else None,
+        direction=cfg.direction,
+    )
+
+
+def subtitle(view: RunView, width: int, rates: list[float] | None) -> str:
+    """The header: the problem, the grid, and an adaptive grid's range at the epoch shown."""
+    cfg = view.cfg
+    data = f" · {Path(cfg.data).name}" if cfg.data else ""
+    grid = f"{len(cfg.lrs)} rates · {cfg.lrs_spec}"
+    now = sorted(r for r in (rates or []) if r > 0)
+    if cfg.grid == "adaptive":
+        grid = f"{len(cfg.lrs)} rates · adaptive grid from {cfg.lrs_spec}"
+        if now:
+            grid += f", now {format_rate(now[0], now)}-{format_rate(now[-1], now)}"
+    # along another direction than the gradient: the walker's name says which
+    along = "" if cfg.direction == "sgd" else f" · {walker_name(cfg.direction)}"
+    title = f"{cfg.problem}{data}{along} · {grid}"
+    if cfg.grid == "adaptive" and len(title) > width - 30:
+        # narrow: the grid's range now matters more than where it started
+        span = f" {format_rate(now[0], now)}-{format_rate(now[-1], now)}" if now else ""
+        title = f"{cfg.problem}{along} · adaptive grid{span}"
+    return f"replay · {title}" if view.replay is not None else title
+
+
+def ended_text(view: RunView) -> str | None:
+    """A replay that ran to the end of its file: how the recording ended (its end
+    record), or that it has none."""
+    if view.replay is None:
+        return None
+    return f"the recording ends here: {describe_end(view.replay.end, view.unit)}"

@@ -1,0 +1,109 @@
+"""What ``w`` saves: the walker's epochs streamed to a temporary CSV recording as they arrive
+(bounded memory, whatever the run's length), copied out under a free name with an end record.
+No Textual: the app hands it frames and says the line it returns."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from walker_tui.numbers import epochs
+from walker_tui.recording.ends import end_record
+from walker_tui.recording.writer import RecordWriter, append_end, describe_os_error
+from walker_tui.run.view import Note
+
+
+def free_name(stem: str, suffix: str, folder: Path | None = None) -> Path:
+    """``stem.suffix`` in ``folder`` (the working folder), or ``stem-2.suffix``... if that
+    exists: a save never overwrites a file."""
+    folder = Path.cwd() if folder is None else folder
+    for i in range(1, 10_000):
+        path = folder / (f"{stem}{suffix}" if i == 1 else f"{stem}-{i}{suffix}")
+        if not path.exists():
+            return path
+    raise FileExistsError(f"no free name for {stem}{suffix} in {folder}")
+
+
+class RunRecord:
+    """The walker's recording of each run (``gen``), and why it stopped, said once a run."""
+
+    def __init__(self) -> None:
+        self.dir: str | None = None
+        self.writer: RecordWriter | None = None  # this run's
+        self.failed: tuple[int, str] | None = None  # (run, why)
+
+    def new_run(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.writer = None
+
+    def failure(self, gen: int) -> str | None:
+        """Why run ``gen``'s recording stopped (a full disk, a deleted file), if it did."""
+        return self.failed[1] if self.failed is not None and self.failed[0] == gen else None
+
+    def add(self, gen: int, frames: list[dict], options: dict[str, Any]) -> Note | None:
+        """Stream the walker's epochs of these frames; a Note the first time recording stops
+        (the training goes on without it)."""
+        recs = [f["walker"] for f in frames if "walker" in f]
+        if not recs:
+            return None
+        if self.writer is None:
+            if self.failure(gen) is not None:
+                return None  # (it could not start this run: said once)
+            try:
+                if self.dir is None:
+                    self.dir = tempfile.mkdtemp(prefix="walker-tui-")
+                path = Path(self.dir) / f"run-{gen}.csv"
+                self.writer = RecordWriter(path, list(recs[0].rates), options, flush_every=None)
+            except OSError as error:  # (a full disk where temporary files go)
+                return self._stopped(gen, f"cannot record the run: {describe_os_error(error)}")
+        for rec in recs:
+            self.writer.add(rec)
+        if self.writer.failure is not None and self.failure(gen) is None:
+            return self._stopped(gen, self.writer.failure)
+        return None
+
+    def _stopped(self, gen: int, why: str) -> Note:
+        self.failed = (gen, why)
+        return Note(f"{why}; training goes on", style="bold red", seconds=30, sticky=True)
+
+    def save(self, gen: int, stem: str, state: str) -> Note:
+        """Copy run ``gen``'s recording to ``stem.csv`` (a free name) with an end record saying
+        how the run ended (``state``), or that it went on after the save."""
+        writer = self.writer
+        if writer is not None:
+            writer.flush()  # (never raises; sees a file another process deleted)
+            if writer.failure is not None and self.failure(gen) is None:
+                self.failed = (gen, writer.failure)
+        failed = self.failure(gen)  # the recording stopped: w saves what it holds
+        held = 0 if writer is None else writer.count
+        if failed is not None:
+            held = 0 if writer is None or writer.gone else (writer.kept or 0)
+            if not held:
+                return Note(f"could not save the run: {failed}", style="bold red", sticky=True)
+        elif held == 0 or writer is None:
+            return Note("nothing to save yet: the run has no epochs")
+        dest = None
+        try:
+            dest = free_name(stem, ".csv")
+            shutil.copyfile(writer.path, dest)
+            end = state if state in ("reached", "limit", "diverged") else "saved"
+            append_end(dest, end_record(end, held))
+        except OSError as error:
+            if dest is not None:
+                dest.unlink(missing_ok=True)  # (a copy a full disk cut short)
+            return Note(f"could not save the run: {error}", "bold red", seconds=8, sticky=True)
+        note = "" if failed is None else f" ({failed})"
+        return Note(
+            f"saved {epochs(held)} to {dest} (walker-tui replay {dest.name}){note}",
+            seconds=8,
+            sticky=True,
+        )
+
+    def close(self) -> None:
+        """The app is quitting: the temporary recordings go."""
+        self.new_run()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)

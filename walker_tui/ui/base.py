@@ -1,0 +1,207 @@
+"""What every walker-tui screen of painted panels shares (the app, replay and watch): frame
+pacing (at most 20 frames a second, one frame's panels landing together with its status line),
+the status line's notes, the device line, the size check, screenshots and the palette. The
+subclass holds a view (walker_tui.run.view) and says what a frame draws (redraw, show_status)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+
+from textual import events
+from textual.app import App, SystemCommand
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer
+
+import walker_tui.core.devices as gpu
+import walker_tui.ui.keys as keys
+from walker_tui.core.devices import DeviceMonitor
+from walker_tui.run.saved import free_name
+from walker_tui.run.view import EpochView, Note
+from walker_tui.ui.widgets import Say, TravelTo
+from walker_tui.ui.widgets.painter import PaintedPlot, Painter
+
+MIN_SIZE = (60, 20)
+FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
+STATUS_LINES_MIN = 3  # the status line's rows at the smallest terminal (60x20)
+
+
+class DeviceSampled(Message):
+    """The device monitor has a new line for the status (posted from its thread)."""
+
+
+class PanelApp(App[int]):
+    """Frame pacing, notes, the device line and the size check, for a subclass's view."""
+
+    view: EpochView
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._status_due: tuple | None = None  # (record, (epoch, latest)) of the frame building
+        self._next_frame = 0.0
+        self._last_redraw = 0.0
+        self.dirty = True
+        self.painter = Painter()  # builds the plot panels off the UI thread
+        self._switch_interval = sys.getswitchinterval()  # (start_panels shortens it)
+        self.monitor: DeviceMonitor | None = None  # the device's memory (walker_tui.core.devices)
+
+    def redraw(self) -> None:
+        """Hand every panel the epoch shown's data."""
+        raise NotImplementedError
+
+    def show_status(self, rec=None, look_up: bool = False, at=None) -> None:  # noqa: ANN001
+        raise NotImplementedError
+
+    def start_panels(self) -> None:
+        """On mount: pacing, the size check and the device monitor start."""
+        # The UI, training and painter threads share the GIL; handing it over every 1 ms instead
+        # of every 5 ms lets a key's handler take its turn sooner (benchmarks/app_redraw.py).
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.001)
+        self._check_size()
+        for plot in self._plots():  # their frames go on screen together (panels_landed)
+            plot.grouped = True
+        self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
+        if gpu.enabled():
+            self.monitor = DeviceMonitor(self.device_probe(), self._device_sampled).start()
+
+    def stop_panels(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+        self.painter.stop()
+        sys.setswitchinterval(self._switch_interval)
+
+    def device_probe(self):  # noqa: ANN201
+        """What the status line's device figure reads (the tests hand the app a fake one)."""
+        raise NotImplementedError
+
+    def _device_sampled(self) -> None:
+        self.post_message(DeviceSampled())  # (the monitor's thread: post_message is safe)
+
+    def on_device_sampled(self, msg: DeviceSampled) -> None:
+        self.show_status(look_up=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+        self.dirty = True
+
+    def _check_size(self, width: int | None = None, height: int | None = None) -> None:
+        w, h = (width, height) if width is not None and height is not None else self.size
+        self.screen.set_class(w < MIN_SIZE[0] or h < MIN_SIZE[1], "too-small")
+        for footer in self.query(Footer):  # a narrow terminal: the footer's keys packed closer
+            footer.compact = w < 100
+
+    # --- notes on the status line ---
+
+    def say(
+        self,
+        text: str,
+        style: str = "bold yellow",
+        seconds: float = 4.0,
+        sticky: bool = False,
+        epoch: int | None = None,
+    ) -> None:
+        """A note on the status line's last row (see run.view.Note; toasts would cover it)."""
+        self.tell(Note(text, style, seconds, sticky, epoch))
+
+    def tell(self, note: Note | None) -> bool:
+        """Say ``note``; False (and nothing said) for None."""
+        if note is None:
+            return False
+        self.view.set_note(note)
+        self.set_timer(note.seconds + 0.05, self._expire_note)
+        self.show_status(look_up=True)
+        return True
+
+    def _expire_note(self) -> None:
+        if self.view.expire():
+            self.show_status(look_up=True)
+
+    # --- drawing ---
+
+    def _redraw_if_dirty(self) -> None:
+        """Redraw at most every FRAME_INTERVAL, one frame at a time, and leave the training
+        worker most of the CPU: a frame whose builds cost 40 ms on the painter thread waits
+        80 ms more before the next. The builds never block the UI thread, so keys answer
+        mid-frame."""
+        now = time.monotonic()
+        plots = self._plots()
+        if not plots or not self.dirty or now < self._next_frame:  # (none: not composed yet)
+            return
+        if any(p.pending for p in plots):  # the last frame is still being built
+            return
+        spent = self._last_redraw + sum(p.take_render_seconds() for p in plots)
+        self.dirty = False
+        self.redraw()
+        self._last_redraw = time.monotonic() - now
+        self._next_frame = now + max(FRAME_INTERVAL, 3.0 * spent)
+
+    def on_painted_plot_landed(self, msg: PaintedPlot.Landed) -> None:
+        self.panels_landed()
+
+    def on_say(self, msg: Say) -> None:
+        self.say(msg.text)
+
+    def on_travel_to(self, msg: TravelTo) -> None:
+        self._travel(msg.epoch, 0)
+
+    def panels_landed(self) -> None:
+        """A panel's build is done; when the frame's last one is, all of them go on screen in one
+        refresh with the frame's status line, so one screen shows one epoch."""
+        plots = self._plots()
+        if not plots or any(p.pending for p in plots):  # none: the app is quitting
+            return
+        with self.batch_update():
+            for plot in plots:
+                plot.commit()
+            if self._status_due is not None:
+                (rec, at), self._status_due = self._status_due, None
+                self.show_status(rec, at=at)
+
+    def _plots(self) -> list[PaintedPlot]:
+        return list(self.query(PaintedPlot))
+
+    @property
+    def settled(self) -> bool:
+        """Everything the app holds is on screen: no frame waiting to be drawn or built."""
+        pending = any(p.pending for p in self._plots())
+        return not self.dirty and self._status_due is None and not pending
+
+    def _moved(self, soon: float = 0.0) -> None:
+        """A key changed the view: redraw at the next tick (``soon``: the status line first)."""
+        self.dirty = True
+        if soon:
+            self.show_status(look_up=True)
+            self._next_frame = max(self._next_frame, time.monotonic() + soon)
+        else:
+            self._next_frame = 0.0
+
+    @property
+    def file_stem(self) -> str:
+        """What a saved file's name starts with."""
+        return "walker-tui"
+
+    def action_screenshot(self) -> None:
+        dest = None
+        try:
+            dest = free_name(self.file_stem, ".svg")
+            self.save_screenshot(filename=dest.name, path=str(dest.parent))
+        except OSError as error:
+            if dest is not None:
+                dest.unlink(missing_ok=True)  # (an SVG a full disk cut short)
+            self.say(
+                f"could not save the screenshot: {error}", style="bold red", seconds=8, sticky=True
+            )
+            return
+        self.say(f"screenshot saved to {dest}", seconds=8, sticky=True)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): Textual's own commands (themes, keys) and every action
+        of the app, with its key."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # ours stops the training thread first
+                yield command
+        for title, key, action in keys.palette():
+            yield SystemCommand(f"{title} ({key})", f"key {key}", getattr(self, f"action_{action}"))
