@@ -2,7 +2,7 @@
 
 ``from walker_tui import WalkerSGD``. Every ``step(closure)`` tries a grid of learning rates from
 the same weights on the closure's batch, keeps the best candidate and walks on from it, as the
-app's walker does (walker_tui.core.trainers.engine.Walker). Pure torch and numpy: no UI imports.
+app's walker does (walker_tui.core.trainers.walker.Walker). Pure torch and numpy: no UI imports.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -13,7 +12,7 @@ import torch
 import walker_tui.core.directions as directions
 from walker_tui.catalog import walker_lrs, walker_name
 from walker_tui.config import Config
-from walker_tui.core.adaptive import next_grid
+from walker_tui.core.adaptive import log_span, next_grid
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.ranking import at, pick_winner, rate_order, rounding_slack
@@ -52,7 +51,7 @@ class Walker:
         self.slack_error = problem.rank_error()  # ties within the loss's rounding (pick_winner)
         self.rates = self.grid + ([0.0] if stay else [])
         self.w0 = trainer_w0(problem, w0)
-        self.span0 = _log_span(self.grid)
+        self.span0 = log_span(self.grid)
         self.reset()
 
     @property
@@ -195,12 +194,6 @@ class Walker:
         if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
             self._adapt(winner, any_finite)
         return record
-
-
-def _log_span(rates: Sequence[float]) -> float:
-    """Decades covered by a grid (1 for a single rate)."""
-    lo, hi = min(rates), max(rates)
-    return math.log10(hi / lo) if hi > lo else 1.0
 
 
 def make_walker(problem: Problem, cfg: Config, w0: torch.Tensor | None = None) -> Trainer:
