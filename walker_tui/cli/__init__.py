@@ -127,7 +127,7 @@ def _parallel(parser: Parser, command: str, cfg: Config, args: argparse.Namespac
     except ValueError as e:
         parser.error(f"argument --device: {e}")
     cfg = dataclasses.replace(cfg, device=str(device))
-    if distributed.rank() != 0 and getattr(args, "record", None):
+    if distributed.rank() != 0 and args.record:
         args.record = None  # rank 0 writes the recording
     distributed.quiet_followers()
     if command != "app":  # (the app ends itself on SIGTERM, restoring the terminal: _run_app)

@@ -249,6 +249,7 @@ def app_parser() -> Parser:
         "(linear: stepper 0.3; each problem has its own)",
     )
     _pacing(p, 4.0)
+    p.set_defaults(command="app")
     return p
 
 
@@ -285,6 +286,7 @@ def run_parser() -> Parser:
     )
     p.add_argument("--quiet", action="store_true", help="print only the final line")
     _record(p)
+    p.set_defaults(command="run")
     return p
 
 
@@ -325,6 +327,7 @@ def bench_parser() -> Parser:
     p.add_argument(
         "--repeat", type=_int(1, "--repeat must be at least 1"), default=5, help="timed runs (5)"
     )
+    p.set_defaults(command="bench")
     return p
 
 

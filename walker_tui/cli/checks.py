@@ -59,7 +59,7 @@ def make_config(
 
         w0 = draw(args.seed)
     known = entry(args.problem)
-    direction = getattr(args, "direction", "sgd")
+    direction = args.direction
     if args.lrs:
         spec = args.lrs
     elif args.problem == "linear" and direction == "sgd":
@@ -83,7 +83,7 @@ def make_config(
         target=args.target,
         device=args.device,
         race=racers_of(args),
-        pace=getattr(args, "pace", 4.0),
+        pace=args.pace,
         batch_size=args.batch_size or known.batch_size,
     )
 
@@ -98,15 +98,14 @@ def _min_loss(args: argparse.Namespace, default: float | None) -> float | None:
 
 def racers_of(args: argparse.Namespace) -> list[tuple[str, float]]:
     """The app's --race, or bench's racers: as given, else the problem's own defaults."""
-    given = getattr(args, "race", None) or getattr(args, "racers", None)
+    given = args.race or args.racers
     if given:
         return given
-    if getattr(args, "stepper_lrs", None):
+    if args.stepper_lrs:
         return [("stepper", lr) for lr in args.stepper_lrs]
-    if hasattr(args, "stepper_lrs") and args.problem == "linear":
-        return [("stepper", lr) for lr in (0.1, 0.9, 0.5, 0.7)]
-    if args.problem == "linear" and not hasattr(args, "stepper_lrs"):
-        return [("stepper", 0.3)]
+    if args.problem == "linear":  # the notebook's: bench's four steppers, the app's and run's one
+        rates = (0.1, 0.9, 0.5, 0.7) if args.command == "bench" else (0.3,)
+        return [("stepper", lr) for lr in rates]
     return parse_race(entry(args.problem).racers)
 
 
@@ -134,10 +133,27 @@ def check_data(parser: Parser, args: argparse.Namespace) -> None:
         )
 
 
+# options one command has and another has not, at what leaving them out means: every check then
+# reads them as attributes (the command itself is `args.command`: app, run or bench)
+SHARED = {
+    "direction": "sgd",
+    "pace": 4.0,
+    "race": None,
+    "racers": None,
+    "stepper_lrs": None,
+    "optimizer": "walker",
+    "lr": None,
+    "sweep": False,
+    "record": None,
+}
+
+
 def parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
     """Parse, noting which defaults were taken (an option given where it does not apply is an
     error, one left out is not)."""
     args = parser.parse_args(argv)
+    for name, value in SHARED.items():  # what this command has no option for
+        vars(args).setdefault(name, value)
     args.n_given = args.n is not None
     args.n = 100 if args.n is None else args.n
     return args
@@ -166,7 +182,7 @@ def check_applies(parser: Parser, args: argparse.Namespace) -> None:
         parser.error(f"argument --n: does not apply ({what})")
     if args.n < known.min_n:
         parser.error(f"argument --n: {args.problem} needs at least {known.min_n} points")
-    optimizer = getattr(args, "optimizer", "walker")
+    optimizer = args.optimizer
     if optimizer != "walker":
         walker_only = [
             flag
@@ -174,16 +190,16 @@ def check_applies(parser: Parser, args: argparse.Namespace) -> None:
                 ("--lrs", args.lrs is not None),
                 ("--grid", args.grid != "fixed"),
                 ("--stay", args.stay),
-                ("--direction", getattr(args, "direction", "sgd") != "sgd"),
+                ("--direction", args.direction != "sgd"),
             )
             if given
         ]
         if walker_only:
             parser.error(f"argument {walker_only[0]}: the walker's, not --optimizer {optimizer}'s")
-    if getattr(args, "lr", None) is not None and optimizer in ("walker", "exact"):
+    if args.lr is not None and optimizer in ("walker", "exact"):
         why = "its rates are --lrs" if optimizer == "walker" else "it chooses its own step"
         parser.error(f"argument --lr: does not apply to --optimizer {optimizer} ({why})")
-    if getattr(args, "stepper_lrs", None) and getattr(args, "racers", None):
+    if args.stepper_lrs and args.racers:
         parser.error("argument --stepper-lrs: give --racers or --stepper-lrs, not both")
 
 

@@ -305,7 +305,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         )
     mains = len(racers)
     sweep_note = ""
-    if getattr(args, "sweep", False):
+    if args.sweep:
         swept = cfg
         if cfg.direction != "sgd":  # steppers sweep the gradient's grid, not Adam's or momentum's
             spec = BENCH_LRS if cfg.problem == "linear" else walker_lrs(cfg.problem, "sgd")
