@@ -8,6 +8,7 @@ import argparse
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import NoReturn
 
 from walker_tui import __version__
@@ -47,7 +48,7 @@ def _lrs(text: str) -> str:
     return text
 
 
-def _int(low: int | None = None, what: str = "") -> type:
+def _int(low: int | None = None, what: str = "") -> Callable[[str], int]:
     def conv(text: str) -> int:
         try:
             value = int(text)
@@ -57,10 +58,10 @@ def _int(low: int | None = None, what: str = "") -> type:
             raise argparse.ArgumentTypeError(f"{value} is too small: {what}")
         return value
 
-    return conv  # type: ignore[return-value]
+    return conv
 
 
-def _float(positive: bool, what: str) -> type:
+def _float(positive: bool, what: str) -> Callable[[str], float]:
     def conv(text: str) -> float:
         try:
             value = float(text)
@@ -72,7 +73,7 @@ def _float(positive: bool, what: str) -> type:
             raise argparse.ArgumentTypeError(f"{text!r}: {what}")
         return value
 
-    return conv  # type: ignore[return-value]
+    return conv
 
 
 def _w0(text: str) -> list[float]:

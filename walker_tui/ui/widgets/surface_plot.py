@@ -152,7 +152,8 @@ def _focus_key(focus: tuple[float, float] | None) -> tuple[float, float] | None:
     """The path's loss range to a quarter decade: the levels change when it moves that much."""
     if focus is None or not all(np.isfinite(focus)) or min(focus) <= 0:
         return None
-    return tuple(round(4 * float(np.log10(v))) / 4 for v in focus)  # type: ignore[return-value]
+    low, high = (round(4 * float(np.log10(v))) / 4 for v in focus)
+    return low, high
 
 
 def fit_note(note: str, axes: str, room: int) -> str:
