@@ -123,7 +123,7 @@ def test_the_same_table_as_one_process(case, table):
 RANK_STATES = """
 import hashlib, sys
 import torch, torch.distributed as dist
-from walker_tui import distributed
+import walker_tui.parallel.sharded as distributed
 from walker_tui.config import Config
 from walker_tui.run.session import Session
 
