@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 COMMANDS = ("run", "bench", "replay", "watch", "serve")
+LEAVE_SECONDS = 10.0  # after SIGTERM or SIGHUP the app has this long to tear down, then goes
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -178,6 +180,11 @@ def _run_app(
     def leave(signum: int, frame: object) -> None:
         ended.append(signum)
         app.exit(return_code=128 + signum)  # the app restores the terminal on its way out
+        # a terminal that hung up can stall that teardown (its writes fail, its reads end):
+        # the process goes anyway, as a dropped SSH session must leave nothing running
+        threading.Thread(
+            target=_exit_after, args=(LEAVE_SECONDS, 128 + signum), daemon=True
+        ).start()
 
     guard = ending_on_signals(leave)  # SIGTERM and SIGHUP: as q, with a line and 128 + signal
     if finish is not None:  # under torchrun: another rank's failure makes torchrun end this one
@@ -215,6 +222,11 @@ def _run_app(
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def _exit_after(seconds: float, code: int) -> None:
+    time.sleep(seconds)
+    os._exit(code)
 
 
 def replay_parser() -> Parser:
