@@ -61,6 +61,17 @@ async def test_a_climbing_loss_is_warned_before_it_diverges():
         assert "the loss rose every epoch from" in text and "lower --lrs" in text
 
 
+async def test_a_diverged_run_keeps_the_state_lines_separators():
+    """The state word "diverged" also stands in the outcome ("walker diverged at epoch N"): the
+    state's line still reads as the state's (│ between its items), not as an outcome line."""
+    app = make_app(Config(device="cpu", lrs_spec="5,10,20", pace=0, epochs=60))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.view.state == "diverged", timeout=60)
+        await until(pilot, lambda: "walker diverged at epoch" in status_text(app), timeout=10)
+        first = status_text(app).splitlines()[0]
+        assert first.startswith("diverged │ epoch"), first
+
+
 async def test_left_and_page_up_travel_after_a_racer_outlasts_the_walker():
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:

@@ -126,6 +126,7 @@ async def test_two_runs_side_by_side(tmp_path):
         assert "1 a: ended: target reached at epoch 11" in text
         assert "2 b: ended: closed by the script at step 20" in text
         assert "runs differ: a linear (epochs), b a WalkerSGD loop (steps)" in text
+        assert app.sub_title == "a, b"  # (the title says "walker-tui watch" once)
         curve = loss_panel(app)
         assert "⣿ a" in curve and "b" in curve.splitlines()[0] and "epoch/step" in curve
         bars = app.query_one(CandidateBars)

@@ -105,7 +105,7 @@ class WatchApp(WalkerApp):
 
     def _set_sub_title(self, rates: list[float] | None) -> None:
         names = ", ".join(r.name for r in self.runs)
-        title = f"watch · {names}" if len(self.runs) > 1 else f"watch · {self.paths[0]}"
+        title = names if len(self.runs) > 1 else str(self.paths[0])  # (the title says watch)
         if title != self.sub_title:
             self.sub_title = title
 

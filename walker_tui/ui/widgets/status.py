@@ -152,7 +152,8 @@ class StatusLine(Static):
         lines = head + fact_lines + outcomes + notes
         text = Text()
         for i, line in enumerate(lines):
-            sep = " · " if line and any(line[0][0] in p for p in parts) else SEP
+            sep = " · " if any(line is row for row in outcomes) else SEP  # (the rows themselves:
+            # a state word such as "diverged" stands in an outcome's text too)
             for j, (item, style) in enumerate(line):
                 if j:
                     text.append(sep)
