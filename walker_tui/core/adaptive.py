@@ -48,7 +48,7 @@ def next_grid(
 
 def log_span(rates: Sequence[float]) -> float:
     """Decades covered by a grid (1 for a single rate): the span the rule starts from, for the
-engine's walker and WalkerSGD alike."""
+    engine's walker and WalkerSGD alike."""
     lo, hi = min(rates), max(rates)
     return math.log10(hi / lo) if hi > lo else 1.0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,11 @@ class RunRecord:
         """Why run ``gen``'s recording stopped (a full disk, a deleted file), if it did."""
         return self.failed[1] if self.failed is not None and self.failed[0] == gen else None
 
-    def add(self, gen: int, frames: list[dict], options: dict[str, Any]) -> Note | None:
-        """Stream the walker's epochs of these frames; a Note the first time recording stops
-        (the training goes on without it)."""
+    def add(
+        self, gen: int, frames: list[dict], options: Callable[[], dict[str, Any]]
+    ) -> Note | None:
+        """Stream the walker's epochs of these frames (``options``: the run's, asked for when
+        its file starts); a Note the first time recording stops (the training goes on)."""
         recs = [f["walker"] for f in frames if "walker" in f]
         if not recs:
             return None
@@ -56,7 +59,7 @@ class RunRecord:
                 if self.dir is None:
                     self.dir = tempfile.mkdtemp(prefix="walker-tui-")
                 path = Path(self.dir) / f"run-{gen}.csv"
-                self.writer = RecordWriter(path, list(recs[0].rates), options, flush_every=None)
+                self.writer = RecordWriter(path, list(recs[0].rates), options(), flush_every=None)
             except OSError as error:  # (a full disk where temporary files go)
                 return self._stopped(gen, f"cannot record the run: {describe_os_error(error)}")
         for rec in recs:

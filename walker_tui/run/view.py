@@ -285,8 +285,11 @@ class RunView(EpochView):
             if rec is None or rec.epoch < 2 or not rec.moved:
                 continue
             if self.edge_warned:  # the warning stays true while the winner keeps to that edge
-                if rec.winner == (0 if self.edge_side == 0 else k - 1) and self.note_epoch:
-                    self.note_epoch = rec.epoch
+                if rec.winner == (0 if self.edge_side == 0 else k - 1):
+                    if note is not None:  # (warned in this frame: the app says it next)
+                        note.epoch = rec.epoch
+                    elif self.note_epoch:
+                        self.note_epoch = rec.epoch
                 continue
             losses = np.asarray(rec.losses[:k], dtype=float)
             fell = rec.loss < self.edge_loss * (1 - 1e-6)
@@ -309,10 +312,7 @@ class RunView(EpochView):
                     sticky=True,
                     epoch=rec.epoch,
                 )
-                self.set_note(note)  # (later epochs of this frame may move its epoch on)
                 self.edge_warned = True
-        if note is not None:
-            note.epoch = self.note_epoch
         return note
 
     def _watch_rise(self, frames: list[dict]) -> Note | None:

@@ -157,9 +157,13 @@ class WalkerApp(PanelApp):
             return
         for note in self.view.frames(msg.event):
             self.tell(note)
-        options = {**self.cfg.options(), "seed": self.view.seed, "min_loss": self.view.target}
-        self.tell(self.record.add(self.gen, msg.event.frames, {**options, "optimizer": "walker"}))
+        self.tell(self.record.add(self.gen, msg.event.frames, self._record_options))
         self.dirty = True
+
+    def _record_options(self) -> dict:
+        view = self.view
+        return {**self.cfg.options(), "seed": view.seed, "min_loss": view.target,
+                "optimizer": "walker"}  # fmt: skip
 
     def on_failed(self, msg: Failed) -> None:
         if msg.gen == self.gen:
