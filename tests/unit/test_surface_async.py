@@ -89,3 +89,137 @@ def test_cancelling_a_driver_stops_its_surface_at_once():
     driver.surveyor.join(1.0)
     assert time.monotonic() - t0 < 1.0
     assert not thread.is_alive() and not driver.surveyor._thread.is_alive()
+
+
+def _picked_up(surveyor: Surveyor, timeout: float = 10.0) -> None:
+    """Wait until the surveyor's thread has taken the window asked for."""
+    end = time.monotonic() + timeout
+    while not (surveyor._busy and surveyor._window is None):
+        assert time.monotonic() < end, "the surveyor never took the window"
+        time.sleep(0.005)
+
+
+def test_a_windows_first_view_is_finished_before_the_newer_window():
+    # a path that keeps leaving its window (early epochs, racers) still gets a surface now and
+    # then: the first view in progress lands, then the newest window asked for
+    problem = make_problem("logistic", 200_000, 17, "cpu")
+    got: queue.Queue = queue.Queue()
+    surveyor = Surveyor(problem, None, got.put)
+    old, middle, new = Window(-4, 4, -4, 4), Window(-2, 2, -2, 2), Window(-1, 1, -1, 1)
+    surveyor.request(old)
+    _picked_up(surveyor)
+    surveyor.request(middle)
+    surveyor.request(new)  # replaces middle, which never started
+    first = got.get(timeout=30)
+    assert first.window == old and first.note.startswith("coarse")
+    rest = [got.get(timeout=30)]
+    while rest[-1].note != "":
+        rest.append(got.get(timeout=30))
+    assert all(v.window == new for v in rest)  # middle was dropped; nothing of old after new
+    surveyor.close()
+    surveyor.join(2)
+
+
+def test_the_surface_yields_the_cpu_only_while_training_runs_flat_out():
+    import walker_tui.core.surface as surface
+
+    flat_out = [True]
+    surveyor = Surveyor(make_problem("linear", 100, 17, "cpu"), None, lambda v: None,
+                        lambda: flat_out[0])  # fmt: skip
+    cancel = threading.Event()
+    owed = 0.02 * (1 - surface.BUSY_SHARE) / surface.BUSY_SHARE
+
+    def slept(wait, *args: float) -> float:
+        t0 = time.perf_counter()
+        wait(*args, cancel)
+        return time.perf_counter() - t0
+
+    assert slept(surveyor._yield_cpu, 0.02) < 0.01  # a window's first view is not slept
+    surveyor._refining = True
+    assert owed * 0.9 <= slept(surveyor._yield_cpu, 0.02) <= owed + 0.5  # BUSY_SHARE of the time
+    assert slept(surveyor._wait_quiet) < 0.01  # no first view yet: the next goes at once
+    surveyor._quiet_at = time.monotonic() + 0.3
+    assert 0.25 <= slept(surveyor._wait_quiet) <= 0.8  # first views are spaced
+    flat_out[0] = False
+    surveyor._quiet_at = time.monotonic() + 5
+    assert slept(surveyor._yield_cpu, 0.02) < 0.01  # paused or paced: the surface takes
+    assert slept(surveyor._wait_quiet) < 0.01  # what it needs
+    flat_out[0] = True
+    threading.Timer(0.1, lambda: flat_out.__setitem__(0, False)).start()
+    assert slept(surveyor._yield_cpu, 1.0) < 0.5  # a pause mid-wait ends it (slices of 0.1 s)
+    flat_out[0] = True
+    cancel.set()
+    assert slept(surveyor._yield_cpu, 1.0) < 0.05  # and so does a cancel
+    assert slept(surveyor._wait_quiet) < 0.05
+
+
+def test_first_views_beside_flat_out_training_come_spaced_and_the_newest_window_goes():
+    import walker_tui.core.surface as surface
+
+    problem = make_problem("mlp", 20_000, 17, "cpu")  # a coarse first view, then refining
+    plane = problem.plane()
+    got: queue.Queue = queue.Queue()
+    surveyor = Surveyor(problem, plane, lambda v: got.put((time.monotonic(), v)), lambda: True)
+    windows = [Window(-s, s, -s, s) for s in (1.0, 1.5, 2.0, 2.5)]
+    surveyor.request(windows[0])
+    t_first, first = got.get(timeout=60)
+    assert first.window == windows[0] and first.note.startswith("coarse")
+    for w in windows[1:]:  # the path leaves its window three times in a row
+        surveyor.request(w)
+    t_next, after = got.get(timeout=120)
+    assert after.window == windows[-1]  # the two in between were never computed
+    spaced = first.seconds * (1 - surface.BUSY_SHARE) / surface.BUSY_SHARE
+    assert t_next - t_first >= 0.9 * spaced + after.seconds
+    surveyor.close()
+    surveyor.join(2)
+
+
+def test_every_chunk_of_every_view_goes_through_the_throttle_and_its_sleeps_are_not_compute():
+    problem = make_problem("logistic", 200_000, 17, "cpu")
+    calls: list[float] = []
+
+    def throttle(seconds: float) -> None:
+        calls.append(seconds)
+        time.sleep(0.05)
+
+    found = views(problem, Window(-4, 4, -4, 4), throttle=throttle)
+    t0 = time.perf_counter()
+    first = next(found)
+    first_calls, first_wall = len(calls), time.perf_counter() - t0
+    t1 = time.perf_counter()
+    full = next(found)
+    full_wall = time.perf_counter() - t1
+    assert first_calls >= 1 and len(calls) > first_calls  # both views' chunks
+    assert first.seconds <= first_wall - 0.05 * first_calls + 0.01  # sleeps left out
+    assert full.seconds <= full_wall - 0.05 * (len(calls) - first_calls) + 0.01
+    assert sum(calls) <= first.seconds + full.seconds + 1e-6  # chunks are part of the compute
+
+
+def test_a_driver_says_flat_out_only_while_it_trains_back_to_back():
+    cfg = Config(device="cpu", problem="linear", n=2_000, lrs_spec="log:0.01:1:5", epochs=10**6)
+    control = drv.Control(paused=True, pace=0.0)
+    driver = drv.Driver(cfg, 17, control, lambda ev: None)
+    driver.start()
+
+    def seen(value: bool, seconds: float = 20.0) -> bool:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if driver.flat_out is value:
+                return True
+            time.sleep(0.001)
+        return False
+
+    time.sleep(0.5)
+    assert not driver.flat_out  # paused
+    with control.lock:
+        control.paused = False
+    control.wake.set()
+    assert seen(True)  # full pace
+    with control.lock:
+        control.pace = 2.0
+    time.sleep(0.3)
+    waits = sum(not driver.flat_out for _ in range(200) if time.sleep(0.005) is None)
+    assert waits > 150  # at 2 epochs a second it mostly waits
+    driver.cancel()
+    driver.join(5)
+    assert not driver.flat_out

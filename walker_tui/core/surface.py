@@ -8,6 +8,7 @@ sample of its data), and the full grid follows (see :class:`Surveyor`).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,12 +18,16 @@ import numpy as np
 import torch
 
 from walker_tui.core.problems.base import Problem
+from walker_tui.core.threads import run_in_background
 
 GRID = 120  # points per side of the full grid
 COARSE = 30  # points per side of a first view
 FIRST_WORK = 4e7  # floats a first view may touch (~0.1-0.2 s on a 2-core CPU)
 FULL_SECONDS = 20.0  # the longest a full grid may take, estimated from the first view; beyond
 # it the last view is the full grid on as many points of a sample as fit
+BUSY_SHARE = 0.05  # while training runs flat out, the surface takes at most this share of
+# the wall clock (they sleep between chunks): on a 2-core CPU a grid on both cores beside the
+# training took ~20% of its epochs a second (benchmarks/app_rate.py, issue 23)
 
 
 class Cancelled(Exception):
@@ -82,11 +87,13 @@ def loss_grid(
     size: int = GRID,
     plane: tuple[np.ndarray, np.ndarray] | None = None,
     cancel: threading.Event | None = None,
+    throttle: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Losses on a size x size grid over the window: (xs, ys, Z) with Z[j, i] at (xs[i], ys[j]).
     With more than two weights the grid lies in ``plane`` (origin, basis: see Problem.plane).
     Evaluated in chunks of ``problem.surface_chunk`` points; raises :class:`Cancelled` at the
-    first chunk boundary after ``cancel`` is set."""
+    first chunk boundary after ``cancel`` is set. ``throttle`` is called after each chunk with
+    the seconds it took (the surveyor sleeps there while training runs flat out)."""
     xs = np.linspace(window.x0, window.x1, size)
     ys = np.linspace(window.y0, window.y1, size)
     gx, gy = np.meshgrid(xs, ys)
@@ -100,7 +107,10 @@ def loss_grid(
     for s in range(0, weights.shape[1], chunk):
         if cancel is not None and cancel.is_set():
             raise Cancelled
+        t0 = time.perf_counter()
         parts.append(problem.surface(weights[:, s : s + chunk]))
+        if throttle is not None:
+            throttle(time.perf_counter() - t0)
     return xs, ys, np.concatenate(parts).reshape(size, size)
 
 
@@ -126,12 +136,22 @@ def survey(
     plane: tuple[np.ndarray, np.ndarray] | None = None,
     cancel: threading.Event | None = None,
     note: str = "",
+    throttle: Callable[[float], None] | None = None,
 ) -> SurfaceData:
-    """One view: the grid, its contour levels and points (raises :class:`Cancelled`)."""
+    """One view: the grid, its contour levels and points (raises :class:`Cancelled`);
+    ``seconds`` is its computing time, without the throttle's sleeps."""
+    spent = [0.0]
+
+    def counted(seconds: float) -> None:
+        spent[0] += seconds
+        if throttle is not None:
+            throttle(seconds)
+
+    xs, ys, z = loss_grid(problem, window, size, plane, cancel, counted)
     t0 = time.perf_counter()
-    xs, ys, z = loss_grid(problem, window, size, plane, cancel)
     contours = contour_points(xs, ys, z, contour_levels(z))
-    return SurfaceData(window, xs, ys, z, contours, note, time.perf_counter() - t0)
+    seconds = spent[0] + time.perf_counter() - t0
+    return SurfaceData(window, xs, ys, z, contours, note, seconds)
 
 
 def views(
@@ -140,17 +160,19 @@ def views(
     plane: tuple[np.ndarray, np.ndarray] | None = None,
     cancel: threading.Event | None = None,
     models: dict[object, Problem | None] | None = None,
+    throttle: Callable[[float], None] | None = None,
 ) -> Iterator[SurfaceData]:
     """The views of a window, first to last: the full grid at once where it is cheap; else a
     coarse first view (on a sample of the data where even that is dear), then the full grid,
     on a binned summary of the data where the problem has one, on all of it where that fits in
     FULL_SECONDS (estimated from the first view's speed), else on a sample that fits. ``models``
-    keeps samples and summaries from one window to the next."""
+    keeps samples and summaries from one window to the next. ``throttle`` is called after each
+    chunk of every view with its seconds (see :func:`loss_grid`)."""
     models = {} if models is None else models
     per_point = problem.surface_cost / max(1, problem.data_points)  # floats per data point
     n = problem.data_points
     if GRID * GRID * problem.surface_cost <= FIRST_WORK:
-        yield survey(problem, window, GRID, plane, cancel)
+        yield survey(problem, window, GRID, plane, cancel, throttle=throttle)
         return
     m = n if COARSE * COARSE * problem.surface_cost <= FIRST_WORK else None
     if m is None:
@@ -159,7 +181,7 @@ def views(
         note = f"coarse {COARSE}x{COARSE} on {m:,} of {n:,} points, refining…"
     else:
         first, note = problem, f"coarse {COARSE}x{COARSE}, refining…"
-    view = survey(first, window, COARSE, plane, cancel, note)
+    view = survey(first, window, COARSE, plane, cancel, note, throttle)
     yield view
     if "summary" not in models:
         models["summary"] = problem.summary(cancel)
@@ -168,15 +190,16 @@ def views(
             raise Cancelled
     summary = models["summary"]
     if summary is not None:
-        yield survey(summary, window, GRID, plane, cancel)
+        yield survey(summary, window, GRID, plane, cancel, throttle=throttle)
         return
     rate = view.seconds / (COARSE * COARSE * first.surface_cost)  # seconds a float
     if GRID * GRID * problem.surface_cost * rate <= FULL_SECONDS:
-        yield survey(problem, window, GRID, plane, cancel)
+        yield survey(problem, window, GRID, plane, cancel, throttle=throttle)
         return
     m = max(m, int(FULL_SECONDS / rate / (GRID * GRID * per_point)))
     part = _sample(problem, m, models)
-    yield survey(part, window, GRID, plane, cancel, f"{GRID}x{GRID} on {m:,} of {n:,} points")
+    note = f"{GRID}x{GRID} on {m:,} of {n:,} points"
+    yield survey(part, window, GRID, plane, cancel, note, throttle)
 
 
 def _sample(problem: Problem, m: int, models: dict[object, Problem | None]) -> Problem:
@@ -191,15 +214,20 @@ class Surveyor:
     """Computes the surface of the newest window asked for on its own daemon thread, view by
     view (see :func:`views`), and hands each to ``on_view``. A newer window, or ``close``,
     cancels the grid in progress at its next chunk, so neither training (another thread) nor
-    quitting (the thread is a daemon) ever waits for a surface."""
+    quitting (the thread is a daemon) ever waits for a surface. While ``training()`` says the
+    training runs flat out, the surface keeps to BUSY_SHARE of the time: a refining view sleeps
+    after each chunk, and a window's first view (small by design, FIRST_WORK) runs at once but
+    waits for the last one's share to pass (_wait_quiet)."""
 
     def __init__(
         self,
         problem: Problem,
         plane: tuple[np.ndarray, np.ndarray] | None,
         on_view: Callable[[SurfaceData], None],
+        training: Callable[[], bool] = lambda: False,
     ) -> None:
         self.problem, self.plane, self.on_view = problem, plane, on_view
+        self.training = training
         self._cond = threading.Condition()
         self._window: Window | None = None
         self._cancel = threading.Event()  # the grid in progress's
@@ -207,14 +235,19 @@ class Surveyor:
         self._busy = False
         self._thread: threading.Thread | None = None
         self._models: dict[object, Problem | None] = {}
+        self._refining = False  # the view in progress is not its window's first
+        self._quiet_at = 0.0  # a window's first view waits for this while training flat out
 
     def request(self, window: Window) -> None:
-        """Compute this window's views, dropping any older window's."""
+        """Compute this window's views, dropping any older window's: a refining view stops at
+        its next chunk; a window's first view is finished (so a path that keeps leaving its
+        window still gets a surface now and then), and the newest window asked for goes next."""
         with self._cond:
             if self._closed:
                 return
             self._window = window
-            self._cancel.set()
+            if self._refining:
+                self._cancel.set()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="surface", daemon=True)
                 self._thread.start()
@@ -242,7 +275,32 @@ class Surveyor:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _yield_cpu(self, seconds: float, cancel: threading.Event) -> None:
+        """After a chunk of ``seconds`` of a refining view: while training runs flat out, sleep
+        (in slices, so a pause or a cancel ends the wait) until the chunk is BUSY_SHARE of the
+        time. A window's first view is not held here: first views are spaced instead (see
+        _wait_quiet)."""
+        if not self._refining:
+            return
+        owed = seconds * (1.0 - BUSY_SHARE) / BUSY_SHARE
+        while owed > 0 and self.training() and not cancel.is_set():
+            step = min(owed, 0.1)
+            cancel.wait(step)
+            owed -= step
+
+    def _wait_quiet(self, cancel: threading.Event) -> None:
+        """Before a window's first view: while training runs flat out, wait until the last first
+        view's compute is BUSY_SHARE of the time since it began. A window that changes now and
+        then gets its first view at once; a path that leaves its window every few epochs (early
+        on, mlp) gets one every ~20x a first view's cost, not back to back."""
+        while self.training() and not cancel.is_set():
+            left = self._quiet_at - time.monotonic()
+            if left <= 0:
+                return
+            cancel.wait(min(left, 0.1))
+
     def _run(self) -> None:
+        run_in_background()  # the training's threads come first (walker_tui.core.threads)
         while True:
             with self._cond:
                 while self._window is None and not self._closed:
@@ -251,12 +309,25 @@ class Surveyor:
                     return
                 window, self._window = self._window, None
                 self._cancel = cancel = threading.Event()
-                self._busy = True
+                self._busy, self._refining = True, False
             try:
-                for view in views(self.problem, window, self.plane, cancel, self._models):
+                self._wait_quiet(cancel)
+                with self._cond:  # a newer window asked for in the meantime goes instead
+                    if self._window is not None:
+                        window, self._window = self._window, None
+                throttle = functools.partial(self._yield_cpu, cancel=cancel)
+                found = views(self.problem, window, self.plane, cancel, self._models, throttle)
+                for view in found:
                     if cancel.is_set():
                         break
                     self.on_view(view)
+                    if not self._refining:
+                        spaced = view.seconds * (1.0 - BUSY_SHARE) / BUSY_SHARE
+                        self._quiet_at = time.monotonic() + spaced
+                    with self._cond:
+                        if self._window is not None:  # a newer window waits: it goes first
+                            break
+                        self._refining = True
             except Cancelled:
                 pass
             except (Exception, MemoryError) as error:  # training goes on without a surface
@@ -268,7 +339,7 @@ class Surveyor:
                 self.on_view(SurfaceData(window, xs, ys, z, [], note))
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._busy = self._refining = False
 
 
 def contour_levels(

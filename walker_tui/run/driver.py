@@ -178,6 +178,9 @@ class Driver:
         self.rate = Rate()
         self.thread: threading.Thread | None = None
         self._chunk = 1  # catch-up epochs per call, grown to about CATCH_UP_SECONDS
+        # Training back to back, never waiting (full pace, or a pace its epochs cannot keep):
+        # the painter and the surface then hold back to a share of the CPU (ui.base, Surveyor).
+        self.flat_out = False
 
     # --- the UI's side ---
 
@@ -230,6 +233,7 @@ class Driver:
                 self._post(pending, paused=True)
             self._report(Failed(describe_error(error, self.cfg)))
         finally:
+            self.flat_out = False
             if self.surveyor is not None:
                 self.surveyor.close()
 
@@ -254,7 +258,9 @@ class Driver:
                 session.problem.notice,
             )
         )
-        self.surveyor = Surveyor(session.problem, session.plane, self._on_view)
+        self.surveyor = Surveyor(
+            session.problem, session.plane, self._on_view, lambda: self.flat_out
+        )
         if self.stop.is_set():  # (cancel may have run before the surveyor existed)
             self.surveyor.close()
             return
@@ -271,6 +277,7 @@ class Driver:
                 self._report(Racers(list(session.trainers), dict(session.outcomes)))
                 continue
             if session.behind:  # racers that joined late take the walker's epochs first
+                self.flat_out = True
                 t0 = time.monotonic()
                 pending.extend(session.catch_up(self._chunk))
                 spent = time.monotonic() - t0
@@ -291,11 +298,13 @@ class Driver:
                 if now < next_due:
                     self._post(pending, paused)
                     pending.clear()
+                    self.flat_out = False
                     ctl.wake.wait(min(next_due - now, 0.1))
                     ctl.wake.clear()
                     continue
                 next_due = max(next_due, now - 0.25) + 1.0 / pace
             if not go:
+                self.flat_out = False
                 if pending:
                     self._post(pending, paused)
                     pending.clear()
@@ -306,6 +315,7 @@ class Driver:
             # Paused steps and paced runs go one epoch at a time; at full pace a GPU runs a
             # batch between host transfers.
             count = session.batch if (not paused and pace == 0) else 1
+            self.flat_out = not paused
             frames = session.advance(count)
             pending.extend(frames)
             if not paused:

@@ -85,6 +85,9 @@ class WalkerApp(PanelApp):
     def device_probe(self):  # noqa: ANN201
         return app_probe(self.cfg.device)
 
+    def training_flat_out(self) -> bool:
+        return self.driver is not None and self.driver.flat_out
+
     def _set_sub_title(self, rates: list[float] | None) -> None:
         title = subtitle(self.view, self.size.width, rates)
         if title != self.sub_title:

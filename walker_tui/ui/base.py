@@ -25,6 +25,14 @@ from walker_tui.ui.widgets.painter import PaintedPlot, Painter
 
 MIN_SIZE = (60, 20)
 FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
+# The share of the wall clock the screen's CPU (the painter's builds and the UI thread's work:
+# messages, status line, compositing) may take: a quarter while training waits (paused, a set
+# pace), a tenth while it runs flat out. On a 2-core CPU that work is pure Python: it takes a core
+# and the GIL from the training's torch ops (1,078 ops an epoch of logistic at n = 10^6). Paced at
+# 3x a frame's wall time the app trained at 0.50x headless (benchmarks/app_rate.py, issue 23).
+FRAME_SHARE = 0.25
+FRAME_SHARE_TRAINING = 0.05
+FRAME_WAIT_MAX = 2.0  # seconds: a burst of UI work (a reseed, a resize) holds no frame longer
 STATUS_LINES_MIN = 3  # the status line's rows at the smallest terminal (60x20)
 
 
@@ -41,7 +49,9 @@ class PanelApp(App[int]):
         super().__init__()
         self._status_due: tuple | None = None  # (record, (epoch, latest)) of the frame building
         self._next_frame = 0.0
-        self._last_redraw = 0.0
+        self._ui_cpu = time.thread_time()  # the UI thread's CPU clock at the last frame
+        self._frame_at = 0.0  # when the last frame began
+        self._plots_of: dict[object, list[PaintedPlot]] = {}  # each screen's panels
         self.dirty = True
         self.painter = Painter()  # builds the plot panels off the UI thread
         self._switch_interval = sys.getswitchinterval()  # (start_panels shortens it)
@@ -72,6 +82,10 @@ class PanelApp(App[int]):
             self.monitor.stop()
         self.painter.stop()
         sys.setswitchinterval(self._switch_interval)
+
+    def training_flat_out(self) -> bool:
+        """The training runs back to back now (frames then keep to FRAME_SHARE_TRAINING)."""
+        return False
 
     def device_probe(self):  # noqa: ANN201
         """What the status line's device figure reads (the tests hand the app a fake one)."""
@@ -123,20 +137,27 @@ class PanelApp(App[int]):
 
     def _redraw_if_dirty(self) -> None:
         """Redraw at most every FRAME_INTERVAL, one frame at a time, and leave the training
-        worker most of the CPU: a frame whose builds cost 40 ms on the painter thread waits
-        80 ms more before the next. The builds never block the UI thread, so keys answer
-        mid-frame."""
+        worker most of the CPU: the next frame waits until the screen's CPU since the last one
+        (the painter's builds and this thread's work) is FRAME_SHARE of the time between them,
+        FRAME_SHARE_TRAINING while the training runs flat out (a frame costing 100 ms of CPU:
+        one a second). The builds never block the UI thread, so keys answer mid-frame, and a
+        key's redraw does not wait (see _moved)."""
         now = time.monotonic()
         plots = self._plots()
         if not plots or not self.dirty or now < self._next_frame:  # (none: not composed yet)
             return
         if any(p.pending for p in plots):  # the last frame is still being built
             return
-        spent = self._last_redraw + sum(p.take_render_seconds() for p in plots)
+        cpu = time.thread_time()
+        spent = cpu - self._ui_cpu + sum(p.take_render_seconds() for p in plots)
+        self._ui_cpu = cpu
         self.dirty = False
         self.redraw()
-        self._last_redraw = time.monotonic() - now
-        self._next_frame = now + max(FRAME_INTERVAL, 3.0 * spent)
+        share = FRAME_SHARE_TRAINING if self.training_flat_out() else FRAME_SHARE
+        # the time since the last frame counts: after a quiet spell the next frame is not held
+        wait = min(FRAME_WAIT_MAX, spent / share)
+        self._next_frame = max(now + FRAME_INTERVAL, self._frame_at + wait)
+        self._frame_at = now
 
     def on_painted_plot_landed(self, msg: PaintedPlot.Landed) -> None:
         self.panels_landed()
@@ -161,7 +182,17 @@ class PanelApp(App[int]):
                 self.show_status(rec, at=at)
 
     def _plots(self) -> list[PaintedPlot]:
-        return list(self.query(PaintedPlot))
+        """The active screen's panels (none on the help screen), found once per screen: the DOM
+        query cost 0.9 ms, 20 times a second, on the thread that shares the GIL with training."""
+        children = self.children
+        screen = children[0] if children else None
+        found = self._plots_of.get(screen)
+        if found is None or not all(p.is_attached for p in found):
+            found = list(self.query(PaintedPlot))
+            if not found:
+                return found
+            self._plots_of[screen] = found
+        return found
 
     @property
     def settled(self) -> bool:

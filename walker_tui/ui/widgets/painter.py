@@ -26,6 +26,8 @@ from textual.strip import Strip
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot  # noqa: F401 (panels import it from here)
 
+from walker_tui.core.threads import run_in_background
+
 
 @dataclass
 class Job:
@@ -40,7 +42,8 @@ class Job:
 
 
 class Painted(Message):
-    """A panel's frame is built: its strips, the size they fit, and what the build cost."""
+    """A panel's frame is built: its strips, the size they fit, and what the build cost (the
+    painter thread's CPU seconds: time it waited for the GIL or a core is not its cost)."""
 
     def __init__(self, ticket: int, size: Size, strips: list[Strip], seconds: float) -> None:
         super().__init__()
@@ -76,6 +79,7 @@ class Painter:
             self._thread.join(wait)
 
     def _run(self) -> None:
+        run_in_background()  # the training's threads come first (walker_tui.core.threads)
         while True:
             with self._cond:
                 while not self._jobs and not self._stopped:
@@ -84,10 +88,10 @@ class Painter:
                     return
                 plot = next(iter(self._jobs))
                 job = self._jobs.pop(plot)
-            t0 = time.perf_counter()
+            t0 = time.thread_time()  # the build's CPU (the app paces frames by it)
             strips = plot.paint(job)
             try:
-                plot.post_message(Painted(job.ticket, job.size, strips, time.perf_counter() - t0))
+                plot.post_message(Painted(job.ticket, job.size, strips, time.thread_time() - t0))
             except RuntimeError:  # the app's loop has closed: nobody is left to show it
                 return
 
@@ -198,7 +202,8 @@ class PaintedPlot(PlotextPlot):
         return self._built < self._ticket
 
     def take_render_seconds(self) -> float:
-        """The painter's time on this panel since the last call (the app paces frames by it)."""
+        """The painter's CPU seconds on this panel since the last call (the app paces frames
+        by it)."""
         spent, self._render_seconds = self._render_seconds, 0.0
         return spent
 
