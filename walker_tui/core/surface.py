@@ -26,8 +26,8 @@ FIRST_WORK = 4e7  # floats a first view may touch (~0.1-0.2 s on a 2-core CPU)
 FULL_SECONDS = 20.0  # the longest a full grid may take, estimated from the first view; beyond
 # it the last view is the full grid on as many points of a sample as fit
 BUSY_SHARE = 0.05  # while training runs flat out, the surface takes at most this share of
-# the wall clock (they sleep between chunks): on a 2-core CPU a grid on both cores beside the
-# training took ~20% of its epochs a second (benchmarks/app_rate.py, issue 23)
+# the wall clock (it idles between chunks and views): on a 2-core CPU a grid on both cores
+# beside the training took ~20% of its epochs a second (benchmarks/app_rate.py, issue 23)
 
 
 class Cancelled(Exception):
@@ -275,29 +275,33 @@ class Surveyor:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _yield_cpu(self, seconds: float, cancel: threading.Event) -> None:
-        """After a chunk of ``seconds`` of a refining view: while training runs flat out, sleep
-        (in slices, so a pause or a cancel ends the wait) until the chunk is BUSY_SHARE of the
-        time. A window's first view is not held here: first views are spaced instead (see
-        _wait_quiet)."""
-        if not self._refining:
-            return
-        owed = seconds * (1.0 - BUSY_SHARE) / BUSY_SHARE
-        while owed > 0 and self.training() and not cancel.is_set():
-            step = min(owed, 0.1)
-            cancel.wait(step)
-            owed -= step
+    @staticmethod
+    def _owed(seconds: float) -> float:
+        """The idle time that makes ``seconds`` of compute BUSY_SHARE of the whole."""
+        return seconds * (1.0 - BUSY_SHARE) / BUSY_SHARE
 
-    def _wait_quiet(self, cancel: threading.Event) -> None:
-        """Before a window's first view: while training runs flat out, wait until the last first
-        view's compute is BUSY_SHARE of the time since it began. A window that changes now and
-        then gets its first view at once; a path that leaves its window every few epochs (early
-        on, mlp) gets one every ~20x a first view's cost, not back to back."""
+    def _idle_until(self, deadline: float, cancel: threading.Event) -> None:
+        """While training runs flat out, wait until ``deadline`` (monotonic), in slices of at
+        most 0.1 s, so a pause or a cancel ends the wait."""
         while self.training() and not cancel.is_set():
-            left = self._quiet_at - time.monotonic()
+            left = deadline - time.monotonic()
             if left <= 0:
                 return
             cancel.wait(min(left, 0.1))
+
+    def _yield_cpu(self, seconds: float, cancel: threading.Event) -> None:
+        """After a chunk of ``seconds`` of a refining view: idle until the chunk is BUSY_SHARE
+        of the time. A window's first view is not held here: first views are spaced instead
+        (see _wait_quiet)."""
+        if self._refining:
+            self._idle_until(time.monotonic() + self._owed(seconds), cancel)
+
+    def _wait_quiet(self, cancel: threading.Event) -> None:
+        """Before a window's first view: idle until the last first view's compute is
+        BUSY_SHARE of the time since it began. A window that changes now and then gets its
+        first view at once; a path that leaves its window every few epochs (early on, mlp) gets
+        one every ~20x a first view's cost, not back to back."""
+        self._idle_until(self._quiet_at, cancel)
 
     def _run(self) -> None:
         run_in_background()  # the training's threads come first (walker_tui.core.threads)
@@ -322,8 +326,7 @@ class Surveyor:
                         break
                     self.on_view(view)
                     if not self._refining:
-                        spaced = view.seconds * (1.0 - BUSY_SHARE) / BUSY_SHARE
-                        self._quiet_at = time.monotonic() + spaced
+                        self._quiet_at = time.monotonic() + self._owed(view.seconds)
                     with self._cond:
                         if self._window is not None:  # a newer window waits: it goes first
                             break

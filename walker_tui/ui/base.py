@@ -27,9 +27,10 @@ MIN_SIZE = (60, 20)
 FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
 # The share of the wall clock the screen's CPU (the painter's builds and the UI thread's work:
 # messages, status line, compositing) may take: a quarter while training waits (paused, a set
-# pace), a tenth while it runs flat out. On a 2-core CPU that work is pure Python: it takes a core
-# and the GIL from the training's torch ops (1,078 ops an epoch of logistic at n = 10^6). Paced at
-# 3x a frame's wall time the app trained at 0.50x headless (benchmarks/app_rate.py, issue 23).
+# pace), a twentieth while it runs flat out (a tenth left the app at 0.73x). On a 2-core CPU
+# that work is pure Python: it takes a core and the GIL from the training's torch ops (1,078 ops
+# an epoch of logistic at n = 10^6). Paced at 3x a frame's wall time the app trained at 0.50x
+# headless (benchmarks/app_rate.py, issue 23).
 FRAME_SHARE = 0.25
 FRAME_SHARE_TRAINING = 0.05
 FRAME_WAIT_MAX = 2.0  # seconds: a burst of UI work (a reseed, a resize) holds no frame longer
@@ -140,8 +141,8 @@ class PanelApp(App[int]):
         worker most of the CPU: the next frame waits until the screen's CPU since the last one
         (the painter's builds and this thread's work) is FRAME_SHARE of the time between them,
         FRAME_SHARE_TRAINING while the training runs flat out (a frame costing 100 ms of CPU:
-        one a second). The builds never block the UI thread, so keys answer mid-frame, and a
-        key's redraw does not wait (see _moved)."""
+        one every 2 s, FRAME_WAIT_MAX). The builds never block the UI thread, so keys answer
+        mid-frame, and a key's redraw does not wait (see _moved)."""
         now = time.monotonic()
         plots = self._plots()
         if not plots or not self.dirty or now < self._next_frame:  # (none: not composed yet)
