@@ -1,19 +1,83 @@
-"""Make the README's screenshots from the running app: `python scripts/screenshots.py [NAME...]`.
+"""Make the README's screenshots from the running app: `python scripts/screenshots.py [NAME...]`
+(no names: all of them; `--list` names them).
 
 Each picture is the real app driven by key presses (Textual's Pilot), saved as SVG in screenshots/.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from walker_tui.config import Config
-from walker_tui.ui.app import make_app
+from walker_tui.ui.app import WalkerApp, make_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
+WATCH = "watch-120x40"  # the one recipe that runs `walker-tui watch` on a training script
+
+
+@dataclass
+class Recipe:
+    """One picture: the app for ``cfg`` at ``size``, ``keys`` pressed, saved once ``ready``."""
+
+    name: str
+    size: tuple[int, int]
+    cfg: Config
+    ready: Callable[[WalkerApp], bool]
+    keys: list[str] = field(default_factory=list)
+    about: str = ""
+
+
+CPU = dict(device="cpu")
+RECIPES = [
+    Recipe("walker-120x40", (120, 40), Config(**CPU, pace=8), lambda a: a.view.done,
+           about="the bare command: the notebook's problem, walked to the target"),
+    Recipe("race-120x40", (120, 40),
+           Config(**CPU, pace=0, race=[("stepper", 0.3), ("stepper", 0.7)]),
+           lambda a: "stepper 0.3" in a.view.histories and a.view.done, ["s"],
+           about="a race against the notebook's stepper (0.3) and a fast one (0.7)"),
+    Recipe("paused-80x24", (80, 24), Config(**CPU, pace=4),
+           lambda a: a.view.state == "paused" and a.view.latest_epoch >= 2, ["space", "n", "n"],
+           about="the smallest terminal it is built for, paused mid-walk, stepped two epochs"),
+    Recipe("quadratic-race-120x40", (120, 40),
+           Config(**CPU, problem="quadratic", lrs_spec="log:0.002:0.5:12", epochs=200,
+                  min_loss=1e-6, pace=0,
+                  race=[("stepper", 0.15), ("momentum", 0.05), ("exact", 0.0)]),
+           lambda a: "exact" in a.view.histories and a.view.done, ["s", "x"],
+           about="the tilted bowl (kappa 10) raced on the loss-evaluation axis (key x)"),
+    Recipe("rosenbrock-adaptive-120x40", (120, 40),
+           Config(**CPU, problem="rosenbrock", lrs_spec="0.1:1:0.1", grid="adaptive",
+                  epochs=5000, min_loss=1e-5, pace=0),
+           lambda a: a.view.done,
+           about="Rosenbrock from the notebook's grid: the adaptive grid walks down to ~1e-3"),
+    Recipe("logistic-race-120x40", (120, 40),
+           Config(**CPU, problem="logistic", lrs_spec="log:0.1:100:13", epochs=500,
+                  min_loss=0.5182, pace=0, race=[("stepper", 3.0), ("adam", 0.5)]),
+           lambda a: "adam 0.5" in a.view.histories and a.view.done, ["s"],
+           about="logistic regression with label noise, raced by Adam"),
+    Recipe("mlp-slice-120x40", (120, 40),
+           Config(**CPU, problem="mlp", n=200, lrs_spec="log:0.01:10:13", epochs=1000,
+                  min_loss=0.02, pace=0, race=[("adam", 0.02)]),
+           lambda a: "adam 0.02" in a.view.histories and a.view.done, ["s"],
+           about="a 2-16-16-1 network on two moons, seen in a filter-normalised 2-D slice"),
+    Recipe("diverging-race-120x40", (120, 40),
+           Config(**CPU, pace=0, race=[("stepper", 0.3), ("stepper", 5.0)]),
+           lambda a: "stepper 5" in a.view.histories and a.view.done, ["s"],
+           about="a stepper at 5 diverges: its path leaves the surface with an arrow at the edge"),
+    Recipe("wild-rate-120x40", (120, 40), Config(**CPU, lrs_spec="0.1,0.5,0.9,1e30", pace=0),
+           lambda a: a.view.done,
+           about="a 1e30 rate in the grid: inf candidates shown, never winning"),
+    Recipe("digits-race-120x40", (120, 40),
+           Config(**CPU, problem="digits", lrs_spec="log:0.01:10:13", epochs=30, min_loss=None,
+                  batch_size=64, pace=0, race=[("stepper", 0.3), ("adam", 0.003)]),
+           lambda a: "adam 0.003" in a.view.histories and a.view.done, ["s"],
+           about="the digits MLP in mini-batches of 64, raced by Adam, held-out figures shown"),
+]  # fmt: skip
 
 
 async def wait(pilot, cond, timeout=60.0):
@@ -30,148 +94,32 @@ async def wait(pilot, cond, timeout=60.0):
         await pilot.pause(0.05)
 
 
-ONLY = set(sys.argv[1:])  # names to make (none: all of them)
+async def shot(recipe: Recipe, out: Path = OUT) -> Path:
+    """Run the app for ``recipe`` and save its picture in ``out``."""
+    app = make_app(recipe.cfg)
+    try:
+        async with app.run_test(size=recipe.size) as pilot:
+            await wait(pilot, lambda: app.view.histories)
+            for key in recipe.keys:
+                await pilot.press(key)
+                await pilot.pause(0.05)
+            await wait(pilot, lambda: recipe.ready(app))
+            path = out / f"{recipe.name}.svg"
+            app.save_screenshot(str(path))
+    finally:
+        app.still_busy(wait=30)  # a thread inside torch when the interpreter exits aborts it
+    return path
 
 
-async def shot(name: str, size: tuple[int, int], cfg: Config, keys: list[str], cond) -> None:
-    if ONLY and name not in ONLY:
-        return
-    app = make_app(cfg)
-    async with app.run_test(size=size) as pilot:
-        await wait(pilot, lambda: app.view.histories)
-        for key in keys:
-            await pilot.press(key)
-            await pilot.pause(0.05)
-        await wait(pilot, lambda: cond(app))
-        path = OUT / f"{name}.svg"
-        app.save_screenshot(str(path))
-        print(f"wrote {path.relative_to(OUT.parent)}")
-    app.still_busy(wait=30)  # a thread inside torch when the interpreter exits aborts it
-
-
-async def main() -> None:
+async def main(names: list[str]) -> None:
     OUT.mkdir(exist_ok=True)
-    base = dict(device="cpu")
-    # The bare command: the notebook's problem, walked to the target.
-    await shot("walker-120x40", (120, 40), Config(**base, pace=8), [], lambda a: a.done)
-    # A race against the notebook's stepper (0.3) and a fast one (0.7).
-    await shot(
-        "race-120x40",
-        (120, 40),
-        Config(**base, pace=0, race=[("stepper", 0.3), ("stepper", 0.7)]),
-        ["s"],
-        lambda a: "stepper 0.3" in a.histories and a.done,
-    )
-    # The smallest terminal it is built for, paused mid-walk and stepped back one epoch.
-    await shot(
-        "paused-80x24",
-        (80, 24),
-        Config(**base, pace=4),
-        ["space", "n", "n"],
-        lambda a: a.state == "paused" and a.latest_epoch >= 2,
-    )
-    # Beyond the notebook: the tilted bowl (kappa 10) raced by a stepper, heavy ball and the
-    # exact line search, on the loss-evaluation axis (key x) that a fair race counts.
-    await shot(
-        "quadratic-race-120x40",
-        (120, 40),
-        Config(
-            device="cpu",
-            problem="quadratic",
-            lrs_spec="log:0.002:0.5:12",
-            epochs=200,
-            min_loss=1e-6,
-            pace=0,
-            race=[("stepper", 0.15), ("momentum", 0.05), ("exact", 0.0)],
-        ),
-        ["s", "x"],
-        lambda a: "exact" in a.histories and a.done,
-    )
-    # Rosenbrock from the notebook's 0.1..0.9 grid: the adaptive grid walks down to ~1e-3.
-    await shot(
-        "rosenbrock-adaptive-120x40",
-        (120, 40),
-        Config(
-            device="cpu",
-            problem="rosenbrock",
-            lrs_spec="0.1:1:0.1",
-            grid="adaptive",
-            epochs=5000,
-            min_loss=1e-5,
-            pace=0,
-        ),
-        [],
-        lambda a: a.done,
-    )
-    # Logistic regression with label noise, raced by Adam.
-    await shot(
-        "logistic-race-120x40",
-        (120, 40),
-        Config(
-            device="cpu",
-            problem="logistic",
-            lrs_spec="log:0.1:100:13",
-            epochs=500,
-            min_loss=0.5182,
-            pace=0,
-            race=[("stepper", 3.0), ("adam", 0.5)],
-        ),
-        ["s"],
-        lambda a: "adam 0.5" in a.histories and a.done,
-    )
-    # A 2-16-16-1 network on two moons: 337 weights, seen in a filter-normalised 2-D slice.
-    await shot(
-        "mlp-slice-120x40",
-        (120, 40),
-        Config(
-            device="cpu",
-            problem="mlp",
-            n=200,
-            lrs_spec="log:0.01:10:13",
-            epochs=1000,
-            min_loss=0.02,
-            pace=0,
-            race=[("adam", 0.02)],
-        ),
-        ["s"],
-        lambda a: "adam 0.02" in a.histories and a.done,
-    )
-    # A stepper at 5 diverges: the surface stays on the walk, the racer's path leaves with an
-    # arrow at the edge, and the summary says who diverged.
-    await shot(
-        "diverging-race-120x40",
-        (120, 40),
-        Config(**base, pace=0, race=[("stepper", 0.3), ("stepper", 5.0)]),
-        ["s"],
-        lambda a: "stepper 5" in a.histories and a.done,
-    )
-    # The walker on a huge start with a 1e30 rate in its grid: inf candidates shown, never win.
-    await shot(
-        "wild-rate-120x40",
-        (120, 40),
-        Config(device="cpu", lrs_spec="0.1,0.5,0.9,1e30", pace=0),
-        [],
-        lambda a: a.done,
-    )
-    # The shipped demo: a 64-32-10 MLP on the UCI digits in mini-batches of 64, raced by Adam,
-    # held-out loss and accuracy on the status line.
-    await shot(
-        "digits-race-120x40",
-        (120, 40),
-        Config(
-            device="cpu",
-            problem="digits",
-            lrs_spec="log:0.01:10:13",
-            epochs=30,
-            min_loss=None,
-            batch_size=64,
-            pace=0,
-            race=[("stepper", 0.3), ("adam", 0.003)],
-        ),
-        ["s"],
-        lambda a: "adam 0.003" in a.histories and a.done,
-    )
-    await watch_shot("watch-120x40")
+    for recipe in RECIPES:
+        if not names or recipe.name in names:
+            path = await shot(recipe)
+            print(f"wrote {path.relative_to(OUT.parent)}")
+    if not names or WATCH in names:
+        path = await watch_shot(WATCH)
+        print(f"wrote {path.relative_to(OUT.parent)}")
 
 
 # A training script as a user writes one: an MLP on two moons-like classes, 8 batches an epoch,
@@ -207,11 +155,9 @@ with WalkerSGD(model.parameters(), lrs=lrs, record=path) as opt:
 """
 
 
-async def watch_shot(name: str) -> None:
+async def watch_shot(name: str, out: Path = OUT) -> Path:
     """walker-tui watch on two real runs of TRAIN: one finished (a fixed grid), one still
     training in another process (a log grid), its curves smoothed (key e: EMA 0.6)."""
-    if ONLY and name not in ONLY:
-        return
     import subprocess
     import tempfile
 
@@ -232,13 +178,35 @@ async def watch_shot(name: str) -> None:
             await pilot.press("e")  # smoothing: EMA 0.6, the raw curve faint behind it
             await pilot.press("c")  # the live run's candidates and path
             await wait(pilot, lambda: app.selected == 1 and app.smooth == 0.6)
-            path = OUT / f"{name}.svg"
+            path = out / f"{name}.svg"
             app.save_screenshot(str(path))
-            print(f"wrote {path.relative_to(OUT.parent)}")
     finally:
         live.kill()
         live.wait(30)
+    return path
+
+
+def parse(argv: list[str]) -> list[str]:
+    names = [r.name for r in RECIPES] + [WATCH]
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="recipes:\n"
+        + "\n".join(f"  {r.name:28} {r.about}" for r in RECIPES)
+        + f"\n  {WATCH:28} walker-tui watch on a finished and a live WalkerSGD run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="recipes to make (default: all)")
+    parser.add_argument("--list", action="store_true", help="name the recipes and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(names))
+        sys.exit(0)
+    unknown = [n for n in args.names if n not in names]
+    if unknown:
+        parser.error(f"no recipe {', '.join(unknown)} (--list names them)")
+    return args.names
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
