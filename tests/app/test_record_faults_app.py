@@ -78,14 +78,13 @@ async def test_w_on_a_full_disk_says_so_and_leaves_no_half_file(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
 
     def half_copy(src, dst, *args, **kwargs):  # a full disk: part of the copy, then ENOSPC
-        with open(src, "rb") as fh, open(dst, "wb") as out:
-            out.write(fh.read(100))
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+        dst.write(src.read(100))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), dst.name)
 
     app = make_app(Config(device="cpu", pace=0))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.view.done)
-        monkeypatch.setattr(shutil, "copyfile", half_copy)
+        monkeypatch.setattr(shutil, "copyfileobj", half_copy)
         await pilot.press("w")
         await pilot.pause(0.05)
         assert "could not save the run: [Errno 28] No space left on device" in status_text(app)

@@ -95,3 +95,26 @@ def fill(disk: Path, leave: int) -> None:
     """Fill ``disk`` but for ``leave`` bytes (tmpfs counts whole 4 KiB pages)."""
     free = shutil.disk_usage(disk).free
     (disk / "filler").write_bytes(b"\0" * max(0, free - leave))
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """``folder/ro``: a read-only bind mount of ``folder/rw`` (writes there fail with EROFS, as
+    on a read-only disk), where root may mount one; skips the test elsewhere, saying why."""
+    source, mount = folder / "rw", folder / "ro"
+    source.mkdir()
+    mount.mkdir()
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a read-only bind mount needs root")
+    made = subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(source), str(mount)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot bind-mount read-only here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30)

@@ -265,18 +265,18 @@ class RecordWriter:
             self.close()
 
 
-def append_end(path: str | os.PathLike[str], end: dict[str, Any]) -> None:
-    """End a ``.csv`` copy of a recording that is still being written (the app's ``w``) with
-    an end record; a half-written last row (which the loaders drop) is cut off first."""
-    with open(path, "r+b") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        at = max(0, size - (1 << 20))
-        fh.seek(at)
-        tail = fh.read()
-        cut = tail.rfind(b"\n")
-        fh.seek(at + cut + 1 if cut >= 0 else size)
-        fh.truncate()
-        fh.write(f"{END_MARK}{json.dumps(end)}\n".encode())
+def append_end(fh: Any, end: dict[str, Any]) -> None:
+    """End a ``.csv`` copy of a recording that is still being written (the app's ``w``; ``fh``
+    open for reading and writing, in binary) with an end record; a half-written last row (which
+    the loaders drop) is cut off first."""
+    size = fh.seek(0, os.SEEK_END)
+    at = max(0, size - (1 << 20))
+    fh.seek(at)
+    tail = fh.read()
+    cut = tail.rfind(b"\n")
+    fh.seek(at + cut + 1 if cut >= 0 else size)
+    fh.truncate()
+    fh.write(f"{END_MARK}{json.dumps(end)}\n".encode())
 
 
 def _identity(fh: Any) -> tuple[int, int] | None:

@@ -4,11 +4,13 @@ No Textual: the app hands it frames and says the line it returns."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from walker_tui.numbers import epochs
 from walker_tui.recording.ends import end_record
@@ -16,14 +18,32 @@ from walker_tui.recording.writer import RecordWriter, append_end, describe_os_er
 from walker_tui.run.view import Note
 
 
-def free_name(stem: str, suffix: str, folder: Path | None = None) -> Path:
-    """``stem.suffix`` in ``folder`` (the working folder), or ``stem-2.suffix``... if that
-    exists: a save never overwrites a file."""
+def write_new(
+    stem: str, suffix: str, write: Callable[[BinaryIO], object], folder: Path | None = None
+) -> Path:
+    """Write a new file ``stem.suffix`` in ``folder`` (the working folder), or ``stem-2.suffix``...
+    where that name is taken, and return its path. The name is claimed with O_CREAT | O_EXCL, so a
+    save never overwrites a file and never writes through a symlink (one that points nowhere
+    included: its name counts as taken). ``write`` fills the file, open in binary for reading and
+    writing. On an OSError the file made is removed where the disk still allows it, and the
+    error goes up (a read-only disk refuses the unlink too)."""
     folder = Path.cwd() if folder is None else folder
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0)
     for i in range(1, 10_000):
         path = folder / (f"{stem}{suffix}" if i == 1 else f"{stem}-{i}{suffix}")
-        if not path.exists():
-            return path
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(fd, "r+b") as fh:
+                write(fh)
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.unlink()  # (a copy a full disk cut short)
+            raise
+        return path
     raise FileExistsError(f"no free name for {stem}{suffix} in {folder}")
 
 
@@ -88,15 +108,17 @@ class RunRecord:
                 return Note(f"could not save the run: {failed}", style="bold red", sticky=True)
         elif held == 0 or writer is None:
             return Note("nothing to save yet: the run has no epochs")
-        dest = None
+        assert writer is not None  # (it holds epochs)
+        source, end = writer.path, state if state in ("reached", "limit", "diverged") else "saved"
+
+        def write(fh: BinaryIO) -> None:
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, fh)
+            append_end(fh, end_record(end, held))
+
         try:
-            dest = free_name(stem, ".csv")
-            shutil.copyfile(writer.path, dest)
-            end = state if state in ("reached", "limit", "diverged") else "saved"
-            append_end(dest, end_record(end, held))
+            dest = write_new(stem, ".csv", write)
         except OSError as error:
-            if dest is not None:
-                dest.unlink(missing_ok=True)  # (a copy a full disk cut short)
             return Note(f"could not save the run: {error}", "bold red", seconds=8, sticky=True)
         note = "" if failed is None else f" ({failed})"
         return Note(

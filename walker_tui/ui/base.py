@@ -18,7 +18,7 @@ from textual.widgets import Footer
 import walker_tui.core.devices as gpu
 import walker_tui.ui.keys as keys
 from walker_tui.core.devices import DeviceMonitor
-from walker_tui.run.saved import free_name
+from walker_tui.run.saved import write_new
 from walker_tui.run.view import EpochView, Note
 from walker_tui.ui.widgets import Say, TravelTo
 from walker_tui.ui.widgets.painter import PaintedPlot, Painter
@@ -216,13 +216,12 @@ class PanelApp(App[int]):
         return "walker-tui"
 
     def action_screenshot(self) -> None:
-        dest = None
+        """An SVG of the screen under a new name (walker_tui.run.saved.write_new), or a line
+        saying why not."""
         try:
-            dest = free_name(self.file_stem, ".svg")
-            self.save_screenshot(filename=dest.name, path=str(dest.parent))
+            svg = self.export_screenshot().encode("utf-8")
+            dest = write_new(self.file_stem, ".svg", lambda fh: fh.write(svg))
         except OSError as error:
-            if dest is not None:
-                dest.unlink(missing_ok=True)  # (an SVG a full disk cut short)
             self.say(
                 f"could not save the screenshot: {error}", style="bold red", seconds=8, sticky=True
             )
