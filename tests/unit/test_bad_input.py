@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+import children
 import pytest
 import torch
 
@@ -146,11 +147,12 @@ def test_bench_reports_a_diverged_stepper():
 
 
 def endless(command: str, errors, *extra: str) -> subprocess.Popen:
-    """``walker-tui COMMAND`` on the CPU with no stopping point, its stderr to ``errors``."""
+    """``walker-tui COMMAND`` on the CPU with no stopping point, its stderr to ``errors`` (killed
+    after the test)."""
     argv = [sys.executable, "-m", "walker_tui", command, "--epochs", "100000000"]
     argv += ["--min-loss", "0", "--device", "cpu", *extra]
     with errors.open("w") as err:  # the child keeps its own copy
-        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
+        return children.spawn(argv, stdout=subprocess.PIPE, stderr=err, text=True)
 
 
 class Lines:

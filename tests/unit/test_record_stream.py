@@ -9,6 +9,7 @@ import time
 import tracemalloc
 from types import SimpleNamespace
 
+import children
 import numpy as np
 import pytest
 
@@ -218,8 +219,8 @@ def test_adaptive_walk_records_what_the_trainer_says(tmp_path):
 
 
 def start_run(path):
-    """`walker-tui run` that would go on for ever, recording to ``path``."""
-    proc = subprocess.Popen(
+    """`walker-tui run` that would go on for ever, recording to ``path`` (killed after the test)."""
+    proc = children.spawn(
         [sys.executable, "-m", "walker_tui", "run", "--min-loss", "0", "--epochs", "100000000"]
         + ["--quiet", "--device", "cpu", "--record", str(path)],
         stdout=subprocess.PIPE,

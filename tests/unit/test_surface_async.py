@@ -17,6 +17,51 @@ from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.surface import COARSE, GRID, Cancelled, Surveyor, Window, loss_grid, views
 
 
+@pytest.fixture
+def surveyors():
+    """Surveyors made by a test, closed after it whether it passed or not."""
+    made: list[Surveyor] = []
+
+    def make(*args, **kwargs) -> Surveyor:
+        made.append(Surveyor(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for surveyor in made:
+        surveyor.close()
+    for surveyor in made:
+        surveyor.join(30)
+
+
+@pytest.fixture
+def drivers():
+    """Drivers started by a test, cancelled after it whether it passed or not."""
+    made: list[drv.Driver] = []
+
+    def start(*args) -> tuple[drv.Driver, threading.Thread]:
+        made.append(drv.Driver(*args))
+        return made[-1], made[-1].start()
+
+    yield start
+    for driver in made:
+        driver.cancel()
+    for driver in made:
+        driver.join(30)
+
+
+def computing(surveyor: Surveyor) -> threading.Event:
+    """Set once the surveyor has computed a chunk of a view (its window is then under way)."""
+    event = threading.Event()
+    throttle = surveyor._yield_cpu
+
+    def chunked(seconds: float, cancel: threading.Event) -> None:
+        event.set()
+        throttle(seconds, cancel)
+
+    surveyor._yield_cpu = chunked  # type: ignore[method-assign]
+    return event
+
+
 def test_a_cancelled_grid_stops_between_chunks():
     problem = make_problem("logistic", 200_000, 17, "cpu")
     cancel = threading.Event()
@@ -56,30 +101,28 @@ def test_small_problems_get_the_full_grid_at_once():
         assert only.z.shape == (GRID, GRID) and only.note == ""
 
 
-def test_a_newer_window_replaces_the_one_in_progress():
+def test_a_newer_window_replaces_the_one_in_progress(surveyors):
     problem = make_problem("logistic", 200_000, 17, "cpu")
     got: queue.Queue = queue.Queue()
-    surveyor = Surveyor(problem, None, got.put)
+    surveyor = surveyors(problem, None, got.put)
+    under_way = computing(surveyor)
     old, new = Window(-4, 4, -4, 4), Window(-1, 1, -1, 1)
     surveyor.request(old)
-    time.sleep(0.05)
+    assert under_way.wait(60)
     surveyor.request(new)
     seen = []
     while not (seen and seen[-1].window == new and seen[-1].note == ""):
         seen.append(got.get(timeout=30))
     after = [v.window for v in seen[[v.window for v in seen].index(new) :]]
     assert all(w == new for w in after)  # nothing of the old window lands after the new one
-    surveyor.close()
-    surveyor.join(2)
 
 
-def test_cancelling_a_driver_stops_its_surface_at_once():
+def test_cancelling_a_driver_stops_its_surface_at_once(drivers):
     # an mlp surface at 10^5 points takes minutes in full: cancel it mid-grid
     cfg = Config(device="cpu", problem="mlp", n=100_000, lrs_spec="log:0.01:10:13")
     events: queue.Queue = queue.Queue()
     control = drv.Control(paused=True, pace=0.0)
-    driver = drv.Driver(cfg, 17, control, events.put)
-    thread = driver.start()
+    driver, thread = drivers(cfg, 17, control, events.put)
     while not isinstance(events.get(timeout=60), drv.Surface):
         pass  # the first view is there; the full grid is under way
     time.sleep(0.2)
@@ -91,23 +134,16 @@ def test_cancelling_a_driver_stops_its_surface_at_once():
     assert not thread.is_alive() and not driver.surveyor._thread.is_alive()
 
 
-def _picked_up(surveyor: Surveyor, timeout: float = 10.0) -> None:
-    """Wait until the surveyor's thread has taken the window asked for."""
-    end = time.monotonic() + timeout
-    while not (surveyor._busy and surveyor._window is None):
-        assert time.monotonic() < end, "the surveyor never took the window"
-        time.sleep(0.005)
-
-
-def test_a_windows_first_view_is_finished_before_the_newer_window():
+def test_a_windows_first_view_is_finished_before_the_newer_window(surveyors):
     # a path that keeps leaving its window (early epochs, racers) still gets a surface now and
     # then: the first view in progress lands, then the newest window asked for
     problem = make_problem("logistic", 200_000, 17, "cpu")
     got: queue.Queue = queue.Queue()
-    surveyor = Surveyor(problem, None, got.put)
+    surveyor = surveyors(problem, None, got.put)
+    under_way = computing(surveyor)
     old, middle, new = Window(-4, 4, -4, 4), Window(-2, 2, -2, 2), Window(-1, 1, -1, 1)
     surveyor.request(old)
-    _picked_up(surveyor)
+    assert under_way.wait(60)  # (taken up but not begun, old would still give way to new)
     surveyor.request(middle)
     surveyor.request(new)  # replaces middle, which never started
     first = got.get(timeout=30)
@@ -116,15 +152,13 @@ def test_a_windows_first_view_is_finished_before_the_newer_window():
     while rest[-1].note != "":
         rest.append(got.get(timeout=30))
     assert all(v.window == new for v in rest)  # middle was dropped; nothing of old after new
-    surveyor.close()
-    surveyor.join(2)
 
 
-def test_the_surface_yields_the_cpu_only_while_training_runs_flat_out():
+def test_the_surface_yields_the_cpu_only_while_training_runs_flat_out(surveyors):
     import walker_tui.core.surface as surface
 
     flat_out = [True]
-    surveyor = Surveyor(make_problem("linear", 100, 17, "cpu"), None, lambda v: None,
+    surveyor = surveyors(make_problem("linear", 100, 17, "cpu"), None, lambda v: None,
                         lambda: flat_out[0])  # fmt: skip
     cancel = threading.Event()
     owed = 0.02 * (1 - surface.BUSY_SHARE) / surface.BUSY_SHARE
@@ -153,13 +187,15 @@ def test_the_surface_yields_the_cpu_only_while_training_runs_flat_out():
     assert slept(surveyor._wait_quiet) < 0.05
 
 
-def test_first_views_beside_flat_out_training_come_spaced_and_the_newest_window_goes():
+def test_first_views_beside_flat_out_training_come_spaced_and_the_newest_window_goes(
+    surveyors,
+):
     import walker_tui.core.surface as surface
 
     problem = make_problem("mlp", 20_000, 17, "cpu")  # a coarse first view, then refining
     plane = problem.plane()
     got: queue.Queue = queue.Queue()
-    surveyor = Surveyor(problem, plane, lambda v: got.put((time.monotonic(), v)), lambda: True)
+    surveyor = surveyors(problem, plane, lambda v: got.put((time.monotonic(), v)), lambda: True)
     windows = [Window(-s, s, -s, s) for s in (1.0, 1.5, 2.0, 2.5)]
     surveyor.request(windows[0])
     t_first, first = got.get(timeout=60)
@@ -170,8 +206,6 @@ def test_first_views_beside_flat_out_training_come_spaced_and_the_newest_window_
     assert after.window == windows[-1]  # the two in between were never computed
     spaced = first.seconds * (1 - surface.BUSY_SHARE) / surface.BUSY_SHARE
     assert t_next - t_first >= 0.9 * spaced + after.seconds
-    surveyor.close()
-    surveyor.join(2)
 
 
 def test_every_chunk_of_every_view_goes_through_the_throttle_and_its_sleeps_are_not_compute():
@@ -195,11 +229,10 @@ def test_every_chunk_of_every_view_goes_through_the_throttle_and_its_sleeps_are_
     assert sum(calls) <= first.seconds + full.seconds + 1e-6  # chunks are part of the compute
 
 
-def test_a_driver_says_flat_out_only_while_it_trains_back_to_back():
+def test_a_driver_says_flat_out_only_while_it_trains_back_to_back(drivers):
     cfg = Config(device="cpu", problem="linear", n=2_000, lrs_spec="log:0.01:1:5", epochs=10**6)
     control = drv.Control(paused=True, pace=0.0)
-    driver = drv.Driver(cfg, 17, control, lambda ev: None)
-    driver.start()
+    driver, _ = drivers(cfg, 17, control, lambda ev: None)
 
     def seen(value: bool, seconds: float = 20.0) -> bool:
         end = time.monotonic() + seconds
