@@ -226,7 +226,8 @@ class Surveyor:
         on_view: Callable[[SurfaceData], None],
         training: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.problem, self.plane, self.on_view = problem, plane, on_view
+        self.problem: Problem | None = problem  # (None once closed: its data may go)
+        self.plane, self.on_view = plane, on_view
         self.training = training
         self._cond = threading.Condition()
         self._window: Window | None = None
@@ -259,6 +260,13 @@ class Surveyor:
             self._closed = True
             self._cancel.set()
             self._cond.notify()
+            if self._thread is None:
+                self._release()
+
+    def _release(self) -> None:
+        """Closed and idle: let go of the problem and its samples (a reseed's old run)."""
+        self.problem = None
+        self._models.clear()
 
     @property
     def busy(self) -> bool:
@@ -309,8 +317,10 @@ class Surveyor:
             with self._cond:
                 while self._window is None and not self._closed:
                     self._cond.wait()
-                if self._closed:
+                if self._closed or self.problem is None:
+                    self._release()
                     return
+                problem = self.problem
                 window, self._window = self._window, None
                 self._cancel = cancel = threading.Event()
                 self._busy, self._refining = True, False
@@ -320,7 +330,7 @@ class Surveyor:
                     if self._window is not None:
                         window, self._window = self._window, None
                 throttle = functools.partial(self._yield_cpu, cancel=cancel)
-                found = views(self.problem, window, self.plane, cancel, self._models, throttle)
+                found = views(problem, window, self.plane, cancel, self._models, throttle)
                 for view in found:
                     if cancel.is_set():
                         break

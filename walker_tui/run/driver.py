@@ -180,7 +180,18 @@ class Driver:
         self._chunk = 1  # catch-up epochs per call, grown to about CATCH_UP_SECONDS
         # Training back to back, never waiting (full pace, or a pace its epochs cannot keep):
         # the painter and the surface then hold back to a share of the CPU (ui.base, Surveyor).
-        self.flat_out = False
+        self._flat_out = threading.Event()
+
+    @property
+    def flat_out(self) -> bool:
+        return self._flat_out.is_set()
+
+    @flat_out.setter
+    def flat_out(self, value: bool) -> None:
+        if value:
+            self._flat_out.set()
+        else:
+            self._flat_out.clear()
 
     # --- the UI's side ---
 
@@ -236,6 +247,8 @@ class Driver:
             self.flat_out = False
             if self.surveyor is not None:
                 self.surveyor.close()
+            if self.stop.is_set():  # a reseed's old run: its data goes now, not at the next
+                self.session = None  # reseed (the app keeps this driver while it is busy)
 
     def _loop(self, pending: list[Frame]) -> None:
         ctl = self.control
@@ -258,9 +271,12 @@ class Driver:
                 session.problem.notice,
             )
         )
+        # (the surveyor's callbacks hold no reference to the driver: no cycle keeps an old
+        # run's data alive until the garbage collector's next full pass)
         self.surveyor = Surveyor(
-            session.problem, session.plane, self._on_view, lambda: self.flat_out
-        )
+            session.problem, session.plane, _surface_reporter(self.stop, self.emit),
+            self._flat_out.is_set,
+        )  # fmt: skip
         if self.stop.is_set():  # (cancel may have run before the surveyor existed)
             self.surveyor.close()
             return
@@ -348,5 +364,14 @@ class Driver:
         if window is not None:
             self.surveyor.request(window)
 
-    def _on_view(self, view: SurfaceData) -> None:
-        self._report(Surface(view))
+
+def _surface_reporter(
+    stop: threading.Event, emit: Callable[[Event], object]
+) -> Callable[[SurfaceData], None]:
+    """The surveyor's on_view: each view as a Surface event, none once the run is cancelled."""
+
+    def report(view: SurfaceData) -> None:
+        if not stop.is_set():
+            emit(Surface(view))
+
+    return report
