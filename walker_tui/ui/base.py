@@ -35,6 +35,13 @@ FRAME_SHARE = 0.25
 FRAME_SHARE_TRAINING = 0.05
 FRAME_WAIT_MAX = 2.0  # seconds: a burst of UI work (a reseed, a resize) holds no frame longer
 STATUS_LINES_MIN = 3  # the status line's rows at the smallest terminal (60x20)
+LOSS_ROWS = 10  # the loss curve's rows (5 of them the plot's) the status line leaves it
+
+
+def status_budget(height: int) -> int:
+    """The status line's most rows at ``height``: what leaves the loss curve (half the rows
+    between the header and the footer) LOSS_ROWS, and never fewer than STATUS_LINES_MIN."""
+    return max(STATUS_LINES_MIN, height - 2 - 2 * LOSS_ROWS)
 
 
 class DeviceSampled(Message):
@@ -232,7 +239,9 @@ class PanelApp(App[int]):
         """The command palette (ctrl+p): Textual's own commands (themes, keys) and every action
         of the app, with its key."""
         for command in super().get_system_commands(screen):
-            if command.title != "Quit":  # ours stops the training thread first
+            # ours: Quit stops the training thread first; p saves where the app works, not to
+            # a ~/Downloads that need not exist
+            if command.title not in ("Quit", "Screenshot"):
                 yield command
         for title, key, action in keys.palette():
             yield SystemCommand(f"{title} ({key})", f"key {key}", getattr(self, f"action_{action}"))

@@ -31,11 +31,13 @@ KEYS = [  # the footer shows them in this order: help and quit before the pace k
         palette="Pause or resume", replay_help="pause / resume playing"),
     Key("n", "step", "step", help=("n", "one epoch (pauses first if running)"),
         palette="Step one epoch", replay_help="one epoch on (pauses first)"),
-    Key("left", "back", help=("left / right", "back / forth one epoch through the run (pauses)")),
-    Key("right", "forth"),
+    Key("left", "back", help=("left / right", "back / forth one epoch through the run (pauses)"),
+        palette="Back one epoch"),
+    Key("right", "forth", palette="Forth one epoch"),
     Key("pageup", "page_back",
-        help=("pgup / pgdn", "back / forth 10 epochs (a twentieth of a run past 200)")),
-    Key("pagedown", "page_forth"),
+        help=("pgup / pgdn", "back / forth 10 epochs (a twentieth of a run past 200)"),
+        palette="Back 10 epochs (a twentieth of a long run)"),
+    Key("pagedown", "page_forth", palette="Forth 10 epochs (a twentieth of a long run)"),
     Key("home", "first", help=("home / end", "the first / the newest epoch"),
         palette="Back to the first epoch"),
     Key("end", "newest", palette="To the newest epoch"),
@@ -68,7 +70,10 @@ def bindings() -> list[Binding]:
                 show=k.footer is not None, key_display=k.display)
         for k in KEYS
     ]  # fmt: skip
-    return out + [Binding("ctrl+c", "quit_app", "quit", show=False, priority=True)]
+    return out + [
+        Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
+        Binding("escape", "hide_help_panel", "close keys", show=False),  # Textual's Keys panel
+    ]
 
 
 def replay_bindings() -> list[Binding]:
@@ -98,6 +103,6 @@ def help_forwards() -> list[Binding]:
 
 def palette() -> list[tuple[str, str, str]]:
     """The command palette's entries: (title, key as shown, action)."""
-    shown = {"question_mark": "?", "plus": "+", "minus": "-", "space": "space"}
+    shown = {"question_mark": "?", "plus": "+", "minus": "-", "pageup": "pgup", "pagedown": "pgdn"}
     return [(k.palette, k.display or shown.get(k.keys.split(",")[0], k.keys.split(",")[0]),
              k.action) for k in KEYS if k.palette]  # fmt: skip
