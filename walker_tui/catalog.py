@@ -136,7 +136,16 @@ DIRECTIONS = ("sgd", "momentum", "adam")
 
 def walker_lrs(problem: str, direction: str = "sgd") -> str:
     """The default --lrs of a walker along ``direction`` on ``problem``."""
-    known = entry(problem)
+    return _direction_grid(entry(problem), direction)
+
+
+def model_lrs(direction: str = "sgd") -> str:
+    """The default grid along ``direction`` on a model of one's own: ``--problem FILE.py:FUNC``'s,
+    and ``WalkerSGD``'s when it is given no ``lrs``."""
+    return _direction_grid(USER_MODEL, direction)
+
+
+def _direction_grid(known: Entry, direction: str) -> str:
     return {"sgd": known.lrs, "momentum": known.momentum_lrs, "adam": known.adam_lrs}[direction]
 
 
