@@ -248,6 +248,8 @@ def test_watch_errors_are_one_line(tmp_path, capsys):
     for argv, words in [
         ([str(tmp_path / "x.txt")], "a recording ends in .csv, .json, .npz or .npz.part"),
         ([str(tmp_path / "no" / "r.csv")], "does not exist"),
+        ([str(tmp_path / "nomatch*.csv")], "nomatch*.csv' matched no file: nothing to watch"),
+        ([str(tmp_path / "run-[0-9].csv")], "run-[0-9].csv' matched no file"),
         ([str(bad)], "x.csv is not a walker-tui recording"),
         ([], "the following arguments are required: FILE"),
     ]:

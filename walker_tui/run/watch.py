@@ -406,6 +406,8 @@ def watchable(path: Path) -> str | None:
     from walker_tui.recording.tail import probe
 
     folder = path.parent if str(path.parent) else Path(".")
+    if any(c in str(path) for c in "*?[") and not path.exists():  # a glob the shell left as is
+        return f"{str(path)!r} matched no file: nothing to watch"
     if not folder.is_dir():
         return f"{str(path)!r}: folder {str(folder)!r} does not exist"
     if path.exists() and not os.access(path, os.R_OK):
