@@ -17,7 +17,7 @@ ALLOWED = {
     "walker_tui.parallel.sharded": TOP + CORE + SHARDED,
     "walker_tui.run": TOP + CORE + RECORDING + SHARDED + ("walker_tui.run",),
     "walker_tui.parallel.leader": TOP + CORE + ("walker_tui.run", "walker_tui.parallel"),
-    "walker_tui.optim": TOP + CORE + RECORDING,
+    "walker_tui.optim": TOP + CORE + RECORDING + ("walker_tui.optim",),
     "walker_tui.ui": TOP
     + CORE
     + RECORDING
