@@ -1,6 +1,7 @@
-"""Pilot: the app as a new user meets it (issue 11): the state word at the smallest size, every
-racer's outcome at 80x24, feedback for keys that change nothing, an edge warning that tells the
-truth off the status line, long-run travel keys, saving, the palette."""
+"""Pilot: the app as a new user meets it: the state word at the smallest size, every racer's
+outcome at 80x40 and the loss curve's rows at 80x24, feedback for keys that change nothing, an
+edge warning that tells the truth off the status line, long-run travel keys, saving, the
+palette."""
 
 import csv
 
@@ -28,10 +29,12 @@ async def test_the_state_word_shows_at_the_smallest_size():
         assert status.region.bottom <= app.screen.region.bottom - 1  # above the footer
 
 
-async def test_every_racers_outcome_shows_at_80x24():
-    race = [("stepper", 0.3), ("momentum", 0.1), ("adam", 0.05), ("exact", 0.0)]
-    app = make_app(Config(device="cpu", pace=0, race=race, epochs=100))
-    async with app.run_test(size=(80, 24)) as pilot:
+RACE4 = [("stepper", 0.3), ("momentum", 0.1), ("adam", 0.05), ("exact", 0.0)]
+
+
+async def test_every_racers_outcome_shows_at_80x40():
+    app = make_app(Config(device="cpu", pace=0, race=RACE4, epochs=100))
+    async with app.run_test(size=(80, 40)) as pilot:
         await until(pilot, lambda: app.view.histories)
         await pilot.press("s")
         await until(pilot, lambda: "exact" in app.view.histories and app.view.done, timeout=60)
@@ -41,6 +44,20 @@ async def test_every_racers_outcome_shows_at_80x24():
         assert "after 100 epochs, target not reached" in text  # momentum and adam at the limit
         lines = text.splitlines()
         assert all(len(line) <= 78 for line in lines), lines
+
+
+async def test_at_80x24_a_race_leaves_the_loss_curve_its_rows():
+    # (a digits race left the curve 2 rows of plot under a status of 8 lines)
+    app = make_app(Config(device="cpu", pace=0, race=RACE4, epochs=100))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.view.histories)
+        await pilot.press("s")
+        await until(pilot, lambda: "exact" in app.view.histories and app.view.done, timeout=60)
+        await drawn(pilot)
+        text = status_text(app)
+        assert len(text.splitlines()) == 3, text
+        assert "best racer" in text and "+3 more" in text  # the outcomes in one line
+        assert app.query_one(LossCurve).region.height >= 9  # a plot of 4 rows and more
 
 
 async def test_keys_that_change_nothing_say_so():

@@ -22,7 +22,7 @@ from walker_tui.run.frames import WALKER_STYLE, panels, status_fields, subtitle
 from walker_tui.run.replay import ReplaySession
 from walker_tui.run.saved import RunRecord
 from walker_tui.run.view import PACES, Note, RunView
-from walker_tui.ui.base import MIN_SIZE, STATUS_LINES_MIN, PanelApp
+from walker_tui.ui.base import MIN_SIZE, PanelApp, status_budget
 from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.messages import Failed, Frames, Racers, Started, Surface, wrap
 from walker_tui.ui.widgets import series_color, series_marker
@@ -207,8 +207,7 @@ class WalkerApp(PanelApp):
         rec = view.walker_at(epoch) if look_up else rec
         self.query_one(StatusLine).show(
             **status_fields(view, rec, epoch, latest),
-            # at most what leaves the loss curve its rows (and never fewer than 3)
-            max_lines=max(STATUS_LINES_MIN, self.size.height - 16),
+            max_lines=status_budget(self.size.height),  # (the loss curve keeps its rows)
             device_use=self.monitor.text if self.monitor is not None else None,
         )
 

@@ -26,7 +26,7 @@ from walker_tui.numbers import format_loss, format_metric
 from walker_tui.run.series import WEIGHTS
 from walker_tui.run.watch import POLL, Feed, Follower, Run, run_names
 from walker_tui.ui.app import WalkerApp
-from walker_tui.ui.base import MIN_SIZE, STATUS_LINES_MIN
+from walker_tui.ui.base import MIN_SIZE, status_budget
 from walker_tui.ui.help import WatchHelp
 from walker_tui.ui.widgets import series_color, series_marker
 from walker_tui.ui.widgets.candidates import CandidateBars
@@ -479,7 +479,7 @@ class WatchApp(WalkerApp):
             runs,
             facts,
             note=self.view.note if self.view.note_shows(epoch) else None,
-            max_lines=max(STATUS_LINES_MIN, self.size.height - 16),
+            max_lines=status_budget(self.size.height),
         )
 
 
