@@ -290,7 +290,7 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
         self._hook, self.scorer = None, None
 
     def _before_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-        scorer = self.scorer
+        scorer = getattr(self, "scorer", None)  # (None in a deep copy: torch's __getstate__)
         if scorer is None or scorer.busy or not module.training or not torch.is_grad_enabled():
             return
         if self.state["walker"].get("pending"):
