@@ -87,3 +87,8 @@ def format_metrics(metrics: dict[str, float] | None) -> str:
 def epochs(count: int) -> str:
     """``1 epoch``, ``11 epochs``."""
     return f"{count} epoch{'s' * (count != 1)}"
+
+
+def rates(count: int, stay: bool = False) -> str:
+    """``1 rate``, ``9 rates``, ``9 rates + stay`` (--stay's zero-rate candidate)."""
+    return f"{count} rate{'s' * (count != 1)}" + (" + stay" if stay else "")

@@ -8,6 +8,7 @@ import pytest
 from rich.text import Text
 from textual_plotext.plot import Plot
 
+from walker_tui.core.grid import format_rate
 from walker_tui.core.surface import SurfaceData, Window
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
@@ -73,6 +74,38 @@ def test_the_candidates_title_survives_a_narrow_panel(width):
     epoch1 = text_of(CandidateBars(), width, 10, [0.1, 0.5], np.array([2.0, 2.0]), -1, 1, 0.1)
     assert "start" in epoch1
     assert "stay" in bars(width=width, stayed=True)
+
+
+def x_labels(shown: str) -> list[str]:
+    """The bars' rate labels: the words of the panel's last line."""
+    return shown.rstrip().splitlines()[-1].split()
+
+
+def test_the_stay_candidate_and_the_grids_top_are_labelled():
+    """--stay's zero-rate bar had no label (every other bar labelled, the last dropped); a
+    40-rate grid labelled none near its top."""
+    rates = [round(0.1 * i, 1) for i in range(1, 10)] + [0.0]  # --stay: its zero last
+    losses = np.linspace(5.0, 3.0, 10)
+    labels = x_labels(text_of(CandidateBars(), 57, 20, rates, losses, 4, 2, 0.1))
+    assert labels[-1] == "stay" and "*0.50" in labels
+    rates = [0.01 * 1.1**i for i in range(40)]
+    losses = np.linspace(5.0, 3.0, 40)
+    labels = x_labels(text_of(CandidateBars(), 57, 20, rates, losses, 3, 2, 0.1))
+    assert labels[-1] == format_rate(rates[-1], rates), labels
+
+
+def test_the_header_counts_rates_in_words():
+    from walker_tui.config import Config
+    from walker_tui.run.driver import Control
+    from walker_tui.run.frames import subtitle
+    from walker_tui.run.view import RunView
+
+    def header(**kw) -> str:
+        cfg = Config(device="cpu", **kw)
+        return subtitle(RunView(cfg, Control(paused=True, pace=4)), 120, None)
+
+    assert "9 rates + stay ·" in header(stay=True)
+    assert "· 1 rate · 0.5" in header(lrs_spec="0.5")
 
 
 def test_the_axis_is_named_as_an_axis_not_like_a_problem():

@@ -23,6 +23,7 @@ from walker_tui.core.trainers.loop import HostEpoch, Outcome, Trainer, host_batc
 from walker_tui.core.trainers.racers import make_racer
 from walker_tui.core.trainers.walker import make_walker, make_walker_racer
 from walker_tui.numbers import epochs, format_loss, format_metric, format_metrics, format_target
+from walker_tui.numbers import rates as count_rates
 from walker_tui.recording.ends import end_record
 from walker_tui.recording.writer import RecordWriter, describe_os_error
 from walker_tui.run.session import (
@@ -290,7 +291,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         f"target {format_target(cfg.min_loss)}, device {where}, "
         f"median of {args.repeat} timed runs after a warm-up\n"
     )
-    grid = f"{cfg.lrs_spec} ({len(cfg.lrs)} rates)"
+    grid = f"{cfg.lrs_spec} ({count_rates(len(cfg.lrs), cfg.stay)})"
     me = walker_name(cfg.direction)  # walker, or walker:adam along another direction
     racers: list[tuple[str, str, Callable[[], Trainer]]] = [
         (me, grid, lambda: make_walker(problem, cfg, w0))
@@ -322,7 +323,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     for name, lr in cfg.race:
         if name.startswith("walker:"):  # a walker along its own direction, on its own grid
             spec = walker_lrs(cfg.problem, name.partition(":")[2])
-            label = f"{spec} ({len(parse_lrs(spec))} rates)"
+            label = f"{spec} ({count_rates(len(parse_lrs(spec)))})"
             if cfg.grid == "adaptive":
                 label = f"adaptive from {spec}"
             make = lambda n=name: make_walker_racer(n, problem, cfg, w0)  # noqa: E731

@@ -12,6 +12,7 @@ import numpy as np
 
 from walker_tui.catalog import entry, walker_name
 from walker_tui.core.grid import format_rate
+from walker_tui.numbers import rates as count_rates
 from walker_tui.recording.ends import describe_end
 from walker_tui.run.view import X_AXES, RunView
 
@@ -162,10 +163,11 @@ def subtitle(view: RunView, width: int, rates: list[float] | None) -> str:
     """The header: the problem, the grid, and an adaptive grid's range at the epoch shown."""
     cfg = view.cfg
     data = f" · {Path(cfg.data).name}" if cfg.data else ""
-    grid = f"{len(cfg.lrs)} rates · {cfg.lrs_spec}"
+    count = count_rates(len(cfg.lrs), cfg.stay)
+    grid = f"{count} · {cfg.lrs_spec}"
     now = sorted(r for r in (rates or []) if r > 0)
     if cfg.grid == "adaptive":
-        grid = f"{len(cfg.lrs)} rates · adaptive grid from {cfg.lrs_spec}"
+        grid = f"{count} · adaptive grid from {cfg.lrs_spec}"
         if now:
             grid += f", now {format_rate(now[0], now)}-{format_rate(now[-1], now)}"
     # along another direction than the gradient: the walker's name says which

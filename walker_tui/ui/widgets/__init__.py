@@ -89,14 +89,22 @@ def log_ticks(lo: float, hi: float, most: int = 8) -> tuple[list[float], list[st
     return ticks, [f"{10**t:.3g}" for t in ticks]
 
 
-def thin(indices: list[int], width: int, keep: int | None = None, label: int = 5) -> list[int]:
+def thin(
+    indices: list[int], width: int, keep: int | list[int] | None = None, label: int = 5
+) -> list[int]:
     """Tick positions from ``indices`` spaced so labels ``label`` wide never touch (plotext
-    resolves touching labels in an order that varies from run to run), always with ``keep``."""
+    resolves touching labels in an order that varies from run to run), always with ``keep``
+    (a list: each in turn, unless it would touch one kept before it)."""
     most = max(2, (width - 8) // (label + 3))
     step = max(1, math.ceil(len(indices) / most))
     out = indices[::step]
-    if keep is not None and keep not in out:
-        out = sorted([i for i in out if abs(i - keep) >= step] + [keep])
+    musts: list[int] = []
+    for k in [] if keep is None else [keep] if isinstance(keep, int) else keep:
+        if all(abs(k - m) >= step for m in musts):
+            musts.append(k)
+    for k in musts:
+        if k not in out:
+            out = sorted([i for i in out if abs(i - k) >= step or i in musts] + [k])
     return out
 
 

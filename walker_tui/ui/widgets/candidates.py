@@ -112,7 +112,10 @@ class CandidateBars(PaintedPlot):
             plt.text(word, pos[i], top + above, color="gray", alignment="center")
         names = [rate_label(r, rates) for r in rates]
         widest = max(len(n) for n in names) + 1
-        shown = thin(list(range(len(rates))), width, winner if win_ok else None, widest)
+        # labelled always: the winner, --stay's zero-rate candidate and the grid's top rate
+        keep = [winner] if win_ok else []
+        keep += [i for i, r in enumerate(rates) if r == 0] + [int(np.argmax(rates))]
+        shown = thin(list(range(len(rates))), width, keep, widest)
         taken = win_ok and not stayed
         labels = [f"*{names[i]}" if i == winner and taken else names[i] for i in shown]
         plt.xticks([pos[i] for i in shown], labels)  # (ASCII *: its width is never in doubt)
