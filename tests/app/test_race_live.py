@@ -4,7 +4,7 @@ once while a large surface is being computed."""
 
 import time
 
-from helpers import until
+from helpers import drawn, status_text, until
 
 from walker_tui.config import Config
 from walker_tui.ui.app import make_app
@@ -54,3 +54,23 @@ async def test_q_quits_at_once_while_a_large_surface_computes():
         time.sleep(0.02)
     assert app.live_loops == 0
     assert not app.driver.surveyor._thread.is_alive()
+
+
+async def test_past_the_walkers_end_its_figures_name_its_epoch():
+    # (it read "epoch 14 │ lr 0.70 │ loss 0.094 │ the walker's, at its epoch 11": the racer's
+    # epoch beside the walker's rate and loss)
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.view.histories)
+        await pilot.press("s")
+        await until(pilot, lambda: "stepper 0.3" in app.view.histories)
+        for _ in range(14):
+            await pilot.press("n")
+        await until(pilot, lambda: app.view.latest_epoch == 14)
+        await drawn(pilot)
+        first = status_text(app).splitlines()[0]
+        assert "epoch 14 │ walker's last epoch 11: lr 0.70 │ loss 0.094" in first, first
+        await pilot.press("home")
+        await until(pilot, lambda: app.view.shown_epoch == 1)
+        await drawn(pilot)
+        assert "walker's last" not in status_text(app)  # its own epoch: nothing to say

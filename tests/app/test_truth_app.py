@@ -106,7 +106,7 @@ async def test_every_key_says_something_at_epoch_0(key):
         after = status_text(app)
         assert after != before, f"{key} at epoch 0 said nothing"
         if key == "s":
-            assert "the racers will start with the walker" in after
+            assert "stepper 0.3 will start with the walker" in after
             await pilot.press("s")
             await pilot.pause(0.1)
             assert "no racers" in status_text(app)
@@ -122,7 +122,7 @@ async def test_s_after_a_reseed_while_paused_says_so():
         await until(pilot, lambda: app.view.seed == 18 and app.view.histories)
         await pilot.press("s")
         await pilot.pause(0.1)
-        assert "racers will start" in status_text(app) or "no racers" in status_text(app)
+        assert "will start with the walker" in status_text(app) or "no racers" in status_text(app)
 
 
 async def test_the_loss_panel_draws_no_made_up_axis_at_epoch_0():

@@ -72,6 +72,8 @@ def test_the_summary_names_each_outcome_and_a_racer_still_going():
     v.frames(Frames(frames, {"walker": Outcome("reached", 9, 0.0912), "stepper": None}, None, []))
     assert v.summary == ["walker 0.091 in 9 epochs", "stepper racing: 0.800"]
     assert not v.done  # the stepper races on
+    # a small terminal's one line: both, where they fit (the walker's alone hid the racer)
+    assert v.summary_short[0] == "walker 0.091 in 9 epochs · stepper racing: 0.800"
 
 
 def test_travel_goes_back_pauses_a_running_walk_and_says_where_it_cannot_go():
@@ -144,8 +146,9 @@ def test_a_finished_run_tells_a_key_what_it_can_still_do():
 
 
 def test_racers_joining_and_the_pace_keys():
-    v = view()
-    assert v.toggle_race().text.startswith("the racers will start with the walker")
+    v = view(race=[("stepper", 0.3), ("adam", 0.01), ("exact", 0.0)])
+    said = v.toggle_race().text  # paused at epoch 0: which racers, by name
+    assert said == "stepper 0.3, adam 0.01, exact will start with the walker (s again: no racers)"
     assert v.race and v.control.race
     v.racers(Racers(["walker", "stepper"], {"walker": None, "stepper": None}))
     assert set(v.histories) == {"walker", "stepper"}

@@ -14,7 +14,7 @@ import numpy as np
 
 from walker_tui.catalog import entry, walker_name
 from walker_tui.config import Config
-from walker_tui.core.grid import format_rate
+from walker_tui.core.grid import format_rate, racer_label
 from walker_tui.core.surface import SurfaceData, to_plane
 from walker_tui.numbers import describe_outcome, epochs, format_loss, format_metric
 from walker_tui.run.driver import Control, Frames, Racers, Started
@@ -193,8 +193,9 @@ class RunView(EpochView):
         if self.error:
             return self.summary
         parts = self._outcome_parts()
-        if len(parts) <= 2:
-            return [part for _, part in parts]
+        if len(parts) <= 2:  # both on one line, or the walker's, or the racer's
+            texts = [part for _, part in parts]
+            return [" · ".join(texts), *texts] if len(texts) == 2 else texts
 
         def loss(name: str) -> float:
             latest = self.histories[name].latest if name in self.histories else None
@@ -402,8 +403,9 @@ class RunView(EpochView):
         self.race = not self.race
         self.control.set(race=self.race)
         if self.latest_epoch == 0:  # nothing on screen changes yet: say what will happen
+            names = ", ".join(racer_label(name, rate) for name, rate in self.cfg.race)
             return Note(
-                "the racers will start with the walker (s again: no racers)"
+                f"{names} will start with the walker (s again: no racers)"
                 if self.race
                 else "no racers: the walker will run alone (s again: race)"
             )

@@ -104,18 +104,20 @@ class StatusLine(Static):
         word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
         first = [(state_text or word, STATE_STYLES.get(state, ""))]
         first.append((f"{unit} {epoch}" if epoch == latest else f"{unit} {epoch}/{latest}", ""))
+        # past the walker's end (racers go on): its figures that follow are of its last epoch
+        whose = f"walker's last {unit} {rec_epoch}: " if rec_epoch not in (None, epoch) else ""
         if step is not None:  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
-            first.append((f"lr {step}", ""))
+            first.append((f"{whose}lr {step}", ""))
         elif rate is not None:
-            first.append((f"lr {format_rate(rate, rates)}", ""))
+            first.append((f"{whose}lr {format_rate(rate, rates)}", ""))
+        elif whose:
+            first.append((whose.rstrip(": "), ""))
         if direction != "sgd":  # (the rate is a step along that direction's u)
             first.append((f"along {direction}", ""))
         if loss is not None:
             first.append((f"loss {format_loss(loss, target)}", ""))
         for name, value in (metrics or {}).items():  # a model's held-out loss and accuracy
             first.append((f"{name} {format_metric(name, value)}", ""))
-        if rec_epoch is not None and rec_epoch != epoch:  # (racers went on past the walker)
-            first.append((f"the walker's, at its epoch {rec_epoch}", ""))
         # (0: never stop early; "target 0" read as aiming at a loss of 0)
         first.append((f"target {format_target(target)}" if target > 0 else "no target", ""))
         if eps is not None:
