@@ -35,6 +35,23 @@ async def test_a_recording_plays_to_where_the_run_ended(recorded):
         assert "no racers" in status_text(app)
 
 
+async def test_end_goes_to_the_recordings_last_epoch(tmp_path):
+    # (End stopped at the epoch played so far: "at the newest epoch" at 19 of 3,000)
+    path = tmp_path / "long.npz"
+    argv = ["run", "--record", str(path), "--quiet", "--device", "cpu", "--epochs", "300"]
+    assert main([*argv, "--min-loss", "0"]) == 0
+    recording, cfg = load_replay(path)
+    app = make_app(cfg, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.view.latest_epoch >= 2)
+        assert app.control.pace == 4.0  # played at the recording's pace
+        await pilot.press("end")
+        await until(pilot, lambda: app.view.done, timeout=30)
+        await drawn(pilot)
+        assert app.view.latest_epoch == app.view.shown_epoch == 300
+        assert status_text(app).startswith("epoch limit │ epoch 300 │")
+
+
 async def test_a_recording_cut_by_a_kill_plays_and_says_it_ends(recorded, tmp_path):
     cut = tmp_path / "cut.csv"
     assert main(["run", "--record", str(cut), "--quiet", "--device", "cpu"]) == 0

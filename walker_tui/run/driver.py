@@ -41,6 +41,7 @@ class Control:
         self.steps: int = 0  # epochs asked for while paused (key n)
         self.pace: float = pace  # epochs a second; 0 = as fast as it goes
         self.race: bool = race  # racers on
+        self.to_end: bool = False  # a replay: play every epoch left at once (End), then stop
 
     def set(
         self,
@@ -49,6 +50,7 @@ class Control:
         steps: int | None = None,
         pace: float | None = None,
         race: bool | None = None,
+        to_end: bool | None = None,
     ) -> None:
         """Change what is given (a misspelt name is a TypeError, not a new attribute)."""
         with self.lock:
@@ -60,6 +62,8 @@ class Control:
                 self.pace = float(pace)
             if race is not None:
                 self.race = bool(race)
+            if to_end is not None:
+                self.to_end = bool(to_end)
         self.wake.set()
 
 
@@ -306,6 +310,8 @@ class Driver:
                 continue
             with ctl.lock:
                 paused, pace = ctl.paused, ctl.pace
+                if ctl.to_end:  # (as fast as it goes, paused or not)
+                    paused, pace = False, 0.0
                 go = not session.finished and (not paused or ctl.steps > 0)
                 if go and paused:
                     ctl.steps -= 1

@@ -352,6 +352,16 @@ class RunView(EpochView):
             self.control.set(paused=True, steps=0)
         return super().travel(to, direction)
 
+    def newest(self) -> Note | bool:
+        """End: the newest epoch. A replay's is its last recorded one: the epochs not yet
+        played are played at once, and the view follows them there."""
+        if self.replay is None or self.done or self.error:
+            return self.travel(self.latest_epoch, 1)
+        self.unsay()
+        self.view_epoch = None
+        self.control.set(to_end=True)
+        return True
+
     def finished(self) -> Note | None:
         """What a key that asks a finished run to go on hears; None while the run goes on."""
         if self.error:

@@ -246,7 +246,11 @@ class WalkerApp(PanelApp):
         self._travel(0, -1)
 
     def action_newest(self) -> None:
-        self._travel(self.view.latest_epoch, 1)
+        moved = self.view.newest()  # (a replay's newest epoch is its last recorded one)
+        if isinstance(moved, Note):
+            self.tell(moved)
+        elif moved:
+            self._moved()
 
     def action_log_x(self) -> None:
         self.view.unsay()
