@@ -68,6 +68,17 @@ class ClosureSteps:
         if held and bool(torch.stack([h.float().cpu() for h in held]).amax() > 0):
             raise RuntimeError(ACCUMULATED)
 
+    def _everywhere(self, flag: bool) -> bool:
+        """``flag`` on every rank of a distributed run (each rank's closure call runs DDP's
+        collectives, so all ranks make the same calls)."""
+        if not self._distributed():
+            return flag
+        dist = torch.distributed
+        device = "cpu" if dist.get_backend() == "gloo" else self._params()[0].device
+        value = torch.tensor([int(flag)], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+        return bool(value.item())
+
     def _step_closure(self, closure: Callable[[], Any]) -> torch.Tensor:
         """One walker step on the closure's batch; returns the loss held after it (0-d)."""
         params = self._params()
@@ -133,7 +144,7 @@ class ClosureSteps:
         if last.moved:
             finite = [i for i in range(len(local)) if math.isfinite(local[i])]
             kept = min(finite, key=lambda i: local[i]) if finite else -1
-            if keep and kept == last.winner:
+            if self._everywhere(keep and kept == last.winner):
                 new_grad = best_grad
             else:  # forward-only scoring, a tie, or another rank's winner: one call for it
                 self._call(closure, True, params, start)
