@@ -65,6 +65,31 @@ async def test_a_recording_cut_by_a_kill_plays_and_says_it_ends(recorded, tmp_pa
         assert "the recording ends here" in status_text(app)
 
 
+async def test_an_npz_cut_by_a_kill_opens_by_its_own_name(tmp_path, capsys):
+    # (replay cut.npz exited 2 pointing at cut.npz.part, while Recording.load opened it)
+    from walker_tui.recording.reader import Recording
+    from walker_tui.recording.writer import RecordWriter
+
+    whole = tmp_path / "whole.npz"
+    assert main(["run", "--record", str(whole), "--quiet", "--device", "cpu"]) == 0
+    done = Recording.load(whole)
+    cut = tmp_path / "cut.npz"
+    out = RecordWriter(cut, done.lrs, done.options, flush_every=None)
+    for row in done.rows[:6]:  # six epochs streamed, then the run is killed: never closed
+        out.add(row)
+    out.flush()
+    assert not cut.exists() and (tmp_path / "cut.npz.part").exists()
+    recording, cfg = load_replay(cut)
+    app = make_app(cfg, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.view.histories)
+        assert "the run was cut short" in status_text(app)  # said at the start
+        await until(pilot, lambda: app.view.done)
+        await drawn(pilot)
+        assert app.view.latest_epoch == 6 and app.view.state == "ended"
+        assert "the recording ends here: no end record: cut short" in status_text(app)
+
+
 @pytest.mark.parametrize(
     "make,words",
     [

@@ -64,18 +64,16 @@ class ReplayError(ValueError):
 def load_replay(path: str | Path) -> tuple[Recording, Config]:
     """The recording at ``path`` and the config it was made with."""
     path = Path(path)
-    if not path.exists():
-        part = path.with_name(path.name + ".part")
-        if path.suffix == ".npz" and part.exists():  # a run killed before it assembled the .npz
-            raise ReplayError(
-                f"{str(path)!r} does not exist, but {str(part)!r} lies beside it: the run "
-                f"stopped before assembling the .npz; walker-tui replay {part} opens its epochs"
-            )
+    # a run killed before it assembled its .npz left the epochs in r.npz.part, which
+    # Recording.load opens for r.npz (the replay then says the recording ends cut short)
+    part = path.with_name(path.name + ".part")
+    read = part if path.suffix == ".npz" and not path.exists() else path
+    if not read.exists():
         raise ReplayError(f"{str(path)!r} does not exist")
     try:
         recording = Recording.load(path)
     except Exception as error:  # a file that is not a recording: say what it is
-        raise ReplayError(f"{str(path)!r} is not a walker-tui recording: {error}") from None
+        raise ReplayError(f"{str(read)!r} is not a walker-tui recording: {error}") from None
     if len(recording.rows) == 0:
         raise ReplayError(f"{str(path)!r} holds no epochs")
     if recording.options.get("optimizer", "walker") != "walker":
@@ -130,6 +128,11 @@ class ReplaySession(Session):
         self._logs = sorted(recording.logs, key=lambda item: item[0])
         self._logged = 0
         self._metrics: dict[str, float] = {}
+        if recording.end is None and self.problem.notice is None:  # said at the start too
+            self.problem.notice = (
+                "this recording has no end record: the run was cut short (a kill) or is "
+                "still being written; it plays to its last whole epoch"
+            )
 
     def _build_problem(self) -> Problem:
         if self.cfg.problem == RECORDED:  # a training loop's recording: no surface to rebuild
