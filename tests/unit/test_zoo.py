@@ -143,6 +143,11 @@ def test_race_grammar():
     ]:
         with pytest.raises(GridError, match=words):
             parse_race(bad)
+    with pytest.raises(GridError) as error:  # the walkers a race takes are named too
+        parse_race("foo:1")
+    assert str(error.value).endswith(
+        "or a walker along a direction: walker:sgd, walker:momentum, walker:adam"
+    )
 
 
 def test_racers_reach_the_minimum_of_the_bowl():

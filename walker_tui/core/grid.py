@@ -168,7 +168,11 @@ def parse_race(spec: str, names: tuple[str, ...] = RACER_NAMES) -> list[tuple[st
                 continue
             name, rate = "stepper", item
         if name not in names:
-            raise GridError(f"unknown racer {name!r}; choose from {', '.join(names)}")
+            walkers = ", ".join(f"walker:{d}" for d in DIRECTIONS)
+            raise GridError(
+                f"unknown racer {name!r}; choose from {', '.join(names)}, or a walker along a "
+                f"direction: {walkers}"
+            )
         value = _number(rate, "rate")
         if value <= 0:
             raise GridError(f"rate {value:g} is not positive; learning rates must be > 0")
