@@ -4,7 +4,10 @@ docs at least compiles (a renamed argument or a missing name is caught where a t
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +16,16 @@ from walker_tui.recording.reader import Recording
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+@contextlib.contextmanager
+def _cwd(path: Path):
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _blocks(path: Path) -> list[str]:
@@ -39,3 +52,79 @@ def test_every_python_block_in_the_readme_and_the_docs_compiles():
     for page in pages:
         for i, code in enumerate(_blocks(page)):
             compile(code, f"{page.relative_to(ROOT)} block {i + 1}", "exec")
+
+
+SPAN = re.compile(r"`(walker-tui[^`\n]*)`")
+
+
+# what the docs show being refused (own-model.md: an error in the user's model, named by line)
+REFUSED = {"walker-tui run --problem tests/unit/user_problems.py:broken_forward"}
+
+
+def _commands(text: str) -> list[str]:
+    """The walker-tui commands a page shows: in inline code, and on lines of its shell blocks."""
+    lines, fence = [], None  # fence: the open code block's language ("" for none)
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fence = line[3:].strip() if fence is None else None
+        elif fence is None:
+            lines += SPAN.findall(line)
+        elif fence in ("sh", "bash") or (fence in ("", "console") and line.startswith("$ ")):
+            lines.append(line.removeprefix("$ "))  # (a transcript's output is not a command)
+    out = []
+    for line in lines:
+        for command in re.split(r"&&|&|;", line.split(" #")[0]):
+            command = command.strip()
+            if command.startswith("walker-tui") and not command.startswith("walker-tui run:"):
+                out.append(command)
+    return out
+
+
+def test_every_walker_tui_command_in_the_readme_and_the_docs_is_accepted():
+    """Parsed and checked as the command line would (not run): a renamed or removed option, or
+    one that would be ignored, fails here rather than in a reader's terminal."""
+    from walker_tui.cli import replay_parser, watch_parser
+    from walker_tui.cli.args import _join_negative_values, app_parser, bench_parser, run_parser
+    from walker_tui.cli.checks import parse, racers_of, validate
+    from walker_tui.cli.serve import serve_parser
+
+    parsers = {"run": run_parser, "bench": bench_parser, "replay": replay_parser,
+               "watch": watch_parser, "serve": serve_parser}  # fmt: skip
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    seen = 0
+    for page in pages:
+        if page.name == "cli.md":  # (generated from the parsers themselves)
+            continue
+        for command in _commands(page.read_text(encoding="utf-8")):
+            argv = _join_negative_values(shlex.split(command)[1:])
+            if any(a.isupper() or "..." in a or "*" in a for a in argv):
+                continue  # a placeholder (FILE..., PATH), or a glob the shell would expand
+            name = argv[0] if argv and argv[0] in parsers else "app"
+            parser = parsers[name]() if name in parsers else app_parser()
+            argv = argv[1:] if name != "app" else argv
+            where = f"{page.relative_to(ROOT)}: {command}"
+            if "--help" in argv or (name in ("replay", "watch") and not argv):
+                continue  # (`walker-tui watch` alone names the command in prose)
+            try:
+                args = parse(parser, argv) if name in ("run", "bench", "app") else None
+                if name == "serve":
+                    parser.parse_args(argv)
+                elif name in ("replay", "watch"):
+                    parser.parse_args(argv)
+                else:
+                    args.device = "cpu"  # (a cuda command is checked on any machine)
+                    flag = {"run": "--optimizer", "bench": "--racers", "app": "--race"}[name]
+                    if name == "run":  # (as walker_tui.cli._main checks each command)
+                        names, exact = [args.optimizer], [(args.optimizer, args.lr)]
+                    else:
+                        given = args.racers if name == "bench" else args.race
+                        names, exact = [n for n, _ in given or []], racers_of(args)
+                    with _cwd(ROOT):
+                        validate(parser, args, flag, names, exact)
+            except SystemExit as e:
+                assert command in REFUSED, f"{where} is refused (exit {e.code})"
+                assert e.code == 2, where
+            else:
+                assert command not in REFUSED, f"{where} shows an error, and is accepted"
+            seen += 1
+    assert seen >= 20  # (the pages show many; a broken extractor finds none)
