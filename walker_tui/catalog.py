@@ -26,6 +26,7 @@ class Entry:
     # where they come from; --direction sgd takes lrs)
     momentum_lrs: str = "log:0.001:1:13"
     adam_lrs: str = "log:0.0001:0.1:13"
+    pace: float = 4.0  # the app's default --pace: epochs a second
 
 
 CATALOG: dict[str, Entry] = {
@@ -38,6 +39,7 @@ CATALOG: dict[str, Entry] = {
         has_data=True,
         momentum_lrs="log:0.01:10:13",
         adam_lrs="log:0.1:100:13",
+        pace=1.0,  # the opening (walker-tui alone): its 11 epochs last 11 s, not 3
     ),
     "quadratic": Entry(
         "a tilted 2-D bowl with condition number --kappa",

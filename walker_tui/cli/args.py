@@ -9,7 +9,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from walker_tui import __version__
 from walker_tui.catalog import CATALOG, DIRECTIONS, PROBLEMS, RACER_NAMES
@@ -26,7 +26,13 @@ def _torchrun() -> bool:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``walker-tui run: error: ...`` and exit status 2."""
+    """argparse with one-line errors: ``walker-tui run: error: ...`` and exit status 2; no
+    abbreviations (``--epoch 3`` was taken as ``--epochs``); ``--version`` on every command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action="version", version=f"walker-tui {__version__}")
 
     def error(self, message: str) -> NoReturn:
         if _torchrun() and os.environ["RANK"] != "0":
@@ -236,7 +242,6 @@ def app_parser() -> Parser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--version", action="version", version=f"walker-tui {__version__}")
     _common(p, DEFAULT_LRS)
     p.add_argument(
         "--race",
@@ -249,19 +254,20 @@ def app_parser() -> Parser:
         "direction, walker:sgd, walker:momentum, walker:adam (on that direction's default grid) "
         "(linear: stepper 0.3; each problem has its own)",
     )
-    _pacing(p, 4.0)
+    _pacing(p, None)
     p.set_defaults(command="app")
     return p
 
 
-def _pacing(p: argparse.ArgumentParser, pace: float) -> None:
-    """--pace and --paused, for the app and replay."""
+def _pacing(p: argparse.ArgumentParser, pace: float | None) -> None:
+    """--pace and --paused, for the app (None: the problem's pace) and replay."""
+    default = "1 for linear, 4 for the others" if pace is None else f"{pace:g}"
     p.add_argument(
         "--pace",
         type=_float(False, "must be 0 or more (0 = as fast as it goes)"),
         default=pace,
         metavar="EPS",
-        help=f"epochs per second at start; 0 = as fast as it goes ({pace:g})",
+        help=f"epochs per second at start; 0 = as fast as it goes ({default})",
     )
     p.add_argument("--paused", action="store_true", help="start paused (n steps one epoch)")
 

@@ -83,7 +83,7 @@ def make_config(
         target=args.target,
         device=args.device,
         race=racers_of(args),
-        pace=args.pace,
+        pace=known.pace if args.pace is None else args.pace,
         batch_size=args.batch_size or known.batch_size,
     )
 

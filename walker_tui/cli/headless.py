@@ -279,6 +279,11 @@ def bench_command(cfg: Config, args: argparse.Namespace, out: TextIO | None = No
     return guarded("bench", cfg, lambda: _bench(cfg, args, out or sys.stdout))
 
 
+def timed_runs(repeat: int) -> str:
+    """What bench's times are: ``median of 5 timed runs``, or ``one timed run`` (no median)."""
+    return "one timed run" if repeat == 1 else f"median of {repeat} timed runs"
+
+
 def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     cfg, problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
@@ -289,7 +294,7 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     out.write(
         f"Benchmark: {cfg.problem}{size}, seed {cfg.seed}, {start}, "
         f"target {format_target(cfg.min_loss)}, device {where}, "
-        f"median of {args.repeat} timed runs after a warm-up\n"
+        f"{timed_runs(args.repeat)} after a warm-up\n"
     )
     grid = f"{cfg.lrs_spec} ({count_rates(len(cfg.lrs), cfg.stay)})"
     me = walker_name(cfg.direction)  # walker, or walker:adam along another direction
@@ -340,7 +345,8 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     ]  # fmt: skip
     table = Table(out, head)
     print(
-        f"timing {len(racers)} optimizers, a warm-up and {args.repeat} timed runs each…",
+        f"timing {len(racers)} optimizers, a warm-up and {args.repeat} timed "
+        f"run{'s' * (args.repeat != 1)} each…",
         file=sys.stderr,
     )
     try:
