@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 from ptyrun import spawn, stop  # noqa: E402
 
 from walker_tui.core.devices import resident_bytes  # noqa: E402
-from walker_tui.recording.files import Row  # noqa: E402
+from walker_tui.recording.schema import Row  # noqa: E402
 from walker_tui.recording.writer import RecordWriter  # noqa: E402
 
 CACHE = Path("/tmp/walker-tui-watch-bench")

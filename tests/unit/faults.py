@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import walker_tui.recording.sinks as sinks
+import walker_tui.recording.disk as disk
 
 
 class FullDisk(io.RawIOBase):
@@ -65,7 +65,7 @@ def fill_disk_after(monkeypatch, room: int) -> list[FullDisk]:
             return buffered
         return io.TextIOWrapper(buffered, encoding="utf-8", newline=newline)
 
-    monkeypatch.setattr(sinks, "_open", opener)
+    monkeypatch.setattr(disk, "open_for_writing", opener)
     return opened
 
 

@@ -23,8 +23,8 @@ from test_record_stream import consecutive, fake, start_run
 from walker_tui import WalkerSGD
 from walker_tui.cli import main
 from walker_tui.cli.signals import Stopped, ending
-from walker_tui.recording.files import sidecar
 from walker_tui.recording.reader import Recording
+from walker_tui.recording.schema import sidecar
 from walker_tui.recording.writer import RecordWriter
 
 FORMATS = [".csv", ".json", ".npz"]

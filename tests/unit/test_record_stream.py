@@ -13,13 +13,13 @@ import children
 import numpy as np
 import pytest
 
-import walker_tui.recording.sinks as sinks
+import walker_tui.recording.format_npz as format_npz
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.trainers.loop import run
 from walker_tui.core.trainers.walker import Walker
-from walker_tui.recording.files import sidecar
 from walker_tui.recording.reader import Recording
+from walker_tui.recording.schema import sidecar
 from walker_tui.recording.writer import RecordWriter
 
 FORMATS = [".csv", ".json", ".npz"]
@@ -110,7 +110,7 @@ def test_no_epochs(tmp_path, suffix):
 
 
 def test_npz_is_assembled_window_by_window(tmp_path, monkeypatch):
-    monkeypatch.setattr(sinks, "_WINDOW", 1000)  # a few records a window
+    monkeypatch.setattr(format_npz, "_WINDOW", 1000)  # a few records a window
     rec = fake_recording(77)
     rec.save(tmp_path / "w.npz")
     same(rec.arrays(), Recording.load(tmp_path / "w.npz").arrays())

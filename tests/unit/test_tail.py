@@ -1,4 +1,4 @@
-"""Issue 22: recordings read as they grow (walker_tui.recording.tail), their end records and logged
+"""Issue 22: recordings read as they grow (formats.open_tail), their end records and logged
 metrics in every format, and the bulk paths (Curve/History.extend, the EMA) that let watch open
 a long file without a Python step per epoch."""
 
@@ -12,9 +12,9 @@ import pytest
 from test_record_stream import FORMATS, fake, fake_recording, same
 
 from walker_tui.recording.ends import describe_end, end_record
-from walker_tui.recording.files import log_sidecar, sidecar
+from walker_tui.recording.formats import open_tail
 from walker_tui.recording.reader import Recording
-from walker_tui.recording.tail import Tail
+from walker_tui.recording.schema import log_sidecar, sidecar
 from walker_tui.recording.writer import RecordWriter
 from walker_tui.run.history import Curve, History
 from walker_tui.run.series import Series, ema
@@ -45,7 +45,7 @@ def test_a_growing_file_is_read_piece_by_piece_as_the_loader_reads_it_whole(tmp_
     rec = fake_recording(30)
     path = tmp_path / f"g{suffix}"
     out = RecordWriter(path, rec.lrs, rec.options, flush_every=None)
-    tail = Tail(path)
+    tail = open_tail(path)
     seen = drain(tail)
     assert seen["epoch"] == []
     got = {"epoch": [], "loss": [], "moved": [], "weights": [], "logs": []}
@@ -81,7 +81,7 @@ def test_a_csv_row_cut_mid_line_waits_for_its_end(tmp_path):
     head_and_two = text.split(b"\n")
     partial = b"\n".join(head_and_two[:5]) + b"\n" + head_and_two[5][:11]
     path.write_bytes(partial)
-    tail = Tail(path)
+    tail = open_tail(path)
     assert drain(tail)["epoch"] == [1, 2]  # the half row is not read as a row
     with open(path, "ab") as fh:
         fh.write(head_and_two[5][11:] + b"\n")
@@ -94,7 +94,7 @@ def test_a_json_row_is_read_before_the_next_one_is_written(tmp_path):
     rec = fake_recording(3)
     path = tmp_path / "j.json"
     out = RecordWriter(path, rec.lrs, rec.options, flush_every=None)
-    tail = Tail(path)
+    tail = open_tail(path)
     out.add(rec.rows[0])
     out.flush()
     assert drain(tail)["epoch"] == [1]
@@ -108,7 +108,7 @@ def test_an_npz_run_is_followed_from_its_part_to_its_assembled_file(tmp_path):
     rec = fake_recording(12)
     path = tmp_path / "n.npz"
     out = RecordWriter(path, rec.lrs, rec.options, flush_every=None)
-    tail = Tail(sidecar(path))  # (watch run.npz.part: the same as watch run.npz)
+    tail = open_tail(sidecar(path))  # (watch run.npz.part: the same as watch run.npz)
     for row in rec.rows[:8]:
         out.add(row)
     out.log(8, {"acc": 0.5})
@@ -129,7 +129,7 @@ def test_a_finished_npz_opens_in_pieces(tmp_path):
     rec = fake_recording(200)
     path = tmp_path / "big.npz"
     rec.save(path)
-    tail = Tail(path)
+    tail = open_tail(path)
     pieces = 0
     epochs = []
     while True:
@@ -146,7 +146,7 @@ def test_a_deleted_truncated_or_replaced_file_is_said_once(tmp_path):
     rec = fake_recording(6)
     path = tmp_path / "f.csv"
     rec.save(path)
-    tail = Tail(path)
+    tail = open_tail(path)
     assert len(drain(tail)["epoch"]) == 6
     os.unlink(path)
     gone = drain(tail)
@@ -168,10 +168,10 @@ def test_a_deleted_truncated_or_replaced_file_is_said_once(tmp_path):
 def test_a_file_that_is_no_recording_is_one_line(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n")
-    assert drain(Tail(path))["problems"] == ["x.csv is not a walker-tui recording"]
+    assert drain(open_tail(path))["problems"] == ["x.csv is not a walker-tui recording"]
     path = tmp_path / "x.json"
     path.write_text('{"a": 1}\n')
-    assert "not a walker-tui recording" in drain(Tail(path))["problems"][0]
+    assert "not a walker-tui recording" in drain(open_tail(path))["problems"][0]
 
 
 # --- the end record and logs, in the formats today's loaders read ---

@@ -1,19 +1,17 @@
-"""What a recording's writers and readers share: the row of one epoch, the files an ``.npz`` run
-streams to, the ``.csv``'s comment marks, the sidecar's record layout and logged metrics' form."""
+"""What a recording holds, for every format's writer and readers: the row of one epoch, the files
+an ``.npz`` run streams to, the ``.csv``'s comment marks, the sidecar's magic and record layout,
+the ``.npz``'s members and their dtypes, and logged metrics' form. Its end records are
+:mod:`walker_tui.recording.ends`. Each format's code is ``format_<suffix>.py``, chosen by suffix in
+:mod:`walker_tui.recording.formats`."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from walker_tui.catalog import RECORD_FORMATS
-
-FORMATS = RECORD_FORMATS  # (the one list: catalog.py, which the command line reads)
 
 
 class Row(NamedTuple):
@@ -71,12 +69,15 @@ LOG_MARK = "# log: "  # a .csv's comment line of logged metrics: {"epoch": N, "v
 END_MARK = "# end: "  # a .csv's last line: its end record (walker_tui.recording.ends)
 
 
+CSV_HEAD = "# walker-tui record"  # how a .csv's first line begins (then "; options: {...}")
+
 # The .npz sidecar: a magic line, a JSON line {"options", "lrs"}, and with the first epoch a JSON
-# line {"d", "k"}; then fixed-size little-endian records of _stream_dtype(d, k). A cut file loads
+# line {"d", "k"}; then fixed-size little-endian records of stream_dtype(d, k). A cut file loads
 # its whole records.
-_MAGIC = b"walker-tui record stream 1\n"
+MAGIC = b"walker-tui record stream 1\n"
 # npz members from the stream's fields (name, field, dtype in the .npz), then "lrs" and "options"
-_MEMBERS = (
+# (and "log" and "end", JSON text, where the run logged metrics or ended with a record)
+MEMBERS = (
     ("epoch", "epoch", "<i8"),
     ("weights", "weights", "<f4"),
     ("losses", "losses", "<f4"),
@@ -88,7 +89,8 @@ _MEMBERS = (
 )
 
 
-def _stream_dtype(d: int, k: int) -> np.dtype:
+def stream_dtype(d: int, k: int) -> np.dtype:
+    """The sidecar's record of one epoch of ``d`` weights and ``k`` candidates."""
     return np.dtype(
         [
             ("epoch", "<i8"),
@@ -104,9 +106,13 @@ def _stream_dtype(d: int, k: int) -> np.dtype:
 
 
 Logs = list[tuple[int, dict[str, float]]]
+# What a format's whole-file reader returns: (lrs, options, arrays as Recording.arrays names them,
+# the end record or None, logged metrics). Arrays may lack "lr" and "loss" (files written before
+# they were kept): read_recording fills them in with the winner's.
+Contents = tuple[list[float], dict[str, Any], dict[str, np.ndarray], dict[str, Any] | None, Logs]
 
 
-def _logs(items: Any) -> Logs:
+def logs_of(items: Any) -> Logs:
     """(epoch, values) of logged metrics as a file holds them ({"epoch", "values"} objects);
     anything else is skipped."""
     out: Logs = []
@@ -118,15 +124,3 @@ def _logs(items: Any) -> Logs:
             except (TypeError, ValueError, KeyError):
                 continue
     return out
-
-
-def _read_log_lines(path: Path) -> list[Any]:
-    """The JSON lines of a ``.log.part`` (a line a kill cut is dropped)."""
-    items = []
-    with open(path, "rb") as fh:
-        for line in fh:
-            try:
-                items.append(json.loads(line))
-            except ValueError:
-                break
-    return items

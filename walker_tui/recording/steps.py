@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from walker_tui.recording.ends import end_record, outcome_of_exit
-from walker_tui.recording.files import Row
+from walker_tui.recording.schema import Row
 from walker_tui.recording.writer import RecordWriter
 
 RECORD_EPOCHS = 10**9  # a recording's "epochs" option: its head is written before its end is known

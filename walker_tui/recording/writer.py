@@ -1,18 +1,18 @@
-"""Writing a recording epoch by epoch as a run goes (:class:`RecordWriter`, ``--record``), and
-ending a ``.csv`` copy still being written (:func:`append_end`)."""
+"""Writing a recording epoch by epoch as a run goes (:class:`RecordWriter`, ``--record``), in
+whichever format its suffix names (walker_tui.recording.formats)."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from walker_tui.recording.disk import temp_beside
 from walker_tui.recording.ends import check_metric, end_record, outcome_of_exit
-from walker_tui.recording.files import END_MARK, FORMATS, as_row
-from walker_tui.recording.sinks import _CsvSink, _JsonSink, _NpzSink, _temp_beside
+from walker_tui.recording.formats import FORMATS
+from walker_tui.recording.schema import as_row
 
 
 def _end_of(end: str | dict[str, Any] | None, epoch: int | None) -> dict[str, Any] | None:
@@ -52,7 +52,8 @@ class RecordWriter:
     ) -> None:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
-        if suffix not in FORMATS:
+        kind = FORMATS.get(suffix)
+        if kind is None:
             raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
         self.lrs = [float(r) for r in lrs]
         self.options = dict(options or {})
@@ -65,12 +66,12 @@ class RecordWriter:
         self.gone = False  # after a failure: another process deleted or replaced the file
         self._tmp: Path | None = None
         target = self.path
-        if atomic and suffix != ".npz":
-            fd, tmp = _temp_beside(self.path)
+        if atomic and not kind.whole_at_close:
+            fd, tmp = temp_beside(self.path)
             os.close(fd)
             self._tmp = target = Path(tmp)
-        sink = {".csv": _CsvSink, ".json": _JsonSink, ".npz": _NpzSink}[suffix]
-        self._sink = sink(target, self.lrs, self.options)
+        self._format = kind
+        self._sink = kind.open_sink(target, self.lrs, self.options)
         self._identity = _identity(self._sink.fh)  # to see another process delete or replace it
         # add() and the timer take turns on the file: neither sees the other's half-done write
         self._lock = threading.Lock()
@@ -222,11 +223,11 @@ class RecordWriter:
                     self._discard()
                     raise
                 self._fail(error)
-                if isinstance(self._sink, _NpzSink):
+                if self._format.whole_at_close:  # (an .npz: its .part is kept)
                     upto = "no epochs" if self.kept is None else f"the epochs up to {self.kept}"
                     why = describe_os_error(error)
                     self.failure = (
-                        f"could not assemble {self.path}: {why}; {self._sink.part} holds {upto} "
+                        f"could not assemble {self.path}: {why}; {self._sink.file} holds {upto} "
                         "(walker-tui replay opens it)"
                     )
                 return
@@ -263,20 +264,6 @@ class RecordWriter:
             self.abort(end_record(outcome, self.last_epoch, how))
         else:
             self.close()
-
-
-def append_end(fh: Any, end: dict[str, Any]) -> None:
-    """End a ``.csv`` copy of a recording that is still being written (the app's ``w``; ``fh``
-    open for reading and writing, in binary) with an end record; a half-written last row (which
-    the loaders drop) is cut off first."""
-    size = fh.seek(0, os.SEEK_END)
-    at = max(0, size - (1 << 20))
-    fh.seek(at)
-    tail = fh.read()
-    cut = tail.rfind(b"\n")
-    fh.seek(at + cut + 1 if cut >= 0 else size)
-    fh.truncate()
-    fh.write(f"{END_MARK}{json.dumps(end)}\n".encode())
 
 
 def _identity(fh: Any) -> tuple[int, int] | None:

@@ -14,7 +14,8 @@ from typing import Any, BinaryIO
 
 from walker_tui.numbers import epochs
 from walker_tui.recording.ends import end_record
-from walker_tui.recording.writer import RecordWriter, append_end, describe_os_error
+from walker_tui.recording.format_csv import append_end
+from walker_tui.recording.writer import RecordWriter, describe_os_error
 from walker_tui.run.view import Note
 
 

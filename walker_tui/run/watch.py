@@ -1,7 +1,7 @@
 """``walker-tui watch PATH...``: recordings followed as they grow, side by side. UI-free.
 
 A :class:`Follower` thread polls every file (one ``os.stat`` each every POLL seconds while
-nothing changes; recording.tail reads only the new bytes) and hands what it read to the app as
+nothing changes; its tail reads only the new bytes) and hands what it read to the app as
 :class:`Feed` objects, one per file and poll. A feed holds every new row's epoch and loss (the
 loss curve takes them all) and records in full only for the rows the app's History will hold:
 every row of a live poll, and of a long file being opened its first rows, its last ``keep`` and
@@ -25,8 +25,8 @@ import numpy as np
 
 from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.recording.ends import NO_END, describe_end, unit_of
+from walker_tui.recording.formats import open_tail, probe
 from walker_tui.recording.rows import Head, Update
-from walker_tui.recording.tail import Tail
 from walker_tui.run.history import History
 from walker_tui.run.series import Series
 
@@ -72,7 +72,7 @@ class Reader:
     def __init__(self, index: int, path: Path) -> None:
         self.index = index
         self.path = path
-        self.tail = Tail(path)
+        self.tail = open_tail(path)
         self.gen = 0
         self._fresh()
 
@@ -403,8 +403,6 @@ def run_names(paths: list[Path]) -> list[str]:
 def watchable(path: Path) -> str | None:
     """Why ``path`` cannot be watched (one line), or None (a recording, or not there yet in a
     folder that exists)."""
-    from walker_tui.recording.tail import probe
-
     folder = path.parent if str(path.parent) else Path(".")
     if any(c in str(path) for c in "*?[") and not path.exists():  # a glob the shell left as is
         return f"{str(path)!r} matched no file: nothing to watch"

@@ -1,0 +1,492 @@
+"""The ``.npz`` recording: its writer (:class:`NpzSink`), its whole-file reader (:func:`read`)
+and its tail (:class:`NpzTail`).
+
+An ``.npz`` cannot be appended: a run streams its epochs to a sidecar (``r.npz.part``: the magic,
+the head, then fixed-size records of :func:`~walker_tui.recording.schema.stream_dtype`) and its
+logged metrics to ``r.npz.log.part``; closing assembles the ``.npz`` from them in bounded memory,
+renamed into place, and deletes them. A killed run's ``.part`` opens as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from walker_tui.recording import disk
+from walker_tui.recording.ends import as_end
+from walker_tui.recording.follow import NotRecording, Tail
+from walker_tui.recording.rows import CHUNK, Head, Rows, Update
+from walker_tui.recording.schema import (
+    MAGIC,
+    MEMBERS,
+    Contents,
+    Row,
+    log_sidecar,
+    logs_of,
+    sidecar,
+    stream_dtype,
+)
+
+_WINDOW = 16 << 20  # bytes of the sidecar in memory at a time while assembling the .npz
+
+
+class NpzFormat:
+    """``.npz``: a sidecar while it runs, assembled at the end (walker_tui.recording.formats)."""
+
+    suffix = ".npz"
+    whole_at_close = True  # assembled at close and renamed into place: atomic as it is
+
+    def open_sink(self, path: Path, lrs: list[float], options: dict[str, Any]) -> NpzSink:
+        return NpzSink(path, lrs, options)
+
+    def read(self, path: Path) -> Contents:
+        return read(path)
+
+    def tail(self, path: Path) -> NpzTail:
+        return NpzTail(path)
+
+
+class NpzSink:
+    """Streams an ``.npz`` recording to its sidecar; :meth:`close` assembles the ``.npz``."""
+
+    def __init__(self, path: Path, lrs: list[float], options: dict[str, Any]) -> None:
+        self.k = len(lrs)
+        self.lrs = lrs
+        self.options = options
+        self.part = self.file = sidecar(path)
+        self.logs_part = log_sidecar(path)
+        self.logs_part.unlink(missing_ok=True)  # (an earlier run's)
+        head = MAGIC + json.dumps({"options": options, "lrs": lrs}).encode() + b"\n"
+        self.fh = disk.begin(self.part, "wb", head)
+        self.buf: np.ndarray | None = None
+        self.logs_fh: Any = None
+
+    def log(self, epoch: int, values: dict[str, float]) -> None:
+        if self.logs_fh is None:
+            self.logs_fh = disk.open_for_writing(self.logs_part, "w")
+        self.logs_fh.write(json.dumps({"epoch": epoch, "values": values}) + "\n")
+
+    def _dims(self, d: int) -> None:
+        self.fh.write(json.dumps({"d": d, "k": self.k}).encode() + b"\n")
+        self.start = self.fh.tell()
+        self.buf = np.zeros(1, stream_dtype(d, self.k))
+
+    def write(self, row: Row) -> None:
+        if self.buf is None:
+            self._dims(row.weights.shape[0])
+        b = self.buf
+        assert b is not None
+        b["epoch"] = row.epoch
+        b["winner"] = row.winner
+        b["lr"] = row.lr
+        b["loss"] = row.loss
+        b["moved"] = row.moved
+        b["rates"][0] = row.rates
+        b["losses"][0] = row.losses
+        b["weights"][0] = row.weights
+        self.fh.write(b.data)
+
+    def flush(self) -> None:
+        self.fh.flush()
+        if self.logs_fh is not None:
+            self.logs_fh.flush()
+
+    def close(self, path: Path, end: dict[str, Any] | None = None) -> None:
+        if self.buf is None:
+            self._dims(0)
+        self.fh.close()
+        logs = None
+        if self.logs_fh is not None:
+            self.logs_fh.close()
+            logs = _read_log_lines(self.logs_part)
+        dtype = self.buf.dtype  # type: ignore[union-attr]
+        count = (self.part.stat().st_size - self.start) // dtype.itemsize
+        extras = {"log": logs, "end": end}
+        _assemble(self.part, self.start, dtype, count, path, self.lrs, self.options, extras)
+        self.part.unlink()
+        self.logs_part.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        disk.close_quietly(self.fh)
+        if self.logs_fh is not None:
+            disk.close_quietly(self.logs_fh)
+        self.part.unlink(missing_ok=True)
+        self.logs_part.unlink(missing_ok=True)
+
+    def abandon(self) -> None:
+        disk.close_quietly(self.fh)
+        if self.logs_fh is not None:
+            disk.close_quietly(self.logs_fh)
+
+    def last_epoch(self) -> int | None:
+        """The last whole record of the sidecar on disk."""
+        with open(self.part, "rb") as fh:
+            head = [fh.readline() for _ in range(3)]
+            if head[0] != MAGIC or not head[2].endswith(b"\n"):
+                return None
+            dtype = stream_dtype(json.loads(head[2])["d"], self.k)
+            start = fh.tell()
+            count = (os.fstat(fh.fileno()).st_size - start) // dtype.itemsize
+            if count <= 0:
+                return None
+            fh.seek(start + (count - 1) * dtype.itemsize)
+            return int(np.frombuffer(fh.read(8), "<i8")[0])
+
+
+def _assemble(
+    part: Path,
+    start: int,
+    dtype: np.dtype,
+    count: int,
+    path: Path,
+    lrs: list[float],
+    options: dict[str, Any],
+    extras: dict[str, Any] | None = None,
+) -> None:
+    """Write the .npz of ``count`` streamed records, one member at a time from windows of the
+    sidecar (at most ~16 MB in memory), to a temporary file renamed into place. ``extras``:
+    members held as JSON text (``log``, ``end``), where not None."""
+    chunk = max(1, _WINDOW // dtype.itemsize)
+    fd, tmp = disk.temp_beside(path)
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
+            for name, fieldname, kind in MEMBERS:
+                sub = dtype.fields[fieldname][0].shape  # type: ignore[index]
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    header = {
+                        "descr": np.lib.format.dtype_to_descr(np.dtype(kind)),
+                        "fortran_order": False,
+                        "shape": (count, *sub),
+                    }
+                    np.lib.format.write_array_header_1_0(member, header)
+                    for at in range(0, count, chunk):
+                        n = min(chunk, count - at)
+                        window = np.memmap(
+                            part, dtype, "r", offset=start + at * dtype.itemsize, shape=(n,)
+                        )
+                        member.write(np.ascontiguousarray(window[fieldname]).tobytes())
+                        del window
+            members = [
+                ("lrs", np.asarray(lrs, dtype=np.float64)),
+                ("options", np.asarray(json.dumps(options))),
+            ]
+            for name, value in (extras or {}).items():
+                if value is not None:  # (today's loaders read the members they know)
+                    members.append((name, np.asarray(json.dumps(value))))
+            for name, value in members:
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, value, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_log_lines(path: Path) -> list[Any]:
+    """The JSON lines of a ``.log.part`` (a line a kill cut is dropped)."""
+    items = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                break
+    return items
+
+
+# --- reading it whole ---
+
+
+def read(path: Path) -> Contents:
+    """An ``.npz`` recording, or the sidecar of an ``.npz`` run that was killed (``r.npz.part``;
+    ``r.npz`` opens it when the .npz is missing)."""
+    if path.suffix.lower() == ".npz" and not path.exists() and sidecar(path).exists():
+        path = sidecar(path)
+    if path.suffix.lower() == ".part":
+        lrs, options, a = _read_sidecar(path)
+        logs_part = path.with_name(path.name[: -len(".part")] + ".log.part")
+        logs = logs_of(_read_log_lines(logs_part)) if logs_part.exists() else []
+        return lrs, options, a, None, logs
+    end, logs = None, []
+    with np.load(path) as z:
+        lrs = [float(r) for r in z["lrs"]]
+        options = json.loads(str(z["options"]))
+        a = {name: z[name] for name in ("epoch", "weights", "losses", "winner", "rates")}
+        a["moved"] = z["moved"] if "moved" in z else np.ones(len(a["epoch"]), dtype=bool)
+        for name in ("lr", "loss"):
+            if name in z:
+                a[name] = z[name]
+        if "end" in z:
+            end = as_end(json.loads(str(z["end"])))
+        if "log" in z:
+            logs = logs_of(json.loads(str(z["log"])))
+    return lrs, options, a, end, logs
+
+
+def _read_sidecar(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
+    with open(path, "rb") as fh:
+        if fh.readline() != MAGIC:
+            raise ValueError(f"{str(path)!r} is not a walker-tui record stream")
+        head = fh.readline()
+        if not head.endswith(b"\n"):
+            raise ValueError(f"{str(path)!r} was cut before its options were written")
+        doc = json.loads(head)
+        lrs, k = [float(r) for r in doc["lrs"]], len(doc["lrs"])
+        dims = fh.readline()
+        d = json.loads(dims)["d"] if dims.endswith(b"\n") else 0
+        dtype = stream_dtype(d, k)
+        count = (path.stat().st_size - fh.tell()) // dtype.itemsize if d else 0
+        records = np.fromfile(fh, dtype, count=count) if d else np.zeros(0, dtype)
+    a = {name: np.ascontiguousarray(records[f]).astype(kind) for name, f, kind in MEMBERS}
+    return lrs, doc["options"], a
+
+
+# --- following it as it grows: its .part while it runs, then the assembled file ---
+
+
+class NpzTail(Tail):
+    """Follows an ``.npz`` run (given as ``r.npz`` or ``r.npz.part``): its sidecar's records and
+    ``.log.part`` while it runs, then the rows of the assembled ``.npz`` past those, its logs
+    not read yet and its end record."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path)
+        part = path.suffix.lower() == ".part"
+        self.base = path.with_name(path.name[: -len(".part")]) if part else path
+        super().__init__(path)
+
+    def reset(self) -> None:
+        super().reset()
+        self.dtype: np.dtype | None = None  # the sidecar's record
+        self.start = 0
+        self.logs_offset = 0
+        self.logs_buf = b""
+        self.logs_count = 0
+        self.assembled = False  # reading the assembled file
+        self._npz: _NpzRows | None = None
+
+    @property
+    def watched(self) -> Path:
+        """The file read now (the ``.part`` while the run goes on)."""
+        return self.base if self.assembled else sidecar(self.base)
+
+    def there_again(self) -> bool:
+        return self.watched.exists() or self._newer_npz()
+
+    def read_new(self, budget: int) -> Update:
+        part = sidecar(self.base)
+        if self.assembled:
+            return Update()
+        if self.fh is None and not part.exists():
+            if self.base.exists():  # a finished run: read the .npz in pieces
+                return self._finished(budget)
+            return Update()  # not there yet
+        gone, st = self.changed(part) if self.fh is not None else (None, None)
+        if gone is not None:
+            if gone.problem is not None and self._newer_npz():
+                # the .part went because the run assembled its .npz: read its end there
+                self.deleted = False
+                return self._finished(budget)
+            return gone
+        if self.fh is None:
+            try:
+                self.open_file(part)
+            except FileNotFoundError:
+                return Update()
+        update = Update()
+        if self.head is None or self.dtype is None:
+            if not self._head(update):
+                return update
+        data, size = self.read_bytes(budget - budget % max(1, self.dtype.itemsize))
+        update.done, update.size, update.mtime = self.offset, size, self.mtime
+        update.more = self.offset < size
+        self._logs_part(update)
+        if data:
+            data = self.buf + data
+            whole = len(data) - len(data) % self.dtype.itemsize
+            self.buf = data[whole:]
+            if whole:
+                records = np.frombuffer(data[:whole], self.dtype)
+                update.rows = _record_rows(records)
+                self.rows_read += len(records)
+        return update
+
+    def _newer_npz(self) -> bool:
+        """An .npz at the path written since the .part was last seen (its run assembled it),
+        not one an earlier run left."""
+        try:
+            return os.stat(self.base).st_mtime >= self.mtime - 1.0
+        except OSError:
+            return False
+
+    def _head(self, update: Update) -> bool:
+        """Read the sidecar's head lines (magic, options, dims); False while incomplete."""
+        self.fh.seek(0)
+        magic = self.fh.readline()
+        if magic != MAGIC:
+            if len(magic) >= len(MAGIC) or not MAGIC.startswith(magic):
+                raise NotRecording(f"{self.watched.name} is not a walker-tui record stream")
+            return False
+        head = self.fh.readline()
+        if not head.endswith(b"\n"):
+            return False
+        if self.head is None:
+            doc = json.loads(head)
+            self.head = update.head = Head([float(r) for r in doc["lrs"]], doc["options"])
+        dims = self.fh.readline()
+        if not dims.endswith(b"\n"):
+            return False
+        self.dtype = stream_dtype(int(json.loads(dims)["d"]), self.head.k)
+        self.start = self.offset = self.fh.tell()
+        return True
+
+    def _logs_part(self, update: Update) -> None:
+        path = log_sidecar(self.base)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(self.logs_offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        self.logs_offset += len(data)
+        text = self.logs_buf + data
+        cut = text.rfind(b"\n") + 1
+        self.logs_buf = text[cut:]
+        items = []
+        for line in text[:cut].split(b"\n"):
+            if line.strip():
+                try:
+                    items.append(json.loads(line))
+                except ValueError:
+                    continue
+        self.logs_count += len(items)
+        update.logs += logs_of(items)
+
+    def _finished(self, budget: int) -> Update:
+        """The assembled .npz: the rows past those read from the .part, its logs not read yet
+        and its end record; read in pieces of about ``budget`` bytes."""
+        update = Update()
+        if self._npz is None:
+            self.close()
+            self._npz = _NpzRows(self.base, self.rows_read)
+            st = os.stat(self.base)
+            self.mtime, self.identity = st.st_mtime, (st.st_dev, st.st_ino)
+            if self.head is None:
+                self.head = update.head = Head(self._npz.lrs, self._npz.options)
+            update.logs = self._npz.logs[self.logs_count :]  # (the .log.part gave the first)
+        rows = self._npz.read(budget)
+        if rows is not None:
+            update.rows = rows
+            self.rows_read += len(rows)
+        update.done, update.size, update.mtime = self._npz.done, self._npz.size, self.mtime
+        update.more = not self._npz.finished
+        if self._npz.finished:
+            self.assembled = True
+            update.end = self._npz.end
+            self.ended = True
+            self._npz.close()
+        return update
+
+
+def _record_rows(a: Any) -> Rows:
+    """Rows of columns by name: the sidecar's fixed-size records, or an .npz's members (already
+    in memory: nothing to parse)."""
+
+    def full(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            np.array(a["weights"][idx], dtype=np.float32),
+            np.array(a["losses"][idx], dtype=np.float32),
+            np.array(a["rates"][idx], dtype=np.float64),
+        )
+
+    return Rows(
+        a["epoch"].astype(np.int64),
+        a["winner"].astype(np.int64),
+        np.asarray(a["lr"], dtype=np.float64),
+        np.asarray(a["loss"], dtype=np.float64),
+        a["moved"].astype(bool),
+        full,
+    )
+
+
+class _NpzRows:
+    """An assembled .npz read in pieces: each member streamed from the zip (ZIP_STORED, as the
+    writer makes them; a compressed one streams too), from row ``skip`` on."""
+
+    def __init__(self, path: Path, skip: int) -> None:
+        self.zf = zipfile.ZipFile(path)
+        self.size = sum(i.file_size for i in self.zf.infolist())
+        names = set(self.zf.namelist())
+        with self.zf.open("lrs.npy") as f:
+            self.lrs = [float(r) for r in np.lib.format.read_array(f)]
+        with self.zf.open("options.npy") as f:
+            self.options = json.loads(str(np.lib.format.read_array(f)))
+        self.end, self.logs = None, []
+        if "end.npy" in names:
+            with self.zf.open("end.npy") as f:
+                self.end = as_end(json.loads(str(np.lib.format.read_array(f))))
+        if "log.npy" in names:
+            with self.zf.open("log.npy") as f:
+                self.logs = logs_of(json.loads(str(np.lib.format.read_array(f))))
+        self.streams: dict[str, tuple[Any, np.dtype, tuple[int, ...]]] = {}
+        self.count = 0
+        wanted = [name for name, _, _ in MEMBERS if name != "moved" or "moved.npy" in names]
+        wanted = [n for n in wanted if f"{n}.npy" in names]
+        for name in wanted:
+            f = self.zf.open(f"{name}.npy")
+            version = np.lib.format.read_magic(f)
+            reader = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = reader(f)
+            self.streams[name] = (f, dtype, shape[1:])
+            self.count = shape[0]
+        self.at = 0
+        self.done = 0
+        self.row_bytes = sum(
+            dt.itemsize * int(np.prod(sub)) for _, dt, sub in self.streams.values()
+        )
+        skip = min(skip, self.count)
+        while self.at < skip:  # (read already, from the .part), in pieces
+            self._take(min(skip - self.at, max(1, CHUNK // max(1, self.row_bytes))))
+
+    @property
+    def finished(self) -> bool:
+        return self.at >= self.count
+
+    def _take(self, n: int) -> dict[str, np.ndarray]:
+        out = {}
+        for name, (f, dtype, sub) in self.streams.items():
+            size = dtype.itemsize * int(np.prod(sub))
+            data = f.read(n * size)
+            self.done += len(data)
+            out[name] = np.frombuffer(data, dtype).reshape((n, *sub))
+        self.at += n
+        return out
+
+    def read(self, budget: int) -> Rows | None:
+        if self.finished:
+            return None
+        n = max(1, min(self.count - self.at, budget // max(1, self.row_bytes)))
+        a = self._take(n)
+        if "moved" not in a:
+            a["moved"] = np.ones(n, dtype=bool)
+        winner = a["winner"].astype(np.int64)
+        at = np.arange(n)
+        if "lr" not in a:
+            a["lr"] = a["rates"][at, winner]
+        if "loss" not in a:
+            a["loss"] = a["losses"][at, winner]
+        return _record_rows(a)
+
+    def close(self) -> None:
+        for f, _, _ in self.streams.values():
+            f.close()
+        self.zf.close()
