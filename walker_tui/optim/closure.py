@@ -91,7 +91,11 @@ class ClosureSteps:
         first = any("walker_grad" not in self.state[p] for p in params)
         if first:
             # the first step: the gradient at the starting weights, then the walk's step
-            loss0 = self._call(closure, True, params, start)
+            self.flags.scoring = True  # (not the step's loss: the winner's comes after)
+            try:
+                loss0 = self._call(closure, True, params, start)
+            finally:
+                self.flags.scoring = False
             calls += 1
             for p, gp in zip(params, self._grads(params), strict=True):
                 self.state[p] = {**self.state[p], "walker_grad": gp}
