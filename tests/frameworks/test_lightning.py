@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-pl = pytest.importorskip("lightning.pytorch", reason="Lightning: pip install walker-tui[frameworks]")
+WHY = "Lightning is not installed: pip install walker-tui[frameworks]"
+pl = pytest.importorskip("lightning.pytorch", reason=WHY)
 
 from walker_tui import WalkerSGD  # noqa: E402
 
@@ -46,15 +47,19 @@ class Tiny(pl.LightningModule):
         self.outputs.append(float(outputs["loss"]))
 
     def configure_optimizers(self):
-        opt = WalkerSGD(self.parameters(), lrs="0.03,0.1,0.3,1,3",
-                        model=self if self.attached else None, forward_only=self.forward_only)  # fmt: skip
+        model = self if self.attached else None
+        opt = WalkerSGD(
+            self.parameters(), lrs="0.03,0.1,0.3,1,3", model=model, forward_only=self.forward_only
+        )
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=4, gamma=0.5)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
 def fit(module: Tiny, **kwargs) -> pl.Trainer:
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, **kwargs)  # fmt: skip
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False}
+    trainer = pl.Trainer(
+        max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, **quiet, **kwargs
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*(num_workers|bottleneck|log_every_n_steps).*")
         trainer.fit(module, loader())
