@@ -82,6 +82,8 @@ class PanelApp(App[int]):
         for plot in self._plots():  # their frames go on screen together (panels_landed)
             plot.grouped = True
         self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
+        # another theme (ctrl+p): the status line's colours are fitted to its background anew
+        self.theme_changed_signal.subscribe(self, lambda _: self.show_status(look_up=True))
         if gpu.enabled():
             self.monitor = DeviceMonitor(self.device_probe(), self._device_sampled).start()
 

@@ -27,6 +27,7 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot  # noqa: F401 (panels import it from here)
 
 from walker_tui.core.threads import run_in_background
+from walker_tui.ui.colors import DARK, Palette, parse, theme_palette
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Job:
     kwargs: dict
     theme: str
     style: RichStyle  # the widget's colours, read on the UI thread
+    palette: Palette = DARK  # the theme's colours, each readable on the plot's background
 
 
 class Painted(Message):
@@ -165,9 +167,15 @@ class PaintedPlot(PlotextPlot):
     def job(self) -> Job:
         """The frame last asked for, at the panel's size, as the painter will build it."""
         args, kwargs = self._request or ((), {})
+        variables = self.app.theme_variables
+        # the plot's canvas is the theme's surface (textual-plotext's theme); an ANSI theme's
+        # colours are the terminal's own, which textual-plotext read as black on black
         theme = self._get_plotext_theme_name(self.app.theme)
+        if parse(variables.get("surface")) is None or parse(variables.get("foreground")) is None:
+            theme = "clear"
         style = self.visual_style.rich_style
-        return Job(self._ticket, self.size, args, kwargs, theme, style)
+        palette = theme_palette(variables, self.app.current_theme.dark)
+        return Job(self._ticket, self.size, args, kwargs, theme, style, palette)
 
     def on_resize(self) -> None:
         self._ask()
@@ -242,8 +250,31 @@ class PaintedPlot(PlotextPlot):
         plt.plotsize(width, height)
         plt._set_size(width, height)  # as textual-plotext does: plotsize alone can lag
         plt.theme(job.theme)  # before drawing: text takes the theme's background
-        self.draw(plt, width, height, *job.args, **job.kwargs)
+        self.draw(Themed(plt, job.palette), width, height, *job.args, **job.kwargs)
         return ansi_strips(plt.build(), width, height, job.style)
+
+
+class Themed:
+    """A plotext figure whose every colour passes through the theme's palette on its way in, so
+    a panel names its colours (``cyan``, ``gray``) and each stays readable in any theme."""
+
+    _COLOURED = ("plot", "scatter", "text", "rectangle", "bar")
+
+    def __init__(self, plt: Any, palette: Palette) -> None:
+        self._plt, self._palette = plt, palette
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._plt, name)
+        fit = self._palette
+        if name in ("hline", "vline"):  # (coordinate, color)
+            return lambda at, color=None, *a, **k: attr(at, fit(color) if color else None, *a, **k)
+        if name in self._COLOURED:
+
+            def coloured(*args: Any, color: Any = None, **kwargs: Any) -> Any:
+                return attr(*args, color=fit("foreground" if color is None else color), **kwargs)
+
+            return coloured
+        return attr
 
 
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")

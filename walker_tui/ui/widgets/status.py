@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from walker_tui.core.grid import format_rate
 from walker_tui.numbers import format_eps, format_loss, format_metric, format_target
+from walker_tui.ui.colors import palette
 
 STATE_STYLES = {
     "running": "bold green",
@@ -64,6 +65,13 @@ def fit_lines(head: list, middle: list, facts: list, notes: list, budget: int) -
 
 class StatusLine(Static):
     """Plain facts, rebuilt whenever the app's state changes."""
+
+    def fit(self, style: str) -> str:
+        """A style's colour made readable on this line's background, in the theme shown."""
+        background = self.background_colors[1]
+        dark = self.app.current_theme.dark if self.is_attached else True
+        known = background.rgb if background.a > 0 else None  # (an ANSI theme: the terminal's)
+        return palette(known, None, dark).style(style)
 
     def show(
         self,
@@ -159,7 +167,7 @@ class StatusLine(Static):
             for j, (item, style) in enumerate(line):
                 if j:
                     text.append(sep)
-                text.append(item, style=style)
+                text.append(item, style=self.fit(style))
             if i < len(lines) - 1:
                 text.append("\n")
         self.styles.height = len(lines)

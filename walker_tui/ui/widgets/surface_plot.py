@@ -114,7 +114,7 @@ class SurfacePlot(PaintedPlot):
             for ex, ey, arrow in exits:
                 plt.text(arrow, ex, ey, color=color, alignment="center")
         if start is not None:
-            plt.scatter([start[0]], [start[1]], marker="o", color="white")
+            plt.scatter([start[0]], [start[1]], marker="o", color="foreground")
         if walk is not None:
             wx, wy = np.asarray(walk[0], float), np.asarray(walk[1], float)
             inside = (wx >= win.x0) & (wx <= win.x1) & (wy >= win.y0) & (wy <= win.y1)

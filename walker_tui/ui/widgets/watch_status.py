@@ -56,7 +56,7 @@ class WatchStatus(StatusLine):
             for j, (item, style) in enumerate(line):
                 if j:
                     text.append(sep)
-                text.append(item, style=style)
+                text.append(item, style=self.fit(style))
             if i < len(lines) - 1:
                 text.append("\n")
         self.styles.height = max(1, len(lines))
