@@ -84,7 +84,7 @@ def test_every_walker_tui_command_in_the_readme_and_the_docs_is_accepted():
     """Parsed and checked as the command line would (not run): a renamed or removed option, or
     one that would be ignored, fails here rather than in a reader's terminal."""
     from walker_tui.cli import replay_parser, watch_parser
-    from walker_tui.cli.args import _join_negative_values, app_parser, bench_parser, run_parser
+    from walker_tui.cli.args import app_parser, bench_parser, join_negative_values, run_parser
     from walker_tui.cli.checks import parse, racers_of, validate
     from walker_tui.cli.serve import serve_parser
 
@@ -96,7 +96,7 @@ def test_every_walker_tui_command_in_the_readme_and_the_docs_is_accepted():
         if page.name == "cli.md":  # (generated from the parsers themselves)
             continue
         for command in _commands(page.read_text(encoding="utf-8")):
-            argv = _join_negative_values(shlex.split(command)[1:])
+            argv = join_negative_values(shlex.split(command)[1:])
             if any(a.isupper() or "..." in a or "*" in a for a in argv):
                 continue  # a placeholder (FILE..., PATH), or a glob the shell would expand
             name = argv[0] if argv and argv[0] in parsers else "app"

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from walker_tui.catalog import DEFAULT_RATES, entry
 from walker_tui.cli.args import (
     Parser,
-    _join_negative_values,
-    _pacing,
-    _torchrun,
+    add_pacing,
     app_parser,
     bench_parser,
+    join_negative_values,
     run_parser,
+    under_torchrun,
 )
 from walker_tui.cli.checks import check_record, make_config, parse, racers_of, validate
 from walker_tui.config import BENCH_LRS, Config
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # SIGTERM and SIGHUP end run, bench and the app as Ctrl+C does (under torchrun SIGTERM is
     # torchrun's: _parallel; serve has its own)
-    ends = not _torchrun() and [a for a in argv if a != "--"][:1] != ["serve"]
+    ends = not under_torchrun() and [a for a in argv if a != "--"][:1] != ["serve"]
     try:
         with ending_on_signals() if ends else contextlib.nullcontext():
             return _main(argv)
@@ -62,7 +62,7 @@ def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `torchrun ... -m walker_tui run -- --n 1000`: torchrun reads --n as an abbreviation of its
     # own options unless a -- comes first; the -- itself means nothing here
-    argv = _join_negative_values([a for a in argv if a != "--"])
+    argv = join_negative_values([a for a in argv if a != "--"])
     command = argv[0] if argv and argv[0] in COMMANDS else "app"
     if command == "app" and argv and not argv[0].startswith("-"):  # a word that is no command
         app_parser().error(
@@ -86,7 +86,7 @@ def _main(argv: Sequence[str] | None) -> int:
             args.lr = DEFAULT_RATES.get(args.optimizer, 0.3)
         from walker_tui.cli.headless import run_command
 
-        if _torchrun():
+        if under_torchrun():
             return _parallel(parser, "run", make_config(args), args, run_command)
         return run_command(make_config(args), args)
     if command == "bench":
@@ -97,13 +97,13 @@ def _main(argv: Sequence[str] | None) -> int:
         from walker_tui.cli.headless import bench_command
 
         cfg = make_config(args, fresh_w0=True, lrs_default=BENCH_LRS)
-        if _torchrun():
+        if under_torchrun():
             return _parallel(parser, "bench", cfg, args, bench_command)
         return bench_command(cfg, args)
     parser = app_parser()
     args = parse(parser, argv)
     validate(parser, args, "--race", [name for name, _ in args.race or []], racers_of(args))
-    if _torchrun():
+    if under_torchrun():
         return _parallel(parser, "app", make_config(args), args, _lead_or_follow)
     return _run_app(make_config(args), args.paused)
 
@@ -236,7 +236,7 @@ def replay_parser() -> Parser:
         "time travel (left/right, pgup/pgdn, home/end), at the pace you set.",
     )
     p.add_argument("file", metavar="FILE", help="a recording: .csv, .json, .npz or .npz.part")
-    _pacing(p, 0.0)
+    add_pacing(p, 0.0)
     return p
 
 

@@ -20,7 +20,7 @@ OPTIMIZERS = ("walker", *RACER_NAMES)
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max
 
 
-def _torchrun() -> bool:
+def under_torchrun() -> bool:
     """Under torchrun (each rank has RANK and WORLD_SIZE)."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
@@ -35,7 +35,7 @@ class Parser(argparse.ArgumentParser):
         self.add_argument("--version", action="version", version=f"walker-tui {__version__}")
 
     def error(self, message: str) -> NoReturn:
-        if _torchrun() and os.environ["RANK"] != "0":
+        if under_torchrun() and os.environ["RANK"] != "0":
             # under torchrun every rank checks the same options and rank 0 says what is wrong;
             # the others wait a moment first, or torchrun would end rank 0 before it has said it
             time.sleep(3)
@@ -254,12 +254,12 @@ def app_parser() -> Parser:
         "direction, walker:sgd, walker:momentum, walker:adam (on that direction's default grid) "
         "(linear: stepper 0.3; each problem has its own)",
     )
-    _pacing(p, None)
+    add_pacing(p, None)
     p.set_defaults(command="app")
     return p
 
 
-def _pacing(p: argparse.ArgumentParser, pace: float | None) -> None:
+def add_pacing(p: argparse.ArgumentParser, pace: float | None) -> None:
     """--pace and --paused, for the app (None: the problem's pace) and replay."""
     default = "1 for linear, 4 for the others" if pace is None else f"{pace:g}"
     p.add_argument(
@@ -341,7 +341,7 @@ def bench_parser() -> Parser:
 VALUED = ("--w0", "--lrs", "--race", "--stepper-lrs", "--min-loss", "--lr", "--seed", "--n")
 
 
-def _join_negative_values(argv: list[str]) -> list[str]:
+def join_negative_values(argv: list[str]) -> list[str]:
     """Let ``--w0 -19,-19`` mean ``--w0=-19,-19``: argparse would take the value for an option."""
     out: list[str] = []
     i = 0

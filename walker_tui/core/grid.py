@@ -102,7 +102,7 @@ def parse_lrs(spec: str) -> list[float]:
     return rates
 
 
-def _rates(lrs: str | float | Iterable[float]) -> tuple[list[float], str]:
+def grid_and_spec(lrs: str | float | Iterable[float]) -> tuple[list[float], str]:
     """The grid and its spec: the ``--lrs`` grammar, one number, or a list of numbers."""
     if isinstance(lrs, str):
         try:

@@ -19,7 +19,7 @@ from walker_tui.catalog import DIRECTIONS, model_lrs
 from walker_tui.core.adaptive import adapt_rates, log_span
 from walker_tui.core.decision import decide
 from walker_tui.core.edges import EdgeWatch, shifted_grid
-from walker_tui.core.grid import _rates
+from walker_tui.core.grid import grid_and_spec as _rates
 from walker_tui.core.ranking import host64, wide_dtype
 from walker_tui.optim.closure import ClosureSteps
 from walker_tui.optim.scoring import Scorer, unwrapped, warn_at_user
