@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 
 import walker_tui.recording.format_npz as format_npz
+from walker_tui.catalog import RECORD_FORMATS
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.trainers.loop import run
 from walker_tui.core.trainers.walker import Walker
+from walker_tui.recording import formats
 from walker_tui.recording.reader import Recording
 from walker_tui.recording.schema import sidecar
 from walker_tui.recording.writer import RecordWriter
@@ -277,3 +279,19 @@ def test_ctrl_c_ends_the_file_cleanly(tmp_path, suffix):
     # and the file says how it ended (issue 22): not as a killed run reads
     assert back.end["outcome"] == "interrupted" and back.end["how"] == "Ctrl+C"
     assert back.end["epoch"] == back.rows[-1].epoch
+
+
+def test_every_format_the_command_line_takes_has_its_writer_reader_and_tail(tmp_path):
+    assert tuple(formats.FORMATS) == RECORD_FORMATS  # (--record checks against the catalog's list)
+    for suffix, kind in formats.FORMATS.items():
+        assert kind.suffix == suffix
+        assert formats.format_of(tmp_path / f"r{suffix.upper()}") is kind
+        path = tmp_path / f"r{suffix}"
+        sink = kind.open_sink(path, [0.1, 1.0], {"problem": "x"})
+        sink.close(path)
+        assert kind.read(path)[0] == [0.1, 1.0]
+        tail = kind.tail(path)
+        assert tail.poll().head.lrs == [0.1, 1.0]
+        tail.close()
+    assert formats.format_of(tmp_path / "r.npz.part") is formats.FORMATS[".npz"]
+    assert formats.format_of(tmp_path / "r.txt") is None
