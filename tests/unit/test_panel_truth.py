@@ -244,3 +244,22 @@ def test_an_unknown_command_names_the_commands(capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "frobnicate" in err and all(c in err for c in ("run", "bench", "replay", "serve"))
+
+
+def test_smoothing_adds_to_the_loss_titles_axis_words_and_never_replaces_them():
+    """watch's e: at widths where the title said "loss (log) by step" and the legend, the
+    smoothing's note took the axis words' place."""
+    from walker_tui.ui.widgets.loss_curve import LossCurve
+
+    xs = np.arange(1.0, 40.0)
+    series = {"first-run": (xs, 1 / xs), "second-run": (xs, 2 / xs)}
+    kept = 0
+    for width in range(40, 121):
+        plain = text_of(LossCurve(), width, 20, series, 0.0, unit="step")
+        smoothed = text_of(LossCurve(), width, 20, series, 0.0, unit="step",
+                           note=", EMA 0.9 (raw faint)")  # fmt: skip
+        assert "EMA 0.9" in smoothed, f"width {width}:\n{smoothed}"
+        if "loss (log) by step" in plain:
+            kept += 1
+            assert "loss (log) by step" in smoothed, f"width {width}:\n{smoothed}"
+    assert kept > 20

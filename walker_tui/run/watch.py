@@ -315,7 +315,11 @@ class Run:
             done, size = self.reading
             return "reading", f"reading {100 * done / max(1, size):.0f}%"
         if self.head is None:
-            return "waiting", "waiting for the file"
+            try:
+                size = self.path.stat().st_size
+            except OSError:
+                return "waiting", "waiting for the file"
+            return "waiting", "empty: waiting for its first line" if size == 0 else "no header yet"
         if self.history is None:
             return "waiting", f"no {self.unit} yet"
         quiet = now - (self.last_new or self.started)

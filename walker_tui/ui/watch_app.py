@@ -76,8 +76,8 @@ class WatchApp(WalkerApp):
         self.smooth: float | None = None  # the EMA's weight; None: raw
         self.poll = poll
         self.follower: Follower | None = None
-        self._back_base: int | None = None  # rows there were when the view left the newest
-        self._differ_said = False
+        self._back_base: list[int] | None = None  # each run's rows when the view left the newest
+        self._differ_said: str | None = None  # the runs-differ note last said
         self.feeds = 0  # feeds taken in (for tests and the benchmark)
         self._bulk_shown = 0.0
         self._undrawn = False  # rows taken in and not yet asked to be drawn
@@ -160,8 +160,8 @@ class WatchApp(WalkerApp):
 
     def _say_differ(self) -> None:
         differ = self.differ
-        if differ and not self._differ_said:
-            self._differ_said = True
+        if differ and differ != self._differ_said:  # (again when a run read later joins it)
+            self._differ_said = differ
             self.say(f"{differ}: their curves overlay all the same", seconds=10)
 
     @property
@@ -173,8 +173,13 @@ class WatchApp(WalkerApp):
         parts = [f"{r.name} {r.kind} ({r.unit}s)" for r in known]
         return "runs differ: " + ", ".join(parts)
 
-    def _rows(self) -> int:
-        return sum(r.rows for r in self.runs)
+    def _rows(self) -> list[int]:
+        return [r.rows for r in self.runs]
+
+    @property
+    def file_stem(self) -> str:
+        """A screenshot's name: the run shown (not the app's default problem)."""
+        return f"walker-tui-watch-{self.picked.name.replace('/', '-')}"
 
     # --- state ---
 
@@ -437,8 +442,13 @@ class WatchApp(WalkerApp):
         if self.view.view_epoch is None:
             first.append(("following", WATCH_STYLES["following"]))
         else:
-            new = self._rows() - (self._back_base or 0)
-            where = f" in {len(self.runs)} files" if len(self.runs) > 1 else ""
+            base = self._back_base or [0] * len(self.runs)
+            grew = [max(0, n - b) for n, b in zip(self._rows(), base, strict=True)]
+            new = sum(grew)
+            files = sum(n > 0 for n in grew)  # only the runs that grew
+            where = f" in {files} files" if files > 1 else ""
+            if files == 1 and len(self.runs) > 1:
+                where = f" in {self.runs[next(i for i, n in enumerate(grew) if n)].name}"
             words = f"back at {self.unit} {epoch}"
             words += f": {new} new {self.unit}{'s' * (new != 1)}{where} since, end follows"
             first.append((words, WATCH_STYLES["back"]))

@@ -102,22 +102,30 @@ class LossCurve(PaintedPlot):
         keys = [(legend_glyph(style(n, i)[0]), n) for i, n in enumerate(series)]
         along = "training time" if x_axis == "seconds" else x_word
         scale = " (log)" if log_y else ""
-        title = f"{label}{scale} by {along}{', log x' if log_x else ''}{note}"
+        desc = f"{label}{scale} by {along}{', log x' if log_x else ''}"
+        title, below = f"{desc}{note}", ""  # below: the note, said under the x axis instead
         if len(series) > 1:
             # the legend matters more than the words (the axes say them): it goes first where the
             # panel is narrow; names that do not fit are counted (+2 more), never silently dropped
             legend = fit_legend([f"{glyph} {name}" for glyph, name in keys], width - 8)
-            if len(title) + 1 + len(legend) <= width - 8:  # (the plot area: no wider)
-                title = f"{title} {legend}"
+            said = note.lstrip(", ")
+            short = said.split(" (")[0]
+            forms = [f"{desc}{note} {legend}", f"{desc}, {short} {legend}" if said else ""]
+            fits = [f for f in forms if f and len(f) <= width - 8]  # (the plot area: no wider)
+            if fits:
+                title = fits[0]
+            elif said and len(desc) + 1 + len(legend) <= width - 8:
+                title, below = f"{desc} {legend}", said  # the note adds to the axis's words
             else:  # the legend, and the note where it fits (the smoothing is never unsaid)
-                said = note.lstrip(", ")
-                forms = [f"{legend} · {said}", f"{legend} · {said.split(' (')[0]}"] if said else []
+                forms = [f"{legend} · {said}", f"{legend} · {short}"] if said else []
                 title = next((f for f in forms if len(f) <= width - 8), legend)
+                below = said if title == legend else ""
         plt.title(title)
         # "seconds" is the trainers' own compute time (the driver's clock stops while paused
         # and while the screen draws), not the wall clock
         axis_name = {"seconds": "training time (s)"}.get(x_axis, x_word)
-        plt.xlabel(axis_name + (", log scale (l: linear)" if log_x else ""))
+        axis_name += ", log scale (l: linear)" if log_x else ""
+        plt.xlabel(f"{axis_name} · {below}" if below else axis_name)
         lows, highs, firsts, lasts = [], [], [], []
         drawn = [(True, i, n, c) for i, (n, c) in enumerate((faint or {}).items())]
         drawn += [(False, i, n, c) for i, (n, c) in enumerate(series.items())]
