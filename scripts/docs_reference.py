@@ -1,7 +1,7 @@
 """Write the docs' reference pages from the code they describe: `python scripts/docs_reference.py`.
 
-docs/reference/cli.md comes from the argparse parsers (walker_tui.cli), docs/reference/keys.md from
-the key tables (walker_tui.ui.keys for the app and replay, walker_tui.ui.help for watch).
+docs/reference/cli.md comes from the argparse parsers (walker_tui.cli.args), docs/reference/keys.md
+from the key tables (walker_tui.ui.keys for the app and replay, walker_tui.ui.help for watch).
 tests/unit/test_docs_reference.py fails when a committed page differs from what this writes, so
 the pages cannot drift from the code; `--check` does the same from the shell.
 """
@@ -61,29 +61,30 @@ def _command(title: str, parser: argparse.ArgumentParser) -> list[str]:
     return out
 
 
+TITLES = {  # the page's sections, one a command (walker_tui.cli.args.PARSERS), in this order
+    "app": "`walker-tui`: the app",
+    "run": "`walker-tui run`: train headless",
+    "bench": "`walker-tui bench`: the notebook's benchmark",
+    "replay": "`walker-tui replay`: a recording in the app",
+    "watch": "`walker-tui watch`: recordings as they grow",
+    "serve": "`walker-tui serve`: the app as a web page",
+}
+
+
 def cli_page() -> str:
     """The command line, one section a command, from the parsers the commands use."""
-    from walker_tui.cli import replay_parser, watch_parser
-    from walker_tui.cli.args import app_parser, bench_parser, run_parser
-    from walker_tui.cli.serve import serve_parser
+    from walker_tui.cli.args import PARSERS
 
     out = [
         "# Command line",
         "",
-        NOTE.format(source="the argparse parsers (walker_tui/cli)"),
+        NOTE.format(source="the argparse parsers (walker_tui/cli/args.py)"),
         "Every command answers `--help` with the same text. A bad value, or an option that would",
         "be ignored, gets one line naming it and exit status 2 before any work starts.",
         "",
     ]
-    for title, parser in [
-        ("`walker-tui`: the app", app_parser()),
-        ("`walker-tui run`: train headless", run_parser()),
-        ("`walker-tui bench`: the notebook's benchmark", bench_parser()),
-        ("`walker-tui replay`: a recording in the app", replay_parser()),
-        ("`walker-tui watch`: recordings as they grow", watch_parser()),
-        ("`walker-tui serve`: the app as a web page", serve_parser()),
-    ]:
-        out += _command(title, parser)
+    for command, title in TITLES.items():
+        out += _command(title, PARSERS[command]())
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import pytest
 
 from walker_tui import __version__
-from walker_tui.cli import main, replay_parser, watch_parser
-from walker_tui.cli.args import app_parser, bench_parser, run_parser
+from walker_tui.cli import COMMANDS, main
+from walker_tui.cli.args import PARSERS, app_parser
 from walker_tui.cli.checks import make_config, parse
-from walker_tui.cli.serve import serve_parser
-
-PARSERS = [app_parser, run_parser, bench_parser, replay_parser, watch_parser, serve_parser]
 
 
-@pytest.mark.parametrize("make", PARSERS, ids=lambda m: m.__name__)
+def test_every_command_has_its_parser():
+    assert set(PARSERS) == {"app", *COMMANDS}
+
+
+@pytest.mark.parametrize("make", PARSERS.values(), ids=lambda m: m.__name__)
 def test_no_option_is_taken_by_an_abbreviation(make):
     assert make().allow_abbrev is False
 

@@ -83,13 +83,10 @@ def _commands(text: str) -> list[str]:
 def test_every_walker_tui_command_in_the_readme_and_the_docs_is_accepted():
     """Parsed and checked as the command line would (not run): a renamed or removed option, or
     one that would be ignored, fails here rather than in a reader's terminal."""
-    from walker_tui.cli import replay_parser, watch_parser
-    from walker_tui.cli.args import app_parser, bench_parser, join_negative_values, run_parser
+    from walker_tui.cli import COMMANDS
+    from walker_tui.cli.args import PARSERS, join_negative_values
     from walker_tui.cli.checks import parse, racers_of, validate
-    from walker_tui.cli.serve import serve_parser
 
-    parsers = {"run": run_parser, "bench": bench_parser, "replay": replay_parser,
-               "watch": watch_parser, "serve": serve_parser}  # fmt: skip
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     seen = 0
     for page in pages:
@@ -99,8 +96,8 @@ def test_every_walker_tui_command_in_the_readme_and_the_docs_is_accepted():
             argv = join_negative_values(shlex.split(command)[1:])
             if any(a.isupper() or "..." in a or "*" in a for a in argv):
                 continue  # a placeholder (FILE..., PATH), or a glob the shell would expand
-            name = argv[0] if argv and argv[0] in parsers else "app"
-            parser = parsers[name]() if name in parsers else app_parser()
+            name = argv[0] if argv and argv[0] in COMMANDS else "app"
+            parser = PARSERS[name]()
             argv = argv[1:] if name != "app" else argv
             where = f"{page.relative_to(ROOT)}: {command}"
             if "--help" in argv or (name in ("replay", "watch") and not argv):

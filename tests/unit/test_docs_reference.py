@@ -29,11 +29,11 @@ def test_the_committed_reference_pages_are_the_generators_output():
 
 def test_every_option_and_key_is_on_its_page():
     gen = _generator()
-    from walker_tui.cli.args import app_parser, bench_parser, run_parser
+    from walker_tui.cli.args import PARSERS
     from walker_tui.ui.keys import KEYS
 
     cli, keys = gen.cli_page(), gen.keys_page()
-    for parser in (app_parser(), run_parser(), bench_parser()):
+    for parser in (make() for make in PARSERS.values()):
         for action in parser._actions:
             for option in action.option_strings:
                 if option not in ("-h", "--help"):

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 from walker_tui.catalog import DEFAULT_RATES, entry
 from walker_tui.cli.args import (
     Parser,
-    add_pacing,
     app_parser,
     bench_parser,
     join_negative_values,
+    replay_parser,
     run_parser,
     under_torchrun,
+    watch_parser,
 )
 from walker_tui.cli.checks import check_record, make_config, parse, racers_of, validate
 from walker_tui.config import BENCH_LRS, Config
@@ -229,17 +230,6 @@ def _exit_after(seconds: float, code: int) -> None:
     os._exit(code)
 
 
-def replay_parser() -> Parser:
-    p = Parser(
-        prog="walker-tui replay",
-        description="Open a recording (run --record, or the app's w) in the app: every panel, "
-        "time travel (left/right, pgup/pgdn, home/end), at the pace you set.",
-    )
-    p.add_argument("file", metavar="FILE", help="a recording: .csv, .json, .npz or .npz.part")
-    add_pacing(p, 0.0)
-    return p
-
-
 def _replay(argv: list[str]) -> int:
     parser = replay_parser()
     args = parser.parse_args(argv)
@@ -251,25 +241,6 @@ def _replay(argv: list[str]) -> int:
         parser.error(str(e))
     cfg.pace = args.pace
     return _run_app(cfg, args.paused, recording)
-
-
-def watch_parser() -> Parser:
-    p = Parser(
-        prog="walker-tui watch",
-        description="Follow recordings as they grow, like tail -f, side by side: a run --record "
-        "or a script's WalkerSGD(record=...) still writing, or finished files. One loss curve "
-        "with a line per file; end follows the newest epoch, left/pgup/home go back; c (or 1-9) "
-        "picks whose candidates and path are shown, m shows the metrics a script logged "
-        "(opt.log), e smooths the curves (EMA 0.6, 0.9, 0.99). Each file is looked at every "
-        "0.25 s and only what it gained is read; a file not there yet is waited for.",
-    )
-    p.add_argument(
-        "files",
-        nargs="+",
-        metavar="FILE",
-        help="recordings: .csv, .json, .npz (or the .npz.part an .npz run streams to)",
-    )
-    return p
 
 
 def _watch(argv: list[str]) -> int:

@@ -1,6 +1,7 @@
-"""The command line's options: one parser per command, and the option types that check a value
-as it is read (one line and exit 2 for a bad one). Only argparse, the catalog and the torch-free
-grid parser: ``--help`` and argument errors answer at once."""
+"""The command line's parsers, every command's here (:data:`PARSERS`), the problem and walker
+options shared through one parent (:func:`problem_options`), and the option types that check a
+value as it is read (one line and exit 2 for a bad one). Only argparse, the catalog and the
+torch-free grid parser: ``--help`` and argument errors answer at once."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
-        self.add_argument("--version", action="version", version=f"walker-tui {__version__}")
+        if not kwargs.get("parents"):  # (problem_options brings it, in the same place: after -h)
+            add_version(self)
 
     def error(self, message: str) -> NoReturn:
         if under_torchrun() and os.environ["RANK"] != "0":
@@ -41,6 +43,10 @@ class Parser(argparse.ArgumentParser):
             time.sleep(3)
             self.exit(2)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_version(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", action="version", version=f"walker-tui {__version__}")
 
 
 # --- argument types: each raises ArgumentTypeError with a message naming the problem ---
@@ -125,11 +131,22 @@ def _rates(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-# --- parsers ---
+# --- parsers: one per command, the problem and walker options shared through one parent ---
 
 
-def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
-    g = p.add_argument_group("problem and walker")
+def problem_options(lrs_default: str) -> argparse.ArgumentParser:
+    """The parent of the app's, run's, bench's and serve's parsers (argparse ``parents=``): what to
+    optimise and how the walker walks. ``lrs_default`` is the grid --lrs's help names."""
+    parent = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    add_version(parent)
+    g = parent.add_argument_group("problem and walker")
+    _what_to_optimise(g)
+    _how_to_walk(g, lrs_default)
+    _data_and_device(g)
+    return parent
+
+
+def _what_to_optimise(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--problem",
         default="linear",
@@ -161,6 +178,9 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
         help="data points (100; 200 for mlp)",
     )
     g.add_argument("--seed", type=_int(), default=17, help="random seed for data and w0 (17)")
+
+
+def _how_to_walk(g: argparse._ArgumentGroup, lrs_default: str) -> None:
     g.add_argument(
         "--lrs",
         type=_lrs,
@@ -204,6 +224,9 @@ def _common(p: argparse.ArgumentParser, lrs_default: str) -> None:
         default=None,
         help="most epochs (100 for linear; each problem has its own default)",
     )
+
+
+def _data_and_device(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--data",
         metavar="FILE.csv",
@@ -225,24 +248,33 @@ def _record(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing --record file")
 
 
+APP_EPILOG = (
+    "commands:\n"
+    "  walker-tui [options]        the app (space pause, n step, s race, ? help)\n"
+    "  walker-tui run [options]    headless: the notebook's table (walker-tui run --help)\n"
+    "  walker-tui bench [options]  headless: the notebook's benchmark (bench --help)\n"
+    "  walker-tui replay FILE      a recording in the app (replay --help)\n"
+    "  walker-tui watch FILE...    recordings followed as they grow, side by side: a\n"
+    "                              run --record or WalkerSGD(record=...) still writing\n"
+    "                              (end follows, c picks a run, m metrics, e smoothing)\n"
+    "  walker-tui serve [options]  the app as a web page, textual-serve (serve --help)"
+)
+
+
 def app_parser() -> Parser:
     p = Parser(
         prog="walker-tui",
         description="Watch and steer the walker (SGD over a grid of learning rates) as it trains.",
-        epilog=(
-            "commands:\n"
-            "  walker-tui [options]        the app (space pause, n step, s race, ? help)\n"
-            "  walker-tui run [options]    headless: the notebook's table (walker-tui run --help)\n"
-            "  walker-tui bench [options]  headless: the notebook's benchmark (bench --help)\n"
-            "  walker-tui replay FILE      a recording in the app (replay --help)\n"
-            "  walker-tui watch FILE...    recordings followed as they grow, side by side: a\n"
-            "                              run --record or WalkerSGD(record=...) still writing\n"
-            "                              (end follows, c picks a run, m metrics, e smoothing)\n"
-            "  walker-tui serve [options]  the app as a web page, textual-serve (serve --help)"
-        ),
+        epilog=APP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[problem_options(DEFAULT_LRS)],
     )
-    _common(p, DEFAULT_LRS)
+    _app_options(p)
+    return p
+
+
+def _app_options(p: argparse.ArgumentParser) -> None:
+    """The app's own options (beside the parent's): --race and the pacing; serve takes them too."""
     p.add_argument(
         "--race",
         type=_race,
@@ -256,7 +288,6 @@ def app_parser() -> Parser:
     )
     add_pacing(p, None)
     p.set_defaults(command="app")
-    return p
 
 
 def add_pacing(p: argparse.ArgumentParser, pace: float | None) -> None:
@@ -273,8 +304,11 @@ def add_pacing(p: argparse.ArgumentParser, pace: float | None) -> None:
 
 
 def run_parser() -> Parser:
-    p = Parser(prog="walker-tui run", description="Train headless and print the notebook's table.")
-    _common(p, DEFAULT_LRS)
+    p = Parser(
+        prog="walker-tui run",
+        description="Train headless and print the notebook's table.",
+        parents=[problem_options(DEFAULT_LRS)],
+    )
     p.add_argument(
         "--optimizer",
         default="walker",
@@ -306,8 +340,8 @@ def bench_parser() -> Parser:
             "(manual_seed(seed); rand(2) * 1000 - 500), on the 100-point data."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[problem_options(BENCH_LRS)],
     )
-    _common(p, BENCH_LRS)
     p.add_argument(
         "--stepper-lrs",
         type=_rates,
@@ -336,6 +370,98 @@ def bench_parser() -> Parser:
     )
     p.set_defaults(command="bench")
     return p
+
+
+def replay_parser() -> Parser:
+    p = Parser(
+        prog="walker-tui replay",
+        description="Open a recording (run --record, or the app's w) in the app: every panel, "
+        "time travel (left/right, pgup/pgdn, home/end), at the pace you set.",
+    )
+    p.add_argument("file", metavar="FILE", help="a recording: .csv, .json, .npz or .npz.part")
+    add_pacing(p, 0.0)
+    return p
+
+
+def watch_parser() -> Parser:
+    p = Parser(
+        prog="walker-tui watch",
+        description="Follow recordings as they grow, like tail -f, side by side: a run --record "
+        "or a script's WalkerSGD(record=...) still writing, or finished files. One loss curve "
+        "with a line per file; end follows the newest epoch, left/pgup/home go back; c (or 1-9) "
+        "picks whose candidates and path are shown, m shows the metrics a script logged "
+        "(opt.log), e smooths the curves (EMA 0.6, 0.9, 0.99). Each file is looked at every "
+        "0.25 s and only what it gained is read; a file not there yet is waited for.",
+    )
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="recordings: .csv, .json, .npz (or the .npz.part an .npz run streams to)",
+    )
+    return p
+
+
+WEB_EXTRA = 'pip install -e ".[web]" in the clone'  # what serve needs (textual-serve)
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def serve_parser() -> Parser:
+    """The app's options, with --host and --port added (its help lists every app option)."""
+    p = Parser(
+        prog="walker-tui serve",
+        description="Serve the app as a web page (textual-serve): every browser that opens it "
+        "gets its own app, run with the app options given here.",
+        epilog=(
+            "examples:\n"
+            "  walker-tui serve                        http://127.0.0.1:8000 on this machine\n"
+            "  walker-tui serve --port 8123 --paused   app options pass through\n"
+            "  ssh -L 8123:localhost:8123 HOST         on your laptop, for a server on HOST\n"
+            "textual-serve has no authentication: whoever reaches the port controls the app.\n"
+            f"needs the web extra: {WEB_EXTRA}"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[problem_options(DEFAULT_LRS)],
+    )
+    _app_options(p)
+    g = p.add_argument_group("serving")  # (serve passes on the rest: these spellings only)
+    g.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        metavar="H",
+        help=f"address to bind (default {DEFAULT_HOST}, this machine only; 0.0.0.0 for every "
+        "interface: anyone who reaches the port controls the app)",
+    )
+    g.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="P",
+        help=f"port to listen on (default {DEFAULT_PORT})",
+    )
+    return p
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: it must be 1 to 65535")
+    return value
+
+
+# every command's parser, by the word that names it ("app": walker-tui alone)
+PARSERS: dict[str, Callable[[], Parser]] = {
+    "app": app_parser,
+    "run": run_parser,
+    "bench": bench_parser,
+    "replay": replay_parser,
+    "watch": watch_parser,
+    "serve": serve_parser,
+}
 
 
 VALUED = ("--w0", "--lrs", "--race", "--stepper-lrs", "--min-loss", "--lr", "--seed", "--n")

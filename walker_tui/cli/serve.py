@@ -8,7 +8,6 @@ has no authentication, so any other address gets a one-line warning.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import ipaddress
 import shlex
@@ -17,57 +16,9 @@ import socket
 import sys
 from collections.abc import Sequence
 
-EXTRA = 'pip install -e ".[web]" in the clone'
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+from walker_tui.cli.args import WEB_EXTRA, serve_parser
+
 SHUTDOWN_S = 5.0  # how long a closing server waits for its apps to quit before killing them
-
-
-def serve_parser():
-    """The app's parser, with --host and --port added (its help lists every app option)."""
-    from walker_tui.cli.args import app_parser
-
-    p = app_parser()
-    p.prog = "walker-tui serve"
-    p.allow_abbrev = False  # (so _split knows every spelling of --host and --port)
-    p.description = (
-        "Serve the app as a web page (textual-serve): every browser that opens it gets its own "
-        "app, run with the app options given here."
-    )
-    p.epilog = (
-        "examples:\n"
-        "  walker-tui serve                        http://127.0.0.1:8000 on this machine\n"
-        "  walker-tui serve --port 8123 --paused   app options pass through\n"
-        "  ssh -L 8123:localhost:8123 HOST         on your laptop, for a server on HOST\n"
-        "textual-serve has no authentication: whoever reaches the port controls the app.\n"
-        f"needs the web extra: {EXTRA}"
-    )
-    g = p.add_argument_group("serving")
-    g.add_argument(
-        "--host",
-        default=DEFAULT_HOST,
-        metavar="H",
-        help=f"address to bind (default {DEFAULT_HOST}, this machine only; 0.0.0.0 for every "
-        "interface: anyone who reaches the port controls the app)",
-    )
-    g.add_argument(
-        "--port",
-        type=_port,
-        default=DEFAULT_PORT,
-        metavar="P",
-        help=f"port to listen on (default {DEFAULT_PORT})",
-    )
-    return p
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port: it must be 1 to 65535")
-    return value
 
 
 def _split(argv: list[str]) -> list[str]:
@@ -155,7 +106,7 @@ def serve_command(argv: list[str]) -> int:
     try:
         import textual_serve.server  # noqa: F401
     except ImportError:
-        parser.error(f"serve needs the web extra (textual-serve): {EXTRA}")
+        parser.error(f"serve needs the web extra (textual-serve): {WEB_EXTRA}")
     why = check_bind(args.host, args.port)
     if why is not None:
         parser.error(why)
