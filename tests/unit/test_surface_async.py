@@ -117,15 +117,21 @@ def test_a_newer_window_replaces_the_one_in_progress(surveyors):
     assert all(w == new for w in after)  # nothing of the old window lands after the new one
 
 
-def test_cancelling_a_driver_stops_its_surface_at_once(drivers):
+def test_cancelling_a_driver_stops_its_surface_at_once(drivers, monkeypatch):
     # an mlp surface at 10^5 points takes minutes in full: cancel it mid-grid
+    refining = threading.Event()  # set at a chunk of a window's later (full) view
+    chunk = Surveyor._yield_cpu
+
+    def chunked(self: Surveyor, seconds: float, cancel: threading.Event) -> None:
+        if self._refining:
+            refining.set()
+        chunk(self, seconds, cancel)
+
+    monkeypatch.setattr(Surveyor, "_yield_cpu", chunked)
     cfg = Config(device="cpu", problem="mlp", n=100_000, lrs_spec="log:0.01:10:13")
-    events: queue.Queue = queue.Queue()
     control = drv.Control(paused=True, pace=0.0)
-    driver, thread = drivers(cfg, 17, control, events.put)
-    while not isinstance(events.get(timeout=60), drv.Surface):
-        pass  # the first view is there; the full grid is under way
-    time.sleep(0.2)
+    driver, thread = drivers(cfg, 17, control, lambda event: None)
+    assert refining.wait(120)  # the first view is there; the full grid is under way
     t0 = time.monotonic()
     driver.cancel()
     thread.join(1.0)
