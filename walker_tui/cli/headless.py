@@ -104,6 +104,41 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         print(f"walker-tui run: error: cannot write {args.record}: {why}", file=sys.stderr)
         return 1
     said: list[str] = []  # the recording's failure, once said
+    last: list[HostEpoch] = []  # the latest epoch (its metrics go on the final line)
+    on_epoch = _epoch_lines(cfg, args, out, recording, said, last)
+    if not args.quiet:
+        _table_head(out, problem, cfg, args.optimizer)
+    try:
+        outcome = run(
+            trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch, sync_every=host_batch(device)
+        )
+    except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM, SIGHUP (walker_tui.cli.signals)
+        with deferred():  # (a second signal does not cut the .npz's assembly short)
+            words, code = ending(stop)
+            try:
+                out.flush()
+            except (OSError, ValueError):  # (a terminal that hung up)
+                pass
+            say(f"{words} at epoch {trainer.epoch}.")
+            how = "Ctrl+C" if words == "Interrupted" else words  # (Terminated, Hung up)
+            return _save(recording, said, code, ("interrupted", how))
+    except BaseException as error:  # any other failure still ends the file cleanly (npz)
+        with deferred():
+            _save(recording, said, 1, ("failed", type(error).__name__))
+        raise
+    return _run_ends(out, cfg, problem, outcome, walker, last, recording)
+
+
+def _epoch_lines(
+    cfg: Config,
+    args: argparse.Namespace,
+    out: TextIO,
+    recording: RecordWriter | None,
+    said: list[str],
+    last: list[HostEpoch],
+) -> Callable[[HostEpoch], None]:
+    """What run does with each epoch: record it, and print its row of the table."""
+    walker = args.optimizer == "walker"
 
     def on_epoch(rec: HostEpoch) -> None:
         last[:] = [rec]
@@ -123,48 +158,45 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
         else:
             out.write(f"{rec.epoch}\t{loss}{extra}\n")
 
-    if not args.quiet:
-        head = ["Epoch", "LR", "Loss"] if walker else ["Epoch", "Loss"]
-        head += [name.capitalize() for name in problem.metric_names()]
-        out.write("\t".join(head) + "\n")
-        if problem.batched and cfg.batch_size and cfg.batch_size >= problem.n:
-            print(
-                f"--batch-size {cfg.batch_size} is at least the {problem.n} samples: every "
-                "step is on all of them (the full-data setting)",
-                file=sys.stderr,
-            )
-        elif problem.batched and cfg.batch_size and args.optimizer == "lbfgs":
-            print(
-                "lbfgs is a full-batch method: each epoch is one step on all the data, not on "
-                f"mini-batches of {cfg.batch_size}",
-                file=sys.stderr,
-            )
-        elif problem.batched and cfg.batch_size:
-            print(
-                f"mini-batches of {cfg.batch_size}: an epoch is a pass over the "
-                f"{problem.n} samples; Loss is on all of them at the epoch's end, LR "
-                "the rate of its last step",
-                file=sys.stderr,
-            )
-    last: list[HostEpoch] = []
-    try:
-        outcome = run(
-            trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch, sync_every=host_batch(device)
+    return on_epoch
+
+
+def _table_head(out: TextIO, problem: Problem, cfg: Config, optimizer: str) -> None:
+    """run's table head, and on stderr what an epoch is where it takes mini-batches."""
+    head = ["Epoch", "LR", "Loss"] if optimizer == "walker" else ["Epoch", "Loss"]
+    head += [name.capitalize() for name in problem.metric_names()]
+    out.write("\t".join(head) + "\n")
+    if problem.batched and cfg.batch_size and cfg.batch_size >= problem.n:
+        print(
+            f"--batch-size {cfg.batch_size} is at least the {problem.n} samples: every "
+            "step is on all of them (the full-data setting)",
+            file=sys.stderr,
         )
-    except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM, SIGHUP (walker_tui.cli.signals)
-        with deferred():  # (a second signal does not cut the .npz's assembly short)
-            words, code = ending(stop)
-            try:
-                out.flush()
-            except (OSError, ValueError):  # (a terminal that hung up)
-                pass
-            say(f"{words} at epoch {trainer.epoch}.")
-            how = "Ctrl+C" if words == "Interrupted" else words  # (Terminated, Hung up)
-            return _save(recording, said, code, ("interrupted", how))
-    except BaseException as error:  # any other failure still ends the file cleanly (npz)
-        with deferred():
-            _save(recording, said, 1, ("failed", type(error).__name__))
-        raise
+    elif problem.batched and cfg.batch_size and optimizer == "lbfgs":
+        print(
+            "lbfgs is a full-batch method: each epoch is one step on all the data, not on "
+            f"mini-batches of {cfg.batch_size}",
+            file=sys.stderr,
+        )
+    elif problem.batched and cfg.batch_size:
+        print(
+            f"mini-batches of {cfg.batch_size}: an epoch is a pass over the "
+            f"{problem.n} samples; Loss is on all of them at the epoch's end, LR "
+            "the rate of its last step",
+            file=sys.stderr,
+        )
+
+
+def _run_ends(
+    out: TextIO,
+    cfg: Config,
+    problem: Problem,
+    outcome: Outcome,
+    walker: bool,
+    last: list[HostEpoch],
+    recording: RecordWriter | None,
+) -> int:
+    """run's final line, and its recording ended with the outcome; the exit status."""
     line = final_line(outcome, cfg.min_loss, walker)
     if last and last[0].metrics and outcome.state != "diverged":
         line = f"{line[:-1]}; {format_metrics(last[0].metrics)}."
@@ -284,23 +316,56 @@ def timed_runs(repeat: int) -> str:
     return "one timed run" if repeat == 1 else f"median of {repeat} timed runs"
 
 
+Racer = tuple[str, str, Callable[[], Trainer]]  # bench's row: name, rate label, a fresh trainer
+
+
 def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     cfg, problem, device = build(cfg)
     w0 = start_weights(cfg, problem)
+    out.write(_bench_head(cfg, problem, device, w0, args.repeat))
+    racers = _walker_rows(cfg, problem, w0)
+    mains = len(racers)  # the walker's own rows (the fixed grid, and the adaptive one)
+    note = ""
+    if args.sweep:
+        note = _add_swept_stepper(racers, cfg, problem, w0)
+    racers += _race_rows(cfg, problem, w0)
+    if problem.batched and cfg.batch_size and any(n == "lbfgs" for n, _ in cfg.race):
+        note += "; lbfgs is a full-batch method: it takes its step on all the data an epoch"
+    table = Table(out, BENCH_HEAD)  # (piped, the head goes out now)
+    print(
+        f"timing {len(racers)} optimizers, a warm-up and {args.repeat} timed "
+        f"run{'s' * (args.repeat != 1)} each…",
+        file=sys.stderr,
+    )
+    try:
+        _bench_table(out, table, racers, mains, cfg, args.repeat, note)
+    except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM, SIGHUP (walker_tui.cli.signals)
+        words, code = ending(stop)
+        say(f"{words}.")
+        return code
+    return 0
+
+
+def _bench_head(
+    cfg: Config, problem: Problem, device: torch.device, w0: torch.Tensor, repeat: int
+) -> str:
+    """bench's first line: the problem, its seed and start, the target, the device, the timing."""
     # n only where the problem has data; the start in full where it is two weights
     size = f", n={problem.n}" if entry(cfg.problem).has_data else ""
     start = f"w0 ({w0[0].item():.4f}, {w0[1].item():.4f})" if len(w0) == 2 else f"{len(w0)} weights"
     where = device_name(device) + distributed.ranks_note()
-    out.write(
+    return (
         f"Benchmark: {cfg.problem}{size}, seed {cfg.seed}, {start}, "
         f"target {format_target(cfg.min_loss)}, device {where}, "
-        f"{timed_runs(args.repeat)} after a warm-up\n"
+        f"{timed_runs(repeat)} after a warm-up\n"
     )
+
+
+def _walker_rows(cfg: Config, problem: Problem, w0: torch.Tensor) -> list[Racer]:
+    """The walker on its grid, and beyond the notebook (not linear) the adaptive walker too."""
     grid = f"{cfg.lrs_spec} ({count_rates(len(cfg.lrs), cfg.stay)})"
     me = walker_name(cfg.direction)  # walker, or walker:adam along another direction
-    racers: list[tuple[str, str, Callable[[], Trainer]]] = [
-        (me, grid, lambda: make_walker(problem, cfg, w0))
-    ]
+    racers: list[Racer] = [(me, grid, lambda: make_walker(problem, cfg, w0))]
     if cfg.problem != "linear" and cfg.grid == "fixed":  # beyond the notebook: both walkers
         racers.append(
             (
@@ -309,22 +374,29 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
                 lambda: make_walker(problem, replace(cfg, grid="adaptive"), w0),
             )
         )
-    mains = len(racers)
-    sweep_note = ""
-    if args.sweep:
-        swept = cfg
-        if cfg.direction != "sgd":  # steppers sweep the gradient's grid, not Adam's or momentum's
-            spec = BENCH_LRS if cfg.problem == "linear" else walker_lrs(cfg.problem, "sgd")
-            swept = replace(cfg, lrs=parse_lrs(spec), lrs_spec=spec)
-        best, tried, spent = sweep(problem, swept, w0)
-        label = f"{format_rate(best, swept.lrs)} (best of {tried})"
-        racers.append(("stepper", label, lambda: make_racer("stepper", problem, best, w0)))
-        sweep_note = (
-            f"; stepper (best of N): the best of a stepper at each of the "
-            f"{'' if cfg.direction == 'sgd' else 'sgd '}walker's {tried} "
-            f"rates (first to the target, else the lowest final loss), found with {spent} "
-            "loss evaluations in all (the tuning the walker does without)"
-        )
+    return racers
+
+
+def _add_swept_stepper(racers: list[Racer], cfg: Config, problem: Problem, w0: torch.Tensor) -> str:
+    """--sweep: add the best stepper on the walker's grid; the note that says what it cost."""
+    swept = cfg
+    if cfg.direction != "sgd":  # steppers sweep the gradient's grid, not Adam's or momentum's
+        spec = BENCH_LRS if cfg.problem == "linear" else walker_lrs(cfg.problem, "sgd")
+        swept = replace(cfg, lrs=parse_lrs(spec), lrs_spec=spec)
+    best, tried, spent = sweep(problem, swept, w0)
+    label = f"{format_rate(best, swept.lrs)} (best of {tried})"
+    racers.append(("stepper", label, lambda: make_racer("stepper", problem, best, w0)))
+    return (
+        f"; stepper (best of N): the best of a stepper at each of the "
+        f"{'' if cfg.direction == 'sgd' else 'sgd '}walker's {tried} "
+        f"rates (first to the target, else the lowest final loss), found with {spent} "
+        "loss evaluations in all (the tuning the walker does without)"
+    )
+
+
+def _race_rows(cfg: Config, problem: Problem, w0: torch.Tensor) -> list[Racer]:
+    """The racers of --racers (or the problem's own set)."""
+    racers: list[Racer] = []
     for name, lr in cfg.race:
         if name.startswith("walker:"):  # a walker along its own direction, on its own grid
             spec = walker_lrs(cfg.problem, name.partition(":")[2])
@@ -336,50 +408,50 @@ def _bench(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
             continue
         label = "-" if name == "exact" else f"{lr:g}"
         racers.append((name, label, lambda n=name, lr=lr: make_racer(n, problem, lr, w0)))
-    if problem.batched and cfg.batch_size and any(n == "lbfgs" for n, _ in cfg.race):
-        sweep_note += "; lbfgs is a full-batch method: it takes its step on all the data an epoch"
+    return racers
 
-    head = [
-        "Optimizer", "LR", "Final loss", "Epochs", "Evaluations", "Time to target", "Per epoch",
-        "Walker speed-up",
-    ]  # fmt: skip
-    table = Table(out, head)
-    print(
-        f"timing {len(racers)} optimizers, a warm-up and {args.repeat} timed "
-        f"run{'s' * (args.repeat != 1)} each…",
-        file=sys.stderr,
+
+BENCH_HEAD = [
+    "Optimizer", "LR", "Final loss", "Epochs", "Evaluations", "Time to target", "Per epoch",
+    "Walker speed-up",
+]  # fmt: skip
+
+
+def _bench_table(
+    out: TextIO,
+    table: Table,
+    racers: list[Racer],
+    mains: int,
+    cfg: Config,
+    repeat: int,
+    note: str,
+) -> None:
+    """Time every racer and fill bench's table, a row each; then what its columns mean."""
+    results = timed_round_robin([make for _, _, make in racers], cfg, repeat)
+    walker_outcome, walker_time, _ = results[0]
+    rows = zip(racers, results, strict=True)
+    for i, ((name, label, _), (outcome, seconds, evals)) in enumerate(rows):
+        reached = outcome.state == "reached"
+        if outcome.state == "diverged":
+            loss = "diverged"
+        else:
+            loss = format_loss(outcome.loss, cfg.min_loss)
+        # a time to target only for a racer that got there; a speed-up only when both did
+        to_target = f"{seconds * 1e3:.2f} ms" if reached else "not reached"
+        if i < mains:  # the walker's own rows (the fixed grid, and the adaptive one)
+            ratio = "-"
+        elif reached and walker_outcome.state == "reached":
+            ratio = f"{seconds / walker_time:.2f}x"
+        else:
+            ratio = "-"
+        per_epoch = f"{seconds / max(outcome.epochs, 1) * 1e3:.3f} ms"
+        table.row([name, label, loss, outcome.epochs, evals, to_target, per_epoch, ratio])
+    table.end()
+    out.write(
+        "(evaluations: loss evaluations as they happened, k an epoch for the walker, a varying "
+        "number for the line searches (lbfgs, armijo); walker speed-up: the "
+        "racer's time to target over the first walker row's, above 1x the walker gets there "
+        "first, "
+        "shown only when both reached the target; not reached: stopped at the epoch limit "
+        f"with the final loss shown{note})\n"
     )
-    try:
-        results = timed_round_robin([make for _, _, make in racers], cfg, args.repeat)
-        walker_outcome, walker_time, _ = results[0]
-        rows = zip(racers, results, strict=True)
-        for i, ((name, label, _), (outcome, seconds, evals)) in enumerate(rows):
-            reached = outcome.state == "reached"
-            if outcome.state == "diverged":
-                loss = "diverged"
-            else:
-                loss = format_loss(outcome.loss, cfg.min_loss)
-            # a time to target only for a racer that got there; a speed-up only when both did
-            to_target = f"{seconds * 1e3:.2f} ms" if reached else "not reached"
-            if i < mains:  # the walker's own rows (the fixed grid, and the adaptive one)
-                ratio = "-"
-            elif reached and walker_outcome.state == "reached":
-                ratio = f"{seconds / walker_time:.2f}x"
-            else:
-                ratio = "-"
-            per_epoch = f"{seconds / max(outcome.epochs, 1) * 1e3:.3f} ms"
-            table.row([name, label, loss, outcome.epochs, evals, to_target, per_epoch, ratio])
-        table.end()
-        out.write(
-            "(evaluations: loss evaluations as they happened, k an epoch for the walker, a varying "
-            "number for the line searches (lbfgs, armijo); walker speed-up: the "
-            "racer's time to target over the first walker row's, above 1x the walker gets there "
-            "first, "
-            "shown only when both reached the target; not reached: stopped at the epoch limit "
-            f"with the final loss shown{sweep_note})\n"
-        )
-    except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM, SIGHUP (walker_tui.cli.signals)
-        words, code = ending(stop)
-        say(f"{words}.")
-        return code
-    return 0
