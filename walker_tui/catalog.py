@@ -1,5 +1,6 @@
-"""The problems by name, with their defaults: torch-free, so the command line can list and check
-them without importing torch."""
+"""The one registry: the problems by name, with their defaults and the class that builds each
+(named, not imported: walker_tui.core.problems.zoo imports it), the racers, the directions and
+the record formats. Torch-free, so the command line can list and check them without torch."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ class Entry:
     momentum_lrs: str = "log:0.001:1:13"
     adam_lrs: str = "log:0.0001:0.1:13"
     pace: float = 4.0  # the app's default --pace: epochs a second
+    # the class that builds it, "module:Class" in walker_tui.core.problems ("": a torch model,
+    # torch_model.make_model_problem builds it)
+    family: str = ""
 
 
 CATALOG: dict[str, Entry] = {
@@ -40,6 +44,7 @@ CATALOG: dict[str, Entry] = {
         momentum_lrs="log:0.01:10:13",
         adam_lrs="log:0.1:100:13",
         pace=1.0,  # the opening (walker-tui alone): its 11 epochs last 11 s, not 3
+        family="regression:LinearProblem",
     ),
     "quadratic": Entry(
         "a tilted 2-D bowl with condition number --kappa",
@@ -49,6 +54,7 @@ CATALOG: dict[str, Entry] = {
         exact=True,
         momentum_lrs="log:0.001:1:13",
         adam_lrs="log:0.01:10:13",
+        family="functions:Quadratic",
     ),
     "rosenbrock": Entry(
         "Rosenbrock's banana valley, from (-1.2, 1)",
@@ -57,6 +63,7 @@ CATALOG: dict[str, Entry] = {
         "stepper:0.001,momentum:0.0002,adam:0.05",
         momentum_lrs="log:1e-05:0.01:13",
         adam_lrs="log:0.001:1:13",
+        family="functions:Rosenbrock",
     ),
     "himmelblau": Entry(
         "Himmelblau's function (four minima), from (0, 0)",
@@ -65,6 +72,7 @@ CATALOG: dict[str, Entry] = {
         "stepper:0.01,momentum:0.002,adam:0.1",
         momentum_lrs="log:0.0001:0.1:13",
         adam_lrs="log:0.01:10:13",
+        family="functions:Himmelblau",
     ),
     "beale": Entry(
         "Beale's function, from (1, 1)",
@@ -73,6 +81,7 @@ CATALOG: dict[str, Entry] = {
         "stepper:0.01,momentum:0.002,adam:0.05",
         momentum_lrs="log:0.0001:0.1:13",
         adam_lrs="log:0.001:1:13",
+        family="functions:Beale",
     ),
     "logistic": Entry(
         "logistic regression on 2-feature data with label noise",
@@ -83,6 +92,7 @@ CATALOG: dict[str, Entry] = {
         adam_lrs="log:0.01:10:13",
         min_loss=None,  # 10% label noise: the minimum loss is ~0.5, and moves with the seed
         has_data=True,
+        family="regression:LogisticProblem",
     ),
     "mlp": Entry(
         "a 2-16-16-1 tanh network on two moons (a 2-D slice of its 337 weights)",
@@ -93,6 +103,7 @@ CATALOG: dict[str, Entry] = {
         adam_lrs="log:0.001:1:13",
         has_data=True,
         min_n=2,  # its features are standardised: one point has no spread
+        family="mlp:MLPProblem",
     ),
     "digits": Entry(
         "a 64-32-10 MLP classifying the UCI 8x8 handwritten digits, 360 held out (a slice of "

@@ -8,7 +8,8 @@ from walker_tui.catalog import CATALOG, MODEL_PROBLEMS, PROBLEMS
 from walker_tui.cli.args import PROBLEMS as CLI_PROBLEMS
 from walker_tui.config import Config
 from walker_tui.core.grid import parse_lrs
-from walker_tui.core.problems.zoo import PROBLEM_CLASSES, make_problem
+from walker_tui.core.problems.base import Problem
+from walker_tui.core.problems.zoo import make_problem, problem_class
 from walker_tui.core.trainers.loop import advance, run
 from walker_tui.core.trainers.walker import Walker, make_walker
 from walker_tui.run.history import History
@@ -16,8 +17,15 @@ from walker_tui.run.session import Session
 
 
 def test_every_problem_is_known_to_the_cli():
-    assert set(PROBLEMS) == set(PROBLEM_CLASSES) | set(MODEL_PROBLEMS) == set(CLI_PROBLEMS)
-    assert not set(PROBLEM_CLASSES) & set(MODEL_PROBLEMS)
+    assert set(PROBLEMS) == set(CLI_PROBLEMS)
+    families = {name for name in PROBLEMS if CATALOG[name].family}
+    assert families | set(MODEL_PROBLEMS) == set(PROBLEMS)
+    assert not families & set(MODEL_PROBLEMS)  # each problem is built one way
+
+
+@pytest.mark.parametrize("name", [p for p in PROBLEMS if CATALOG[p].family])
+def test_the_catalog_names_the_class_that_builds_each_family(name):
+    assert issubclass(problem_class(name), Problem)
 
 
 @pytest.mark.parametrize("name", [p for p in PROBLEMS if p != "mlp" and not CATALOG[p].model])
