@@ -8,7 +8,7 @@ import time
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 import walker_tui.parallel.sharded as distributed
 import walker_tui.ui.keys as keys
@@ -27,6 +27,7 @@ from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.messages import Failed, Frames, Racers, Started, Surface, wrap
 from walker_tui.ui.widgets import series_color, series_marker
 from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.status import StatusLine
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
@@ -71,7 +72,7 @@ class WalkerApp(PanelApp):
             id="too-small",
         )
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.start_panels()

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from walker_tui.config import Config
 from walker_tui.core.devices import watch_probe
@@ -30,6 +30,7 @@ from walker_tui.ui.base import MIN_SIZE, status_budget
 from walker_tui.ui.help import WatchHelp
 from walker_tui.ui.widgets import series_color, series_marker
 from walker_tui.ui.widgets.candidates import CandidateBars
+from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.ui.widgets.watch_status import WATCH_STYLES, WatchStatus
@@ -98,7 +99,7 @@ class WatchApp(WalkerApp):
             id="too-small",
         )
         yield WatchStatus(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def device_probe(self):  # noqa: ANN201
         return watch_probe  # this machine's, which may not be the job's: the line says so

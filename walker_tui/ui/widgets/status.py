@@ -140,6 +140,11 @@ class StatusLine(Static):
             facts.append((f"batches of {batch}, loss on all the data", ""))
         parts = [summary] if isinstance(summary, str) else list(summary)
         head, fact_lines = wrap_items(first, width), wrap_items(facts, width)
+        if len(head) > 1:  # the first line's overflow (pace) joins the facts, no line of its
+            # own: a small terminal's loss curve keeps its row; facts that no longer fit go
+            spill = [item for line in head[1:] for item in line]
+            keep = max(len(fact_lines), len(wrap_items(spill, width)))  # (the spill stays)
+            head, fact_lines = head[:1], wrap_items(spill + facts, width)[:keep]
 
         def outcome_lines(parts: list[str]) -> list[list[tuple[str, str]]]:
             # an item wider than the line (an error's text) is wrapped by words, not cut off
