@@ -23,6 +23,7 @@ from walker_tui.run.replay import ReplaySession
 from walker_tui.run.saved import RunRecord
 from walker_tui.run.view import PACES, Note, RunView
 from walker_tui.ui.base import MIN_SIZE, PanelApp, status_budget
+from walker_tui.ui.colors import fit_color_system
 from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.messages import Failed, Frames, Racers, Started, Surface, wrap
 from walker_tui.ui.widgets import series_color, series_marker
@@ -56,6 +57,7 @@ class WalkerApp(PanelApp):
         self.driver: Driver | None = None  # the run on screen
         self._drivers: list[Driver] = []  # every run started, until its thread has ended
         self.record = RunRecord()  # the walker's epochs, for `w`
+        self.colors_note = fit_color_system(self.console)  # (TERM=dumb: 16 colours, said)
 
     # --- layout ---
 
@@ -82,6 +84,8 @@ class WalkerApp(PanelApp):
         bars.direction = self.cfg.direction
         bars.unit = self.view.unit
         self._start()
+        if self.colors_note:
+            self.say(self.colors_note, seconds=15)
 
     def device_probe(self):  # noqa: ANN201
         return app_probe(self.cfg.device)

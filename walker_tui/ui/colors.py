@@ -2,12 +2,16 @@
 ``red``, an RGB triple); a :class:`Palette` turns each into one at least MIN_CONTRAST (WCAG
 contrast) from the background it sits on, in whatever theme the palette (ctrl+p) picked:
 lightened on a dark theme, darkened on a light one, its hue kept. No Textual here: the widgets
-hand it their background and foreground."""
+hand it their background and foreground. And the terminal's colour system, where it names none."""
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
+
+from rich.color import ColorSystem
+from rich.console import Console
 
 RGB = tuple[int, int, int]
 
@@ -121,3 +125,19 @@ def theme_palette(variables: dict[str, str], dark: bool, key: str = "surface") -
 
 
 DARK = palette((0x1E, 0x1E, 0x1E), (0xE0, 0xE0, 0xE0))  # textual-dark's surface, for tests
+
+
+def fit_color_system(console: Console) -> str | None:
+    """A terminal that names no colour system (TERM=dumb, no COLORTERM) got 24-bit colour, Textual's
+    fallback, where xterm-256color gets 256 colours: draw it in the 16 standard colours, the
+    least a colour terminal has, and return the line that says so (None where the terminal
+    named its colours, or TEXTUAL_COLOR_SYSTEM chose them). Contrast then rests on the
+    terminal's own 16 colours, which the app cannot see."""
+    if console.color_system is not None or os.environ.get("TEXTUAL_COLOR_SYSTEM", "auto") != "auto":
+        return None
+    console._color_system = ColorSystem.STANDARD  # (rich has no setter; Textual's strips read it)
+    term = os.environ.get("TERM") or "unset"
+    return (
+        f"TERM={term} names no colours: drawn in the 16 standard ones "
+        "(COLORTERM=truecolor or TERM=xterm-256color for more)"
+    )
