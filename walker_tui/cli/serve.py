@@ -15,8 +15,13 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from walker_tui.cli.args import WEB_EXTRA, serve_parser
+
+if TYPE_CHECKING:  # (the web extra: imported when serve starts)
+    from aiohttp import web
+    from textual_serve.server import Server
 
 SHUTDOWN_S = 5.0  # how long a closing server waits for its apps to quit before killing them
 
@@ -122,9 +127,8 @@ def make_server(command: str, host: str, port: int):
     address the browser used (so a tunnel or a remote name works, not only ``host``), closes its
     browsers' apps on Ctrl+C and kills any that do not quit."""
     import aiohttp_jinja2
-    from aiohttp import web
     from textual_serve.app_service import AppService
-    from textual_serve.server import Server, to_int
+    from textual_serve.server import Server
 
     class Service(AppService):
         async def _open_app_process(self, width: int = 80, height: int = 24):
@@ -148,90 +152,119 @@ def make_server(command: str, host: str, port: int):
 
         @aiohttp_jinja2.template("app_index.html")
         async def handle_index(self, request: web.Request) -> dict:
-            base = f"{request.scheme}://{request.host}"
-            ws = "wss" if request.scheme == "https" else "ws"
-            static = request.app.router["static"].url_for(filename="/")
-            return {
-                "font_size": to_int(request.query.get("fontsize", "16"), 16),
-                "app_websocket_url": f"{ws}://{request.host}"
-                + str(request.app.router["websocket"].url_for()),
-                "config": {"static": {"url": (base + str(static)).rstrip("/") + "/"}},
-                "application": {"name": self.title},
-            }
+            return _index_page(request, self.title)
 
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-            websocket = web.WebSocketResponse(heartbeat=15)
-            width = to_int(request.query.get("width", "80"), 80)
-            height = to_int(request.query.get("height", "24"), 24)
-            service = None
-            try:
-                await websocket.prepare(request)
-                self.sockets.add(websocket)
-                service = Service(
-                    self.command,
-                    write_bytes=websocket.send_bytes,
-                    write_str=websocket.send_str,
-                    close=websocket.close,
-                    download_manager=self.download_manager,
-                    debug=self.debug,
-                )
-                await service.start(width, height)
-                await self._process_messages(websocket, service)
-            except asyncio.CancelledError:
-                await websocket.close()
-            except Exception as error:  # (textual-serve's own handler logs them the same way)
-                import logging
-
-                logging.getLogger("textual-serve").exception(error)
-            finally:
-                self.sockets.discard(websocket)
-                if service is not None:
-                    await service.stop()
-            return websocket
+            return await _browser_session(self, request, Service)
 
         async def run(self) -> int:
-            self.initialize_logging()
-            self.stopping = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.stopping.set)
-            runner = web.AppRunner(
-                await self._make_app(), handle_signals=False, shutdown_timeout=SHUTDOWN_S
-            )
-            await runner.setup()
-            try:
-                await web.TCPSite(runner, self.host, self.port).start()
-                url, ssh = urls(self.host, self.port)
-                if not is_loopback(self.host):
-                    print(
-                        f"walker-tui serve: warning: listening on {self.host}, not loopback: "
-                        "anyone who reaches this port controls the app (no authentication)",
-                        flush=True,
-                    )
-                print(f"walker-tui serve: open {url} in a browser (Ctrl+C stops)", flush=True)
-                print(
-                    f"from another machine: {ssh} (HOST: this machine), then open "
-                    f"http://localhost:{self.port} there",
-                    flush=True,
-                )
-                await self.stopping.wait()
-                print("walker-tui serve: stopping", flush=True)
-            finally:
-                await runner.cleanup()
-                await self._kill_left()
-            return 0
-
-        async def _kill_left(self) -> None:
-            """Apps that did not quit when asked: terminated, then killed."""
-            for process in self.processes:
-                if process.returncode is None:
-                    process.terminate()
-            for process in self.processes:
-                try:
-                    await asyncio.wait_for(process.wait(), SHUTDOWN_S)
-                except asyncio.TimeoutError:
-                    process.kill()
-                    await process.wait()
+            return await _serve_until_stopped(self)
 
     owner = WalkerServer()
     return owner
+
+
+def _index_page(request: web.Request, title: str) -> dict:
+    """The page's template values, its URLs built from the address the browser used."""
+    from textual_serve.server import to_int
+
+    base = f"{request.scheme}://{request.host}"
+    ws = "wss" if request.scheme == "https" else "ws"
+    static = request.app.router["static"].url_for(filename="/")
+    return {
+        "font_size": to_int(request.query.get("fontsize", "16"), 16),
+        "app_websocket_url": f"{ws}://{request.host}"
+        + str(request.app.router["websocket"].url_for()),
+        "config": {"static": {"url": (base + str(static)).rstrip("/") + "/"}},
+        "application": {"name": title},
+    }
+
+
+async def _browser_session(
+    server: Server, request: web.Request, service_type: type
+) -> web.WebSocketResponse:
+    """One browser's app, over its websocket, until either side closes it."""
+    from aiohttp import web
+    from textual_serve.server import to_int
+
+    websocket = web.WebSocketResponse(heartbeat=15)
+    width = to_int(request.query.get("width", "80"), 80)
+    height = to_int(request.query.get("height", "24"), 24)
+    service = None
+    try:
+        await websocket.prepare(request)
+        server.sockets.add(websocket)
+        service = service_type(
+            server.command,
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=websocket.close,
+            download_manager=server.download_manager,
+            debug=server.debug,
+        )
+        await service.start(width, height)
+        await server._process_messages(websocket, service)
+    except asyncio.CancelledError:
+        await websocket.close()
+    except Exception as error:  # (textual-serve's own handler logs them the same way)
+        import logging
+
+        logging.getLogger("textual-serve").exception(error)
+    finally:
+        server.sockets.discard(websocket)
+        if service is not None:
+            await service.stop()
+    return websocket
+
+
+async def _serve_until_stopped(server: Server) -> int:
+    """Bind, say where to go, serve until SIGINT or SIGTERM, then close every app."""
+    from aiohttp import web
+
+    server.initialize_logging()
+    server.stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stopping.set)
+    runner = web.AppRunner(
+        await server._make_app(), handle_signals=False, shutdown_timeout=SHUTDOWN_S
+    )
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, server.host, server.port).start()
+        _say_where(server.host, server.port)
+        await server.stopping.wait()
+        print("walker-tui serve: stopping", flush=True)
+    finally:
+        await runner.cleanup()
+        await _kill_left(server.processes)
+    return 0
+
+
+def _say_where(host: str, port: int) -> None:
+    url, ssh = urls(host, port)
+    if not is_loopback(host):
+        print(
+            f"walker-tui serve: warning: listening on {host}, not loopback: "
+            "anyone who reaches this port controls the app (no authentication)",
+            flush=True,
+        )
+    print(f"walker-tui serve: open {url} in a browser (Ctrl+C stops)", flush=True)
+    print(
+        f"from another machine: {ssh} (HOST: this machine), then open "
+        f"http://localhost:{port} there",
+        flush=True,
+    )
+
+
+async def _kill_left(processes: set[asyncio.subprocess.Process]) -> None:
+    """Apps that did not quit when asked: terminated, then killed."""
+    for process in processes:
+        if process.returncode is None:
+            process.terminate()
+    for process in processes:
+        try:
+            await asyncio.wait_for(process.wait(), SHUTDOWN_S)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
