@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from walker_tui.config import Config
 from walker_tui.ui.app import WalkerApp, make_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
+# the status line's live memory figure changes from run to run: left out of the pictures
+os.environ.setdefault("WALKER_TUI_DEVICE_FIGURES", "0")
 WATCH = "watch-120x40"  # the one recipe that runs `walker-tui watch` on a training script
 
 
@@ -94,6 +97,12 @@ async def wait(pilot, cond, timeout=60.0):
         await pilot.pause(0.05)
 
 
+def refined(app: WalkerApp) -> bool:
+    """The surface is there, and its window's last view, not a coarse one still refining."""
+    surface = app.view.surface
+    return surface is not None and "refining" not in surface.note
+
+
 async def shot(recipe: Recipe, out: Path = OUT) -> Path:
     """Run the app for ``recipe`` and save its picture in ``out``."""
     app = make_app(recipe.cfg)
@@ -103,7 +112,7 @@ async def shot(recipe: Recipe, out: Path = OUT) -> Path:
             for key in recipe.keys:
                 await pilot.press(key)
                 await pilot.pause(0.05)
-            await wait(pilot, lambda: recipe.ready(app))
+            await wait(pilot, lambda: recipe.ready(app) and refined(app))
             path = out / f"{recipe.name}.svg"
             app.save_screenshot(str(path))
     finally:
