@@ -105,72 +105,9 @@ class Walker:
     def step(self) -> Epoch:
         """Run one epoch and return its record."""
         if self.grad is None:
-            # Epoch 1: every candidate is w0, so one evaluation serves them all (exact ties).
-            self.loss, self.grad = self.problem.loss_grad(self.w)
-            any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
-            weights = self.w[:, None].expand(-1, self.k).clone()
-            losses = self.loss.expand(self.k).clone()
-            winner = torch.zeros((), dtype=torch.long, device=self.w.device)
+            weights, losses, winner, any_finite = self._first_epoch()
         else:
-            # the direction's u from the gradient at w, and its state fed with that gradient
-            # (kept below only if the walk takes a step: walker_tui.core.directions)
-            u, along = directions.propose(self.direction, self.along, self.grad)
-            weights = self.w[:, None] - u[:, None] * self.lrs[None, :]
-            losses = rank = None
-            slack = None
-            if self.k > 1 or self.adaptive:  # (an adaptive walk checks even a single rate)
-                with torch.no_grad():
-                    if self.direction == "sgd":  # (along the gradient: as it always was)
-                        rank = self.problem.line_deltas(self.grad, self.lrs)
-                    else:
-                        rank = self.problem.line_deltas(self.grad, self.lrs, u)
-                    if rank is not None:  # ranked by the change from L(w): see pick_winner
-                        losses = self.loss.to(rank.dtype) + rank
-                        current = 0.0
-                    else:
-                        losses = rank = self.problem.rank_losses(weights)
-                        # differences within the loss sum's rounding are ties (pick_winner)
-                        slack = rounding_slack(rank, self.slack_error)
-                        current = self.loss.to(rank.dtype)
-                        if self.adaptive and self.problem.on_batch:
-                            # on a fresh mini-batch the held loss is the last batch's: the
-                            # walk compares with w's loss on this one (one more evaluation)
-                            current = self.problem.rank_losses(self.w[:, None])[0]
-                            self.evaluations += 1
-            if rank is None:
-                winner = torch.zeros((), dtype=torch.long, device=self.w.device)
-                any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
-            else:
-                # (losses = current + rank: where a rank is not finite, neither is its loss)
-                finite = torch.isfinite(losses)
-                any_finite = finite.any()
-                ranked = torch.where(finite, rank, torch.inf)
-                winner = pick_winner(ranked, self._rate_order(), slack)
-            moved = weights.index_select(1, winner.reshape(1))[:, 0]  # (no host sync)
-            if self.adaptive:
-                # An adaptive walk never takes a step that raises the loss (or has none finite):
-                # it stays put and its grid moves down to smaller rates (_adapt).
-                any_finite = any_finite & (at(rank, winner) <= current)
-                moved = torch.where(any_finite, moved, self.w)
-            if self.direction != "sgd":
-                # the state fed with this step's gradient is kept where the walk took a step;
-                # where it stayed put (adaptive), --stay's zero-rate candidate won or none was
-                # finite, the direction restarts (walker_tui.core.directions says why)
-                took = any_finite & (winner < len(self.grid)) if self.stay else any_finite
-                self.along = directions.settle(self.direction, self.along, along, took)
-            self.w = moved.contiguous()  # a strided view would slow every matvec
-            self.loss, self.grad = self.problem.loss_grad(self.w)
-            # The winner's loss is its exact loss at the new weights (the closed form may differ
-            # in the last float32 digit); it is also the loss printed and the stopping test.
-            if losses is None:
-                losses = self.loss[None].clone()
-            elif self.adaptive:  # a walk that stayed put keeps the candidates' losses as they were
-                losses = losses.float()
-                losses = torch.where(
-                    any_finite, losses.index_put((winner[None],), self.loss), losses
-                )
-            else:
-                losses = losses.float().index_put((winner[None],), self.loss)
+            weights, losses, winner, any_finite = self._walk()
         self.epoch += 1
         # k an epoch, the first included (the README's convention since the notebook's benchmark)
         self.evaluations += self.k
@@ -194,6 +131,86 @@ class Walker:
         if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
             self._adapt(winner, any_finite)
         return record
+
+    def _first_epoch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Epoch 1: every candidate is w0, so one evaluation serves them all (exact ties).
+        Returns (candidate weights, their losses, the winner, whether any was finite)."""
+        self.loss, self.grad = self.problem.loss_grad(self.w)
+        any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
+        weights = self.w[:, None].expand(-1, self.k).clone()
+        losses = self.loss.expand(self.k).clone()
+        winner = torch.zeros((), dtype=torch.long, device=self.w.device)
+        return weights, losses, winner, any_finite
+
+    def _walk(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One step of the walk: the candidates along the direction, ranked, the winner taken
+        (or, adaptive, none that raises the loss). Returns what _first_epoch does."""
+        # the direction's u from the gradient at w, and its state fed with that gradient
+        # (kept below only if the walk takes a step: walker_tui.core.directions)
+        u, along = directions.propose(self.direction, self.along, self.grad)
+        weights = self.w[:, None] - u[:, None] * self.lrs[None, :]
+        losses, rank, slack, current = self._rank(weights, u)
+        if rank is None:
+            winner = torch.zeros((), dtype=torch.long, device=self.w.device)
+            any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
+        else:
+            # (losses = current + rank: where a rank is not finite, neither is its loss)
+            finite = torch.isfinite(losses)
+            any_finite = finite.any()
+            ranked = torch.where(finite, rank, torch.inf)
+            winner = pick_winner(ranked, self._rate_order(), slack)
+        moved = weights.index_select(1, winner.reshape(1))[:, 0]  # (no host sync)
+        if self.adaptive:
+            # An adaptive walk never takes a step that raises the loss (or has none finite):
+            # it stays put and its grid moves down to smaller rates (_adapt).
+            any_finite = any_finite & (at(rank, winner) <= current)
+            moved = torch.where(any_finite, moved, self.w)
+        if self.direction != "sgd":
+            # the state fed with this step's gradient is kept where the walk took a step;
+            # where it stayed put (adaptive), --stay's zero-rate candidate won or none was
+            # finite, the direction restarts (walker_tui.core.directions says why)
+            took = any_finite & (winner < len(self.grid)) if self.stay else any_finite
+            self.along = directions.settle(self.direction, self.along, along, took)
+        self.w = moved.contiguous()  # a strided view would slow every matvec
+        self.loss, self.grad = self.problem.loss_grad(self.w)
+        # The winner's loss is its exact loss at the new weights (the closed form may differ
+        # in the last float32 digit); it is also the loss printed and the stopping test.
+        if losses is None:
+            losses = self.loss[None].clone()
+        elif self.adaptive:  # a walk that stayed put keeps the candidates' losses as they were
+            losses = losses.float()
+            losses = torch.where(any_finite, losses.index_put((winner[None],), self.loss), losses)
+        else:
+            losses = losses.float().index_put((winner[None],), self.loss)
+        return weights, losses, winner, any_finite
+
+    def _rank(
+        self, weights: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | float]:
+        """The candidates' losses and ranks (None, None: one rate, fixed: nothing to rank), the
+        slack within which ranks tie (pick_winner), and the loss a step is compared with."""
+        losses = rank = slack = None
+        current: torch.Tensor | float = 0.0
+        if self.k > 1 or self.adaptive:  # (an adaptive walk checks even a single rate)
+            with torch.no_grad():
+                if self.direction == "sgd":  # (along the gradient: as it always was)
+                    rank = self.problem.line_deltas(self.grad, self.lrs)
+                else:
+                    rank = self.problem.line_deltas(self.grad, self.lrs, u)
+                if rank is not None:  # ranked by the change from L(w): see pick_winner
+                    losses = self.loss.to(rank.dtype) + rank
+                    current = 0.0
+                else:
+                    losses = rank = self.problem.rank_losses(weights)
+                    # differences within the loss sum's rounding are ties (pick_winner)
+                    slack = rounding_slack(rank, self.slack_error)
+                    current = self.loss.to(rank.dtype)
+                    if self.adaptive and self.problem.on_batch:
+                        # on a fresh mini-batch the held loss is the last batch's: the
+                        # walk compares with w's loss on this one (one more evaluation)
+                        current = self.problem.rank_losses(self.w[:, None])[0]
+                        self.evaluations += 1
+        return losses, rank, slack, current
 
 
 def make_walker(problem: Problem, cfg: Config, w0: torch.Tensor | None = None) -> Trainer:
