@@ -35,9 +35,9 @@ sys.path.insert(0, str(HERE))
 
 from ptyrun import spawn, stop  # noqa: E402
 
-from walker_tui.core.devices import resident_bytes  # noqa: E402
 from walker_tui.recording.schema import Row  # noqa: E402
 from walker_tui.recording.writer import RecordWriter  # noqa: E402
+from walker_tui.ui.device_monitor import resident_bytes  # noqa: E402
 
 CACHE = Path("/tmp/walker-tui-watch-bench")
 K, D = 10, 2  # a WalkerSGD recording of the default grid: 10 rates, 2 plane coordinates

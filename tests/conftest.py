@@ -10,8 +10,8 @@ import os  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
-# the status line's live device figure (walker_tui.core.devices) changes from run to run: off in the
-# tests (snapshots, status lines), on where a test turns it on with a fake device
+# the status line's live device figure (walker_tui.ui.device_monitor) changes from run to run: off
+# in the tests (snapshots, status lines), on where a test turns it on with a fake device
 os.environ.setdefault("WALKER_TUI_DEVICE_FIGURES", "0")
 
 import pytest  # noqa: E402

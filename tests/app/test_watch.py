@@ -312,7 +312,7 @@ async def test_the_status_line_shows_the_devices_memory(monkeypatch):
 
 
 def test_the_figures_read_as_they_should(monkeypatch):
-    import walker_tui.core.devices as gpu
+    import walker_tui.ui.device_monitor as gpu
 
     assert gpu.app_probe("cpu")().startswith("memory ") and "MiB resident" in gpu.app_probe("cpu")()
     monkeypatch.setattr(

@@ -14,7 +14,6 @@ import walker_tui.parallel.sharded as distributed
 import walker_tui.ui.keys as keys
 from walker_tui.catalog import entry
 from walker_tui.config import Config
-from walker_tui.core.devices import app_probe
 from walker_tui.recording.ends import unit_of
 from walker_tui.recording.reader import Recording
 from walker_tui.run.driver import Control, Driver, Event
@@ -24,6 +23,7 @@ from walker_tui.run.saved import RunRecord
 from walker_tui.run.view import PACES, Note, RunView
 from walker_tui.ui.base import MIN_SIZE, PanelApp, status_budget
 from walker_tui.ui.colors import fit_color_system
+from walker_tui.ui.device_monitor import app_probe
 from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.messages import Failed, Frames, Racers, Started, Surface, wrap
 from walker_tui.ui.widgets import series_color, series_marker

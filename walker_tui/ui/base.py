@@ -15,11 +15,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-import walker_tui.core.devices as gpu
+import walker_tui.ui.device_monitor as gpu
 import walker_tui.ui.keys as keys
-from walker_tui.core.devices import DeviceMonitor
 from walker_tui.run.saved import write_new
 from walker_tui.run.view import EpochView, Note
+from walker_tui.ui.device_monitor import DeviceMonitor
 from walker_tui.ui.widgets import Say, TravelTo
 from walker_tui.ui.widgets.painter import PaintedPlot, Painter
 
@@ -63,7 +63,7 @@ class PanelApp(App[int]):
         self.dirty = True
         self.painter = Painter()  # builds the plot panels off the UI thread
         self._switch_interval = sys.getswitchinterval()  # (start_panels shortens it)
-        self.monitor: DeviceMonitor | None = None  # the device's memory (walker_tui.core.devices)
+        self.monitor: DeviceMonitor | None = None  # the device's memory (ui.device_monitor)
 
     def redraw(self) -> None:
         """Hand every panel the epoch shown's data."""

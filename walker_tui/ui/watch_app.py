@@ -19,7 +19,6 @@ from textual.message import Message
 from textual.widgets import Header, Static
 
 from walker_tui.config import Config
-from walker_tui.core.devices import watch_probe
 from walker_tui.core.grid import format_rate
 from walker_tui.core.surface import SurfaceData, fit_window, grow
 from walker_tui.numbers import format_loss, format_metric
@@ -27,6 +26,7 @@ from walker_tui.run.series import WEIGHTS
 from walker_tui.run.watch import POLL, Feed, Follower, Run, run_names
 from walker_tui.ui.app import WalkerApp
 from walker_tui.ui.base import MIN_SIZE, status_budget
+from walker_tui.ui.device_monitor import watch_probe
 from walker_tui.ui.help import WatchHelp
 from walker_tui.ui.widgets import series_color, series_marker
 from walker_tui.ui.widgets.candidates import CandidateBars
