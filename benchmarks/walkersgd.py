@@ -16,8 +16,8 @@ Every run starts from the same weights and sees the same batches. Time is the CP
 one thread torch runs on (``torch.set_num_threads(1)``, ``time.thread_time``), so another job
 on the machine inflates it less than the wall time. Figures, all from one run, as ratios:
 ``step`` a WalkerSGD step's median time over AdamW's (the goal: at most 1 + k/3 in the
-no-closure and forward-only modes, the forward-only bound), and the training loss on all the
-data (its 512 samples) after equal steps and after equal CPU time (the walker's total), each over AdamW's at
+no-closure and forward-only modes, the forward-only bound), and the training loss (on the 512
+samples) after equal steps and after equal CPU time (the walker's total), each over AdamW's at
 its default rate and at its best (the best: the lowest loss after equal steps; below 1: the
 walker ahead).
 """
