@@ -17,6 +17,7 @@ from textual.widgets import Footer
 
 import walker_tui.ui.device_monitor as gpu
 import walker_tui.ui.keys as keys
+from walker_tui.run.driver import FRAME_INTERVAL  # (the screen redraws at that pace too)
 from walker_tui.run.saved import write_new
 from walker_tui.run.view import EpochView, Note
 from walker_tui.ui.device_monitor import DeviceMonitor
@@ -24,7 +25,6 @@ from walker_tui.ui.widgets import Say, TravelTo
 from walker_tui.ui.widgets.painter import PaintedPlot, Painter
 
 MIN_SIZE = (60, 20)
-FRAME_INTERVAL = 0.05  # the worker posts and the screen redraws at most 20 times a second
 # The share of the wall clock the screen's CPU (the painter's builds and the UI thread's work:
 # messages, status line, compositing) may take: a quarter while training waits (paused, a set
 # pace), a twentieth while it runs flat out (a tenth left the app at 0.73x). On a 2-core CPU
