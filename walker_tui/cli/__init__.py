@@ -174,7 +174,7 @@ def _run_app(
     from walker_tui.cli.signals import ending_on_signals, say, word
     from walker_tui.ui.app import make_app
 
-    gc.freeze()  # (no collect first: it would cost the first frame ~150 ms)
+    gc.freeze()  # (no collect first: it would cost the first redraw ~150 ms)
     app = make_app(cfg, start_paused=paused, replay=replay)
     ended: list[int] = []
 

@@ -1,7 +1,7 @@
 """The loss surface over two weights: a window that holds the walk, batched grids, contour levels,
 and the surveyor thread that computes them without holding up training or quitting.
 
-Pure numpy/torch, no UI. A grid is computed once per window, never per frame, in chunks of tens of
+Pure numpy/torch, no UI. A grid is computed once per window, never per redraw, in chunks of tens of
 milliseconds with a cancel check between them; a large problem's first view is coarse (and on a
 sample of its data), and the full grid follows (see :class:`Surveyor`).
 """
