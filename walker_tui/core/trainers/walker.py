@@ -13,9 +13,10 @@ import walker_tui.core.directions as directions
 from walker_tui.catalog import walker_lrs, walker_name
 from walker_tui.config import Config
 from walker_tui.core.adaptive import log_span, next_grid
+from walker_tui.core.decision import choose
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.base import Problem
-from walker_tui.core.ranking import at, pick_winner, rate_order, rounding_slack
+from walker_tui.core.ranking import rate_order, rounding_slack
 from walker_tui.core.trainers.batched import Batched
 from walker_tui.core.trainers.loop import Epoch, Trainer, copied, restart, trainer_w0
 
@@ -154,16 +155,16 @@ class Walker:
             winner = torch.zeros((), dtype=torch.long, device=self.w.device)
             any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
         else:
-            # (losses = current + rank: where a rank is not finite, neither is its loss)
+            # the one decision (core/decision.py, WalkerSGD's too): an adaptive walk never
+            # takes a step that raises the loss (or has none finite): it stays put and its grid
+            # moves down to smaller rates (_adapt). (losses = current + rank: where a rank is
+            # not finite, neither is its loss)
             finite = torch.isfinite(losses)
-            any_finite = finite.any()
-            ranked = torch.where(finite, rank, torch.inf)
-            winner = pick_winner(ranked, self._rate_order(), slack)
+            winner, any_finite = choose(
+                rank, finite, self._rate_order(), slack, self.adaptive, current
+            )
         moved = weights.index_select(1, winner.reshape(1))[:, 0]  # (no host sync)
         if self.adaptive:
-            # An adaptive walk never takes a step that raises the loss (or has none finite):
-            # it stays put and its grid moves down to smaller rates (_adapt).
-            any_finite = any_finite & (at(rank, winner) <= current)
             moved = torch.where(any_finite, moved, self.w)
         if self.direction != "sgd":
             # the state fed with this step's gradient is kept where the walk took a step;
