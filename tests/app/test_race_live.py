@@ -48,8 +48,10 @@ async def test_q_quits_at_once_while_a_large_surface_computes():
         t0 = time.monotonic()
         await pilot.press("q")
     assert app.return_code == 0
-    assert time.monotonic() - t0 < 1.0
-    end = time.monotonic() + 1.0
+    # not minutes (the grid's); seconds at most on a busy machine (1.2-2.1 s seen beside other
+    # test runs on 2 cores; benchmarks/surface.py times it in a real terminal)
+    assert time.monotonic() - t0 < 5.0
+    end = time.monotonic() + 5.0
     while app.live_loops and time.monotonic() < end:
         time.sleep(0.02)
     assert app.live_loops == 0
