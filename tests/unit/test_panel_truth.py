@@ -227,13 +227,15 @@ def test_a_nan_loss_at_the_start_is_said_before_training_not_as_divergence(capsy
     assert "the loss at the start weights is nan" in err and "Diverged" not in err
 
 
-def test_replay_of_a_killed_npz_points_at_its_part_file(tmp_path):
+def test_replay_of_a_killed_npz_whose_part_is_unreadable_names_the_part(tmp_path):
     from walker_tui.run.replay import ReplayError, load_replay
 
-    (tmp_path / "cut.npz.part").write_bytes(b"")
+    (tmp_path / "cut.npz.part").write_bytes(b"")  # (a readable one opens: tests/app/test_replay)
     with pytest.raises(ReplayError) as error:
         load_replay(tmp_path / "cut.npz")
-    assert "cut.npz.part" in str(error.value)
+    assert "'" + str(tmp_path / "cut.npz.part") + "' is not a walker-tui recording" in str(
+        error.value
+    )
 
 
 def test_an_unknown_command_names_the_commands(capsys):
