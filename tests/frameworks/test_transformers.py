@@ -54,15 +54,20 @@ def test_a_plain_loop_with_a_warmup_schedule_and_no_closure():
     assert opt.last.step == 11
 
 
-def test_the_hugging_face_trainer_with_walkersgd(tmp_path):
+@pytest.mark.parametrize(
+    "more",
+    [{}, {"gradient_accumulation_steps": 2, "lr_scheduler_type": "cosine", "warmup_steps": 2}],
+)
+def test_the_hugging_face_trainer_with_walkersgd(tmp_path, more):
     pytest.importorskip("accelerate", reason="the Trainer needs accelerate")
     model = tiny_gpt2()
     data = tokens()
     dataset = [{"input_ids": row, "labels": row} for row in data]
     opt = WalkerSGD(model.parameters(), direction="adam", model=model)
+    batch = 8 // more.get("gradient_accumulation_steps", 1)
     args = transformers.TrainingArguments(
-        output_dir=str(tmp_path), max_steps=6, per_device_train_batch_size=8, report_to=[],
-        logging_steps=1, save_strategy="no", use_cpu=True, disable_tqdm=True,
+        output_dir=str(tmp_path), max_steps=6, per_device_train_batch_size=batch, report_to=[],
+        logging_steps=1, save_strategy="no", use_cpu=True, disable_tqdm=True, **more,
     )  # fmt: skip
     trainer = transformers.Trainer(model=model, args=args, train_dataset=dataset,
                                    optimizers=(opt, None))  # fmt: skip
@@ -70,3 +75,32 @@ def test_the_hugging_face_trainer_with_walkersgd(tmp_path):
     assert opt.last.step == 5  # 6 optimizer steps, the first takes the gradient
     logged = [row["loss"] for row in trainer.state.log_history if "loss" in row]
     assert len(logged) == 6 and all(v == v for v in logged)
+
+
+def test_an_accelerate_loop_with_batch_norm():
+    accelerate = pytest.importorskip("accelerate", reason="accelerate is not installed")
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 6 * 6, 3))  # fmt: skip
+
+    class WithLoss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x, y):
+            return nn.functional.cross_entropy(self.net(x), y)
+
+    model = WithLoss()
+    opt = WalkerSGD(model.parameters(), lrs="0.01,0.1,1", model=model)
+    data = torch.utils.data.TensorDataset(torch.randn(128, 1, 8, 8), torch.randint(0, 3, (128,)))
+    acc = accelerate.Accelerator(cpu=True)
+    model, wrapped, loader = acc.prepare(model, opt, torch.utils.data.DataLoader(data, 16))
+    for xb, yb in loader:
+        acc.backward(model(xb, yb))
+        wrapped.step()
+        wrapped.zero_grad()
+    assert opt.last.step == 7 and opt.scorer.vmapped
+    assert int(net[1].num_batches_tracked) == 8  # the loop's own forwards, no candidate's
