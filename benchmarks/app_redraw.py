@@ -22,10 +22,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptyrun import spawn, stop  # noqa: E402
 
 from walker_tui.config import Config
-from walker_tui.run.session import Session
 from walker_tui.ui.app import make_app
 from walker_tui.ui.widgets.painter import PaintedPlot
 from walker_tui.ui.widgets.status import StatusLine
+from walker_tui.viewmodel.session import Session
 
 
 async def wait(pilot, cond, timeout=120.0):

@@ -53,7 +53,7 @@ from walker_tui.core.problems.zoo import make_problem  # noqa: E402
 from walker_tui.core.trainers.loop import Trainer  # noqa: E402
 from walker_tui.core.trainers.racers import make_racer  # noqa: E402
 from walker_tui.core.trainers.walker import make_walker  # noqa: E402
-from walker_tui.run.session import resolve_target  # noqa: E402
+from walker_tui.viewmodel.session import resolve_target  # noqa: E402
 
 MY_MODEL = str(Path(__file__).resolve().parent.parent / "examples" / "my_model.py") + ":problem"
 

@@ -32,7 +32,7 @@ def worker(args: argparse.Namespace) -> None:
     import walker_tui.parallel.sharded as distributed
     from walker_tui.config import Config
     from walker_tui.core.trainers.walker import make_walker
-    from walker_tui.run.session import build_problem
+    from walker_tui.viewmodel.session import build_problem
 
     parallel = distributed.launched()
     device = distributed.init(args.device) if parallel else torch.device(args.device)

@@ -34,7 +34,7 @@ from ptyrun import spawn  # noqa: E402
 from walker_tui.catalog import CATALOG, PROBLEMS  # noqa: E402
 from walker_tui.config import Config  # noqa: E402
 from walker_tui.core.surface import GRID, views  # noqa: E402
-from walker_tui.run.session import Session  # noqa: E402
+from walker_tui.viewmodel.session import Session  # noqa: E402
 
 SIZES = {"linear": 7, "logistic": 7, "mlp": 6}  # the largest power of ten per data problem
 
@@ -127,7 +127,7 @@ def beside_training(problem: str, n: int, timeout: float = 60.0) -> None:
     """As the app has it: a driver training at full pace, its surface on the surveyor's thread.
     Times from the Started event (the window is known then) to the first and the last view, and
     the epochs trained meanwhile."""
-    import walker_tui.run.driver as drv
+    import walker_tui.viewmodel.driver as drv
 
     events: queue.Queue = queue.Queue()
     spec = CATALOG[problem].lrs

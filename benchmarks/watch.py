@@ -153,7 +153,7 @@ async def open_time(path: Path) -> tuple[float, float, int]:
 
 
 def update_cost(sizes: list[int]) -> list[tuple[int, float]]:
-    from walker_tui.run.watch import Reader, Run
+    from walker_tui.viewmodel.watch import Reader, Run
 
     out = []
     rng = np.random.default_rng(2)

@@ -11,10 +11,10 @@ from helpers import drawn, panel_text, status_text, until
 from walker_tui import WalkerSGD
 from walker_tui.catalog import walker_lrs
 from walker_tui.config import Config
-from walker_tui.run.replay import load_replay
 from walker_tui.ui.app import make_app
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
+from walker_tui.viewmodel.replay import load_replay
 
 
 def adam_config(**more) -> Config:

@@ -7,11 +7,11 @@ import time
 from helpers import settle, status_text, until
 
 from walker_tui.config import Config
-from walker_tui.run.session import Session
 from walker_tui.ui.app import make_app
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
+from walker_tui.viewmodel.session import Session
 
 
 async def test_worker_exception_is_shown_and_the_app_stays_usable(monkeypatch):

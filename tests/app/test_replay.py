@@ -4,8 +4,8 @@ import pytest
 from helpers import drawn, status_text, until
 
 from walker_tui.cli import main
-from walker_tui.run.replay import load_replay
 from walker_tui.ui.app import make_app
+from walker_tui.viewmodel.replay import load_replay
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from helpers import status_text, until
 
 from walker_tui.cli import main
 from walker_tui.config import Config
-from walker_tui.run.replay import load_replay
 from walker_tui.ui.app import make_app
 from walker_tui.ui.watch_app import WatchApp
+from walker_tui.viewmodel.replay import load_replay
 
 
 def refused(path: object) -> OSError:

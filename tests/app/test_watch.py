@@ -17,11 +17,11 @@ from walker_tui.config import Config
 from walker_tui.recording.ends import end_record
 from walker_tui.recording.reader import Recording
 from walker_tui.recording.writer import RecordWriter
-from walker_tui.run.replay import load_replay
 from walker_tui.ui.app import make_app
 from walker_tui.ui.watch_app import WatchApp
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
+from walker_tui.viewmodel.replay import load_replay
 
 # a training script in another process: 5 steps, a flush, a wait for the test's go, 5 more
 WRITER = """
@@ -228,7 +228,7 @@ async def test_a_file_deleted_or_truncated_while_watched(tmp_path):
 
 
 async def test_a_file_that_stays_quiet_says_so(tmp_path, monkeypatch):
-    import walker_tui.run.watch as watch
+    import walker_tui.viewmodel.watch as watch
 
     monkeypatch.setattr(watch, "QUIET", 1.0)
     rec = Recording.load(script_recording(tmp_path / "src.csv", steps=3))
@@ -356,8 +356,8 @@ async def test_w_saves_with_how_the_run_ended(tmp_path, monkeypatch):
 
 
 async def test_a_long_file_opens_in_pieces_and_ends_drawn_whole(tmp_path, monkeypatch):
-    import walker_tui.run.watch as watch
     import walker_tui.ui.watch_app as watch_app
+    import walker_tui.viewmodel.watch as watch
 
     monkeypatch.setattr(watch_app, "BULK_FRAMES", 3600.0)  # every piece but the last held back
 

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from walker_tui.numbers import format_eps
-from walker_tui.run.history import Curve, History, Path2D
 from walker_tui.ui.widgets.candidates import linear_ticks, rate_label
 from walker_tui.ui.widgets.status import wrap_items
 from walker_tui.ui.widgets.surface_plot import clip_path
+from walker_tui.viewmodel.history import Curve, History, Path2D
 
 
 def zigzag_then_crawl(n: int):
@@ -141,7 +141,7 @@ def test_level_lines_are_joined_and_follow_the_valley():
 
 def test_the_window_stays_on_start_and_minimum_when_a_path_diverges():
     from walker_tui.config import Config
-    from walker_tui.run.session import Session
+    from walker_tui.viewmodel.session import Session
 
     session = Session(Config(device="cpu"), 17)
     first = session.window_for(np.array([]), np.array([]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import walker_tui.core.data as data
 from walker_tui.config import Config
-from walker_tui.run.session import Session
+from walker_tui.viewmodel.session import Session
 
 
 def test_a_table_is_parsed_once_per_run(tmp_path, monkeypatch):

@@ -311,7 +311,7 @@ def test_walkers_race_by_name():
 
 
 def test_a_racing_walker_in_a_session_walks_its_own_direction():
-    from walker_tui.run.session import Session
+    from walker_tui.viewmodel.session import Session
 
     cfg = Config(problem="rosenbrock", lrs_spec=walker_lrs("rosenbrock", "sgd"),
                  race=[("walker:adam", 0.0)], min_loss=0.0, epochs=20)  # fmt: skip
@@ -361,7 +361,7 @@ def test_a_bad_direction_is_one_line_and_exit_2():
 
 
 def test_run_prints_the_direction_and_records_it(tmp_path):
-    from walker_tui.run.replay import load_replay
+    from walker_tui.viewmodel.replay import load_replay
 
     path = tmp_path / "r.csv"
     done = cli("run", "--problem", "rosenbrock", "--direction", "adam", "--epochs", "20",
@@ -387,7 +387,7 @@ def test_bench_races_walkers_along_each_direction():
 
 
 def test_walkersgd_recording_names_the_direction(tmp_path):
-    from walker_tui.run.replay import load_replay
+    from walker_tui.viewmodel.replay import load_replay
 
     w = torch.nn.Parameter(torch.tensor([-1.2, 1.0]))
     with WalkerSGD([w], lrs="log:1e-3:1:13", direction="adam", record=tmp_path / "a.json") as opt:
@@ -405,7 +405,7 @@ def test_walkersgd_recording_names_the_direction(tmp_path):
 
 
 def test_a_recording_with_an_unknown_direction_is_one_error(tmp_path):
-    from walker_tui.run.replay import ReplayError, load_replay
+    from walker_tui.viewmodel.replay import ReplayError, load_replay
 
     path = tmp_path / "r.json"
     assert cli("run", "--epochs", "3", "--record", str(path)).returncode == 0

@@ -125,7 +125,7 @@ import hashlib, sys
 import torch, torch.distributed as dist
 import walker_tui.parallel.sharded as distributed
 from walker_tui.config import Config
-from walker_tui.run.session import Session
+from walker_tui.viewmodel.session import Session
 
 distributed.init("cpu")
 cfg = Config(problem=sys.argv[1], n=300, direction=sys.argv[2], lrs_spec=sys.argv[3],

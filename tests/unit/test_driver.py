@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-import walker_tui.run.driver as drv
+import walker_tui.viewmodel.driver as drv
 from walker_tui.config import Config
-from walker_tui.run.driver import Control, Driver, Rate
-from walker_tui.run.session import Session
+from walker_tui.viewmodel.driver import Control, Driver, Rate
+from walker_tui.viewmodel.session import Session
 
 
 class Run:

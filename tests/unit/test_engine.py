@@ -98,7 +98,7 @@ def test_closed_form_candidates_match_direct_evaluation():
 def test_session_batches_stop_at_the_same_epoch_as_single_steps():
     """The GPU path (several epochs between host transfers) ends each racer where it should."""
     from walker_tui.config import Config
-    from walker_tui.run.session import Session
+    from walker_tui.viewmodel.session import Session
 
     cfg = Config(device="cpu", race=[0.3, 0.7])
     single, batched = Session(cfg, 17, race=True), Session(cfg, 17, race=True)

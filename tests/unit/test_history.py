@@ -9,7 +9,7 @@ from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.trainers.loop import run
 from walker_tui.core.trainers.walker import Walker
 from walker_tui.recording.reader import Recording
-from walker_tui.run.history import Curve, History
+from walker_tui.viewmodel.history import Curve, History
 
 
 def recorded_run():

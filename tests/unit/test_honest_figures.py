@@ -207,7 +207,7 @@ def test_options_that_cannot_apply_are_refused(argv, words, capsys):
 
 def test_singular_problems_still_run_and_have_a_least_norm_minimum(tmp_path):
     from walker_tui.config import Config
-    from walker_tui.run.session import Session
+    from walker_tui.viewmodel.session import Session
 
     table = tmp_path / "collinear.csv"
     table.write_text("a,b,y\n1,2,3\n2,4,5\n3,6,8\n4,8,9\n")

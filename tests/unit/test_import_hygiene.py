@@ -12,7 +12,7 @@ from pathlib import Path
 import walker_tui
 
 ROOT = Path(walker_tui.__file__).parent
-UI_FREE_PACKAGES = ("core", "run", "recording", "parallel")
+UI_FREE_PACKAGES = ("core", "viewmodel", "recording", "parallel")
 UI_FREE_MODULES = ("config", "catalog", "numbers", "optim", "cli.headless", "cli.checks")
 UI = ("textual", "rich", "plotext", "textual_plotext")
 

@@ -1,6 +1,7 @@
 """Each layer imports only the layers below it (imports inside functions count): core knows
-nothing of recording, run, parallel, ui or cli; recording nothing of run, ui or cli; run nothing
-of the UI; only cli sits on top. The package is parsed (AST), as test_no_cycles does."""
+nothing of recording, viewmodel, parallel, ui or cli; recording nothing of viewmodel, ui or cli;
+viewmodel nothing of the UI; only cli sits on top. The package is parsed (AST), as test_no_cycles
+does."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ ALLOWED = {
     "walker_tui.core": TOP + CORE,
     "walker_tui.recording": TOP + CORE + RECORDING,
     "walker_tui.parallel.sharded": TOP + CORE + SHARDED,
-    "walker_tui.run": TOP + CORE + RECORDING + SHARDED + ("walker_tui.run",),
-    "walker_tui.parallel.leader": TOP + CORE + ("walker_tui.run", "walker_tui.parallel"),
+    "walker_tui.viewmodel": TOP + CORE + RECORDING + SHARDED + ("walker_tui.viewmodel",),
+    "walker_tui.parallel.leader": TOP + CORE + ("walker_tui.viewmodel", "walker_tui.parallel"),
     "walker_tui.optim": TOP + CORE + RECORDING + ("walker_tui.optim",),
     "walker_tui.ui": TOP
     + CORE
     + RECORDING
-    + ("walker_tui.run", "walker_tui.parallel", "walker_tui.ui"),
+    + ("walker_tui.viewmodel", "walker_tui.parallel", "walker_tui.ui"),
 }
 
 
@@ -53,7 +54,7 @@ def test_the_rooms_cover_the_package():
 
 def test_the_checker_sees_a_breach():
     assert within("walker_tui.core.trainers.loop", CORE)
-    assert not within("walker_tui.run.view", ALLOWED["walker_tui.core"])
+    assert not within("walker_tui.viewmodel.view", ALLOWED["walker_tui.core"])
     assert room("walker_tui.parallel.leader") == "walker_tui.parallel.leader"
 
 

@@ -17,7 +17,7 @@ from walker_tui.core.trainers.batched import Batched
 from walker_tui.core.trainers.loop import advance, run, to_host
 from walker_tui.core.trainers.racers import make_racer
 from walker_tui.core.trainers.walker import make_walker
-from walker_tui.run.session import Session
+from walker_tui.viewmodel.session import Session
 
 HERE = Path(__file__).parent
 USER = str(HERE / "user_problems.py")

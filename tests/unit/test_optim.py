@@ -14,7 +14,7 @@ import torch
 
 from walker_tui import WalkerSGD
 from walker_tui.core.adaptive import adapt_rates
-from walker_tui.run.replay import RecordedProblem, ReplaySession, load_replay
+from walker_tui.viewmodel.replay import RecordedProblem, ReplaySession, load_replay
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -17,7 +17,7 @@ from walker_tui import WalkerSGD
 from walker_tui.catalog import model_lrs
 from walker_tui.core.grid import parse_lrs
 from walker_tui.optim import LossError
-from walker_tui.run.replay import load_replay
+from walker_tui.viewmodel.replay import load_replay
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -391,3 +391,13 @@ def test_the_edge_warning_names_the_edge_and_what_to_pass():
     assert "largest rate" in text and "lrs='log:0.0001:0.01:5'" in text
     assert edge[0].filename == __file__  # at the user's line
     assert math.isfinite(opt.last.loss)
+
+
+def test_options_of_the_attached_mode_without_a_model_are_one_error():
+    params = list(nn.Linear(2, 1).parameters())
+    with pytest.raises(ValueError, match="model="):
+        WalkerSGD(params, loss_fn=nn.functional.mse_loss)
+    with pytest.raises(ValueError, match="model="):
+        WalkerSGD(params, vmap=False)
+    with pytest.raises(ValueError, match="not the model's"):
+        WalkerSGD(params, model=nn.Linear(2, 1))

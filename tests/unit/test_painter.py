@@ -11,11 +11,11 @@ from textual.visual import RenderOptions
 from textual_plotext.plot import Plot
 
 from walker_tui.core.surface import Window
-from walker_tui.run.session import SurfaceData
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.painter import ansi_strips
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
+from walker_tui.viewmodel.session import SurfaceData
 
 BASE = Style(background=Color(18, 18, 18), foreground=Color(224, 224, 224))
 

@@ -96,9 +96,9 @@ def test_the_stay_candidate_and_the_grids_top_are_labelled():
 
 def test_the_header_counts_rates_in_words():
     from walker_tui.config import Config
-    from walker_tui.run.driver import Control
-    from walker_tui.run.frames import subtitle
-    from walker_tui.run.view import RunView
+    from walker_tui.viewmodel.driver import Control
+    from walker_tui.viewmodel.frames import subtitle
+    from walker_tui.viewmodel.view import RunView
 
     def header(**kw) -> str:
         cfg = Config(device="cpu", **kw)
@@ -228,7 +228,7 @@ def test_a_nan_loss_at_the_start_is_said_before_training_not_as_divergence(capsy
 
 
 def test_replay_of_a_killed_npz_whose_part_is_unreadable_names_the_part(tmp_path):
-    from walker_tui.run.replay import ReplayError, load_replay
+    from walker_tui.viewmodel.replay import ReplayError, load_replay
 
     (tmp_path / "cut.npz.part").write_bytes(b"")  # (a readable one opens: tests/app/test_replay)
     with pytest.raises(ReplayError) as error:

@@ -19,7 +19,7 @@ from walker_tui.core.problems.regression import LinearProblem
 from walker_tui.core.ranking import pick_winner, rate_order
 from walker_tui.core.trainers.loop import run
 from walker_tui.core.trainers.walker import Walker
-from walker_tui.run.session import Session
+from walker_tui.viewmodel.session import Session
 
 
 def ill_conditioned_table(n: int = 300, d: int = 5, seed: int = 0):

@@ -1,4 +1,4 @@
-"""What w and p write (walker_tui.run.saved.write_new): a new file under the name they report,
+"""What w and p write (walker_tui.viewmodel.saved.write_new): a new file under the name they report,
 never through a symlink, and an OSError that goes up as one line even where the clean-up fails
 too (a read-only disk refuses the unlink as it refused the write)."""
 
@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from walker_tui.run.saved import RunRecord, write_new
+from walker_tui.viewmodel.saved import RunRecord, write_new
 
 
 def erofs(*args, **kwargs):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-import walker_tui.run.driver as drv
+import walker_tui.viewmodel.driver as drv
 from walker_tui.config import Config
 from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.surface import COARSE, GRID, Cancelled, Surveyor, Window, loss_grid, views

@@ -16,9 +16,9 @@ from walker_tui.recording.formats import open_tail
 from walker_tui.recording.reader import Recording
 from walker_tui.recording.schema import log_sidecar, sidecar
 from walker_tui.recording.writer import RecordWriter
-from walker_tui.run.history import Curve, History
-from walker_tui.run.series import Series, ema
-from walker_tui.run.watch import Reader
+from walker_tui.viewmodel.history import Curve, History
+from walker_tui.viewmodel.series import Series, ema
+from walker_tui.viewmodel.watch import Reader
 
 
 def drain(tail, budget=1 << 20):

@@ -16,7 +16,7 @@ from walker_tui.core.grid import GridError, parse_lrs, parse_race
 from walker_tui.core.problems.zoo import make_problem
 from walker_tui.core.trainers.loop import advance, run
 from walker_tui.core.trainers.racers import Armijo, make_racer
-from walker_tui.run.session import Session
+from walker_tui.viewmodel.session import Session
 
 
 @pytest.mark.parametrize("name", ["lbfgs", "armijo"])

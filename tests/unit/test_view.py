@@ -7,9 +7,9 @@ import numpy as np
 
 from walker_tui.config import Config
 from walker_tui.core.trainers.loop import HostEpoch, Outcome
-from walker_tui.run.driver import Control, Frames, Racers, Started
-from walker_tui.run.frames import panels, status_fields
-from walker_tui.run.view import EDGE_EPOCHS, NOTE_EPOCHS, Note, RunView
+from walker_tui.viewmodel.driver import Control, Frames, Racers, Started
+from walker_tui.viewmodel.frames import panels, status_fields
+from walker_tui.viewmodel.view import EDGE_EPOCHS, NOTE_EPOCHS, Note, RunView
 
 RATES = np.array([0.1, 0.2, 0.3])
 

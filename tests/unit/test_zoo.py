@@ -12,8 +12,8 @@ from walker_tui.core.problems.base import Problem
 from walker_tui.core.problems.zoo import make_problem, problem_class
 from walker_tui.core.trainers.loop import advance, run
 from walker_tui.core.trainers.walker import Walker, make_walker
-from walker_tui.run.history import History
-from walker_tui.run.session import Session
+from walker_tui.viewmodel.history import History
+from walker_tui.viewmodel.session import Session
 
 
 def test_every_problem_is_known_to_the_cli():

@@ -233,7 +233,7 @@ def _exit_after(seconds: float, code: int) -> None:
 def _replay(argv: list[str]) -> int:
     parser = replay_parser()
     args = parser.parse_args(argv)
-    from walker_tui.run.replay import ReplayError, load_replay
+    from walker_tui.viewmodel.replay import ReplayError, load_replay
 
     try:
         recording, cfg = load_replay(args.file)
@@ -246,7 +246,7 @@ def _replay(argv: list[str]) -> int:
 def _watch(argv: list[str]) -> int:
     parser = watch_parser()
     args = parser.parse_args(argv)
-    from walker_tui.run.watch import watchable
+    from walker_tui.viewmodel.watch import watchable
 
     paths, seen = [], set()
     for name in args.files:

@@ -26,7 +26,7 @@ from walker_tui.numbers import epochs, format_loss, format_metric, format_metric
 from walker_tui.numbers import rates as count_rates
 from walker_tui.recording.ends import end_record
 from walker_tui.recording.writer import RecordWriter, describe_os_error
-from walker_tui.run.session import (
+from walker_tui.viewmodel.session import (
     build_problem,
     is_out_of_memory,
     memory_message,

@@ -1,6 +1,6 @@
 """When the winner keeps to an edge of the grid while the loss still falls, the best rate may lie
 outside the grid. The rule that says so, on host numbers, for WalkerSGD (the app's
-run/view.py holds its own five-epoch form for whole-data epochs). Pure Python, no torch."""
+viewmodel/view.py holds its own five-epoch form for whole-data epochs). Pure Python, no torch."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The app under torchrun: rank 0 leads (its app's sessions send each operation to the other
 ranks first, and a heartbeat keeps paused followers inside the timeout), every other rank
-follows. Built on walker_tui.run.session and walker_tui.parallel.sharded (which session needs), so
+follows. Built on viewmodel.session and walker_tui.parallel.sharded (which session needs), so
 neither imports this module back."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import torch.distributed as dist
 
-from walker_tui.run.session import Session
+from walker_tui.viewmodel.session import Session
 
 # Every session operation that runs collectives (a new session, advance, catch_up, the race on or
 # off) is broadcast by rank 0 as a small command just before it runs it, under one lock, so the

@@ -1,6 +1,6 @@
 """The Textual app: the panels, the keys, and redraw pacing. What the screen shows lives in a
-RunView (walker_tui.run.view) the app feeds with the driver's events; the training runs on the
-driver's thread (walker_tui.run.driver); each panel builds on the painter thread."""
+RunView (walker_tui.viewmodel.view) the app feeds with the driver's events; the training runs on the
+driver's thread (walker_tui.viewmodel.driver); each panel builds on the painter thread."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ from walker_tui.catalog import entry
 from walker_tui.config import Config
 from walker_tui.recording.ends import unit_of
 from walker_tui.recording.reader import Recording
-from walker_tui.run.driver import Control, Driver, Event
-from walker_tui.run.frames import WALKER_STYLE, panels, status_fields, subtitle
-from walker_tui.run.replay import ReplaySession
-from walker_tui.run.saved import RunRecord
-from walker_tui.run.view import PACES, Note, RunView
 from walker_tui.ui.base import MIN_SIZE, PanelApp, status_budget
 from walker_tui.ui.colors import fit_color_system
 from walker_tui.ui.device_monitor import app_probe
@@ -32,6 +27,11 @@ from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.status import StatusLine
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
+from walker_tui.viewmodel.driver import Control, Driver, Event
+from walker_tui.viewmodel.frames import WALKER_STYLE, panels, status_fields, subtitle
+from walker_tui.viewmodel.replay import ReplaySession
+from walker_tui.viewmodel.saved import RunRecord
+from walker_tui.viewmodel.view import PACES, Note, RunView
 
 
 class WalkerApp(PanelApp):
@@ -110,7 +110,7 @@ class WalkerApp(PanelApp):
 
     def _train(self, gen: int, seed: int) -> None:
         """Replace the run with a new one for this seed: the old driver stops (its surface too)
-        and posts nothing more; the new one trains on a daemon thread (walker_tui.run.driver)."""
+        and posts nothing more; the new one trains on a daemon thread (viewmodel.driver)."""
         if self.driver is not None:
             self.driver.cancel()
         self.control.set(race=self.view.race)
@@ -321,7 +321,7 @@ class ReplayApp(WalkerApp):
 
 def make_app(cfg: Config, start_paused: bool = False, replay: Recording | None = None) -> WalkerApp:
     """The one factory for the CLI and the tests (``replay``: play this recording instead of
-    training; ``cfg`` is then the one it was made with, see walker_tui.run.replay)."""
+    training; ``cfg`` is then the one it was made with, see walker_tui.viewmodel.replay)."""
     if replay is not None:
         return ReplayApp(cfg, start_paused=start_paused, replay=replay)
     return WalkerApp(cfg, start_paused=start_paused, replay=replay)

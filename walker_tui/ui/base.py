@@ -1,7 +1,7 @@
 """What every walker-tui screen of painted panels shares (the app, replay and watch): frame
 pacing (at most 20 frames a second, one frame's panels landing together with its status line),
 the status line's notes, the device line, the size check, screenshots and the palette. The
-subclass holds a view (walker_tui.run.view) and says what a frame draws (redraw, show_status)."""
+subclass holds a view (viewmodel.view) and says what a frame draws (redraw, show_status)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from textual.widgets import Footer
 
 import walker_tui.ui.device_monitor as gpu
 import walker_tui.ui.keys as keys
-from walker_tui.run.driver import FRAME_INTERVAL  # (the screen redraws at that pace too)
-from walker_tui.run.saved import write_new
-from walker_tui.run.view import EpochView, Note
 from walker_tui.ui.device_monitor import DeviceMonitor
 from walker_tui.ui.widgets import Say, TravelTo
 from walker_tui.ui.widgets.painter import PaintedPlot, Painter
+from walker_tui.viewmodel.driver import FRAME_INTERVAL  # (the screen redraws at that pace too)
+from walker_tui.viewmodel.saved import write_new
+from walker_tui.viewmodel.view import EpochView, Note
 
 MIN_SIZE = (60, 20)
 # The share of the wall clock the screen's CPU (the painter's builds and the UI thread's work:
@@ -127,7 +127,7 @@ class PanelApp(App[int]):
         sticky: bool = False,
         epoch: int | None = None,
     ) -> None:
-        """A note on the status line's last row (see run.view.Note; toasts would cover it)."""
+        """A note on the status line's last row (see viewmodel.view.Note; toasts would cover it)."""
         self.tell(Note(text, style, seconds, sticky, epoch))
 
     def tell(self, note: Note | None) -> bool:
@@ -225,7 +225,7 @@ class PanelApp(App[int]):
         return "walker-tui"
 
     def action_screenshot(self) -> None:
-        """An SVG of the screen under a new name (walker_tui.run.saved.write_new), or a line
+        """An SVG of the screen under a new name (walker_tui.viewmodel.saved.write_new), or a line
         saying why not."""
         try:
             svg = self.export_screenshot().encode("utf-8")

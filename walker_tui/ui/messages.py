@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-import walker_tui.run.driver as driver
+import walker_tui.viewmodel.driver as driver
 
 
 class DriverMessage(Message):

@@ -3,7 +3,7 @@
 The panels are the app's (walker_tui.ui.app): one loss curve with a line per file, and the
 candidates and path of the run picked with ``c`` (or 1-9). The view follows the newest epoch
 until a key travels back; the status line then counts what came in, and ``end`` follows again.
-What is read comes from walker_tui.run.watch's follower thread; nothing here reads a file.
+What is read comes from walker_tui.viewmodel.watch's follower thread; nothing here reads a file.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from walker_tui.config import Config
 from walker_tui.core.grid import format_rate
 from walker_tui.core.surface import SurfaceData, fit_window, grow
 from walker_tui.numbers import format_loss, format_metric
-from walker_tui.run.series import WEIGHTS
-from walker_tui.run.watch import POLL, Feed, Follower, Run, run_names
 from walker_tui.ui.app import WalkerApp
 from walker_tui.ui.base import MIN_SIZE, status_budget
 from walker_tui.ui.device_monitor import watch_probe
@@ -34,6 +32,8 @@ from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.ui.widgets.watch_status import WATCH_STYLES, WatchStatus
+from walker_tui.viewmodel.series import WEIGHTS
+from walker_tui.viewmodel.watch import POLL, Feed, Follower, Run, run_names
 
 SMOOTHING = (None, *WEIGHTS)  # the smoothing key's steps
 BULK_FRAMES = 0.5  # seconds between frames while a long file is being opened

@@ -25,7 +25,7 @@ import numpy as np
 from walker_tui.config import Config
 from walker_tui.core.surface import SurfaceData, Surveyor
 from walker_tui.core.trainers.loop import Outcome
-from walker_tui.run.session import Frame, Session, is_out_of_memory, memory_message
+from walker_tui.viewmodel.session import Frame, Session, is_out_of_memory, memory_message
 
 FRAME_INTERVAL = 0.05  # frames are posted at most 20 times a second, each with every epoch since
 CATCH_UP_SECONDS = 0.05  # racers catching up take the walker's epochs in chunks of about this

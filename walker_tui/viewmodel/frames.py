@@ -14,7 +14,7 @@ from walker_tui.catalog import entry, walker_name
 from walker_tui.core.grid import format_rate
 from walker_tui.numbers import rates as count_rates
 from walker_tui.recording.ends import describe_end
-from walker_tui.run.view import X_AXES, RunView
+from walker_tui.viewmodel.view import X_AXES, RunView
 
 if TYPE_CHECKING:
     from walker_tui.core.trainers.loop import HostEpoch

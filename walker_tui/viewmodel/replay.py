@@ -1,7 +1,7 @@
 """``walker-tui replay FILE``: a recording (``run --record``, the app's ``w``, or a file cut short
 by a kill) shown in the app, epoch by epoch, with every panel and time travel.
 
-A :class:`ReplaySession` stands where a training :class:`~walker_tui.run.session.Session`
+A :class:`ReplaySession` stands where a training :class:`~walker_tui.viewmodel.session.Session`
 stands: the driver paces it, pauses it and steps it the same way, but its epochs come from the file.
 The problem is rebuilt from the options the recording carries (same problem, data, seed and start),
 only to draw the loss surface, the start and the minimum. A recording of ``WalkerSGD(record=...)``
@@ -24,7 +24,7 @@ from walker_tui.config import Config
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.trainers.loop import HostEpoch, Outcome, stop_outcome
 from walker_tui.recording.reader import Recording
-from walker_tui.run.session import Frame, Session
+from walker_tui.viewmodel.session import Frame, Session
 
 RECORDED = "recorded"  # the problem a WalkerSGD recording names (walker_tui.optim)
 

@@ -16,7 +16,7 @@ from walker_tui.numbers import epochs
 from walker_tui.recording.ends import end_record
 from walker_tui.recording.format_csv import append_end
 from walker_tui.recording.writer import RecordWriter, describe_os_error
-from walker_tui.run.view import Note
+from walker_tui.viewmodel.view import Note
 
 
 def write_new(

@@ -1,5 +1,5 @@
 """A scalar series (a loss, a logged metric) with its exponential moving averages, in bounded
-memory: the raw values and the averages, kept in a :class:`~walker_tui.run.history.Curve`.
+memory: the raw values and the averages, kept in a :class:`~walker_tui.viewmodel.history.Curve`.
 
 The averages are TensorBoard's smoothing: ``s_t = w s_(t-1) + (1 - w) v_t``, debiased (divided
 by ``1 - w^t``, so the first values are not pulled towards 0), skipping values that are not
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from walker_tui.run.history import Curve
+from walker_tui.viewmodel.history import Curve
 
 WEIGHTS = (0.6, 0.9, 0.99)  # the smoothing key's steps after "off"
 BLOCK = 256  # values per block of the vectorised average (w**BLOCK stays a normal float)

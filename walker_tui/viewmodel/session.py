@@ -1,6 +1,6 @@
 """A training session: the walker and its racers stepped in lockstep from one w0.
 
-Pure engine code (no UI): the driver's thread runs it (walker_tui.run.driver), the tests drive it
+Pure engine code (no UI): the driver's thread runs it (viewmodel.driver), the tests drive it
 directly. Racers can join a run under way: they start from the same w0 and catch up to the
 walker's epoch (:meth:`Session.catch_up`), then go in lockstep; dropping them keeps the walk.
 """

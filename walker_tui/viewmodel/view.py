@@ -17,8 +17,8 @@ from walker_tui.config import Config
 from walker_tui.core.grid import format_rate, racer_label
 from walker_tui.core.surface import SurfaceData, to_plane
 from walker_tui.numbers import describe_outcome, epochs, format_loss, format_metric
-from walker_tui.run.driver import Control, Frames, Racers, Started
-from walker_tui.run.history import History
+from walker_tui.viewmodel.driver import Control, Frames, Racers, Started
+from walker_tui.viewmodel.history import History
 
 if TYPE_CHECKING:
     from walker_tui.core.trainers.loop import HostEpoch

@@ -27,8 +27,8 @@ from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.recording.ends import NO_END, describe_end, unit_of
 from walker_tui.recording.formats import open_tail, probe
 from walker_tui.recording.rows import Head, Update
-from walker_tui.run.history import History
-from walker_tui.run.series import Series
+from walker_tui.viewmodel.history import History
+from walker_tui.viewmodel.series import Series
 
 POLL = 0.25  # seconds between looks at a file while nothing changes
 QUIET = 30.0  # seconds without a new epoch before a run reads as quiet
@@ -187,8 +187,8 @@ def plane_for(head: Head, d: int, path: Path) -> tuple[np.ndarray, np.ndarray] |
     try:
         import torch
 
-        from walker_tui.run.replay import RECORDED, recorded_config
-        from walker_tui.run.session import build_problem
+        from walker_tui.viewmodel.replay import RECORDED, recorded_config
+        from walker_tui.viewmodel.session import build_problem
 
         cfg = recorded_config(head.options, head.lrs, path)
         if cfg.problem == RECORDED:

@@ -7,7 +7,6 @@ import re
 import numpy as np
 
 from walker_tui.core.surface import contour_levels, contour_points
-from walker_tui.run.session import SurfaceData
 from walker_tui.ui.widgets import (
     WINNER_COLOR,
     WINNER_GLYPH,
@@ -17,6 +16,7 @@ from walker_tui.ui.widgets import (
     snap,
 )
 from walker_tui.ui.widgets.painter import PaintedPlot, Plot
+from walker_tui.viewmodel.session import SurfaceData
 
 LEVEL_COLORS = [
     (68, 1, 84),
