@@ -143,8 +143,8 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
         self.recorder: Any = None
         if model is not None:
             self.attach(model, loss_fn, vmap)
-        elif loss_fn is not None:
-            raise ValueError("WalkerSGD: loss_fn goes with model= (the attached mode)")
+        elif loss_fn is not None or not vmap:
+            raise ValueError("WalkerSGD: loss_fn and vmap go with model= (the attached mode)")
         if record is not None:
             from walker_tui.optim.recorder import Recorder
 
