@@ -72,8 +72,10 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
       backward, return the loss): each candidate scored by a closure call, ``k`` calls with
       grad, or with ``forward_only=True`` ``k`` calls under ``no_grad`` (the closure skips
       backward: ``if torch.is_grad_enabled(): loss.backward()``) and one at the winner.
-      Every candidate call starts from the same random state (the same dropout mask).
-      While a candidate is scored ``opt.scoring`` is True (log the winner's loss only).
+      Every candidate call starts from the same random state (the same dropout mask); the
+      model's buffers (batch norm's running statistics) see every call: attach the model to
+      keep them to the steps taken. ``opt.scoring`` is True while a call is not the step's
+      own (log only when False). Gradients accumulated before ``step(closure)`` are an error.
     * attached, ``WalkerSGD(params, model=module)`` (or ``opt.attach(module)``): ``step()``
       needs no closure. It keeps the gradient in ``.grad`` (the loop's own backward, summed
       over any accumulated micro-batches) for the next step; at the module's next training
