@@ -143,8 +143,8 @@ def beside_training(problem: str, n: int, timeout: float = 60.0) -> None:
         if isinstance(event, drv.Started):
             started = now
             end = now + timeout
-        elif isinstance(event, drv.Frames):
-            epochs = event.frames[-1]["walker"].epoch
+        elif isinstance(event, drv.Epochs):
+            epochs = event.epochs[-1]["walker"].epoch
         elif isinstance(event, drv.Surface):
             if first is None:
                 first = now - started

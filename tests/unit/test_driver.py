@@ -45,7 +45,7 @@ class Run:
         return [e for e in self.drain() if isinstance(e, kind)]
 
     def epochs(self, name: str = "walker") -> list[int]:
-        return [f[name].epoch for e in self.of(drv.Frames) for f in e.frames if name in f]
+        return [f[name].epoch for e in self.of(drv.Epochs) for f in e.epochs if name in f]
 
     def stop(self) -> None:
         self.driver.cancel()
@@ -78,16 +78,16 @@ def test_paused_it_waits_and_each_step_is_one_epoch_reported_at_once(runs):
     for expected in (1, 2, 3):
         run.control.set(steps=run.control.steps + 1)
         run.until(lambda e=expected: run.epochs()[-1:] == [e])
-    frames = run.of(drv.Frames)
+    frames = run.of(drv.Epochs)
     assert all(f.eps is None for f in frames)  # no rate while paused
     assert run.epochs() == [1, 2, 3]
 
 
 def test_running_it_coalesces_epochs_and_stops_at_the_target(runs):
     run = runs(cfg())  # full pace: the notebook's walk, 11 epochs
-    run.until(lambda: run.of(drv.Frames) and run.of(drv.Frames)[-1].outcomes["walker"])
+    run.until(lambda: run.of(drv.Epochs) and run.of(drv.Epochs)[-1].outcomes["walker"])
     assert run.epochs() == list(range(1, 12))
-    assert run.of(drv.Frames)[-1].outcomes["walker"].epochs == 11
+    assert run.of(drv.Epochs)[-1].outcomes["walker"].epochs == 11
 
 
 def test_pace_changes_take_effect_and_pause_holds(runs):
@@ -174,7 +174,7 @@ def test_racers_join_a_paused_run_catch_up_and_leave_without_restarting_it(runs)
     assert run.epochs("stepper 0.3") == [1, 2, 3, 1, 2, 3]
     run.control.set(steps=1)  # then all in lockstep
     run.until(lambda: run.epochs()[-1] == 4)
-    last = run.of(drv.Frames)[-1].frames[-1]
+    last = run.of(drv.Epochs)[-1].epochs[-1]
     assert {name: rec.epoch for name, rec in last.items()} == {
         "walker": 4,
         "stepper 0.3": 4,
@@ -184,14 +184,14 @@ def test_racers_join_a_paused_run_catch_up_and_leave_without_restarting_it(runs)
 
 def test_a_late_racer_walks_exactly_as_one_that_started_with_the_walker(runs):
     late = runs(cfg(race=[("adam", 5.0)]))
-    late.until(lambda: late.of(drv.Frames) and late.of(drv.Frames)[-1].outcomes["walker"])
+    late.until(lambda: late.of(drv.Epochs) and late.of(drv.Epochs)[-1].outcomes["walker"])
     late.control.set(race=True)  # the walker has reached its target at epoch 11
-    late.until(lambda: late.of(drv.Frames)[-1].outcomes.get("adam 5"))
+    late.until(lambda: late.of(drv.Epochs)[-1].outcomes.get("adam 5"))
     both = Session(cfg(race=[("adam", 5.0)]), 17, race=True)
     while not both.finished:
         both.step()
-    frames = [f["adam 5"] for e in late.of(drv.Frames) for f in e.frames if "adam 5" in f]
-    assert late.of(drv.Frames)[-1].outcomes["adam 5"] == both.outcomes["adam 5"]
+    frames = [f["adam 5"] for e in late.of(drv.Epochs) for f in e.epochs if "adam 5" in f]
+    assert late.of(drv.Epochs)[-1].outcomes["adam 5"] == both.outcomes["adam 5"]
     assert frames[-1].loss == both.trainers["adam 5"].loss.item()
 
 

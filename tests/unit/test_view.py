@@ -7,7 +7,7 @@ import numpy as np
 
 from walker_tui.config import Config
 from walker_tui.core.trainers.loop import HostEpoch, Outcome
-from walker_tui.viewmodel.driver import Control, Frames, Racers, Started
+from walker_tui.viewmodel.driver import Control, Epochs, Racers, Started
 from walker_tui.viewmodel.frames import panels, status_fields
 from walker_tui.viewmodel.view import EDGE_EPOCHS, NOTE_EPOCHS, Note, RunView
 
@@ -45,7 +45,7 @@ def view(paused: bool = False, **cfg) -> RunView:
 
 def feed(v: RunView, recs: list[HostEpoch], outcome: Outcome | None = None) -> list[Note]:
     frames = [{"walker": r} for r in recs]
-    return v.frames(Frames(frames, {"walker": outcome}, 10.0, []))
+    return v.epochs(Epochs(frames, {"walker": outcome}, 10.0, []))
 
 
 def test_the_state_word_follows_the_run():
@@ -69,7 +69,7 @@ def test_the_summary_names_each_outcome_and_a_racer_still_going():
     v = RunView(Config(), Control(paused=False, pace=4.0))
     v.started(started(("walker", "stepper")))
     frames = [{"walker": rec(1, 0.5), "stepper": rec(1, 0.8)}]
-    v.frames(Frames(frames, {"walker": Outcome("reached", 9, 0.0912), "stepper": None}, None, []))
+    v.epochs(Epochs(frames, {"walker": Outcome("reached", 9, 0.0912), "stepper": None}, None, []))
     assert v.summary == ["walker 0.091 in 9 epochs", "stepper racing: 0.800"]
     assert not v.done  # the stepper races on
     # a small terminal's one line: both, where they fit (the walker's alone hid the racer)

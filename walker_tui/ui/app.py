@@ -20,7 +20,7 @@ from walker_tui.ui.base import MIN_SIZE, PanelApp, status_budget
 from walker_tui.ui.colors import fit_color_system
 from walker_tui.ui.device_monitor import app_probe
 from walker_tui.ui.help import HelpScreen
-from walker_tui.ui.messages import Failed, Frames, Racers, Started, Surface, wrap
+from walker_tui.ui.messages import Epochs, Failed, Racers, Started, Surface, wrap
 from walker_tui.ui.widgets import series_color, series_marker
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.footer import KeyFooter
@@ -160,12 +160,12 @@ class WalkerApp(PanelApp):
             self.view.surface = msg.event.surface  # (its .note says which view it is)
             self.dirty = True
 
-    def on_frames(self, msg: Frames) -> None:
+    def on_epochs(self, msg: Epochs) -> None:
         if msg.gen != self.gen:
             return
-        for note in self.view.frames(msg.event):
+        for note in self.view.epochs(msg.event):
             self.tell(note)
-        self.tell(self.record.add(self.gen, msg.event.frames, self._record_options))
+        self.tell(self.record.add(self.gen, msg.event.epochs, self._record_options))
         self.dirty = True
 
     def _record_options(self) -> dict:
@@ -205,8 +205,8 @@ class WalkerApp(PanelApp):
                 self._set_sub_title(list(frame.rec.rates))
 
     def show_status(self, rec=None, look_up: bool = False, at=None) -> None:  # noqa: ANN001
-        """The status line alone: cheap, so keys update it at once instead of at the next frame.
-        ``at``: (epoch, latest) of the frame it joins, when not the view's now."""
+        """The status line alone: cheap, so keys update it at once instead of at the next redraw.
+        ``at``: (epoch, latest) of the redraw it joins, when not the view's now."""
         view = self.view
         epoch, latest = at if at is not None else (view.shown_epoch, view.latest_epoch)
         rec = view.walker_at(epoch) if look_up else rec
@@ -220,7 +220,7 @@ class WalkerApp(PanelApp):
 
     def action_toggle_pause(self) -> None:
         if not self.tell(self.view.toggle_pause()):
-            self._moved(soon=0.1)  # the status line reaches the screen before the next frame
+            self._moved(soon=0.1)  # the status line reaches the screen before the next redraw
 
     def action_step(self) -> None:
         if self.view.done and self.view.view_epoch is not None:  # back in a finished run: on

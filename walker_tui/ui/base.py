@@ -1,7 +1,7 @@
-"""What every walker-tui screen of painted panels shares (the app, replay and watch): frame
-pacing (at most 20 frames a second, one frame's panels landing together with its status line),
+"""What every walker-tui screen of painted panels shares (the app, replay and watch): redraw
+pacing (at most 20 redraws a second, one redraw's panels landing together with its status line),
 the status line's notes, the device line, the size check, screenshots and the palette. The
-subclass holds a view (viewmodel.view) and says what a frame draws (redraw, show_status)."""
+subclass holds a view (viewmodel.view) and says what a redraw draws (redraw, show_status)."""
 
 from __future__ import annotations
 
@@ -20,20 +20,21 @@ import walker_tui.ui.keys as keys
 from walker_tui.ui.device_monitor import DeviceMonitor
 from walker_tui.ui.widgets import Say, TravelTo
 from walker_tui.ui.widgets.painter import PaintedPlot, Painter
-from walker_tui.viewmodel.driver import FRAME_INTERVAL  # (the screen redraws at that pace too)
+from walker_tui.viewmodel.driver import POST_INTERVAL
 from walker_tui.viewmodel.saved import write_new
 from walker_tui.viewmodel.view import EpochView, Note
 
 MIN_SIZE = (60, 20)
+REDRAW_INTERVAL = POST_INTERVAL  # the redraw tick: the screen redraws at the events' pace
 # The share of the wall clock the screen's CPU (the painter's builds and the UI thread's work:
 # messages, status line, compositing) may take: a quarter while training waits (paused, a set
 # pace), a twentieth while it runs flat out (a tenth left the app at 0.73x). On a 2-core CPU
 # that work is pure Python: it takes a core and the GIL from the training's torch ops (1,078 ops
-# an epoch of logistic at n = 10^6). Paced at 3x a frame's wall time the app trained at 0.50x
+# an epoch of logistic at n = 10^6). Paced at 3x a redraw's wall time the app trained at 0.50x
 # headless (benchmarks/app_rate.py, issue 23).
-FRAME_SHARE = 0.25
-FRAME_SHARE_TRAINING = 0.05
-FRAME_WAIT_MAX = 2.0  # seconds: a burst of UI work (a reseed, a resize) holds no frame longer
+REDRAW_SHARE = 0.25
+REDRAW_SHARE_TRAINING = 0.05
+REDRAW_WAIT_MAX = 2.0  # seconds: a burst of UI work (a reseed, a resize) holds no redraw longer
 STATUS_LINES_MIN = 3  # the status line's rows at the smallest terminal (60x20)
 LOSS_ROWS = 10  # the loss curve's rows (5 of them the plot's) the status line leaves it
 
@@ -49,16 +50,16 @@ class DeviceSampled(Message):
 
 
 class PanelApp(App[int]):
-    """Frame pacing, notes, the device line and the size check, for a subclass's view."""
+    """Redraw pacing, notes, the device line and the size check, for a subclass's view."""
 
     view: EpochView
 
     def __init__(self) -> None:
         super().__init__()
-        self._status_due: tuple | None = None  # (record, (epoch, latest)) of the frame building
-        self._next_frame = 0.0
-        self._ui_cpu = time.thread_time()  # the UI thread's CPU clock at the last frame
-        self._frame_at = 0.0  # when the last frame began
+        self._status_due: tuple | None = None  # (record, (epoch, latest)) of the redraw building
+        self._next_redraw = 0.0
+        self._ui_cpu = time.thread_time()  # the UI thread's CPU clock at the last redraw
+        self._redraw_at = 0.0  # when the last redraw began
         self._plots_of: dict[object, list[PaintedPlot]] = {}  # each screen's panels
         self.dirty = True
         self.painter = Painter()  # builds the plot panels off the UI thread
@@ -79,9 +80,9 @@ class PanelApp(App[int]):
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         self._check_size()
-        for plot in self._plots():  # their frames go on screen together (panels_landed)
+        for plot in self._plots():  # their builds go on screen together (panels_landed)
             plot.grouped = True
-        self.set_interval(FRAME_INTERVAL, self._redraw_if_dirty)
+        self.set_interval(REDRAW_INTERVAL, self._redraw_if_dirty)
         # another theme (ctrl+p): the status line's colours are fitted to its background anew
         self.theme_changed_signal.subscribe(self, lambda _: self.show_status(look_up=True))
         if gpu.enabled():
@@ -94,7 +95,7 @@ class PanelApp(App[int]):
         sys.setswitchinterval(self._switch_interval)
 
     def training_flat_out(self) -> bool:
-        """The training runs back to back now (frames then keep to FRAME_SHARE_TRAINING)."""
+        """The training runs back to back now (redraws then keep to REDRAW_SHARE_TRAINING)."""
         return False
 
     def device_probe(self):  # noqa: ANN201
@@ -146,28 +147,28 @@ class PanelApp(App[int]):
     # --- drawing ---
 
     def _redraw_if_dirty(self) -> None:
-        """Redraw at most every FRAME_INTERVAL, one frame at a time, and leave the training
-        worker most of the CPU: the next frame waits until the screen's CPU since the last one
-        (the painter's builds and this thread's work) is FRAME_SHARE of the time between them,
-        FRAME_SHARE_TRAINING while the training runs flat out (a frame costing 100 ms of CPU:
-        one every 2 s, FRAME_WAIT_MAX). The builds never block the UI thread, so keys answer
+        """Redraw at most every REDRAW_INTERVAL, one redraw at a time, and leave the training
+        worker most of the CPU: the next redraw waits until the screen's CPU since the last one
+        (the painter's builds and this thread's work) is REDRAW_SHARE of the time between them,
+        REDRAW_SHARE_TRAINING while the training runs flat out (a redraw costing 100 ms of CPU:
+        one every 2 s, REDRAW_WAIT_MAX). The builds never block the UI thread, so keys answer
         mid-frame, and a key's redraw does not wait (see _moved)."""
         now = time.monotonic()
         plots = self._plots()
-        if not plots or not self.dirty or now < self._next_frame:  # (none: not composed yet)
+        if not plots or not self.dirty or now < self._next_redraw:  # (none: not composed yet)
             return
-        if any(p.pending for p in plots):  # the last frame is still being built
+        if any(p.pending for p in plots):  # the last redraw is still being built
             return
         cpu = time.thread_time()
         spent = cpu - self._ui_cpu + sum(p.take_render_seconds() for p in plots)
         self._ui_cpu = cpu
         self.dirty = False
         self.redraw()
-        share = FRAME_SHARE_TRAINING if self.training_flat_out() else FRAME_SHARE
-        # the time since the last frame counts: after a quiet spell the next frame is not held
-        wait = min(FRAME_WAIT_MAX, spent / share)
-        self._next_frame = max(now + FRAME_INTERVAL, self._frame_at + wait)
-        self._frame_at = now
+        share = REDRAW_SHARE_TRAINING if self.training_flat_out() else REDRAW_SHARE
+        # the time since the last redraw counts: after a quiet spell the next is not held
+        wait = min(REDRAW_WAIT_MAX, spent / share)
+        self._next_redraw = max(now + REDRAW_INTERVAL, self._redraw_at + wait)
+        self._redraw_at = now
 
     def on_painted_plot_landed(self, msg: PaintedPlot.Landed) -> None:
         self.panels_landed()
@@ -179,8 +180,8 @@ class PanelApp(App[int]):
         self._travel(msg.epoch, 0)
 
     def panels_landed(self) -> None:
-        """A panel's build is done; when the frame's last one is, all of them go on screen in one
-        refresh with the frame's status line, so one screen shows one epoch."""
+        """A panel's build is done; when the redraw's last one is, all of them go on screen in one
+        refresh with the redraw's status line, so one screen shows one epoch."""
         plots = self._plots()
         if not plots or any(p.pending for p in plots):  # none: the app is quitting
             return
@@ -206,7 +207,7 @@ class PanelApp(App[int]):
 
     @property
     def settled(self) -> bool:
-        """Everything the app holds is on screen: no frame waiting to be drawn or built."""
+        """Everything the app holds is on screen: no redraw waiting to be drawn or built."""
         pending = any(p.pending for p in self._plots())
         return not self.dirty and self._status_due is None and not pending
 
@@ -215,9 +216,9 @@ class PanelApp(App[int]):
         self.dirty = True
         if soon:
             self.show_status(look_up=True)
-            self._next_frame = max(self._next_frame, time.monotonic() + soon)
+            self._next_redraw = max(self._next_redraw, time.monotonic() + soon)
         else:
-            self._next_frame = 0.0
+            self._next_redraw = 0.0
 
     @property
     def file_stem(self) -> str:

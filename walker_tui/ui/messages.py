@@ -1,5 +1,5 @@
 """The driver's events as Textual messages, one class per event so the app handles each by name
-(``on_started``, ``on_frames``, ...). They carry the event as it came: plain numbers, numpy arrays
+(``on_started``, ``on_epochs``, ...). They carry the event as it came: plain numbers, numpy arrays
 and records, never tensors."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ class Started(DriverMessage):
     event: driver.Started
 
 
-class Frames(DriverMessage):
-    event: driver.Frames
+class Epochs(DriverMessage):
+    event: driver.Epochs
 
 
 class Racers(DriverMessage):
@@ -39,7 +39,7 @@ class Failed(DriverMessage):
 
 MESSAGES: dict[type, type[DriverMessage]] = {
     driver.Started: Started,
-    driver.Frames: Frames,
+    driver.Epochs: Epochs,
     driver.Racers: Racers,
     driver.Surface: Surface,
     driver.Failed: Failed,

@@ -232,7 +232,7 @@ class WatchApp(WalkerApp):
             self.view.view_epoch = None
             self._left(0)
             self.dirty = True
-            self._next_frame = 0.0
+            self._next_redraw = 0.0
             return
         if not self.view.histories:
             self.say("no epoch read yet: nothing to stop at")
@@ -241,7 +241,7 @@ class WatchApp(WalkerApp):
         self.view.view_epoch = self.view.latest_epoch  # stop here; new epochs are counted
         self._left(None)
         self.dirty = True
-        self._next_frame = 0.0
+        self._next_redraw = 0.0
 
     def action_newest(self) -> None:
         if self.view.view_epoch is None and self.view.histories:
@@ -272,7 +272,7 @@ class WatchApp(WalkerApp):
         self.selected = index
         self.say(f"candidates and path of {self.picked.name} ({index + 1} of {len(self.runs)})")
         self.dirty = True
-        self._next_frame = 0.0
+        self._next_redraw = 0.0
 
     def _metric_names(self) -> list[str]:
         names: list[str] = []
@@ -290,7 +290,7 @@ class WatchApp(WalkerApp):
         at = cycle.index(self.metric) if self.metric in cycle else 0
         self.metric = cycle[(at + 1) % len(cycle)]
         self.dirty = True
-        self._next_frame = 0.0
+        self._next_redraw = 0.0
         self.show_status()
 
     def action_smoothing(self) -> None:
@@ -298,7 +298,7 @@ class WatchApp(WalkerApp):
         at = SMOOTHING.index(self.smooth)
         self.smooth = SMOOTHING[(at + 1) % len(SMOOTHING)]
         self.dirty = True
-        self._next_frame = 0.0
+        self._next_redraw = 0.0
         self.show_status()
 
     def action_reseed(self) -> None:

@@ -1,5 +1,5 @@
 """The training loop the app runs, without the app: pacing, paused steps, racers catching up,
-coalescing epochs into frames, the epochs-per-second figure, surface requests and cancellation.
+coalescing epochs into events, the epochs-per-second figure, surface requests and cancellation.
 
 Attributes down, events up: the UI sets what it wants on a :class:`Control` (pause, steps, pace,
 race) and the driver reads it; the driver hands plain events (dataclasses of floats, numpy
@@ -25,9 +25,9 @@ import numpy as np
 from walker_tui.config import Config
 from walker_tui.core.surface import SurfaceData, Surveyor
 from walker_tui.core.trainers.loop import Outcome
-from walker_tui.viewmodel.session import Frame, Session, is_out_of_memory, memory_message
+from walker_tui.viewmodel.session import Epoch, Session, is_out_of_memory, memory_message
 
-FRAME_INTERVAL = 0.05  # frames are posted at most 20 times a second, each with every epoch since
+POST_INTERVAL = 0.05  # events posted at most 20 times a second, each Epochs with every epoch since
 CATCH_UP_SECONDS = 0.05  # racers catching up take the walker's epochs in chunks of about this
 
 
@@ -86,11 +86,11 @@ class Started:
 
 
 @dataclass
-class Frames:
-    """Every epoch since the last Frames (coalesced), one frame per epoch, oldest first; each
-    frame holds one epoch of every trainer that took it (one epoch per screen)."""
+class Epochs:
+    """Every epoch since the last Epochs (coalesced), oldest first; each
+    Epoch holds one epoch of every trainer that took it (one epoch per screen)."""
 
-    frames: list[Frame]
+    epochs: list[Epoch]
     outcomes: dict[str, Outcome | None]
     eps: float | None  # epochs a second lately, None while paused or not yet known
     behind: list[str]  # racers still catching up with the walker
@@ -118,7 +118,7 @@ class Failed:
     text: str
 
 
-Event = Started | Frames | Racers | Surface | Failed
+Event = Started | Epochs | Racers | Surface | Failed
 
 
 def describe_error(error: BaseException, cfg: Config) -> str:
@@ -240,7 +240,7 @@ class Driver:
             self.emit(event)
 
     def run(self) -> None:
-        pending: list[Frame] = []
+        pending: list[Epoch] = []
         try:
             self._loop(pending)
         except (Exception, MemoryError) as error:  # reported; the UI stays usable
@@ -254,7 +254,7 @@ class Driver:
             if self.stop.is_set():  # a reseed's old run: its data goes now, not at the next
                 self.session = None  # reseed (the app keeps this driver while it is busy)
 
-    def _loop(self, pending: list[Frame]) -> None:
+    def _loop(self, pending: list[Epoch]) -> None:
         ctl = self.control
         with ctl.lock:
             race = ctl.race
@@ -303,7 +303,7 @@ class Driver:
                 spent = time.monotonic() - t0
                 grow = CATCH_UP_SECONDS / max(spent, 1e-4)
                 self._chunk = max(1, min(4096, int(self._chunk * min(grow, 4.0))))
-                if not session.behind or time.monotonic() - last_post >= FRAME_INTERVAL:
+                if not session.behind or time.monotonic() - last_post >= POST_INTERVAL:
                     self._post(pending, paused=True)
                     pending.clear()
                     last_post = time.monotonic()
@@ -338,18 +338,18 @@ class Driver:
             # batch between host transfers.
             count = session.batch if (not paused and pace == 0) else 1
             self.flat_out = not paused
-            frames = session.advance(count)
-            pending.extend(frames)
+            epochs = session.advance(count)
+            pending.extend(epochs)
             if not paused:
-                self.rate.add(time.monotonic(), len(frames))
+                self.rate.add(time.monotonic(), len(epochs))
             now = time.monotonic()
-            if paused or session.finished or now - last_post >= FRAME_INTERVAL:
+            if paused or session.finished or now - last_post >= POST_INTERVAL:
                 self._post(pending, paused)
                 pending.clear()
                 last_post = now
 
-    def _post(self, pending: list[Frame], paused: bool) -> None:
-        """Report the pending frames (and ask for a wider surface if they left the window)."""
+    def _post(self, pending: list[Epoch], paused: bool) -> None:
+        """Report the pending epochs (and ask for a wider surface if they left the window)."""
         if not pending or self.session is None:
             return
         self._watch_window(pending)
@@ -357,13 +357,13 @@ class Driver:
             pace = self.control.pace
         eps = None if paused else self.rate.value(time.monotonic(), pace)
         session = self.session
-        self._report(Frames(list(pending), dict(session.outcomes), eps, session.behind))
+        self._report(Epochs(list(pending), dict(session.outcomes), eps, session.behind))
 
-    def _watch_window(self, frames: list[Frame]) -> None:
+    def _watch_window(self, epochs: list[Epoch]) -> None:
         session = self.session
         if session is None or self.surveyor is None:
             return
-        points = [session.to_plane(rec.position) for frame in frames for rec in frame.values()]
+        points = [session.to_plane(rec.position) for epoch in epochs for rec in epoch.values()]
         xs = np.array([float(p[0]) for p in points])
         ys = np.array([float(p[1]) for p in points])
         window = session.window_for(xs, ys)

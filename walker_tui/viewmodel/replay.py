@@ -24,7 +24,7 @@ from walker_tui.config import Config
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.trainers.loop import HostEpoch, Outcome, stop_outcome
 from walker_tui.recording.reader import Recording
-from walker_tui.viewmodel.session import Frame, Session
+from walker_tui.viewmodel.session import Epoch, Session
 
 RECORDED = "recorded"  # the problem a WalkerSGD recording names (walker_tui.optim)
 
@@ -154,8 +154,8 @@ class ReplaySession(Session):
     def total(self) -> int:
         return len(self.arrays["epoch"])
 
-    def advance(self, count: int) -> list[Frame]:
-        frames: list[Frame] = []
+    def advance(self, count: int) -> list[Epoch]:
+        epochs: list[Epoch] = []
         a = self.arrays
         k = len(self.recording.lrs)
         while count > 0 and self.cursor < self.total:
@@ -186,7 +186,7 @@ class ReplaySession(Session):
                 evals=epoch * k,
                 metrics=dict(self._metrics) if self._metrics else None,
             )
-            frames.append({"walker": rec})
+            epochs.append({"walker": rec})
             self.cursor += 1
             count -= 1
             outcome = stop_outcome(rec, self.min_loss, self.cfg.epochs)
@@ -196,4 +196,4 @@ class ReplaySession(Session):
                 self.outcomes["walker"] = outcome
                 self.cursor = self.total
                 break
-        return frames
+        return epochs

@@ -1,6 +1,6 @@
 """What ``w`` saves: the walker's epochs streamed to a temporary CSV recording as they arrive
 (bounded memory, whatever the run's length), copied out under a free name with an end record.
-No Textual: the app hands it frames and says the line it returns."""
+No Textual: the app hands it epochs and says the line it returns."""
 
 from __future__ import annotations
 
@@ -66,11 +66,11 @@ class RunRecord:
         return self.failed[1] if self.failed is not None and self.failed[0] == gen else None
 
     def add(
-        self, gen: int, frames: list[dict], options: Callable[[], dict[str, Any]]
+        self, gen: int, epochs: list[dict], options: Callable[[], dict[str, Any]]
     ) -> Note | None:
-        """Stream the walker's epochs of these frames (``options``: the run's, asked for when
+        """Stream the walker's epochs of these Epochs (``options``: the run's, asked for when
         its file starts); a Note the first time recording stops (the training goes on)."""
-        recs = [f["walker"] for f in frames if "walker" in f]
+        recs = [f["walker"] for f in epochs if "walker" in f]
         if not recs:
             return None
         if self.writer is None:

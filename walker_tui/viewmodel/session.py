@@ -28,7 +28,7 @@ from walker_tui.core.trainers.walker import make_walker, make_walker_racer
 
 __all__ = ["Session", "SurfaceData", "build_problem", "resolve_target", "start_weights"]
 
-Frame = dict[str, HostEpoch]  # one epoch of every trainer that took it: name -> record
+Epoch = dict[str, HostEpoch]  # one epoch of every trainer that took it: name -> record
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -171,7 +171,7 @@ class Session:
             if name != "walker" and self.outcomes[name] is None and t.epoch < self.lead
         ]
 
-    def catch_up(self, count: int) -> list[Frame]:
+    def catch_up(self, count: int) -> list[Epoch]:
         """Up to ``count`` epochs of every racer that is behind, never past the walker's epoch."""
         names = self.behind
         if not names:
@@ -190,19 +190,19 @@ class Session:
         """Epochs per host transfer at full pace (see engine.host_batch)."""
         return host_batch(self.device)
 
-    def step(self) -> Frame:
+    def step(self) -> Epoch:
         """One epoch of every trainer still running; records their outcomes when they stop."""
-        frames = self.advance(1)
-        return frames[0] if frames else {}
+        epochs = self.advance(1)
+        return epochs[0] if epochs else {}
 
-    def advance(self, count: int) -> list[Frame]:
+    def advance(self, count: int) -> list[Epoch]:
         """Up to ``count`` epochs of every trainer still running and caught up, in lockstep, with
-        one host transfer per trainer; one frame per epoch."""
+        one host transfer per trainer; one Epoch each."""
         behind = set(self.behind)
         names = [n for n, o in self.outcomes.items() if o is None and n not in behind]
         return self._advance(names, count)
 
-    def _advance(self, names: list[str], count: int) -> list[Frame]:
+    def _advance(self, names: list[str], count: int) -> list[Epoch]:
         per: dict[str, list[HostEpoch]] = {}
         for name in names:
             trainer = self.trainers[name]

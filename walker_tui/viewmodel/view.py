@@ -17,7 +17,7 @@ from walker_tui.config import Config
 from walker_tui.core.grid import format_rate, racer_label
 from walker_tui.core.surface import SurfaceData, to_plane
 from walker_tui.numbers import describe_outcome, epochs, format_loss, format_metric
-from walker_tui.viewmodel.driver import Control, Frames, Racers, Started
+from walker_tui.viewmodel.driver import Control, Epochs, Racers, Started
 from walker_tui.viewmodel.history import History
 
 if TYPE_CHECKING:
@@ -256,24 +256,24 @@ class RunView(EpochView):
         return History(keep=self.keep, project=self.to_plane)
 
     def racers(self, ev: Racers) -> None:
-        """Racers joined (from epoch 0: their epochs up to the walker's follow in Frames) or
+        """Racers joined (from epoch 0: their epochs up to the walker's follow in Epochs) or
         left (the walker's run stays)."""
         names = ev.names
         self.histories = {name: self.histories.get(name) or self._history() for name in names}
         self.outcomes = dict(ev.outcomes)
 
-    def frames(self, ev: Frames) -> list[Note]:
-        """Take in the epochs since the last frame; the warnings they raise, to say."""
-        for frame in ev.frames:
-            for name, rec in frame.items():
+    def epochs(self, ev: Epochs) -> list[Note]:
+        """Take in the epochs since the last Epochs event; the warnings they raise, to say."""
+        for epoch in ev.epochs:
+            for name, rec in epoch.items():
                 self.histories[name].add(rec)
         self.outcomes = ev.outcomes
         self.eps = ev.eps
         self.behind = ev.behind
-        notes = [self._watch_edge(ev.frames), self._watch_rise(ev.frames)]
+        notes = [self._watch_edge(ev.epochs), self._watch_rise(ev.epochs)]
         return [n for n in notes if n is not None]
 
-    def _watch_edge(self, frames: list[dict]) -> Note | None:
+    def _watch_edge(self, epochs: list[dict]) -> Note | None:
         """Warn once a run when the winner keeps to the same edge of the grid while the loss
         still falls: the best rate may lie outside the grid. Epochs whose candidates tie (a
         converged run) or that did not lower the loss say nothing about the grid."""
@@ -281,13 +281,13 @@ class RunView(EpochView):
         if self.cfg.grid == "adaptive" or k < 2:
             return None
         note = None
-        for frame in frames:
-            rec = frame.get("walker")
+        for epoch in epochs:
+            rec = epoch.get("walker")
             if rec is None or rec.epoch < 2 or not rec.moved:
                 continue
             if self.edge_warned:  # the warning stays true while the winner keeps to that edge
                 if rec.winner == (0 if self.edge_side == 0 else k - 1):
-                    if note is not None:  # (warned in this frame: the app says it next)
+                    if note is not None:  # (warned in these epochs: the app says it next)
                         note.epoch = rec.epoch
                     elif self.note_epoch:
                         self.note_epoch = rec.epoch
@@ -316,14 +316,14 @@ class RunView(EpochView):
                 self.edge_warned = True
         return note
 
-    def _watch_rise(self, frames: list[dict]) -> Note | None:
+    def _watch_rise(self, epochs: list[dict]) -> Note | None:
         """Warn once a run when the walker's loss has risen RISE_EPOCHS epochs in a row to at
         least twice its lowest: a grid of rates too large diverges, and said so only at the end.
         (An adaptive grid or --stay never lets the loss rise.)"""
         if self.rise_warned or self.cfg.grid == "adaptive" or self.cfg.stay:
             return None
-        for frame in frames:
-            rec = frame.get("walker")
+        for epoch in epochs:
+            rec = epoch.get("walker")
             if rec is None:
                 continue
             rose = not rec.loss <= self.rise_last * (1 + 1e-6)  # (a nan or inf loss rose too)
