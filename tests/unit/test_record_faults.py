@@ -135,15 +135,19 @@ def test_a_file_deleted_or_replaced_is_seen_at_the_next_flush(tmp_path, suffix, 
 def test_the_flush_timer_sees_a_deleted_file_too(tmp_path):
     path = tmp_path / "r.csv"
     out = RecordWriter(path, RATES, {}, flush_every=0.05)
-    out.add(fake(1))
-    time.sleep(0.3)
-    path.unlink()
-    out.add(fake(2))
-    deadline = time.monotonic() + 10
-    while out.failure is None:
-        assert time.monotonic() < deadline, "the timer never noticed"
-        time.sleep(0.02)
-    out.close()
+    try:
+        out.add(fake(1))
+        deadline = time.monotonic() + 10
+        while "\n1," not in path.read_text():  # the timer has flushed epoch 1
+            assert time.monotonic() < deadline, "the timer never flushed"
+            time.sleep(0.02)
+        path.unlink()
+        out.add(fake(2))
+        while out.failure is None:
+            assert time.monotonic() < deadline, "the timer never noticed"
+            time.sleep(0.02)
+    finally:
+        out.close()  # (its flush timer's thread too, whatever happened)
     assert "deleted by another process" in out.failure and not path.exists()
 
 

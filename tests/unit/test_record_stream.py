@@ -119,9 +119,10 @@ def test_npz_is_assembled_window_by_window(tmp_path, monkeypatch):
 
 
 def write_unclosed(path, epochs=30):
-    """A writer that dies without closing: everything it was given is flushed, nothing ended."""
+    """A writer that dies without closing: everything it was given is flushed, nothing ended
+    (and no flush timer left running after the test)."""
     rec = fake_recording(epochs)
-    out = RecordWriter(path, rec.lrs, rec.options)
+    out = RecordWriter(path, rec.lrs, rec.options, flush_every=None)
     for row in rec.rows:
         out.add(row)
     out.flush()
@@ -160,13 +161,15 @@ def test_on_disk_within_the_interval_without_another_epoch(tmp_path, suffix):
     path = tmp_path / f"f{suffix}"
     out = RecordWriter(path, [0.1, 0.2, 0.3, 0.4], {}, flush_every=0.2)
     on_disk = sidecar(path) if suffix == ".npz" else path
-    for e in range(1, 4):
-        out.add(fake(e))
-    deadline = time.monotonic() + 10
-    while len(Recording.load(on_disk).rows) < 3:
-        assert time.monotonic() < deadline, "not flushed"
-        time.sleep(0.05)
-    out.close()
+    try:
+        for e in range(1, 4):
+            out.add(fake(e))
+        deadline = time.monotonic() + 10
+        while len(Recording.load(on_disk).rows) < 3:
+            assert time.monotonic() < deadline, "not flushed"
+            time.sleep(0.05)
+    finally:
+        out.close()  # (its flush timer too, whatever happened)
     assert consecutive(Recording.load(path)) == 3
 
 
