@@ -79,6 +79,29 @@ class ClosureSteps:
         dist.all_reduce(value, op=dist.ReduceOp.MIN)
         return bool(value.item())
 
+    def _score(self, closure, params, w, g, rates, keep: bool, start: tuple):
+        """Each candidate's loss by a closure call; with grad (``keep``), the gradient of the
+        best so far is kept on the device (no host sync)."""
+        device = params[0].device
+        wide = wide_dtype(device)
+        best = torch.full((), math.inf, dtype=wide, device=device)
+        best_grad = [torch.zeros_like(p) for p in params] if keep else []
+        scored = []
+        for lr in rates:
+            self._set(params, w, g, lr)
+            value = torch.as_tensor(self._call(closure, keep, params, start)).detach()
+            scored.append(value)
+            if keep:
+                v = value.to(device=device, dtype=wide)
+                better = torch.isfinite(v) & (v < best)
+                best = torch.where(better, v, best)
+                for bg, p in zip(best_grad, params, strict=True):
+                    if p.grad is None:
+                        bg.masked_fill_(better, 0.0)
+                    else:
+                        torch.where(better, p.grad.detach(), bg, out=bg)
+        return scored, best_grad
+
     def _step_closure(self, closure: Callable[[], Any]) -> torch.Tensor:
         """One walker step on the closure's batch; returns the loss held after it (0-d)."""
         params = self._params()
@@ -121,23 +144,8 @@ class ClosureSteps:
                     reference = float(self._reduce(torch.as_tensor(ref))[0])
                     held_loss = torch.tensor(reference)
                     walker["loss"] = reference
-            best = torch.full((), math.inf, dtype=wide, device=device)
-            best_grad = [torch.zeros_like(p) for p in params] if keep else []
-            scored = []
-            for lr in rates:
-                self._set(params, w, g, lr)
-                value = torch.as_tensor(self._call(closure, keep, params, start)).detach()
-                calls += 1
-                scored.append(value)
-                if keep:  # the best candidate's gradient, kept on the device (no host sync)
-                    v = value.to(device=device, dtype=wide)
-                    better = torch.isfinite(v) & (v < best)
-                    best = torch.where(better, v, best)
-                    for bg, p in zip(best_grad, params, strict=True):
-                        if p.grad is None:
-                            bg.masked_fill_(better, 0.0)
-                        else:
-                            torch.where(better, p.grad.detach(), bg, out=bg)
+            scored, best_grad = self._score(closure, params, w, g, rates, keep, start)
+            calls += len(rates)
         finally:
             self.flags.scoring = False
         mine = torch.stack([s.to(device=device, dtype=wide).reshape(()) for s in scored])
