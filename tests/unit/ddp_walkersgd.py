@@ -39,13 +39,15 @@ def main() -> None:
     for mode in sys.argv[1:]:
         model = nn.parallel.DistributedDataParallel(Net())
         kwargs = {"model": model} if mode == "attached" else {}
+        if mode == "unsynced":  # the control: each rank's own decision, so they part
+            kwargs = {"model": model, "sync": False}
         opt = WalkerSGD(model.parameters(), lrs="0.03,0.1,0.3,1,3",
                         forward_only=mode == "forward_only", **kwargs)  # fmt: skip
         differed = False
         for step in range(6):
             idx = torch.randint(0, 128, (32,), generator=gen)
             xb, yb = x[idx], y[idx]
-            if mode == "attached":
+            if mode in ("attached", "unsynced"):
                 model(xb, yb).backward()
                 opt.step()
                 opt.zero_grad()
@@ -60,11 +62,19 @@ def main() -> None:
 
                 opt.step(closure)
             flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+            if mode == "unsynced":
+                parted = not same_everywhere(flat)
+                continue
             assert same_everywhere(flat), (mode, step)
             if opt.last is not None:
                 assert same_everywhere(torch.tensor([opt.last.winner])), (mode, step)
                 local = torch.tensor(opt.last.losses)
                 differed |= not same_everywhere(local * 0 + float(xb.sum()))
+        if mode == "unsynced":
+            assert parted  # (without the averaging the ranks' weights differ)
+            if rank == 0:
+                print("unsynced ranks parted", flush=True)
+            continue
         assert differed  # (the ranks did see different batches)
         if rank == 0:
             print(f"same weights on every rank: {mode}", flush=True)

@@ -20,7 +20,7 @@ MODES = ("closure", "forward_only", "attached")
 
 def test_every_rank_takes_the_same_step_in_each_mode():
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-           str(HERE / "ddp_walkersgd.py"), *MODES]  # fmt: skip
+           str(HERE / "ddp_walkersgd.py"), *MODES, "unsynced"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            env=env, start_new_session=True)  # fmt: skip
@@ -31,4 +31,5 @@ def test_every_rank_takes_the_same_step_in_each_mode():
         out, err = job.communicate()
         pytest.fail(f"hung: {err[-2000:]}")
     assert job.returncode == 0, err[-3000:]
-    assert [f"same weights on every rank: {m}" for m in MODES] == out.split("\n")[:-1]
+    want = [f"same weights on every rank: {m}" for m in MODES] + ["unsynced ranks parted"]
+    assert want == out.split("\n")[:-1]  # (sync=False, the control: the averaging mattered)
