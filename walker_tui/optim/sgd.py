@@ -19,7 +19,7 @@ from walker_tui.catalog import DIRECTIONS, model_lrs
 from walker_tui.core.adaptive import adapt_rates, log_span
 from walker_tui.core.decision import decide
 from walker_tui.core.edges import EdgeWatch, shifted_grid
-from walker_tui.core.grid import grid_and_spec as _rates
+from walker_tui.core.grid import grid_and_spec
 from walker_tui.core.ranking import host64, wide_dtype
 from walker_tui.optim.closure import ClosureSteps
 from walker_tui.optim.scoring import Scorer, unwrapped, warn_at_user
@@ -122,7 +122,7 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
     ) -> None:
         if direction not in DIRECTIONS:
             raise ValueError(f"direction={direction!r}: use {', '.join(map(repr, DIRECTIONS))}")
-        rates, spec = _rates(model_lrs(direction) if lrs is None else lrs)
+        rates, spec = grid_and_spec(model_lrs(direction) if lrs is None else lrs)
         if grid not in ("fixed", "adaptive"):
             raise ValueError(f"grid={grid!r}: use 'fixed' or 'adaptive'")
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
@@ -193,7 +193,7 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
         if all(e == seen for e in edits):
             return
         new = next(e for e in edits if e != seen)
-        rates, _ = _rates(new)
+        rates, _ = grid_and_spec(new)
         for group in self.param_groups:  # (one grid for every group, as at construction)
             group["lrs"] = list(rates)
         if self.recorder is not None and len(rates) != len(seen):
