@@ -182,6 +182,8 @@ class Driver:
         self.rate = Rate()
         self.thread: threading.Thread | None = None
         self._chunk = 1  # catch-up epochs per call, grown to about CATCH_UP_SECONDS
+        self._last_post = 0.0  # when epochs were last posted
+        self._next_due = 0.0  # when the next epoch is due at the set pace
         # Training back to back, never waiting (full pace, or a pace its epochs cannot keep):
         # the painter and the surface then hold back to a share of the CPU (ui.base, Surveyor).
         self._flat_out = threading.Event()
@@ -255,12 +257,35 @@ class Driver:
                 self.session = None  # reseed (the app keeps this driver while it is busy)
 
     def _loop(self, pending: list[Epoch]) -> None:
+        """Build the session, then, until cancelled: follow the race key, let late racers catch
+        up, or take the epochs the Control asks for; ``pending`` holds those not yet posted."""
+        session = self._begin()
+        if session is None:
+            return
         ctl = self.control
-        with ctl.lock:
-            race = ctl.race
+        self._watch_window([])
+        self._last_post = self._next_due = time.monotonic()
+        while not self.stop.is_set():
+            with ctl.lock:
+                race = ctl.race
+            if race != session.race:
+                self._post(pending, paused=True)
+                pending.clear()
+                session.set_race(race)
+                self.rate.clear()
+                self._report(Racers(list(session.trainers), dict(session.outcomes)))
+            elif session.behind:  # racers that joined late take the walker's epochs first
+                self._catch_up(session, pending)
+            else:
+                self._step(session, pending)
+
+    def _begin(self) -> Session | None:
+        """The session built and announced (Started), and its surveyor; None if cancelled."""
+        with self.control.lock:
+            race = self.control.race
         session = self.session = self.make_session(self.cfg, self.seed, race)
         if self.stop.is_set():
-            return
+            return None
         best = session.minimum
         self._report(
             Started(
@@ -283,70 +308,64 @@ class Driver:
         )  # fmt: skip
         if self.stop.is_set():  # (cancel may have run before the surveyor existed)
             self.surveyor.close()
-            return
-        self._watch_window([])
-        last_post = next_due = time.monotonic()
-        while not self.stop.is_set():
-            with ctl.lock:
-                race = ctl.race
-            if race != session.race:
-                self._post(pending, paused=True)
-                pending.clear()
-                session.set_race(race)
-                self.rate.clear()
-                self._report(Racers(list(session.trainers), dict(session.outcomes)))
-                continue
-            if session.behind:  # racers that joined late take the walker's epochs first
-                self.flat_out = True
-                t0 = time.monotonic()
-                pending.extend(session.catch_up(self._chunk))
-                spent = time.monotonic() - t0
-                grow = CATCH_UP_SECONDS / max(spent, 1e-4)
-                self._chunk = max(1, min(4096, int(self._chunk * min(grow, 4.0))))
-                if not session.behind or time.monotonic() - last_post >= POST_INTERVAL:
-                    self._post(pending, paused=True)
-                    pending.clear()
-                    last_post = time.monotonic()
-                continue
-            with ctl.lock:
-                paused, pace = ctl.paused, ctl.pace
-                if ctl.to_end:  # (as fast as it goes, paused or not)
-                    paused, pace = False, 0.0
-                go = not session.finished and (not paused or ctl.steps > 0)
-                if go and paused:
-                    ctl.steps -= 1
-            now = time.monotonic()
-            if go and not paused and pace > 0:
-                if now < next_due:
-                    self._post(pending, paused)
-                    pending.clear()
-                    self.flat_out = False
-                    ctl.wake.wait(min(next_due - now, 0.1))
-                    ctl.wake.clear()
-                    continue
-                next_due = max(next_due, now - 0.25) + 1.0 / pace
-            if not go:
-                self.flat_out = False
-                if pending:
-                    self._post(pending, paused)
-                    pending.clear()
-                self.rate.clear()  # the next epochs start a new count
-                ctl.wake.wait(0.1)
-                ctl.wake.clear()
-                continue
-            # Paused steps and paced runs go one epoch at a time; at full pace a GPU runs a
-            # batch between host transfers.
-            count = session.batch if (not paused and pace == 0) else 1
-            self.flat_out = not paused
-            epochs = session.advance(count)
-            pending.extend(epochs)
-            if not paused:
-                self.rate.add(time.monotonic(), len(epochs))
-            now = time.monotonic()
-            if paused or session.finished or now - last_post >= POST_INTERVAL:
+            return None
+        return session
+
+    def _catch_up(self, session: Session, pending: list[Epoch]) -> None:
+        """A chunk of the late racers' epochs, grown to about CATCH_UP_SECONDS a call."""
+        self.flat_out = True
+        t0 = time.monotonic()
+        pending.extend(session.catch_up(self._chunk))
+        spent = time.monotonic() - t0
+        grow = CATCH_UP_SECONDS / max(spent, 1e-4)
+        self._chunk = max(1, min(4096, int(self._chunk * min(grow, 4.0))))
+        if not session.behind or time.monotonic() - self._last_post >= POST_INTERVAL:
+            self._post(pending, paused=True)
+            pending.clear()
+            self._last_post = time.monotonic()
+
+    def _step(self, session: Session, pending: list[Epoch]) -> None:
+        """What the Control asks for now: wait for the pace or for a key, or take epochs."""
+        ctl = self.control
+        with ctl.lock:
+            paused, pace = ctl.paused, ctl.pace
+            if ctl.to_end:  # (as fast as it goes, paused or not)
+                paused, pace = False, 0.0
+            go = not session.finished and (not paused or ctl.steps > 0)
+            if go and paused:
+                ctl.steps -= 1
+        now = time.monotonic()
+        if go and not paused and pace > 0:
+            if now < self._next_due:
                 self._post(pending, paused)
                 pending.clear()
-                last_post = now
+                self.flat_out = False
+                ctl.wake.wait(min(self._next_due - now, 0.1))
+                ctl.wake.clear()
+                return
+            self._next_due = max(self._next_due, now - 0.25) + 1.0 / pace
+        if not go:
+            self.flat_out = False
+            if pending:
+                self._post(pending, paused)
+                pending.clear()
+            self.rate.clear()  # the next epochs start a new count
+            ctl.wake.wait(0.1)
+            ctl.wake.clear()
+            return
+        # Paused steps and paced runs go one epoch at a time; at full pace a GPU runs a
+        # batch between host transfers.
+        count = session.batch if (not paused and pace == 0) else 1
+        self.flat_out = not paused
+        epochs = session.advance(count)
+        pending.extend(epochs)
+        if not paused:
+            self.rate.add(time.monotonic(), len(epochs))
+        now = time.monotonic()
+        if paused or session.finished or now - self._last_post >= POST_INTERVAL:
+            self._post(pending, paused)
+            pending.clear()
+            self._last_post = now
 
     def _post(self, pending: list[Epoch], paused: bool) -> None:
         """Report the pending epochs (and ask for a wider surface if they left the window)."""
