@@ -74,10 +74,10 @@ async def settle(pilot, app: WalkerApp, quiet: float = 0.4) -> None:
 
 
 def status_text(app) -> str:
-    """What the status line shows."""
-    from walker_tui.ui.widgets.status import StatusLine
+    """What the status line shows (the app's, or watch's)."""
+    from walker_tui.ui.widgets.status import ItemLines
 
-    return str(app.query_one(StatusLine).render())
+    return str(app.query_one("#status", ItemLines).render())
 
 
 def panel_text(widget) -> str:

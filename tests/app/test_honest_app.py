@@ -19,7 +19,7 @@ async def test_epoch_1_is_the_start_with_no_winner():
         await drawn(pilot)
         bars, surface = app.query_one(CandidateBars), app.query_one(SurfacePlot)
         assert WINNER_GLYPH not in panel_text(bars)
-        assert surface._request[0][3] is None  # no winner drawn on the surface
+        assert surface.frame.win is None  # no winner drawn on the surface
         assert "lr start" in status_text(app)
         await pilot.press("n")
         await until(pilot, lambda: app.view.latest_epoch == 2)

@@ -13,6 +13,7 @@ from walker_tui.ui.app import make_app
 from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
+from walker_tui.viewmodel.frames import BarsFrame
 from walker_tui.viewmodel.replay import load_replay
 
 
@@ -82,7 +83,7 @@ async def test_left_and_page_up_travel_after_a_racer_outlasts_the_walker():
         await pilot.press("left")
         await drawn(pilot)
         assert app.view.shown_epoch == 29
-        assert app.query_one(LossCurve)._request[0][2] == 29  # the cursor too, not the walker's 11
+        assert app.query_one(LossCurve).frame.marker == 29  # the cursor too, not the walker's 11
         await pilot.press("pageup")
         await drawn(pilot)
         assert app.view.shown_epoch == 19
@@ -272,7 +273,7 @@ async def test_a_panel_works_in_any_app_and_posts_up_what_it_has_to_say():
     host = Host()
     async with host.run_test(size=(60, 16)) as pilot:
         bars = host.query_one(CandidateBars)
-        bars.show([0.1, 0.5, 0.9], np.array([3.0, 1.0, 2.0]), 1, 4, 0.1)
+        bars.show(BarsFrame([0.1, 0.5, 0.9], np.array([3.0, 1.0, 2.0]), 1, 4, 0.1))
         for _ in range(200):  # (helpers.until waits on a WalkerApp's frames)
             if bars.hits is not None and not bars.pending and panel_text(bars):
                 break

@@ -15,6 +15,7 @@ from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.painter import ansi_strips
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
+from walker_tui.viewmodel.frames import BarsFrame, CurveFrame, SurfaceFrame
 from walker_tui.viewmodel.session import SurfaceData
 
 BASE = Style(background=Color(18, 18, 18), foreground=Color(224, 224, 224))
@@ -32,12 +33,12 @@ def segments(strips) -> list[list[tuple[str, object]]]:
     return [[(seg.text, seg.style) for seg in strip] for strip in strips]
 
 
-def frame(panel, width, height, theme, *args) -> str:
+def frame(panel, width, height, theme, data) -> str:
     plt = Plot()
     plt.plotsize(width, height)
     plt._set_size(width, height)
     plt.theme(theme)
-    panel.draw(plt, width, height, *args)
+    panel.draw(plt, width, height, data)
     return plt.build()
 
 
@@ -53,7 +54,7 @@ def surface_data() -> SurfaceData:
 FRAMES = {
     "loss": (
         LossCurve,
-        (
+        CurveFrame(
             {
                 "walker": (np.arange(1, 30.0), 1e4 * 0.6 ** np.arange(29)),
                 "stepper 0.3": (np.arange(1, 30.0), 1e4 * 0.8 ** np.arange(29)),
@@ -64,17 +65,17 @@ FRAMES = {
     ),
     "bars": (
         CandidateBars,
-        ([0.1, 0.2, 0.5, 1.0, 2.0], np.array([3.0, 2.0, 1.5, np.inf, np.nan]), 2, 7),
+        BarsFrame([0.1, 0.2, 0.5, 1.0, 2.0], np.array([3.0, 2.0, 1.5, np.inf, np.nan]), 2, 7),
     ),
     "surface": (
         SurfacePlot,
-        (
-            surface_data(),
+        SurfaceFrame(
             {"walker": (np.array([2.5, 1.0, 0.2]), np.array([1.5, 0.5, 0.1]))},
             (np.array([0.3, 0.1]), np.array([0.2, 0.0])),
             (0.1, 0.0),
-            (2.5, 1.5),
-            (0.0, 0.0),
+            surface=surface_data(),
+            start=(2.5, 1.5),
+            minimum=(0.0, 0.0),
         ),
     ),
 }
@@ -86,7 +87,7 @@ FRAMES = {
 def test_fast_decoder_matches_the_general_path(name, size, theme):
     cls, args = FRAMES[name]
     width, height = size
-    ansi = frame(cls(), width, height, theme, *args)
+    ansi = frame(cls(), width, height, theme, args)
     assert "\x1b[" in ansi or theme == "clear"
     fast = ansi_strips(ansi, width, height, BASE.rich_style)
     assert len(fast) == height

@@ -12,14 +12,15 @@ from walker_tui.core.grid import format_rate
 from walker_tui.core.surface import SurfaceData, Window
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
+from walker_tui.viewmodel.frames import BarsFrame, CurveFrame, SurfaceFrame
 
 
-def text_of(panel, width: int, height: int, *args, **kw) -> str:
+def text_of(panel, width: int, height: int, frame) -> str:
     """What a panel's draw puts on a width x height screen, as plain text."""
     plt = Plot()
     plt.plotsize(width, height)
     plt._set_size(width, height)
-    panel.draw(plt, width, height, *args, **kw)
+    panel.draw(plt, width, height, frame)
     return Text.from_ansi(plt.build()).plain
 
 
@@ -42,22 +43,22 @@ NOTES = {
 @pytest.mark.parametrize("width", [24, 30, 40, 58, 80, 120])
 @pytest.mark.parametrize("note", list(NOTES))
 def test_the_surface_says_its_note_at_every_width(note, width):
-    args = (surface(note), {"walker": (np.array([2.5, 1.0]), np.array([1.5, 0.5]))}, None, None,
-            (2.5, 1.5), (0.0, 0.0))  # fmt: skip
-    shown = text_of(SurfacePlot(), width, 20, *args)
+    paths = {"walker": (np.array([2.5, 1.0]), np.array([1.5, 0.5]))}
+    frame = SurfaceFrame(paths, surface=surface(note), start=(2.5, 1.5), minimum=(0.0, 0.0))
+    shown = text_of(SurfacePlot(), width, 20, frame)
     for word in NOTES[note]:
         assert word in shown, f"{note!r} at width {width}:\n{shown}"
 
 
 def test_a_full_surface_keeps_its_axes_names():
-    shown = text_of(SurfacePlot(), 40, 20, surface(""), {}, None, None, (2.5, 1.5), None)
+    shown = text_of(SurfacePlot(), 40, 20, SurfaceFrame({}, surface=surface(""), start=(2.5, 1.5)))
     assert "w0 (y: w1)" in shown
 
 
 def bars(width: int = 60, height: int = 14, **kw) -> str:
     rates = [0.1, 0.2, 0.3, 0.5]
     losses = np.array([16380988.0, 3e7, 5e7, 2e8])
-    return text_of(CandidateBars(), width, height, rates, losses, 0, 2, 0.1, **kw)
+    return text_of(CandidateBars(), width, height, BarsFrame(rates, losses, 0, 2, 0.1, **kw))
 
 
 def test_a_walk_that_stayed_names_the_best_candidate_not_a_step_taken():
@@ -71,7 +72,9 @@ def test_a_walk_that_stayed_names_the_best_candidate_not_a_step_taken():
 @pytest.mark.parametrize("width", [22, 30, 45, 70])
 def test_the_candidates_title_survives_a_narrow_panel(width):
     """80x24 at epoch 1 left the title blank: every width gets one."""
-    epoch1 = text_of(CandidateBars(), width, 10, [0.1, 0.5], np.array([2.0, 2.0]), -1, 1, 0.1)
+    epoch1 = text_of(
+        CandidateBars(), width, 10, BarsFrame([0.1, 0.5], np.array([2.0, 2.0]), -1, 1, 0.1)
+    )
     assert "start" in epoch1
     assert "stay" in bars(width=width, stayed=True)
 
@@ -86,11 +89,11 @@ def test_the_stay_candidate_and_the_grids_top_are_labelled():
     40-rate grid labelled none near its top."""
     rates = [round(0.1 * i, 1) for i in range(1, 10)] + [0.0]  # --stay: its zero last
     losses = np.linspace(5.0, 3.0, 10)
-    labels = x_labels(text_of(CandidateBars(), 57, 20, rates, losses, 4, 2, 0.1))
+    labels = x_labels(text_of(CandidateBars(), 57, 20, BarsFrame(rates, losses, 4, 2, 0.1)))
     assert labels[-1] == "stay" and "*0.50" in labels
     rates = [0.01 * 1.1**i for i in range(40)]
     losses = np.linspace(5.0, 3.0, 40)
-    labels = x_labels(text_of(CandidateBars(), 57, 20, rates, losses, 3, 2, 0.1))
+    labels = x_labels(text_of(CandidateBars(), 57, 20, BarsFrame(rates, losses, 3, 2, 0.1)))
     assert labels[-1] == format_rate(rates[-1], rates), labels
 
 
@@ -111,7 +114,7 @@ def test_the_header_counts_rates_in_words():
 def test_the_axis_is_named_as_an_axis_not_like_a_problem():
     shown = bars(width=90)
     assert "losses on a log axis" in shown and "(linear)" not in shown and "(log)" not in shown
-    lin = text_of(CandidateBars(), 90, 14, [0.1, 0.2], np.array([1.0, 1.1]), 1, 5, 0.1)
+    lin = text_of(CandidateBars(), 90, 14, BarsFrame([0.1, 0.2], np.array([1.0, 1.1]), 1, 5, 0.1))
     assert "losses on a linear axis" in lin
 
 
@@ -186,7 +189,7 @@ def test_a_legend_that_does_not_fit_counts_the_rest():
     assert int(short.split("+")[1].split()[0]) == len(items) - kept
     xs = np.arange(1, 10.0)
     series = {n.split(" ", 1)[1]: (xs, 1 / xs) for n in items}
-    shown = text_of(LossCurve(), 40, 14, series, 0.1)
+    shown = text_of(LossCurve(), 40, 14, CurveFrame(series, 0.1, None))
     assert "more" in shown
 
 
@@ -194,7 +197,9 @@ def test_the_seconds_axis_says_training_time():
     from walker_tui.ui.widgets.loss_curve import LossCurve
 
     xs = np.arange(1, 10.0)
-    shown = text_of(LossCurve(), 80, 16, {"walker": (xs / 100, 1 / xs)}, 0.1, None, "seconds")
+    shown = text_of(
+        LossCurve(), 80, 16, CurveFrame({"walker": (xs / 100, 1 / xs)}, 0.1, None, "seconds")
+    )
     assert "training time" in shown and "wall" not in shown
 
 
@@ -257,9 +262,9 @@ def test_smoothing_adds_to_the_loss_titles_axis_words_and_never_replaces_them():
     series = {"first-run": (xs, 1 / xs), "second-run": (xs, 2 / xs)}
     kept = 0
     for width in range(40, 121):
-        plain = text_of(LossCurve(), width, 20, series, 0.0, unit="step")
-        smoothed = text_of(LossCurve(), width, 20, series, 0.0, unit="step",
-                           note=", EMA 0.9 (raw faint)")  # fmt: skip
+        plain = text_of(LossCurve(), width, 20, CurveFrame(series, 0.0, None, unit="step"))
+        smoothed = text_of(LossCurve(), width, 20, CurveFrame(series, 0.0, None, unit="step",
+                           note=", EMA 0.9 (raw faint)"))  # fmt: skip
         assert "EMA 0.9" in smoothed, f"width {width}:\n{smoothed}"
         if "loss (log) by step" in plain:
             kept += 1

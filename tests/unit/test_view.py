@@ -8,7 +8,7 @@ import numpy as np
 from walker_tui.config import Config
 from walker_tui.core.trainers.loop import HostEpoch, Outcome
 from walker_tui.viewmodel.driver import Control, Epochs, Racers, Started
-from walker_tui.viewmodel.frames import panels, status_fields
+from walker_tui.viewmodel.frames import panels, status_frame
 from walker_tui.viewmodel.view import EDGE_EPOCHS, NOTE_EPOCHS, Note, RunView
 
 RATES = np.array([0.1, 0.2, 0.3])
@@ -157,9 +157,9 @@ def test_racers_joining_and_the_pace_keys():
     assert v.pace_step(-1) is None and v.pace_text == "256/s"
 
 
-def test_the_status_fields_say_the_start_and_a_stay():
+def test_the_status_frame_says_the_start_and_a_stay():
     v = view(grid="adaptive")
     feed(v, [rec(1, 1.0), rec(2, 1.0, moved=False)])
-    assert status_fields(v, v.walker_at(1), 1, 2)["step"] == "start"
-    assert status_fields(v, v.walker_at(2), 2, 2)["step"] == "stay"
+    assert status_frame(v, v.walker_at(1), 1, 2).step == "start"
+    assert status_frame(v, v.walker_at(2), 2, 2).step == "stay"
     assert panels(v).bars.stayed

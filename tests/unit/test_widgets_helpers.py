@@ -8,6 +8,7 @@ from textual_plotext.plot import Plot
 
 from walker_tui.ui.widgets import envelope
 from walker_tui.ui.widgets.candidates import CandidateBars, bar_columns
+from walker_tui.viewmodel.frames import BarsFrame
 
 
 def envelope_by_loop(xs, ys, points):
@@ -81,7 +82,7 @@ def test_every_candidate_gets_its_own_bar(k, width):
     plt._set_size(width, 20)
     rates = list(np.geomspace(0.01, 10, k))
     losses = np.linspace(1.0, 2.0, k)
-    CandidateBars().draw(plt, width, 20, rates, losses, k // 2, 5)
+    CandidateBars().draw(plt, width, 20, BarsFrame(rates, losses, k // 2, 5))
     lines = re.sub(r"\x1b\[[0-9;]*m", "", plt.build()).split("\n")
     axis = max(i for i, line in enumerate(lines) if "└" in line)
     area = lines[axis - 1].split("┤", 1)[1] if "┤" in lines[axis - 1] else lines[axis - 1]

@@ -21,14 +21,13 @@ from walker_tui.ui.colors import fit_color_system
 from walker_tui.ui.device_monitor import app_probe
 from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.messages import Epochs, Failed, Racers, Started, Surface, wrap
-from walker_tui.ui.widgets import series_color, series_marker
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.status import StatusLine
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.viewmodel.driver import Control, Driver, Event
-from walker_tui.viewmodel.frames import WALKER_STYLE, panels, status_fields, subtitle
+from walker_tui.viewmodel.frames import panels, status_frame, subtitle
 from walker_tui.viewmodel.replay import ReplaySession
 from walker_tui.viewmodel.saved import RunRecord
 from walker_tui.viewmodel.view import PACES, Note, RunView
@@ -182,23 +181,12 @@ class WalkerApp(PanelApp):
     # --- drawing ---
 
     def redraw(self) -> None:
-        """Hand every panel the epoch shown's data (at most 20 times a second)."""
-        frame, view = panels(self.view), self.view
-        c, b, s = frame.curve, frame.bars, frame.surface
-        styles = None
-        if c.walker_as is not None:  # the walker along adam: walker:adam in the walker's style
-            styles = {c.walker_as: (series_marker(*WALKER_STYLE), series_color(*WALKER_STYLE))}
+        """Hand every panel the epoch shown's frame (at most 20 times a second)."""
+        frame = panels(self.view)
         with self.batch_update():
-            self.query_one(LossCurve).show(
-                c.series, c.target, c.marker, c.x_axis, c.log_x, unit=c.unit, styles=styles
-            )
-            self.query_one(CandidateBars).show(
-                b.rates, b.losses, b.winner, b.epoch, b.target, stayed=b.stayed
-            )
-            self.query_one(SurfacePlot).show(
-                view.surface, s.paths, s.walk, s.win, view.start_w, view.minimum,
-                s.sliced, s.path_losses,
-            )  # fmt: skip
+            self.query_one(LossCurve).show(frame.curve)
+            self.query_one(CandidateBars).show(frame.bars)
+            self.query_one(SurfacePlot).show(frame.surface)
             # shown with the panels, when their builds land
             self._status_due = (frame.rec, (frame.epoch, frame.latest))
             if self.cfg.grid == "adaptive" and frame.rec is not None:
@@ -210,11 +198,10 @@ class WalkerApp(PanelApp):
         view = self.view
         epoch, latest = at if at is not None else (view.shown_epoch, view.latest_epoch)
         rec = view.walker_at(epoch) if look_up else rec
-        self.query_one(StatusLine).show(
-            **status_fields(view, rec, epoch, latest),
-            max_lines=status_budget(self.size.height),  # (the loss curve keeps its rows)
-            device_use=self.monitor.text if self.monitor is not None else None,
-        )
+        frame = status_frame(view, rec, epoch, latest)
+        frame.device_use = self.monitor.text if self.monitor is not None else None
+        # (the loss curve keeps its rows)
+        self.query_one(StatusLine).show(frame, max_lines=status_budget(self.size.height))
 
     # --- keys ---
 

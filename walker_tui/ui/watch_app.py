@@ -26,12 +26,18 @@ from walker_tui.ui.app import WalkerApp
 from walker_tui.ui.base import MIN_SIZE, status_budget
 from walker_tui.ui.device_monitor import watch_probe
 from walker_tui.ui.help import WatchHelp
-from walker_tui.ui.widgets import series_color, series_marker
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.ui.widgets.watch_status import WATCH_STYLES, WatchStatus
+from walker_tui.viewmodel.frames import (
+    WALKER_STYLE,
+    BarsFrame,
+    CurveFrame,
+    SurfaceFrame,
+    WatchStatusFrame,
+)
 from walker_tui.viewmodel.series import WEIGHTS
 from walker_tui.viewmodel.watch import POLL, Feed, Follower, Run, run_names
 
@@ -337,42 +343,37 @@ class WatchApp(WalkerApp):
                     faint[r.name] = src.columns(None)
             target = float(run.options.get("min_loss") or 0.0) if self.metric is None else 0.0
             note = f", EMA {self.smooth:g} (raw faint)" if self.smooth is not None else ""
+            marker = epoch if self.view.view_epoch is not None else None
             self.query_one(LossCurve).show(
-                series,
-                target,
-                epoch if self.view.view_epoch is not None else None,
-                "epoch",
-                self.view.log_x,
-                unit=self.unit,
-                label="loss" if self.metric is None else self.metric,
-                log_y=self.metric is None,
-                faint=faint or None,
-                styles=styles,
-                note=note,
-            )
+                CurveFrame(
+                    series, target, marker, "epoch", self.view.log_x, unit=self.unit,
+                    label="loss" if self.metric is None else self.metric,
+                    log_y=self.metric is None, faint=faint or None, styles=styles, note=note,
+                )
+            )  # fmt: skip
             rec = self._record(run, epoch)
             bars = self.query_one(CandidateBars)
             bars.unit = run.unit
             rates = list(run.head.lrs) if run.head is not None else []
             if rec is None:
-                bars.show(rates, None, -1, 0)
+                bars.show(BarsFrame(rates, None, -1, 0))
             elif rec.epoch == 1 and run.unit == "epoch":  # (the engine's epoch 1: the start)
-                bars.show(list(rec.rates), rec.losses, -1, 1, target)
+                bars.show(BarsFrame(list(rec.rates), rec.losses, -1, 1, target))
             else:
                 bars.show(
-                    list(rec.rates), rec.losses, rec.winner, rec.epoch, target,
-                    stayed=not rec.moved,
+                    BarsFrame(
+                        list(rec.rates), rec.losses, rec.winner, rec.epoch, target,
+                        stayed=not rec.moved,
+                    )
                 )  # fmt: skip
             self._draw_path(run, rec, epoch)
             self._status_due = (rec, (epoch, self.view.latest_epoch))
 
     @staticmethod
-    def _style(i: int) -> tuple[str, object]:
+    def _style(i: int) -> tuple[str, int]:
         """Run i's glyph and colour, in the loss curve and its path: the first run's braille in
         the walker's colour, the others the racers' glyphs."""
-        if i == 0:
-            return series_marker("walker", 0), series_color("walker", 0)
-        return series_marker(f"run {i}", i), series_color(f"run {i}", i)
+        return WALKER_STYLE if i == 0 else (f"run {i}", i)
 
     def _draw_path(self, run: Run, rec, epoch: int) -> None:  # noqa: ANN001
         """The picked run's path in its plane (watch draws no loss surface: its contours are
@@ -387,7 +388,9 @@ class WatchApp(WalkerApp):
         if history is None or (run.plane is None and (run.d or 2) > 2):
             note = run.plane_note or note
             box = fit_window(np.array([-1.0, 1.0]), np.array([-1.0, 1.0]))
-            plot.show(SurfaceData(box, *_empty(), note=note), {}, None, None, None, None, sliced)
+            plot.show(
+                SurfaceFrame({}, sliced=sliced, surface=SurfaceData(box, *_empty(), note=note))
+            )
             return
 
         def to_xy(w: np.ndarray) -> np.ndarray:
@@ -422,10 +425,8 @@ class WatchApp(WalkerApp):
             win = (float(at[0]), float(at[1]))
         paths = {run.name: (xs, ys)} if len(xs) else {}
         styles = {run.name: self._style(self.selected)}
-        plot.show(
-            SurfaceData(window, *_empty(), note=note), paths, walk, win, start, None, sliced,
-            styles=styles,
-        )  # fmt: skip
+        surface = SurfaceData(window, *_empty(), note=note)
+        plot.show(SurfaceFrame(paths, walk, win, sliced, None, surface, start, None, styles))
 
     # --- the status line ---
 
@@ -485,12 +486,9 @@ class WatchApp(WalkerApp):
             facts.append((self.differ, ""))
         if self.monitor is not None and self.monitor.text:
             facts.append((self.monitor.text, ""))
-        status.first().show_watch(
-            first,
-            runs,
-            facts,
-            note=self.view.note if self.view.note_shows(epoch) else None,
-            max_lines=status_budget(self.size.height),
+        note = self.view.note if self.view.note_shows(epoch) else None
+        status.first().show(
+            WatchStatusFrame(first, runs, facts, note), max_lines=status_budget(self.size.height)
         )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from walker_tui.catalog import entry, walker_name
 from walker_tui.core.grid import format_rate
+from walker_tui.core.surface import SurfaceData
 from walker_tui.numbers import rates as count_rates
 from walker_tui.recording.ends import describe_end
 from walker_tui.viewmodel.view import X_AXES, RunView
@@ -23,39 +24,101 @@ XY = tuple[Any, Any]
 WALKER_STYLE = ("walker", 0)  # the walker's glyph and colour (series_marker/series_color args)
 
 
+Style = tuple[str, int]  # a series' (name, index): its glyph and colour (ui.widgets.series_*)
+
+
 @dataclass
 class CurveFrame:
+    """The loss curve: a curve per series, the target, the epoch shown."""
+
     series: dict[str, XY]  # by the legend's name (the walker along adam is walker:adam)
     target: float
     marker: float | None  # the epoch shown, in the x axis's unit, when it is not the newest
-    x_axis: str
-    log_x: bool
-    unit: str
-    walker_as: str | None  # the walker's legend name when it is not "walker"
+    x_axis: str = "epoch"
+    log_x: bool = False
+    unit: str = "epoch"  # what the epoch axis counts ("step" for WalkerSGD's recordings)
+    walker_as: str | None = None  # the walker's legend name when it is not "walker"
+    label: str = "loss"  # what the y axis is (a logged metric on a linear one)
+    log_y: bool = True
+    faint: dict[str, XY] | None = None  # curves drawn dim behind (the raw behind a smoothed one)
+    styles: dict[str, Style] | None = None  # a series' glyph and colour where not its own
+    note: str = ""  # said in the title (the smoothing)
 
 
 @dataclass
 class BarsFrame:
+    """The candidates: one bar per rate with this epoch's loss, the winner marked."""
+
     rates: list[float]
     losses: Any  # one per rate, or None before the first epoch
     winner: int  # -1: no winner (the start, or nothing yet)
     epoch: int
-    target: float | None
-    stayed: bool = False
+    target: float | None = None
+    stayed: bool = False  # an adaptive walk stayed put: the best candidate was not taken
 
 
 @dataclass
 class SurfaceFrame:
+    """The loss surface's panel: the surface (None: not computed yet), the paths, the marks."""
+
     paths: dict[str, XY]
-    walk: XY | None  # this epoch's candidates in the plane
-    win: tuple[float, float] | None  # where the walk went
-    sliced: bool  # a plane's slice through many weights
-    path_losses: tuple[float, float] | None
+    walk: XY | None = None  # this epoch's candidates in the plane
+    win: tuple[float, float] | None = None  # where the walk went
+    sliced: bool = False  # a plane's slice through many weights
+    path_losses: tuple[float, float] | None = None  # the levels' focus (see path_losses)
+    surface: SurfaceData | None = None
+    start: tuple[float, float] | None = None
+    minimum: tuple[float, float] | None = None
+    styles: dict[str, Style] | None = None  # a path's glyph and colour where not its own
+
+
+@dataclass
+class StatusFrame:
+    """The status line of a run (training or replay) at the epoch shown."""
+
+    problem: str
+    device: str
+    seed: int
+    epoch: int
+    latest: int
+    rate: float | None  # the rate taken, None for none (diverged, or nothing yet)
+    rates: list[float]
+    loss: float | None
+    target: float
+    state: str
+    eps: float | None  # epochs a second while running
+    pace: str
+    summary: list[str] | str = ()  # the outcomes, a line each
+    short: list[str] | None = None  # the outcomes as one line, longest form first
+    step: str | None = None  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
+    note: tuple[str, str] | None = None  # (text, style) of the note shown
+    data: str | None = None  # the --data table's name
+    rec_epoch: int | None = None  # the walker's epoch of the figures (past its end: its last)
+    metrics: dict[str, float] | None = None
+    batch: int | None = None  # a model's mini-batch size
+    unit: str = "epoch"  # what a row is (a WalkerSGD recording's is a step)
+    state_text: str | None = None  # the state's words where they say more (how a file ended)
+    direction: str = "sgd"  # what the walker walks along
+    device_use: str | None = None  # the device's memory (ui.device_monitor)
+
+
+Item = tuple[str, str]  # a status item: (text, style)
+
+
+@dataclass
+class WatchStatusFrame:
+    """walker-tui watch's status line: what is shown (following, or back and what came in)
+    and the picked run at that epoch, every run's state, the facts, the note."""
+
+    first: list[Item]
+    runs: list[Item]
+    facts: list[Item]
+    note: tuple[str, str] | None = None
 
 
 @dataclass
 class Panels:
-    """One frame: the epoch shown, the walker's record of it, and each panel's data."""
+    """One epoch shown: the walker's record of it, and each panel's frame."""
 
     epoch: int
     latest: int
@@ -86,7 +149,10 @@ def panels(view: RunView) -> Panels:
             marker = {"epoch": epoch, "evaluations": shown.evals,
                       "seconds": shown.seconds}[view.x_axis]  # fmt: skip
     named, walker_as = _named(view, series)
-    curve = CurveFrame(named, view.target, marker, view.x_axis, view.log_x, view.unit, walker_as)
+    styles = {walker_as: WALKER_STYLE} if walker_as is not None else None
+    curve = CurveFrame(
+        named, view.target, marker, view.x_axis, view.log_x, view.unit, walker_as, styles=styles
+    )
     walk = win = None
     if rec is not None and rec.epoch == 1 and view.unit == "epoch":
         # epoch 1 is the start: every candidate is w0 with the same loss, no winner yet
@@ -101,7 +167,10 @@ def panels(view: RunView) -> Panels:
         win = (float(at[0]), float(at[1]))
     else:
         bars = BarsFrame(view.rates, None, -1, 0, None)
-    surface = SurfaceFrame(paths, walk, win, view.sliced, path_losses(series.get("walker")))
+    surface = SurfaceFrame(
+        paths, walk, win, view.sliced, path_losses(series.get("walker")), view.surface,
+        view.start_w, view.minimum,
+    )  # fmt: skip
     return Panels(epoch, view.latest_epoch, rec, curve, bars, surface)
 
 
@@ -124,15 +193,15 @@ def path_losses(series: tuple | None) -> tuple[float, float] | None:
     return (float(ys.min()), float(ys.max())) if len(ys) else None
 
 
-def status_fields(view: RunView, rec: HostEpoch | None, epoch: int, latest: int) -> dict:
-    """The status line's fields for ``epoch`` (``rec``: the walker's record of it)."""
+def status_frame(view: RunView, rec: HostEpoch | None, epoch: int, latest: int) -> StatusFrame:
+    """The status line for ``epoch`` (``rec``: the walker's record of it)."""
     cfg = view.cfg
     state = view.state
     if rec is not None and rec.epoch == 1 and view.unit == "epoch":
         step = "start"
     else:
         step = "stay" if rec is not None and not rec.moved else None
-    return dict(
+    return StatusFrame(
         problem=cfg.problem,
         device=view.device,
         seed=view.seed,

@@ -21,6 +21,7 @@ from walker_tui.ui.widgets import (
     thin,
 )
 from walker_tui.ui.widgets.painter import PaintedPlot, Plot
+from walker_tui.viewmodel.frames import BarsFrame
 
 
 class CandidateBars(PaintedPlot):
@@ -35,103 +36,96 @@ class CandidateBars(PaintedPlot):
     unit = "epoch"  # what a row is: a WalkerSGD recording's is a step (its step 1 is no start)
     direction = "sgd"  # what the walker walks along (--direction): named where it is not sgd
 
-    def draw(
-        self,
-        plt: Plot,
-        width: int,
-        height: int,
-        rates: list[float],
-        losses: np.ndarray | None,
-        winner: int,
-        epoch: int,
-        target: float | None = None,
-        stayed: bool = False,
-    ) -> None:
-        """``stayed``: an adaptive walk stayed put (no candidate beat the current loss): the
-        best candidate is drawn as the best, not as a step taken (no star, no ``*``)."""
-        if losses is None or len(losses) == 0:
+    def draw(self, plt: Plot, width: int, height: int, frame: BarsFrame) -> None:
+        """The bars of ``frame``; a stayed walk's best candidate is drawn as the best, not as a
+        step taken (no star, no ``*``)."""
+        if frame.losses is None or len(frame.losses) == 0:
             plt.title("candidates: waiting for the first epoch")
             return
-        losses = np.asarray(losses, dtype=float)
+        rates, winner, stayed = frame.rates, frame.winner, frame.stayed
+        losses = np.asarray(frame.losses, dtype=float)
         finite = np.isfinite(losses)
         win_ok = 0 <= winner < len(rates) and bool(finite[winner])
-        values, log = self._scale(losses, finite)
-        if finite.any():
-            lo, hi = float(values[finite].min()), float(values[finite].max())
-        else:
-            lo, hi = 0.0, 1.0
-        spread = hi - lo
-        if spread <= 0:  # all equal (epoch 1: every candidate is the start)
-            spread = max(abs(hi), 1e-30) * (0.1 if log else 1e-3) if hi else 1.0
-        base = lo - 0.25 * spread
-        top = hi + 0.1 * spread
-        heights = np.where(finite, values, top)
-        # plotext's plot area has height - 4 rows (title, borders, tick labels); the star and the
-        # nan/inf words go one row above their bar, so the axis reaches at least a row past top.
-        rows = max(3, height - 4)
-        y1 = max(top + 0.2 * (top - base), (top * (rows - 1) - base) / (rows - 2))
-        above = (y1 - base) / (rows - 1)
-        bad = [i for i in range(len(rates)) if not finite[i]]
-        most = max(2, height // 3)
-        if not finite.any():
-            ticks, tlabels = [base], [""]  # no finite loss: no scale to show
-        elif log:
-            ticks, tlabels = log_ticks(base, top, most=most)
-        else:
-            ticks, tlabels = linear_ticks(lo, hi, most)
+        axis = _BarAxis.fit(self._scale(losses, finite), finite, height)
         # plotext's plot area: the panel less the y labels, the axis and the right border
-        area = width - max(len(t) for t in tlabels) - 2
+        area = width - max(len(t) for t in axis.labels) - 2
         pos, half = bar_columns(len(rates), area)
+        bad = [i for i in range(len(rates)) if not finite[i]]
+        self._draw_bars(plt, axis, pos, half, [i for i in range(len(rates)) if finite[i]], bad,
+                        winner if win_ok else -1, stayed)  # fmt: skip
+        for i in bad:
+            word = "nan" if math.isnan(losses[i]) else "inf"
+            plt.text(word, pos[i], axis.top + axis.above, color="gray", alignment="center")
+        names = self._rate_ticks(plt, width, rates, winner if win_ok else -1, stayed, pos)
+        # where each bar is on the widget, for hover and click (the y labels, then the axis)
+        left = max(len(t) for t in axis.labels) + 1
+        self.hits = Hits(left, pos, half, [
+            f"lr {names[i]}: loss {format_loss(losses[i], frame.target)}"
+            + (f" {WINNER_GLYPH} winner" if i == winner and win_ok and not stayed else "")
+            + (" (best, not taken: the walk stayed)" if i == winner and win_ok and stayed else "")
+            for i in range(len(rates))
+        ])  # fmt: skip
+        plt.yticks(axis.ticks, axis.labels)
+        plt.ylim(axis.base, axis.y1)
+        plt.xlim(0, area - 1)  # x counts the plot area's columns
+        start = 10**axis.hi if axis.log else axis.hi
+        plt.title(self.title(frame.epoch, names, losses, winner if win_ok else -1, len(bad),
+                             axis.log, frame.target, stayed, area, start=start))  # fmt: skip
+
+    @staticmethod
+    def _draw_bars(
+        plt: Plot,
+        axis: _BarAxis,
+        pos: list[int],
+        half: tuple[int, int],
+        finite: list[int],
+        bad: list[int],
+        winner: int,
+        stayed: bool,
+    ) -> None:
+        """The finite bars, the nan/inf ones hatched, then the winner's (``winner``: -1 for
+        none finite) with its star, or a stayed walk's best in grey."""
         plain = no_color()
 
         def layer(keep: list[int], marker: str = "sd", **style: object) -> None:
             for i in keep:
                 plt.rectangle(
                     [pos[i] - half[0], pos[i] + half[1]],
-                    [base, float(heights[i])],
+                    [axis.base, float(axis.heights[i])],
                     fill=True,
                     marker=marker,
                     **style,
                 )
 
-        layer([i for i in range(len(rates)) if finite[i] and i != winner], color=bar_color())
+        layer([i for i in finite if i != winner], color=bar_color())
         layer(bad, color="gray", marker="░")
-        if win_ok and stayed:  # the best candidate, not taken: grey, no star
+        if winner >= 0 and stayed:  # the best candidate, not taken: grey, no star
             layer([winner], color="gray", marker="▒" if plain else "sd")
-        elif win_ok:
+        elif winner >= 0:
             layer([winner], color=WINNER_COLOR, marker="▓" if plain else "sd")
             plt.text(
                 WINNER_GLYPH,
                 pos[winner],
-                heights[winner] + above,
+                axis.heights[winner] + axis.above,
                 color=WINNER_COLOR,
                 alignment="center",
             )
-        for i in bad:
-            word = "nan" if math.isnan(losses[i]) else "inf"
-            plt.text(word, pos[i], top + above, color="gray", alignment="center")
+
+    @staticmethod
+    def _rate_ticks(
+        plt: Plot, width: int, rates: list[float], winner: int, stayed: bool, pos: list[int]
+    ) -> list[str]:
+        """The rates under the bars, thinned to fit; each rate's label (all of them)."""
         names = [rate_label(r, rates) for r in rates]
         widest = max(len(n) for n in names) + 1
         # labelled always: the winner, --stay's zero-rate candidate and the grid's top rate
-        keep = [winner] if win_ok else []
+        keep = [winner] if winner >= 0 else []
         keep += [i for i, r in enumerate(rates) if r == 0] + [int(np.argmax(rates))]
         shown = thin(list(range(len(rates))), width, keep, widest)
-        taken = win_ok and not stayed
+        taken = winner >= 0 and not stayed
         labels = [f"*{names[i]}" if i == winner and taken else names[i] for i in shown]
         plt.xticks([pos[i] for i in shown], labels)  # (ASCII *: its width is never in doubt)
-        # where each bar is on the widget, for hover and click (the y labels, then the axis)
-        left = max(len(t) for t in tlabels) + 1
-        self.hits = Hits(left, pos, half, [
-            f"lr {names[i]}: loss {format_loss(losses[i], target)}"
-            + (f" {WINNER_GLYPH} winner" if i == winner and taken else "")
-            + (" (best, not taken: the walk stayed)" if i == winner and win_ok and stayed else "")
-            for i in range(len(rates))
-        ])  # fmt: skip
-        plt.yticks(ticks, tlabels)
-        plt.ylim(base, y1)
-        plt.xlim(0, area - 1)  # x counts the plot area's columns
-        plt.title(self.title(epoch, names, losses, winner if win_ok else -1, len(bad), log,
-                             target, stayed, area, start=10**hi if log else hi))  # fmt: skip
+        return names
 
     def title(
         self,
@@ -226,6 +220,51 @@ class CandidateBars(PaintedPlot):
             if hi >= 10 * lo:
                 return np.where(ok, np.log10(np.where(ok, losses, 1.0)), np.nan), True
         return np.where(finite, losses, np.nan), False
+
+
+@dataclass(frozen=True)
+class _BarAxis:
+    """The bars' y axis: the floor just under the lowest loss, the top, each bar's height (nan
+    and inf: full height), the row height above a bar (for its star or word), the ticks."""
+
+    values: np.ndarray
+    log: bool
+    lo: float
+    hi: float
+    base: float
+    top: float
+    y1: float
+    above: float
+    heights: np.ndarray
+    ticks: list[float]
+    labels: list[str]
+
+    @classmethod
+    def fit(cls, scaled: tuple[np.ndarray, bool], finite: np.ndarray, height: int) -> _BarAxis:
+        values, log = scaled
+        if finite.any():
+            lo, hi = float(values[finite].min()), float(values[finite].max())
+        else:
+            lo, hi = 0.0, 1.0
+        spread = hi - lo
+        if spread <= 0:  # all equal (epoch 1: every candidate is the start)
+            spread = max(abs(hi), 1e-30) * (0.1 if log else 1e-3) if hi else 1.0
+        base = lo - 0.25 * spread
+        top = hi + 0.1 * spread
+        heights = np.where(finite, values, top)
+        # plotext's plot area has height - 4 rows (title, borders, tick labels); the star and the
+        # nan/inf words go one row above their bar, so the axis reaches at least a row past top.
+        rows = max(3, height - 4)
+        y1 = max(top + 0.2 * (top - base), (top * (rows - 1) - base) / (rows - 2))
+        above = (y1 - base) / (rows - 1)
+        most = max(2, height // 3)
+        if not finite.any():
+            ticks, labels = [base], [""]  # no finite loss: no scale to show
+        elif log:
+            ticks, labels = log_ticks(base, top, most=most)
+        else:
+            ticks, labels = linear_ticks(lo, hi, most)
+        return cls(values, log, lo, hi, base, top, y1, above, heights, ticks, labels)
 
 
 @dataclass(frozen=True)

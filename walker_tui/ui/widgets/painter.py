@@ -36,8 +36,7 @@ class Job:
 
     ticket: int
     size: Size
-    args: tuple
-    kwargs: dict
+    frame: Any  # the panel's typed frame (walker_tui.viewmodel.frames)
     theme: str
     style: RichStyle  # the widget's colours, read on the UI thread
     palette: Palette = DARK  # the theme's colours, each readable on the plot's background
@@ -130,7 +129,7 @@ class PaintedPlot(PlotextPlot):
     ) -> None:
         super().__init__(id=id)
         self.painter = painter  # the parent's painter thread; None: one shared by any app
-        self._request: tuple[tuple, dict] | None = None
+        self._request: Any = None  # the frame last asked for
         self._ticket = 0  # the newest frame asked for
         self._built = 0  # the newest frame built
         self._shown = 0  # the newest frame on screen
@@ -141,16 +140,22 @@ class PaintedPlot(PlotextPlot):
 
     # --- what subclasses write ---
 
-    def draw(self, plt: Plot, width: int, height: int, *args: Any, **kwargs: Any) -> None:
+    def draw(self, plt: Plot, width: int, height: int, frame: Any) -> None:
         """Make the plotext calls for one frame (painter thread; the figure is cleared)."""
         raise NotImplementedError
 
     # --- UI thread ---
 
-    def show(self, *args: Any, **kwargs: Any) -> None:
-        """Queue a frame of this data; it appears when the painter has built it."""
-        self._request = (args, kwargs)
+    def show(self, frame: Any) -> None:
+        """Queue this frame (the panel's dataclass in walker_tui.viewmodel.frames); it appears
+        when the painter has built it."""
+        self._request = frame
         self._ask()
+
+    @property
+    def frame(self) -> Any:
+        """The frame last asked for (None before the first)."""
+        return self._request
 
     def _ask(self) -> None:
         if self._request is None or not self.is_mounted:
@@ -166,7 +171,6 @@ class PaintedPlot(PlotextPlot):
 
     def job(self) -> Job:
         """The frame last asked for, at the panel's size, as the painter will build it."""
-        args, kwargs = self._request or ((), {})
         variables = self.app.theme_variables
         # the plot's canvas is the theme's surface (textual-plotext's theme); an ANSI theme's
         # colours are the terminal's own, which textual-plotext read as black on black
@@ -175,7 +179,7 @@ class PaintedPlot(PlotextPlot):
             theme = "clear"
         style = self.visual_style.rich_style
         palette = theme_palette(variables, self.app.current_theme.dark)
-        return Job(self._ticket, self.size, args, kwargs, theme, style, palette)
+        return Job(self._ticket, self.size, self._request, theme, style, palette)
 
     def on_resize(self) -> None:
         self._ask()
@@ -250,7 +254,7 @@ class PaintedPlot(PlotextPlot):
         plt.plotsize(width, height)
         plt._set_size(width, height)  # as textual-plotext does: plotsize alone can lag
         plt.theme(job.theme)  # before drawing: text takes the theme's background
-        self.draw(Themed(plt, job.palette), width, height, *job.args, **job.kwargs)
+        self.draw(Themed(plt, job.palette), width, height, job.frame)
         return ansi_strips(plt.build(), width, height, job.style)
 
 

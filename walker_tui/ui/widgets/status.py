@@ -15,6 +15,7 @@ from textual.widgets import Static
 from walker_tui.core.grid import format_rate
 from walker_tui.numbers import format_eps, format_loss, format_metric, format_target
 from walker_tui.ui.colors import palette
+from walker_tui.viewmodel.frames import StatusFrame
 
 STATE_STYLES = {
     "running": "bold green",
@@ -33,6 +34,7 @@ STATE_TEXT = {
     "ended": "the recording ends here",
 }
 SEP = " │ "
+Item = tuple[str, str]  # (text, style)
 
 
 def wrap_items(items: list[tuple[str, str]], width: int, sep: str = SEP) -> list[list[tuple]]:
@@ -63,8 +65,8 @@ def fit_lines(head: list, middle: list, facts: list, notes: list, budget: int) -
     return head, middle, facts[: max(0, room)], notes
 
 
-class StatusLine(Static):
-    """Plain facts, rebuilt whenever the app's state changes."""
+class ItemLines(Static):
+    """Lines of (text, style) items, their styles fitted to the theme shown."""
 
     def fit(self, style: str) -> str:
         """A style's colour made readable on this line's background, in the theme shown."""
@@ -73,107 +75,108 @@ class StatusLine(Static):
         known = background.rgb if background.a > 0 else None  # (an ANSI theme: the terminal's)
         return palette(known, None, dark).style(style)
 
-    def show(
-        self,
-        *,
-        problem: str,
-        device: str,
-        seed: int,
-        epoch: int,
-        latest: int,
-        rate: float | None,
-        rates: list[float],
-        loss: float | None,
-        target: float,
-        state: str,
-        eps: float | None,
-        pace: str,
-        summary: list[str] | str = (),
-        step: str | None = None,
-        note: tuple[str, str] | None = None,
-        data: str | None = None,
-        rec_epoch: int | None = None,
-        metrics: dict[str, float] | None = None,
-        batch: int | None = None,
-        short: list[str] | None = None,
-        max_lines: int | None = None,
-        unit: str = "epoch",
-        device_use: str | None = None,
-        state_text: str | None = None,
-        direction: str = "sgd",
-    ) -> None:
-        """``short``: the outcomes as one line, longest form first (the walker, the best racer,
-        +N), used when ``max_lines`` (a small terminal's budget) cannot hold them all. ``unit``:
-        what a row is (a WalkerSGD recording's is a step); ``device_use``: the device's memory
-        (walker_tui.core.devices); ``state_text``: the state's words where they say more (how a
-        recording ended); ``direction``: what the walker walks along, said beside its rate where
-        it is not the gradient (sgd)."""
-        width = self.content_size.width or max(20, self.app.size.width - 2)
-        word = "epoch limit" if state == "limit" and target <= 0 else STATE_TEXT.get(state, state)
-        first = [(state_text or word, STATE_STYLES.get(state, ""))]
-        first.append((f"{unit} {epoch}" if epoch == latest else f"{unit} {epoch}/{latest}", ""))
-        # past the walker's end (racers go on): its figures that follow are of its last epoch
-        whose = f"walker's last {unit} {rec_epoch}: " if rec_epoch not in (None, epoch) else ""
-        if step is not None:  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
-            first.append((f"{whose}lr {step}", ""))
-        elif rate is not None:
-            first.append((f"{whose}lr {format_rate(rate, rates)}", ""))
-        elif whose:
-            first.append((whose.rstrip(": "), ""))
-        if direction != "sgd":  # (the rate is a step along that direction's u)
-            first.append((f"along {direction}", ""))
-        if loss is not None:
-            first.append((f"loss {format_loss(loss, target)}", ""))
-        for name, value in (metrics or {}).items():  # a model's held-out loss and accuracy
-            first.append((f"{name} {format_metric(name, value)}", ""))
-        # (0: never stop early; "target 0" read as aiming at a loss of 0)
-        first.append((f"target {format_target(target)}" if target > 0 else "no target", ""))
-        if eps is not None:
-            first.append((f"{format_eps(eps)} ep/s", ""))
-        first.append((f"pace {pace}", ""))
-        facts = [(problem, ""), (device, ""), (f"seed {seed}", "")]
-        if device_use:
-            facts.append((device_use, ""))
-        if data:
-            facts.append((data, ""))
-        if batch:  # an epoch is a pass in mini-batches: the loss shown is on all the data
-            facts.append((f"batches of {batch}, loss on all the data", ""))
-        parts = [summary] if isinstance(summary, str) else list(summary)
-        head, fact_lines = wrap_items(first, width), wrap_items(facts, width)
-        if len(head) > 1:  # the first line's overflow (pace) joins the facts, no line of its
-            # own: a small terminal's loss curve keeps its row; facts that no longer fit go
-            spill = [item for line in head[1:] for item in line]
-            keep = max(len(fact_lines), len(wrap_items(spill, width)))  # (the spill stays)
-            head, fact_lines = head[:1], wrap_items(spill + facts, width)[:keep]
+    @property
+    def width_now(self) -> int:
+        return self.content_size.width or max(20, self.app.size.width - 2)
 
-        def outcome_lines(parts: list[str]) -> list[list[tuple[str, str]]]:
-            # an item wider than the line (an error's text) is wrapped by words, not cut off
-            items = [(line, "") for p in parts if p for line in textwrap.wrap(p, max(10, width))]
-            return wrap_items(items, width, sep=" · ")
-
-        outcomes = outcome_lines(parts)
-        notes = []
-        if note is not None:  # wrapped by words: the height below counts its lines
-            notes = [[(part, note[1] or "bold yellow")]
-                     for part in textwrap.wrap(note[0], max(10, width))[:3]]  # fmt: skip
-        budget = max_lines or 10**6
-        if len(head) + len(fact_lines) + len(outcomes) + len(notes) > budget and short:
-            # one line: the first of the short forms that fits (the best racer and +N)
-            line = next((form for form in short if len(form) <= width), short[-1])
-            outcomes = outcome_lines([line])
-        # what a small terminal keeps, in order: the state word's line, the note (a key's
-        # feedback), the outcomes, then the rest of the first line's items, then the facts
-        head, outcomes, fact_lines, notes = fit_lines(head, outcomes, fact_lines, notes, budget)
-        lines = head + fact_lines + outcomes + notes
+    def put(self, lines: list[list[Item]], dotted: list[list[Item]]) -> Text:
+        """Show ``lines``, items apart by SEP (by `` · `` on the rows of ``dotted``: the
+        rows themselves, as a state word such as "diverged" stands in an outcome's text too);
+        the widget as tall as they are."""
         text = Text()
         for i, line in enumerate(lines):
-            sep = " · " if any(line is row for row in outcomes) else SEP  # (the rows themselves:
-            # a state word such as "diverged" stands in an outcome's text too)
+            sep = " · " if any(line is row for row in dotted) else SEP
             for j, (item, style) in enumerate(line):
                 if j:
                     text.append(sep)
                 text.append(item, style=self.fit(style))
             if i < len(lines) - 1:
                 text.append("\n")
-        self.styles.height = len(lines)
+        self.styles.height = max(1, len(lines))
         self.update(text)
+        return text
+
+
+def note_lines(note: tuple[str, str] | None, width: int) -> list[list[Item]]:
+    """A note wrapped by words, at most 3 lines (the height counts them)."""
+    if note is None:
+        return []
+    return [
+        [(part, note[1] or "bold yellow")] for part in textwrap.wrap(note[0], max(10, width))[:3]
+    ]
+
+
+class StatusLine(ItemLines):
+    """Plain facts, rebuilt whenever the app's state changes."""
+
+    def show(self, frame: StatusFrame, max_lines: int | None = None) -> None:
+        """The run at the epoch shown; ``max_lines``: a small terminal's budget (then the
+        outcomes take one line, the first of ``frame.short`` that fits)."""
+        width = self.width_now
+        first, facts = first_items(frame), fact_items(frame)
+        head, fact_lines = wrap_items(first, width), wrap_items(facts, width)
+        if len(head) > 1:  # the first line's overflow (pace) joins the facts, no line of its
+            # own: a small terminal's loss curve keeps its row; facts that no longer fit go
+            spill = [item for line in head[1:] for item in line]
+            keep = max(len(fact_lines), len(wrap_items(spill, width)))  # (the spill stays)
+            head, fact_lines = head[:1], wrap_items(spill + facts, width)[:keep]
+        summary = frame.summary
+        outcomes = outcome_lines([summary] if isinstance(summary, str) else list(summary), width)
+        notes = note_lines(frame.note, width)
+        budget = max_lines or 10**6
+        if len(head) + len(fact_lines) + len(outcomes) + len(notes) > budget and frame.short:
+            # one line: the first of the short forms that fits (the best racer and +N)
+            line = next((form for form in frame.short if len(form) <= width), frame.short[-1])
+            outcomes = outcome_lines([line], width)
+        # what a small terminal keeps, in order: the state word's line, the note (a key's
+        # feedback), the outcomes, then the rest of the first line's items, then the facts
+        head, outcomes, fact_lines, notes = fit_lines(head, outcomes, fact_lines, notes, budget)
+        self.put(head + fact_lines + outcomes + notes, outcomes)
+
+
+def first_items(f: StatusFrame) -> list[Item]:
+    """The first line: the state, the epoch, the rate taken, the loss and metrics, the target,
+    the speed and the pace."""
+    unit, epoch, target = f.unit, f.epoch, f.target
+    word = "epoch limit" if f.state == "limit" and target <= 0 else STATE_TEXT.get(f.state, f.state)
+    first = [(f.state_text or word, STATE_STYLES.get(f.state, ""))]
+    first.append((f"{unit} {epoch}" if epoch == f.latest else f"{unit} {epoch}/{f.latest}", ""))
+    # past the walker's end (racers go on): its figures that follow are of its last epoch
+    whose = f"walker's last {unit} {f.rec_epoch}: " if f.rec_epoch not in (None, epoch) else ""
+    if f.step is not None:  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
+        first.append((f"{whose}lr {f.step}", ""))
+    elif f.rate is not None:
+        first.append((f"{whose}lr {format_rate(f.rate, f.rates)}", ""))
+    elif whose:
+        first.append((whose.rstrip(": "), ""))
+    if f.direction != "sgd":  # (the rate is a step along that direction's u)
+        first.append((f"along {f.direction}", ""))
+    if f.loss is not None:
+        first.append((f"loss {format_loss(f.loss, target)}", ""))
+    for name, value in (f.metrics or {}).items():  # a model's held-out loss and accuracy
+        first.append((f"{name} {format_metric(name, value)}", ""))
+    # (0: never stop early; "target 0" read as aiming at a loss of 0)
+    first.append((f"target {format_target(target)}" if target > 0 else "no target", ""))
+    if f.eps is not None:
+        first.append((f"{format_eps(f.eps)} ep/s", ""))
+    first.append((f"pace {f.pace}", ""))
+    return first
+
+
+def fact_items(f: StatusFrame) -> list[Item]:
+    """The run's facts: the problem, the device (and its memory), the seed, the data."""
+    facts = [(f.problem, ""), (f.device, ""), (f"seed {f.seed}", "")]
+    if f.device_use:
+        facts.append((f.device_use, ""))
+    if f.data:
+        facts.append((f.data, ""))
+    if f.batch:  # an epoch is a pass in mini-batches: the loss shown is on all the data
+        facts.append((f"batches of {f.batch}, loss on all the data", ""))
+    return facts
+
+
+def outcome_lines(parts: list[str], width: int) -> list[list[Item]]:
+    """The outcomes; an item wider than the line (an error's text) is wrapped by words, not
+    cut off."""
+    items = [(line, "") for p in parts if p for line in textwrap.wrap(p, max(10, width))]
+    return wrap_items(items, width, sep=" · ")

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from walker_tui.core.surface import contour_levels, contour_points
+from walker_tui.core.surface import SurfaceData, contour_levels, contour_points
 from walker_tui.ui.widgets import (
     WINNER_COLOR,
     WINNER_GLYPH,
@@ -16,7 +16,7 @@ from walker_tui.ui.widgets import (
     snap,
 )
 from walker_tui.ui.widgets.painter import PaintedPlot, Plot
-from walker_tui.viewmodel.session import SurfaceData
+from walker_tui.viewmodel.frames import SurfaceFrame
 
 LEVEL_COLORS = [
     (68, 1, 84),
@@ -42,32 +42,53 @@ class SurfacePlot(PaintedPlot):
     that leaves the window is drawn up to the edge, with an arrow where it leaves (a diverging
     walk is not followed to 1e19)."""
 
-    def draw(
-        self,
-        plt: Plot,
-        width: int,
-        height: int,
-        surface: SurfaceData | None,
-        paths: dict[str, tuple[np.ndarray, np.ndarray]],
-        walk: tuple[np.ndarray, np.ndarray] | None,
-        winner: tuple[float, float] | None,
-        start: tuple[float, float] | None,
-        minimum: tuple[float, float] | None,
-        sliced: bool = False,
-        focus: tuple[float, float] | None = None,
-        styles: dict[str, tuple[str, object]] | None = None,
-    ) -> None:
-        """``styles``: a path's (marker, colour) where not the trainers' own (walker-tui watch
-        draws a run's path in its loss curve's glyph and colour)."""
-        # the legend names only what this frame draws
+    def draw(self, plt: Plot, width: int, height: int, frame: SurfaceFrame) -> None:
+        """The title and axes, then (once a surface is known) its level sets, the minimum, the
+        paths, the start and this epoch's walk."""
+        surface = frame.surface
+        self._draw_title(plt, width, frame)
+        if surface is None:
+            return
+        win = surface.window
+        box = (win.x0, win.x1, win.y0, win.y1)
+        cols, rows = max(width, 10), max(height, 5)
+        contours = self._contours(surface, frame.path_losses)
+        for i, (px, py) in enumerate(contours):
+            px, py = snap(np.asarray(px), np.asarray(py), box, cols, rows)
+            if len(px):
+                color = LEVEL_COLORS[i * len(LEVEL_COLORS) // max(1, len(contours))]
+                plt.scatter(list(px), list(py), marker="braille", color=color)
+        if frame.minimum is not None:
+            plt.scatter([frame.minimum[0]], [frame.minimum[1]], marker="+", color="green")
+        self._draw_paths(plt, frame, box, cols, rows)
+        if frame.start is not None:
+            plt.scatter([frame.start[0]], [frame.start[1]], marker="o", color="foreground")
+        if frame.walk is not None:
+            wx, wy = np.asarray(frame.walk[0], float), np.asarray(frame.walk[1], float)
+            inside = (wx >= win.x0) & (wx <= win.x1) & (wy >= win.y0) & (wy <= win.y1)
+            if inside.any():
+                plt.scatter(
+                    list(wx[inside]), list(wy[inside]), marker=CANDIDATE_GLYPH, color="gray"
+                )
+        if frame.win is not None:
+            wx, wy = frame.win
+            if win.x0 <= wx <= win.x1 and win.y0 <= wy <= win.y1:
+                plt.scatter([wx], [wy], marker=WINNER_GLYPH, color=WINNER_COLOR)
+        plt.xlim(win.x0, win.x1)
+        plt.ylim(win.y0, win.y1)
+
+    @staticmethod
+    def _draw_title(plt: Plot, width: int, frame: SurfaceFrame) -> None:
+        """A legend of only what this frame draws, shortened to fit; the axes' names, or the
+        surface's note where the title has no room for it."""
         items = [("o start", "o start")]
-        if winner is not None:
+        if frame.win is not None:
             items.append((f"{WINNER_GLYPH} winner", f"{WINNER_GLYPH} win"))
-        if walk is not None:
+        if frame.walk is not None:
             items.append((f"{CANDIDATE_GLYPH} candidates", f"{CANDIDATE_GLYPH} cand"))
-        if minimum is not None:
+        if frame.minimum is not None:
             items.append(("+ minimum", "+ min"))
-        note = surface.note if surface is not None else ""
+        note = frame.surface.note if frame.surface is not None else ""
         title = (
             "loss surface (" + ", ".join(a for a, _ in items) + ")" + (f" {note}" if note else "")
         )
@@ -80,28 +101,21 @@ class SurfacePlot(PaintedPlot):
             title = " ".join(b.split()[0] for _, b in items)
         plt.title(title)
         # more than two weights: a plane through w0 (x: direction 1, y: direction 2)
-        axes = "slice direction 1 (y: direction 2)" if sliced else "w0 (y: w1)"
+        axes = "slice direction 1 (y: direction 2)" if frame.sliced else "w0 (y: w1)"
         # a note the title has no room for (coarse, refining, sampled, failed) takes the panel's
         # bottom line instead of the axes' names: it is never dropped, whatever the width
         plt.xlabel(axes if in_title or not note else fit_note(note, axes, width - 4))
-        if surface is None:
-            return
-        win = surface.window
-        box = (win.x0, win.x1, win.y0, win.y1)
-        cols, rows = max(width, 10), max(height, 5)
+
+    @staticmethod
+    def _draw_paths(
+        plt: Plot, frame: SurfaceFrame, box: tuple[float, ...], cols: int, rows: int
+    ) -> None:
+        """Each path (in its frame's style where given: watch draws a run's path in its loss
+        curve's glyph and colour) up to the window's edge, an arrow where it leaves."""
         plain = no_color()
-        contours = self._contours(surface, focus)
-        for i, (px, py) in enumerate(contours):
-            px, py = snap(np.asarray(px), np.asarray(py), box, cols, rows)
-            if len(px):
-                color = LEVEL_COLORS[i * len(LEVEL_COLORS) // max(1, len(contours))]
-                plt.scatter(list(px), list(py), marker="braille", color=color)
-        if minimum is not None:
-            plt.scatter([minimum[0]], [minimum[1]], marker="+", color="green")
-        for i, (name, (xs, ys)) in enumerate(paths.items()):
-            marker, color = (styles or {}).get(
-                name, (series_marker(name, i), series_color(name, i))
-            )
+        for i, (name, (xs, ys)) in enumerate(frame.paths.items()):
+            key = (frame.styles or {}).get(name, (name, i))
+            marker, color = series_marker(*key), series_color(*key)
             if plain and marker == "braille":
                 marker = "·"  # under NO_COLOR the walker's path: not a contour, not a racer
             inside, exits = clip_path(np.asarray(xs, float), np.asarray(ys, float), box)
@@ -113,21 +127,6 @@ class SurfacePlot(PaintedPlot):
                     plt.plot(list(run_x), list(run_y), marker=marker, color=color)
             for ex, ey, arrow in exits:
                 plt.text(arrow, ex, ey, color=color, alignment="center")
-        if start is not None:
-            plt.scatter([start[0]], [start[1]], marker="o", color="foreground")
-        if walk is not None:
-            wx, wy = np.asarray(walk[0], float), np.asarray(walk[1], float)
-            inside = (wx >= win.x0) & (wx <= win.x1) & (wy >= win.y0) & (wy <= win.y1)
-            if inside.any():
-                plt.scatter(
-                    list(wx[inside]), list(wy[inside]), marker=CANDIDATE_GLYPH, color="gray"
-                )
-        if winner is not None:
-            wx, wy = winner
-            if win.x0 <= wx <= win.x1 and win.y0 <= wy <= win.y1:
-                plt.scatter([wx], [wy], marker=WINNER_GLYPH, color=WINNER_COLOR)
-        plt.xlim(win.x0, win.x1)
-        plt.ylim(win.y0, win.y1)
 
     def _contours(self, surface: SurfaceData, focus: tuple[float, float] | None) -> list:
         """Level lines with most levels where the path walks (``focus``: its loss range), once

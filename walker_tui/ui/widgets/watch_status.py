@@ -8,11 +8,8 @@ terminal keeps the first line, the note, then the runs, then the rest.
 
 from __future__ import annotations
 
-import textwrap
-
-from rich.text import Text
-
-from walker_tui.ui.widgets.status import SEP, StatusLine, fit_lines, wrap_items
+from walker_tui.ui.widgets.status import ItemLines, fit_lines, note_lines, wrap_items
+from walker_tui.viewmodel.frames import WatchStatusFrame
 
 WATCH_STYLES = {
     "following": "bold green",
@@ -25,42 +22,19 @@ WATCH_STYLES = {
     "reading": "cyan",
 }
 
-Item = tuple[str, str]
 
-
-class WatchStatus(StatusLine):
+class WatchStatus(ItemLines):
     """Rebuilt whenever the watch's state changes (and once a second, for the runs' ages)."""
 
-    def show_watch(
-        self,
-        first: list[Item],
-        runs: list[Item],
-        facts: list[Item],
-        note: tuple[str, str] | None = None,
-        max_lines: int | None = None,
-    ) -> None:
-        width = self.content_size.width or max(20, self.app.size.width - 2)
-        head = wrap_items(first, width)
-        run_lines = wrap_items(runs, width, sep=" · ")
-        fact_lines = wrap_items(facts, width)
-        notes = []
-        if note is not None:
-            notes = [[(part, note[1] or "bold yellow")]
-                     for part in textwrap.wrap(note[0], max(10, width))[:3]]  # fmt: skip
+    def show(self, frame: WatchStatusFrame, max_lines: int | None = None) -> None:
+        width = self.width_now
+        head = wrap_items(frame.first, width)
+        run_lines = wrap_items(frame.runs, width, sep=" · ")
+        fact_lines = wrap_items(frame.facts, width)
+        notes = note_lines(frame.note, width)
         budget = max_lines or 10**6
         head, run_lines, fact_lines, notes = fit_lines(head, run_lines, fact_lines, notes, budget)
-        lines = head + run_lines + fact_lines + notes
-        text = Text()
-        for i, line in enumerate(lines):
-            sep = " · " if line and line in run_lines else SEP
-            for j, (item, style) in enumerate(line):
-                if j:
-                    text.append(sep)
-                text.append(item, style=self.fit(style))
-            if i < len(lines) - 1:
-                text.append("\n")
-        self.styles.height = max(1, len(lines))
-        self.update(text)
+        text = self.put(head + run_lines + fact_lines + notes, run_lines)
         self.plain = text.plain  # (for tests and the benchmark: what the line says)
 
     plain = ""
