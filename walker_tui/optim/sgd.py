@@ -75,7 +75,8 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
       Every candidate call starts from the same random state (the same dropout mask); the
       model's buffers (batch norm's running statistics) see every call: attach the model to
       keep them to the steps taken. ``opt.scoring`` is True while a call is not the step's
-      own (log only when False). Gradients accumulated before ``step(closure)`` are an error.
+      own (log only when False; without ``forward_only`` no call is: log ``last.loss``).
+      Gradients accumulated before ``step(closure)`` are an error.
     * attached, ``WalkerSGD(params, model=module)`` (or ``opt.attach(module)``): ``step()``
       needs no closure. It keeps the gradient in ``.grad`` (the loop's own backward, summed
       over any accumulated micro-batches) for the next step; at the module's next training
