@@ -401,3 +401,9 @@ def test_options_of_the_attached_mode_without_a_model_are_one_error():
         WalkerSGD(params, vmap=False)
     with pytest.raises(ValueError, match="not the model's"):
         WalkerSGD(params, model=nn.Linear(2, 1))
+
+
+def test_a_group_option_walkersgd_would_not_use_is_one_error():
+    a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="weight_decay"):
+        WalkerSGD([{"params": a.parameters(), "weight_decay": 0.01}, {"params": b.parameters()}])

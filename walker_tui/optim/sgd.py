@@ -208,6 +208,17 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
         self.state["walker"] = walker
         self._edges = EdgeWatch(len(rates))
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """torch's, refusing options WalkerSGD would not use (an AdamW group's weight_decay):
+        nothing is silently ignored."""
+        unknown = sorted(set(param_group) - {"params", "lr", "lrs", "param_names", "name"})
+        if unknown:
+            raise ValueError(
+                f"WalkerSGD: parameter group option(s) {', '.join(unknown)} are not WalkerSGD's "
+                "(its groups share one grid, lrs, and one scale on it, lr): leave them out"
+            )
+        super().add_param_group(param_group)
+
     def _params(self) -> list[torch.Tensor]:
         return [p for group in self.param_groups for p in group["params"]]
 
