@@ -90,13 +90,12 @@ def cli_page() -> str:
 
 def keys_page() -> str:
     """The keys of the app, a replay and watch, from their tables."""
-    from walker_tui.ui.help import WATCH_KEYS
     from walker_tui.ui.keys import KEYS, PALETTE_HELP, help_lines, palette
 
     out = [
         "# Keys",
         "",
-        NOTE.format(source="the key tables (walker_tui/ui/keys.py, walker_tui/ui/help.py)"),
+        NOTE.format(source="the key table (walker_tui/ui/keys.py: a column per mode)"),
         "`?` in the app shows the same lists. The footer shows the keys marked there; `ctrl+c`",
         "quits as `q` does.",
         "",
@@ -105,17 +104,17 @@ def keys_page() -> str:
         "| key | in the app | in a replay | in the footer as |",
         "|---|---|---|---|",
     ]
-    replay = dict(help_lines(replay=True))
+    replay = dict(help_lines("replay"))
     groups: list[list] = []  # a key with a help line, then the keys that share it (right, end)
-    for k in KEYS:
-        if k.help is not None or not groups:
+    for k in (k for k in KEYS if k.live is not None):
+        if k.live.help is not None or not groups:
             groups.append([k])
         else:
             groups[-1].append(k)
     for group in groups:
-        label, live = group[0].help
+        label, live = group[0].live.help
         shown = replay.get(label, "not in a replay: says why in one line")
-        footer = ", ".join(f"`{k.label}` {k.footer}" for k in group if k.footer) or "-"
+        footer = ", ".join(f"`{k.label}` {k.live.footer}" for k in group if k.live.footer) or "-"
         out.append(f"| `{_cell(label)}` | {_cell(live)} | {_cell(shown)} | {footer} |")
     out.append(f"| `{PALETTE_HELP[0]}` | {_cell(PALETTE_HELP[1])} | the same | - |")
     out += [
@@ -126,13 +125,21 @@ def keys_page() -> str:
         "",
         "| entry | key |",
         "|---|---|",
-        *(f"| {_cell(title)} | `{_cell(key)}` |" for title, key, _ in palette()),
+        *(f"| {_cell(title)} | `{_cell(key)}` |" for title, key, _ in palette("live")),
+        "",
+        "A replay offers the same but reseed, race and save; watch its own below.",
         "",
         "## `walker-tui watch`",
         "",
         "| key | what it does |",
         "|---|---|",
-        *(f"| `{_cell(key)}` | {_cell(what)} |" for key, what in WATCH_KEYS),
+        *(f"| `{_cell(key)}` | {_cell(what)} |" for key, what in help_lines("watch")),
+        "",
+        "Its palette:",
+        "",
+        "| entry | key |",
+        "|---|---|",
+        *(f"| {_cell(title)} | `{_cell(key)}` |" for title, key, _ in palette("watch")),
         "",
     ]
     return "\n".join(out).rstrip() + "\n"

@@ -155,13 +155,13 @@ async def test_keys_answer_while_a_panel_takes_long_to_build(monkeypatch):
     real_draw = SurfacePlot.draw
     slowed = threading.Event()
 
-    def draw(self, plt, width, height, surface, paths, walk, *rest, **kwargs):
-        if walk is not None and not slowed.is_set():  # the first frame with an epoch in it
+    def draw(self, plt, width, height, frame):
+        if frame.walk is not None and not slowed.is_set():  # the first frame with an epoch in it
             slowed.set()
             end = time.perf_counter() + 6.0
             while time.perf_counter() < end:  # busy Python, holding the GIL between switches
                 pass
-        return real_draw(self, plt, width, height, surface, paths, walk, *rest, **kwargs)
+        return real_draw(self, plt, width, height, frame)
 
     monkeypatch.setattr(SurfacePlot, "draw", draw)
     app = make_app(Config(device="cpu"), start_paused=True)

@@ -30,7 +30,7 @@ def test_the_committed_reference_pages_are_the_generators_output():
 def test_every_option_and_key_is_on_its_page():
     gen = _generator()
     from walker_tui.cli.args import PARSERS
-    from walker_tui.ui.keys import KEYS
+    from walker_tui.ui.keys import KEYS, MODES
 
     cli, keys = gen.cli_page(), gen.keys_page()
     for parser in (make() for make in PARSERS.values()):
@@ -39,5 +39,7 @@ def test_every_option_and_key_is_on_its_page():
                 if option not in ("-h", "--help"):
                     assert f"`{option}" in cli, option
     for key in KEYS:
-        if key.help is not None:
-            assert f"`{key.help[0]}`" in keys, key.help[0]
+        for use in (key.use(mode) for mode in MODES):
+            if use is not None and use.help is not None:
+                label = " ".join(use.help[0].split())  # (the page's cells take one space)
+                assert f"`{label}`" in keys, use.help[0]

@@ -1,50 +1,40 @@
-"""The Textual app: the panels, the keys, and redraw pacing. What the screen shows lives in a
-RunView (walker_tui.viewmodel.view) the app feeds with the driver's events; the training runs on the
-driver's thread (walker_tui.viewmodel.driver); each panel builds on the painter thread."""
+"""The panels app over a source: training (mode live) or a recording played (mode replay). What
+the screen shows lives in a RunView (walker_tui.viewmodel.view) the app feeds with the source's
+events; the source runs on its own thread (walker_tui.viewmodel.source); each panel builds on the
+painter thread. walker-tui watch stands beside it on the same base (ui/watch_app.py)."""
 
 from __future__ import annotations
 
-import time
-
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Header, Static
-
 import walker_tui.parallel.sharded as distributed
-import walker_tui.ui.keys as keys
+import walker_tui.viewmodel.source as sources
 from walker_tui.catalog import entry
 from walker_tui.config import Config
 from walker_tui.recording.ends import unit_of
 from walker_tui.recording.reader import Recording
-from walker_tui.ui.base import MIN_SIZE, PanelApp, status_budget
-from walker_tui.ui.colors import fit_color_system
+from walker_tui.ui.base import PanelApp, status_budget
 from walker_tui.ui.device_monitor import app_probe
-from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.messages import Epochs, Failed, Racers, Started, Surface, wrap
 from walker_tui.ui.widgets.candidates import CandidateBars
-from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.status import StatusLine
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.viewmodel.driver import Control, Driver, Event
 from walker_tui.viewmodel.frames import panels, status_frame, subtitle
-from walker_tui.viewmodel.replay import ReplaySession
 from walker_tui.viewmodel.saved import RunRecord
+from walker_tui.viewmodel.session import Session
 from walker_tui.viewmodel.view import PACES, Note, RunView
 
 
 class WalkerApp(PanelApp):
-    """Watch and steer the walker; every key works whatever the worker is doing."""
+    """Watch and steer the walker, or play its recording; every key works whatever the source
+    is doing."""
 
-    CSS_PATH = "app.tcss"
     TITLE = "walker-tui"
-    ENABLE_COMMAND_PALETTE = True  # ctrl+p: the app's actions and Textual's themes
-    BINDINGS = keys.bindings()  # (walker_tui.ui.keys: the one table)
 
     def __init__(
         self, cfg: Config, start_paused: bool = False, replay: Recording | None = None
     ) -> None:
-        super().__init__()
+        super().__init__("live" if replay is None else "replay")
         self.cfg = cfg
         self.replay = replay  # a recording to play instead of training
         self.gen = 0  # the run on screen (a reseed starts the next)
@@ -53,27 +43,12 @@ class WalkerApp(PanelApp):
         # what a row is: a WalkerSGD recording's is a step (a batch), not an epoch
         unit = unit_of(replay.options) if replay is not None else "epoch"
         self.view = RunView(cfg, self.control, replay, unit)
-        self.driver: Driver | None = None  # the run on screen
-        self._drivers: list[Driver] = []  # every run started, until its thread has ended
         self.record = RunRecord()  # the walker's epochs, for `w`
-        self.colors_note = fit_color_system(self.console)  # (TERM=dumb: 16 colours, said)
 
     # --- layout ---
 
-    def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield LossCurve(id="loss", painter=self.painter)
-                yield CandidateBars(id="bars", painter=self.painter)
-            yield SurfacePlot(id="surface", painter=self.painter)
-        yield Static(
-            "terminal too small: walker-tui needs at least "
-            f"{MIN_SIZE[0]}x{MIN_SIZE[1]}; enlarge it or press q",
-            id="too-small",
-        )
-        yield StatusLine(id="status")
-        yield KeyFooter()
+    def status_line(self) -> StatusLine:
+        return StatusLine(id="status")
 
     def on_mount(self) -> None:
         self.start_panels()
@@ -108,39 +83,35 @@ class WalkerApp(PanelApp):
         self._train(self.gen, self.view.seed)
 
     def _train(self, gen: int, seed: int) -> None:
-        """Replace the run with a new one for this seed: the old driver stops (its surface too)
-        and posts nothing more; the new one trains on a daemon thread (viewmodel.driver)."""
-        if self.driver is not None:
-            self.driver.cancel()
+        """Replace the run with a new one for this seed: the old source stops (its surface too)
+        and posts nothing more; the new one runs on a daemon thread (viewmodel.source)."""
+        if self.source is not None:
+            self.source.cancel()
         self.control.set(race=self.view.race)
         post = lambda event: self._post(gen, event)  # noqa: E731
-        make = None
         if self.replay is not None:
-            recording = self.replay
-            make = lambda cfg, _s, _r: ReplaySession(recording, cfg)  # noqa: E731
-        elif distributed.active():  # under torchrun: the other ranks follow (parallel.leader)
+            self.adopt(sources.replay(self.replay, self.cfg, self.control, post))
+            return
+        make = Session
+        if distributed.active():  # under torchrun: the other ranks follow (parallel.leader)
             from walker_tui.parallel.leader import LeaderSession
 
             make = LeaderSession
-        self.driver = Driver(self.cfg, seed, self.control, post, *([make] if make else []))
-        self.driver.start()
-        self._drivers = [d for d in self._drivers if d.busy] + [self.driver]
+        self.adopt(sources.training(self.cfg, seed, self.control, post, make))
 
     def _post(self, gen: int, event: Event) -> None:
-        """Called on the driver's threads: post_message is thread-safe and returns at once."""
+        """Called on the source's threads: post_message is thread-safe and returns at once."""
         self.post_message(wrap(gen, event))
+
+    @property
+    def driver(self) -> Driver | None:
+        """The source of the run on screen (training or replay: a Driver)."""
+        return self.source  # type: ignore[return-value]
 
     @property
     def live_loops(self) -> int:
         """Training loops still running (a cancelled one ends within an epoch)."""
-        return sum(d.alive for d in self._drivers)
-
-    def still_busy(self, wait: float) -> bool:
-        """After quitting: is a training or surface thread still inside its work ``wait`` seconds
-        on? Cancelled, they end after the epoch or grid chunk they are in (an epoch at n = 10^7
-        takes seconds); the caller must not tear the interpreter down under them (see cli)."""
-        end = time.monotonic() + wait
-        return not all(d.join(max(0.0, end - time.monotonic())) for d in self._drivers)
+        return sum(d.alive for d in self._sources)  # type: ignore[attr-defined]
 
     # --- messages from the driver (a reseeded run's late ones are dropped) ---
 
@@ -215,28 +186,6 @@ class WalkerApp(PanelApp):
         elif not self.tell(self.view.step()):
             self.dirty = True
 
-    def _travel(self, to: float, direction: int) -> None:
-        moved = self.view.travel(to, direction)
-        if isinstance(moved, Note):
-            self.tell(moved)
-        elif moved:
-            self._moved()
-
-    def action_back(self) -> None:
-        self._travel(self.view.shown_epoch - 1, -1)
-
-    def action_forth(self) -> None:
-        self._travel(self.view.shown_epoch + 1, 1)
-
-    def action_page_back(self) -> None:
-        self._travel(self.view.shown_epoch - self.view.page(), -1)
-
-    def action_page_forth(self) -> None:
-        self._travel(self.view.shown_epoch + self.view.page(), 1)
-
-    def action_first(self) -> None:
-        self._travel(0, -1)
-
     def action_newest(self) -> None:
         moved = self.view.newest()  # (a replay's newest epoch is its last recorded one)
         if isinstance(moved, Note):
@@ -244,20 +193,12 @@ class WalkerApp(PanelApp):
         elif moved:
             self._moved()
 
-    def action_log_x(self) -> None:
-        self.view.unsay()
-        self.view.log_x = not self.view.log_x
-        self._moved()
-
     def action_x_axis(self) -> None:
         self.view.unsay()
         self.view.toggle_x_axis()
         self._moved()  # a view change shows at the next tick, not after the pacing
 
     def action_reseed(self) -> None:
-        if self.replay is not None:
-            self.say("a replay shows what was recorded: it has one seed (q quits)")
-            return
         self.view.seed += 1
         self._start()
 
@@ -275,15 +216,6 @@ class WalkerApp(PanelApp):
     def action_slower(self) -> None:
         self._pace_step(-1)
 
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(replay=self.replay is not None))
-
-    def action_quit_app(self) -> None:
-        if self.driver is not None:
-            self.driver.cancel()  # (a daemon thread: the exit never waits for an epoch)
-        self.exit(0)  # (on_unmount stops the painter)
-
     @property
     def file_stem(self) -> str:
         return f"walker-tui-{self.view.file_stem}-seed{self.view.seed}"
@@ -292,23 +224,11 @@ class WalkerApp(PanelApp):
         """The walker's recording so far, never over an existing file."""
         self.tell(self.record.save(self.gen, self.file_stem, self.view.state))
 
-    def on_unmount(self) -> None:
-        if self.driver is not None:
-            self.driver.cancel()
+    def closed(self) -> None:
         self.record.close()
-        self.stop_panels()
-
-
-class ReplayApp(WalkerApp):
-    """The app playing a recording: its footer names only keys that work there (r and s still
-    answer, with a note that a replay has one seed and no racers)."""
-
-    BINDINGS = keys.replay_bindings()
 
 
 def make_app(cfg: Config, start_paused: bool = False, replay: Recording | None = None) -> WalkerApp:
     """The one factory for the CLI and the tests (``replay``: play this recording instead of
     training; ``cfg`` is then the one it was made with, see walker_tui.viewmodel.replay)."""
-    if replay is not None:
-        return ReplayApp(cfg, start_paused=start_paused, replay=replay)
     return WalkerApp(cfg, start_paused=start_paused, replay=replay)

@@ -1,7 +1,9 @@
-"""What every walker-tui screen of painted panels shares (the app, replay and watch): redraw
-pacing (at most 20 redraws a second, one redraw's panels landing together with its status line),
-the status line's notes, the device line, the size check, screenshots and the palette. The
-subclass holds a view (viewmodel.view) and says what a redraw draws (redraw, show_status)."""
+"""The thin base of the panels apps (the one app over training and replay, and watch beside it):
+the panels composed once (PanelGrid), a source (walker_tui.viewmodel.source) and a key mode
+(the mode's column of walker_tui.ui.keys: its bindings, palette and help), redraw pacing (at most
+20 redraws a second, one redraw's panels landing together with its status line), the status
+line's notes, travel through the epochs, the device line, the size check and screenshots. An
+app on it holds a view (viewmodel.view) and says what a redraw draws (redraw, show_status)."""
 
 from __future__ import annotations
 
@@ -10,21 +12,27 @@ import time
 from collections.abc import Iterable
 
 from textual import events
-from textual.app import App, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingsMap
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widget import Widget
+from textual.widgets import Footer, Header
 
 import walker_tui.ui.device_monitor as gpu
 import walker_tui.ui.keys as keys
+from walker_tui.ui.colors import fit_color_system
 from walker_tui.ui.device_monitor import DeviceMonitor
+from walker_tui.ui.help import HelpScreen
 from walker_tui.ui.widgets import Say, TravelTo
+from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.painter import PaintedPlot, Painter
+from walker_tui.ui.widgets.panels import MIN_SIZE, PanelGrid
 from walker_tui.viewmodel.driver import POST_INTERVAL
 from walker_tui.viewmodel.saved import write_new
+from walker_tui.viewmodel.source import Source
 from walker_tui.viewmodel.view import EpochView, Note
 
-MIN_SIZE = (60, 20)
 REDRAW_INTERVAL = POST_INTERVAL  # the redraw tick: the screen redraws at the events' pace
 # The share of the wall clock the screen's CPU (the painter's builds and the UI thread's work:
 # messages, status line, compositing) may take: a quarter while training waits (paused, a set
@@ -50,12 +58,21 @@ class DeviceSampled(Message):
 
 
 class PanelApp(App[int]):
-    """Redraw pacing, notes, the device line and the size check, for a subclass's view."""
+    """The panels, a source and a key mode; redraw pacing, notes, travel, the device line and
+    the size check, for an app's view."""
 
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True  # ctrl+p: the mode's actions and Textual's themes
     view: EpochView
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str) -> None:
         super().__init__()
+        self.mode = mode  # live, replay or watch: a column of the key table
+        # the mode's bindings (a class's BINDINGS would give every mode the same keys)
+        self._bindings = BindingsMap.merge([self._bindings, BindingsMap(keys.bindings(mode))])
+        self.source: Source | None = None  # what feeds the view now
+        self._sources: list[Source] = []  # every source started, until its threads have ended
+        self.colors_note = fit_color_system(self.console)  # (TERM=dumb: 16 colours, said)
         self._status_due: tuple | None = None  # (record, (epoch, latest)) of the redraw building
         self._next_redraw = 0.0
         self._ui_cpu = time.thread_time()  # the UI thread's CPU clock at the last redraw
@@ -65,6 +82,15 @@ class PanelApp(App[int]):
         self.painter = Painter()  # builds the plot panels off the UI thread
         self._switch_interval = sys.getswitchinterval()  # (start_panels shortens it)
         self.monitor: DeviceMonitor | None = None  # the device's memory (ui.device_monitor)
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield PanelGrid(self.painter, self.status_line())
+        yield KeyFooter()
+
+    def status_line(self) -> Widget:
+        """The mode's status line widget (id "status")."""
+        raise NotImplementedError
 
     def redraw(self) -> None:
         """Hand every panel the epoch shown's data."""
@@ -240,11 +266,82 @@ class PanelApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p): Textual's own commands (themes, keys) and every action
-        of the app, with its key."""
+        of the mode, with its key."""
         for command in super().get_system_commands(screen):
             # ours: Quit stops the training thread first; p saves where the app works, not to
             # a ~/Downloads that need not exist
             if command.title not in ("Quit", "Screenshot"):
                 yield command
-        for title, key, action in keys.palette():
+        for title, key, action in keys.palette(self.mode):
             yield SystemCommand(f"{title} ({key})", f"key {key}", getattr(self, f"action_{action}"))
+
+    # --- the source ---
+
+    def adopt(self, source: Source) -> None:
+        """Start ``source`` in place of the one feeding the view (which the caller cancelled)."""
+        self._sources = [s for s in self._sources if s.busy] + [source]
+        self.source = source
+        source.start()
+
+    def still_busy(self, wait: float) -> bool:
+        """After quitting: is a source's thread still inside its work ``wait`` seconds on?
+        Cancelled, it ends after the epoch or grid chunk it is in (an epoch at n = 10^7 takes
+        seconds); the caller must not tear the interpreter down under it (see cli)."""
+        end = time.monotonic() + wait
+        return not all(s.join(max(0.0, end - time.monotonic())) for s in self._sources)
+
+    def closed(self) -> None:
+        """What the app closes as it leaves, beside its source and panels."""
+
+    def on_unmount(self) -> None:
+        if self.source is not None:
+            self.source.cancel()
+        self.closed()
+        self.stop_panels()
+
+    # --- the keys every mode shares ---
+
+    def _travel(self, to: float, direction: int) -> None:
+        before = self.view.view_epoch
+        moved = self.view.travel(to, direction)
+        if isinstance(moved, Note):
+            self.tell(moved)
+        elif moved:
+            self._moved()
+        self.travelled(before)
+
+    def travelled(self, before: int | None) -> None:
+        """The view travelled from ``before`` (None: the newest epoch)."""
+
+    def action_back(self) -> None:
+        self._travel(self.view.shown_epoch - 1, -1)
+
+    def action_forth(self) -> None:
+        self._travel(self.view.shown_epoch + 1, 1)
+
+    def action_page_back(self) -> None:
+        self._travel(self.view.shown_epoch - self.view.page(), -1)
+
+    def action_page_forth(self) -> None:
+        self._travel(self.view.shown_epoch + self.view.page(), 1)
+
+    def action_first(self) -> None:
+        self._travel(0, -1)
+
+    def action_log_x(self) -> None:
+        self.view.unsay()
+        self.view.log_x = not self.view.log_x
+        self._moved()
+
+    def action_note(self, text: str) -> None:
+        """A key that does nothing in this mode says why (its note in the key table)."""
+        self.say(text)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.mode))
+
+    def action_quit_app(self) -> None:
+        if self.source is not None:
+            self.source.cancel()  # (a daemon thread: the exit never waits for an epoch)
+        self.exit(0)  # (on_unmount stops the painter)

@@ -1,7 +1,8 @@
-"""The app's keys, in ONE table: the bindings (and the footer, in their order), the command
-palette, the help screen and the help screen's own bindings (each app key closes the help and
-acts) all come from it, so they cannot drift apart (``w`` and ``p`` once did nothing on the help
-screen, missing from one of four lists). No torch."""
+"""The keys, in ONE table with a column per mode (live training, a replay, watch): each mode's
+bindings (and its footer, in their order), its command palette, its help screen and the help
+screen's own bindings (each key closes the help and acts) all come from it, so they cannot drift
+apart (``w`` and ``p`` once did nothing on the help screen, missing from one of four lists). No
+torch."""
 
 from __future__ import annotations
 
@@ -9,66 +10,149 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+MODES = ("live", "replay", "watch")
+
+
+@dataclass(frozen=True)
+class Use:
+    """What a key is in one mode: its word in the footer (None: not shown there), its line on
+    the help screen (key label, what it does), its title in the command palette (ctrl+p), and
+    ``note``: where it does nothing in this mode, what it says instead (then it is offered
+    nowhere; it answers all the same)."""
+
+    footer: str | None = None
+    help: tuple[str, str] | None = None
+    palette: str | None = None
+    note: str | None = None
+
+    @property
+    def offered(self) -> bool:
+        return self.note is None
+
+
+QUIET = Use()  # bound, offered nowhere (a mode's own words for it are on another row's help)
+
+
+def note(text: str) -> Use:
+    return Use(note=text)
+
 
 @dataclass(frozen=True)
 class Key:
     keys: str  # Textual's key names, comma-separated
     action: str  # the app's action_<name>
-    footer: str | None = None  # its word in the footer; None: not shown there
+    live: Use | None  # None: not bound in that mode
+    replay: Use | None
+    watch: Use | None
     display: str | None = None  # how the footer writes the key (+ for plus)
-    help: tuple[str, str] | None = None  # its line on the help screen (key label, what it does)
-    palette: str | None = None  # its title in the command palette (ctrl+p)
-    live_only: bool = False  # a replay has one seed, no racers and nothing to save
-    replay_help: str | None = None  # its help line's words in a replay, where they differ
 
     @property
     def label(self) -> str:
         return self.display or self.keys.split(",")[0]
 
+    def use(self, mode: str) -> Use | None:
+        return getattr(self, mode)
 
-KEYS = [  # the footer shows them in this order: help and quit before the pace keys
-    Key("space", "toggle_pause", "pause", help=("space", "pause / resume training"),
-        palette="Pause or resume", replay_help="pause / resume playing"),
-    Key("n", "step", "step", help=("n", "one epoch (pauses first if running)"),
-        palette="Step one epoch", replay_help="one epoch on (pauses first)"),
-    Key("left", "back", help=("left / right", "back / forth one epoch through the run (pauses)"),
-        palette="Back one epoch"),
-    Key("right", "forth", palette="Forth one epoch"),
-    Key("pageup", "page_back",
-        help=("pgup / pgdn", "back / forth 10 epochs (a twentieth of a run past 200)"),
-        palette="Back 10 epochs (a twentieth of a long run)"),
-    Key("pagedown", "page_forth", palette="Forth 10 epochs (a twentieth of a long run)"),
-    Key("home", "first", help=("home / end", "the first / the newest epoch"),
-        palette="Back to the first epoch"),
-    Key("end", "newest", palette="To the newest epoch"),
-    Key("r", "reseed", "reseed", help=("r", "reseed: next seed, new data and w0, from epoch 0"),
-        palette="Reseed: new data and start", live_only=True),
-    Key("s", "race", "race",
-        help=("s", "race the walker from the same w0; s again drops the racers"),
-        palette="Race the walker, or stop the race", live_only=True),
-    Key("question_mark", "help", "help", "?", help=("?", "this help"), palette="Help: every key"),
-    Key("q", "quit_app", "quit", help=("q", "quit"), palette="Quit walker-tui"),
-    Key("plus,equals_sign", "faster", "faster", "+",
-        help=("+ / -", "faster / slower pace, up to as fast as it goes"), palette="Faster"),
-    Key("minus", "slower", "slower", "-", palette="Slower"),
-    Key("x", "x_axis", help=("x", "loss curve along epochs, loss evaluations or training time"),
-        palette="Loss curve by epochs, evaluations or training time"),
-    Key("l", "log_x", help=("l", "loss curve on a log / linear x axis (long runs)"),
-        palette="Loss curve on a log or linear epoch axis"),
-    Key("w", "save_record", help=("w", "save the walker's run (walker-tui replay opens it)"),
-        palette="Save the walker's run as a recording", live_only=True),
-    Key("p", "screenshot", help=("p", "save a screenshot (SVG)"),
-        palette="Save a screenshot (SVG)"),
+
+def same(use: Use, replay_help: str | None = None) -> dict[str, Use]:
+    """The live and replay columns, alike but for the replay's help words."""
+    if replay_help is None or use.help is None:
+        return {"live": use, "replay": use}
+    return {"live": use, "replay": Use(use.footer, (use.help[0], replay_help), use.palette)}
+
+
+WATCH_NOTE = "watch shows the files as they are written"
+KEYS = [  # the footer shows them in this order: help and quit before the pace keys (and
+    # before watch's own keys)
+    Key("space", "toggle_pause", **same(Use("pause", ("space", "pause / resume training"),
+        "Pause or resume"), "pause / resume playing"),
+        watch=Use("stop/follow", ("space", "stop following here / follow again"),
+                  "Stop following here, or follow again")),
+    Key("n", "step", **same(Use("step", ("n", "one epoch (pauses first if running)"),
+        "Step one epoch"), "one epoch on (pauses first)"), watch=QUIET),
+    Key("left", "back", **same(Use(None, ("left / right",
+        "back / forth one epoch through the run (pauses)"), "Back one epoch")),
+        watch=Use(None, ("left / right", "back / forth one epoch (or step): following stops"),
+                  "Back one epoch (following stops)")),
+    Key("right", "forth", **same(Use(palette="Forth one epoch")),
+        watch=Use(palette="Forth one epoch")),
+    Key("pageup", "page_back", **same(Use(None, ("pgup / pgdn",
+        "back / forth 10 epochs (a twentieth of a run past 200)"),
+        "Back 10 epochs (a twentieth of a long run)")),
+        watch=Use(None, ("pgup / pgdn", "back / forth 10 epochs (a twentieth of a run past 200)"),
+                  "Back 10 epochs (a twentieth of a long run)")),
+    Key("pagedown", "page_forth",
+        **same(Use(palette="Forth 10 epochs (a twentieth of a long run)")),
+        watch=Use(palette="Forth 10 epochs (a twentieth of a long run)")),
+    Key("home", "first", **same(Use(None, ("home / end", "the first / the newest epoch"),
+        "Back to the first epoch")),
+        watch=Use(None, ("home", "the first epoch"), "Back to the first epoch")),
+    Key("end", "newest", **same(Use(palette="To the newest epoch")),
+        watch=Use("follow", ("end", "follow the newest epoch again (the status counts what came "
+                  "in while back)"), "Follow the newest epoch again")),
+    Key("r", "reseed", Use("reseed", ("r", "reseed: next seed, new data and w0, from epoch 0"),
+        "Reseed: new data and start"),
+        replay=note("a replay shows what was recorded: it has one seed (q quits)"),
+        watch=note(f"{WATCH_NOTE}: no reseed (q quits)")),
+    Key("s", "race", Use("race", ("s", "race the walker from the same w0; s again drops the "
+        "racers"), "Race the walker, or stop the race"),
+        replay=note("a replay holds the walker's recording alone: no racers to add"),
+        watch=note(f"{WATCH_NOTE}: no racers to add")),
+    Key("question_mark", "help", **same(Use("help", ("?", "this help"), "Help: every key")),
+        watch=Use("help", ("?", "this help"), "Help: every key"), display="?"),
+    Key("q", "quit_app", **same(Use("quit", ("q", "quit"), "Quit walker-tui")),
+        watch=Use("quit", ("q", "quit (the recordings are left as they are)"),
+                  "Quit (the recordings are left as they are)")),
+    Key("plus,equals_sign", "faster", **same(Use("faster", ("+ / -",
+        "faster / slower pace, up to as fast as it goes"), "Faster")),
+        watch=note("watch follows the files as they are written (replay FILE plays at a pace)"),
+        display="+"),
+    Key("minus", "slower", **same(Use("slower", palette="Slower")),
+        watch=note("watch follows the files as they are written (replay FILE plays at a pace)"),
+        display="-"),
+    Key("x", "x_axis", **same(Use(None, ("x",
+        "loss curve along epochs, loss evaluations or training time"),
+        "Loss curve by epochs, evaluations or training time")),
+        watch=note("a recording holds no training time: its curve runs along its rows")),
+    Key("l", "log_x", **same(Use(None, ("l", "loss curve on a log / linear x axis (long runs)"),
+        "Loss curve on a log or linear epoch axis")),
+        watch=Use(None, ("l", "loss curve on a log / linear x axis (long runs)"),
+                  "Loss curve on a log or linear epoch axis")),
+    Key("w", "save_record", Use(None, ("w", "save the walker's run (walker-tui replay opens it)"),
+        "Save the walker's run as a recording"), replay=QUIET, watch=QUIET),
+    Key("p", "screenshot", **same(Use(None, ("p", "save a screenshot (SVG)"),
+        "Save a screenshot (SVG)")),
+        watch=Use(None, ("p", "save a screenshot (SVG)"), "Save a screenshot (SVG)")),
+    Key("c", "next_run", None, None,
+        Use("next run", ("c  or  1-9", "whose candidates and path are shown: the next run, or "
+            "run N"), "Next run: its candidates and path")),
+    Key("m", "metric", None, None,
+        Use("metric", ("m", "the loss panel: the loss, then each metric the script logged "
+            "(opt.log)"), "Loss panel: the loss, or a metric the script logged")),
+    Key("e", "smoothing", None, None,
+        Use("smoothing", ("e", "smoothing: an EMA of 0.6, 0.9, 0.99 or off, the raw curve faint "
+            "behind"), "Smoothing: an EMA of 0.6, 0.9, 0.99, or off")),
+    *(Key(str(i), f"pick_run({i})", None, None, QUIET) for i in range(1, 10)),
 ]  # fmt: skip
 PALETTE_HELP = ("ctrl+p", "command palette: every action, and themes")
 
 
-def bindings() -> list[Binding]:
-    """The app's bindings: the table's, and ctrl+c (quit, before any widget sees it)."""
+def _used(mode: str) -> list[tuple[Key, Use]]:
+    return [(k, u) for k in KEYS if (u := k.use(mode)) is not None]
+
+
+def _action(key: Key, use: Use) -> str:
+    """The action a key runs: its own, or saying its note where it does nothing here."""
+    return key.action if use.note is None else f"note({use.note!r})"
+
+
+def bindings(mode: str = "live") -> list[Binding]:
+    """A mode's bindings: its column of the table, and ctrl+c (quit, before any widget sees
+    it)."""
     out = [
-        Binding(k.keys, k.action, k.footer or k.action.replace("_", " "),
-                show=k.footer is not None, key_display=k.display)
-        for k in KEYS
+        Binding(k.keys, _action(k, u), u.footer or k.action.replace("_", " "),
+                show=u.footer is not None, key_display=k.display)
+        for k, u in _used(mode)
     ]  # fmt: skip
     return out + [
         Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
@@ -76,33 +160,22 @@ def bindings() -> list[Binding]:
     ]
 
 
-def replay_bindings() -> list[Binding]:
-    """A replay's overrides: its live-only keys leave the footer (they still answer, with a
-    note that a replay has one seed and no racers)."""
-    return [Binding(k.keys, k.action, k.footer or k.action, show=False) for k in KEYS
-            if k.live_only]  # fmt: skip
-
-
-def help_lines(replay: bool = False) -> list[tuple[str, str]]:
-    """The help screen's lines, in the table's order (a replay's: only keys that work there)."""
-    lines = []
-    for k in KEYS:
-        if k.help is None or (replay and k.live_only):
-            continue
-        lines.append((k.help[0], (k.replay_help if replay else None) or k.help[1]))
+def help_lines(mode: str = "live") -> list[tuple[str, str]]:
+    """A mode's help screen, in the table's order: only the keys that work there."""
+    lines = [u.help for _, u in _used(mode) if u.help is not None]
     last = [line for line in lines if line[0] in ("?", "q")]  # help and quit close the list
     return [line for line in lines if line not in last] + [PALETTE_HELP] + last
 
 
-def help_forwards() -> list[Binding]:
-    """The help screen's bindings: every app key but help (which closes it) closes it and
-    acts."""
-    return [Binding(k.keys, f"forward('{k.action}')", show=False) for k in KEYS
+def help_forwards(mode: str = "live") -> list[Binding]:
+    """The help screen's bindings: every key of the mode but help (which closes it) closes it
+    and acts."""
+    return [Binding(k.keys, f"forward({_action(k, u)!r})", show=False) for k, u in _used(mode)
             if k.action != "help"]  # fmt: skip
 
 
-def palette() -> list[tuple[str, str, str]]:
-    """The command palette's entries: (title, key as shown, action)."""
+def palette(mode: str = "live") -> list[tuple[str, str, str]]:
+    """A mode's command palette entries: (title, key as shown, action)."""
     shown = {"question_mark": "?", "plus": "+", "minus": "-", "pageup": "pgup", "pagedown": "pgdn"}
-    return [(k.palette, k.display or shown.get(k.keys.split(",")[0], k.keys.split(",")[0]),
-             k.action) for k in KEYS if k.palette]  # fmt: skip
+    return [(u.palette, k.display or shown.get(k.keys.split(",")[0], k.keys.split(",")[0]),
+             k.action) for k, u in _used(mode) if u.palette and u.offered]  # fmt: skip

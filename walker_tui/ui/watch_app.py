@@ -12,22 +12,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Header, Static
 
-from walker_tui.config import Config
+import walker_tui.viewmodel.source as sources
 from walker_tui.core.grid import format_rate
 from walker_tui.core.surface import SurfaceData, fit_window, grow
 from walker_tui.numbers import format_loss, format_metric
-from walker_tui.ui.app import WalkerApp
-from walker_tui.ui.base import MIN_SIZE, status_budget
+from walker_tui.ui.base import PanelApp, status_budget
 from walker_tui.ui.device_monitor import watch_probe
-from walker_tui.ui.help import WatchHelp
 from walker_tui.ui.widgets.candidates import CandidateBars
-from walker_tui.ui.widgets.footer import KeyFooter
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.ui.widgets.watch_status import WATCH_STYLES, WatchStatus
@@ -39,6 +32,7 @@ from walker_tui.viewmodel.frames import (
     WatchStatusFrame,
 )
 from walker_tui.viewmodel.series import WEIGHTS
+from walker_tui.viewmodel.view import EpochView
 from walker_tui.viewmodel.watch import POLL, Feed, Follower, Run, run_names
 
 SMOOTHING = (None, *WEIGHTS)  # the smoothing key's steps
@@ -53,28 +47,15 @@ class Fed(Message):
         self.feed = feed
 
 
-class WatchApp(WalkerApp):
-    """Follow recordings as they grow: every key reads what is held, nothing trains."""
+class WatchApp(PanelApp):
+    """Follow recordings as they grow: every key reads what is held, nothing trains. A sibling
+    of the panels app on the same base (mode watch: its column of the key table)."""
 
     TITLE = "walker-tui watch"
-    BINDINGS = [
-        Binding("space", "toggle_pause", "stop/follow"),
-        Binding("end", "newest", "follow"),
-        Binding("c", "next_run", "next run"),
-        Binding("m", "metric", "metric"),
-        Binding("e", "smoothing", "smoothing"),
-        *(Binding(str(i), f"pick_run({i})", show=False) for i in range(1, 10)),
-        # the app's keys of a live run: they answer, with a note, but are not offered
-        Binding("n", "step", "step", show=False),
-        Binding("r", "reseed", "reseed", show=False),
-        Binding("s", "race", "race", show=False),
-        Binding("plus,equals_sign", "faster", "faster", show=False),
-        Binding("minus", "slower", "slower", show=False),
-        Binding("w", "save_record", "save run", show=False),
-    ]
 
     def __init__(self, paths: list[Path], poll: float = POLL) -> None:
-        super().__init__(Config(device="cpu"))
+        super().__init__("watch")
+        self.view = EpochView()
         self.paths = [Path(p) for p in paths]
         names = run_names(self.paths)
         self.runs = [Run(i, p, n) for i, (p, n) in enumerate(zip(self.paths, names, strict=True))]
@@ -82,7 +63,6 @@ class WatchApp(WalkerApp):
         self.metric: str | None = None  # None: the loss panel shows the loss
         self.smooth: float | None = None  # the EMA's weight; None: raw
         self.poll = poll
-        self.follower: Follower | None = None
         self._back_base: list[int] | None = None  # each run's rows when the view left the newest
         self._differ_said: str | None = None  # the runs-differ note last said
         self.feeds = 0  # feeds taken in (for tests and the benchmark)
@@ -92,35 +72,30 @@ class WatchApp(WalkerApp):
 
     # --- layout and start ---
 
-    def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield LossCurve(id="loss")
-                yield CandidateBars(id="bars")
-            yield SurfacePlot(id="surface")
-        yield Static(
-            "terminal too small: walker-tui needs at least "
-            f"{MIN_SIZE[0]}x{MIN_SIZE[1]}; enlarge it or press q",
-            id="too-small",
-        )
-        yield WatchStatus(id="status")
-        yield KeyFooter()
+    def status_line(self) -> WatchStatus:
+        return WatchStatus(id="status")
+
+    def on_mount(self) -> None:
+        self.start_panels()
+        self._set_sub_title()
+        self.adopt(sources.watch(self.paths, self._post_feed, self.poll))
+        self.set_interval(1.0, self._tick)  # the runs' ages ("no new step for 45 s")
+        if self.colors_note:
+            self.say(self.colors_note, seconds=15)
+
+    @property
+    def follower(self) -> Follower | None:
+        """The source: the files' follower."""
+        return self.source  # type: ignore[return-value]
 
     def device_probe(self):  # noqa: ANN201
         return watch_probe  # this machine's, which may not be the job's: the line says so
 
-    def _set_sub_title(self, rates: list[float] | None) -> None:
+    def _set_sub_title(self) -> None:
         names = ", ".join(r.name for r in self.runs)
         title = names if len(self.runs) > 1 else str(self.paths[0])  # (the title says watch)
         if title != self.sub_title:
             self.sub_title = title
-
-    def _start(self) -> None:
-        self.gen += 1
-        self.view.reset()
-        self.follower = Follower(self.paths, self._post_feed, self.poll).start()
-        self.set_interval(1.0, self._tick)  # the runs' ages ("no new step for 45 s")
 
     def _post_feed(self, feed: Feed) -> None:
         self.post_message(Fed(feed))  # (the follower's thread: post_message is safe)
@@ -130,11 +105,6 @@ class WatchApp(WalkerApp):
             self._undrawn = False
             self.dirty = True
         self.show_status()
-
-    def on_unmount(self) -> None:
-        if self.follower is not None:
-            self.follower.stop()
-        super().on_unmount()
 
     # --- what the follower read ---
 
@@ -219,9 +189,7 @@ class WatchApp(WalkerApp):
 
     # --- keys ---
 
-    def _travel(self, to: float, direction: int) -> None:
-        before = self.view.view_epoch
-        super()._travel(to, direction)
+    def travelled(self, before: int | None) -> None:
         self._left(before)
 
     def _left(self, before: int | None) -> None:
@@ -253,7 +221,7 @@ class WatchApp(WalkerApp):
         if self.view.view_epoch is None and self.view.histories:
             self.say(f"following the newest {self.unit} already: left, page up or space go back")
             return
-        super().action_newest()
+        self._travel(self.view.latest_epoch, 1)
 
     def action_step(self) -> None:
         if self.view.view_epoch is None:
@@ -307,24 +275,8 @@ class WatchApp(WalkerApp):
         self._next_redraw = 0.0
         self.show_status()
 
-    def action_reseed(self) -> None:
-        self.say("watch shows the files as they are written: no reseed (q quits)")
-
-    def action_race(self) -> None:
-        self.say("watch shows the files as they are written: no racers to add")
-
-    def _pace_step(self, delta: int) -> None:
-        self.say("watch follows the files as they are written (replay FILE plays at a pace)")
-
-    def action_x_axis(self) -> None:
-        self.say("a recording holds no training time: its curve runs along its rows")
-
     def action_save_record(self) -> None:
         self.say(f"{self.picked.name} is on disk already: {self.picked.path}")
-
-    def action_help(self) -> None:
-        if not isinstance(self.screen, WatchHelp):
-            self.push_screen(WatchHelp())
 
     # --- drawing ---
 

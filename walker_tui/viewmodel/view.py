@@ -52,6 +52,7 @@ class EpochView:
         self.note_epoch: int | None = None
         self.note_sticky = False
         self.note_until = 0.0
+        self.log_x = False  # the loss curve's x on a log scale (long runs)
 
     @property
     def latest_epoch(self) -> int:
@@ -133,7 +134,6 @@ class RunView(EpochView):
         self.seed = cfg.seed
         self.race = False  # racers on (s)
         self.x_axis = "epoch"  # or "evaluations" or "seconds": what the loss curve runs along
-        self.log_x = False  # the loss curve's x on a log scale (long runs)
         self.reset()
 
     def reset(self) -> None:

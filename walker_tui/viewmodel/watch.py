@@ -219,11 +219,22 @@ class Follower:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def cancel(self) -> None:
+        """Read nothing more; the files are closed."""
         self._stop.set()
         self._room.release()
         for reader in self.readers:
             reader.tail.close()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the reading thread to end; True if it has."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def busy(self) -> bool:
+        return self._thread.is_alive()
 
     def taken(self) -> None:
         """The app has taken a feed in."""
