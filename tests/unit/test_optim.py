@@ -14,7 +14,7 @@ import torch
 
 from walker_tui import WalkerSGD
 from walker_tui.core.adaptive import adapt_rates
-from walker_tui.viewmodel.replay import RecordedProblem, ReplaySession, load_replay
+from walker_tui.viewmodel.replay import Playback, load_replay
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -318,8 +318,8 @@ def test_record_writes_a_recording_that_replay_opens(tmp_path):
     assert np.allclose(row.weights[:, row.winner], coords, rtol=1e-3, atol=1e-5)
     assert np.abs(coords).max() > 1e-3  # (it did walk off the start)
 
-    session = ReplaySession(recording, cfg)
-    assert isinstance(session.problem, RecordedProblem)
+    session = Playback(recording, cfg)
+    assert session.problem is None  # a training loop's recording: no problem stands in
     frames = []
     while True:
         got = session.advance(3)
@@ -345,7 +345,7 @@ def test_record_in_the_other_formats_with_stay_and_adaptive(tmp_path, suffix):
     assert cfg.stay and cfg.grid == "adaptive" and cfg.lrs == [0.1, 0.5, 3.0]
     assert [r.epoch for r in recording.rows] == [1, 2, 3, 4]
     assert all(r.weights.shape == (2, 4) for r in recording.rows)
-    assert len(ReplaySession(recording, cfg).advance(100)) == 4
+    assert len(Playback(recording, cfg).advance(100)) == 4
 
 
 def test_a_model_of_biases_alone_still_gets_a_plane(tmp_path):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from walker_tui.config import Config
-from walker_tui.core.surface import SurfaceData, Surveyor
+from walker_tui.core.surface import SurfaceData, Surveyor, Window
 from walker_tui.core.trainers.loop import Outcome
 from walker_tui.viewmodel.session import Epoch, Session, is_out_of_memory, memory_message
 
@@ -175,7 +175,7 @@ class Driver:
         make_session: Callable[[Config, int, bool], Session] = Session,
     ) -> None:
         self.cfg, self.seed, self.control, self.emit = cfg, seed, control, emit
-        self.make_session = make_session  # (a ReplaySession plays a recording instead)
+        self.make_session = make_session  # (a replay.Playback plays a recording instead)
         self.stop = threading.Event()
         self.session: Session | None = None
         self.surveyor: Surveyor | None = None
@@ -297,9 +297,11 @@ class Driver:
                 session.origin,
                 session.proj,
                 session.min_loss,
-                session.problem.notice,
+                session.notice,
             )
         )
+        if session.problem is None:  # a recording with no problem to rebuild: the path alone
+            return session
         # (the surveyor's callbacks hold no reference to the driver: no cycle keeps an old
         # run's data alive until the garbage collector's next full pass)
         self.surveyor = Surveyor(
@@ -379,15 +381,26 @@ class Driver:
         self._report(Epochs(list(pending), dict(session.outcomes), eps, session.behind))
 
     def _watch_window(self, epochs: list[Epoch]) -> None:
+        """Ask for the surface of a wider window when the epochs leave the window (a session
+        with no problem gets a window with no surface, for its path)."""
         session = self.session
-        if session is None or self.surveyor is None:
+        if session is None or (self.surveyor is None and session.problem is not None):
             return
         points = [session.to_plane(rec.position) for epoch in epochs for rec in epoch.values()]
         xs = np.array([float(p[0]) for p in points])
         ys = np.array([float(p[1]) for p in points])
         window = session.window_for(xs, ys)
-        if window is not None:
+        if window is None:
+            return
+        if self.surveyor is not None:
             self.surveyor.request(window)
+        else:
+            self._report(Surface(path_only(window)))
+
+
+def path_only(window: Window) -> SurfaceData:
+    """A window with no loss grid: the surface panel draws the path in it, and no contours."""
+    return SurfaceData(window, np.zeros(0), np.zeros(0), np.zeros((0, 0)), [])
 
 
 def _surface_reporter(

@@ -1,19 +1,20 @@
 """``walker-tui replay FILE``: a recording (``run --record``, the app's ``w``, or a file cut short
 by a kill) shown in the app, epoch by epoch, with every panel and time travel.
 
-A :class:`ReplaySession` stands where a training :class:`~walker_tui.viewmodel.session.Session`
-stands: the driver paces it, pauses it and steps it the same way, but its epochs come from the file.
-The problem is rebuilt from the options the recording carries (same problem, data, seed and start),
-only to draw the loss surface, the start and the minimum. A recording of ``WalkerSGD(record=...)``
-(options ``problem: "recorded"``) holds each candidate as two coordinates in a plane through the
-starting weights; its surface is unknown, so a :class:`RecordedProblem` stands in: the path,
-curve and bars are the file's, the surface is empty. UI-free.
+A :class:`Playback` stands where a training :class:`~walker_tui.viewmodel.session.Session`
+stands under the driver, which paces, pauses and steps it the same way; its epochs are the file's
+rows, handed on as they are. The problem is rebuilt from the options the recording carries (same
+problem, data, seed and start) only to draw the loss surface, the start and the minimum. A
+recording of ``WalkerSGD(record=...)`` (options ``problem: "recorded"``) holds each candidate as
+two coordinates in a plane through the starting weights and names no problem to rebuild: it plays
+with none (the plane is the file's own, the surface panel draws the path alone). UI-free.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,40 +22,21 @@ import torch
 
 from walker_tui.catalog import DIRECTIONS
 from walker_tui.config import Config
+from walker_tui.core.devices import device_name
 from walker_tui.core.problems.base import Problem
-from walker_tui.core.trainers.loop import HostEpoch, Outcome, stop_outcome
+from walker_tui.core.ranking import host64
+from walker_tui.core.surface import Window, to_plane
+from walker_tui.core.trainers.loop import HostEpoch, Outcome, host_batch, stop_outcome
 from walker_tui.recording.reader import Recording
-from walker_tui.viewmodel.session import Epoch, Session
+from walker_tui.viewmodel.session import (
+    Epoch,
+    build_problem,
+    next_window,
+    resolve_target,
+    start_weights,
+)
 
 RECORDED = "recorded"  # the problem a WalkerSGD recording names (walker_tui.optim)
-
-
-class RecordedProblem(Problem):
-    """The stand-in for a recording whose loss is not known here (a user's training loop,
-    ``WalkerSGD(record=...)``): two weights (the recording's plane coordinates), starting at
-    the origin, their own plane, no known minimum, and a surface that is nan everywhere."""
-
-    name = RECORDED
-
-    def __init__(self) -> None:
-        self.device = torch.device("cpu")
-        self.w0 = torch.zeros(2)
-        self.seed = 0
-
-    def losses(self, W: torch.Tensor) -> torch.Tensor:
-        return torch.full((W.shape[1],), math.nan, dtype=torch.float32)
-
-    def loss_grad(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.tensor(math.nan), torch.zeros_like(w)
-
-    def minimum(self) -> None:
-        return None
-
-    def plane(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros(2), np.eye(2)
-
-    def surface(self, points: torch.Tensor) -> np.ndarray:
-        return np.full(points.shape[1], np.nan)
 
 
 class ReplayError(ValueError):
@@ -113,87 +95,146 @@ def recorded_config(options: dict, rates: list[float], path: str | Path) -> Conf
         raise ReplayError(f"{str(path)!r}: its options cannot be read: {error}") from None
 
 
-class ReplaySession(Session):
-    """A Session whose epochs are a recording's. No racers, no reseeding: what was recorded."""
+@dataclass
+class RecordedWalker:
+    """The walker of a recording, as the driver asks for it: its rates (the grid it started
+    with)."""
+
+    rates: list[float]
+
+
+class Playback:
+    """A recording's epochs, in order, as a Session's are stepped: no racers, no reseeding, what
+    was recorded; ``problem``: the one rebuilt for the surface, or None (a training loop's
+    recording, or a user's model that is not here)."""
+
+    race = False
 
     def __init__(self, recording: Recording, cfg: Config, race: bool = False) -> None:
-        self.recording = recording
+        self.recording, self.cfg = recording, cfg
         self.arrays = recording.arrays()
         self.cursor = 0
-        super().__init__(cfg, cfg.seed, False)
-        self.min_loss = float(recording.options.get("min_loss") or self.min_loss)
-        self.trainers["walker"].rates = [float(r) for r in recording.lrs]
+        self.problem = _rebuilt(cfg)
+        self.device_name = device_name(torch.device("cpu"))
+        self.batch = host_batch(torch.device("cpu"))
+        self.trainers = {"walker": RecordedWalker([float(r) for r in recording.lrs])}
+        self.outcomes: dict[str, Outcome | None] = {"walker": None}
+        if self.problem is None:  # the file's own plane: its coordinates, from the origin
+            self.origin, self.basis = np.zeros(2), np.eye(2)
+            self.proj = np.eye(2)
+            self.start, self.minimum = np.zeros(2), None
+            target = cfg.min_loss if cfg.min_loss is not None else 0.0
+        else:
+            self.origin, self.basis = self.problem.plane()
+            self.proj = np.linalg.pinv(self.basis)
+            w0 = start_weights(cfg, self.problem)
+            start = self.problem.view(w0.to(self.problem.device)[:, None])[:, 0]
+            self.start = self.to_plane(host64(start).numpy())
+            best = self.problem.minimum()
+            self.minimum = None if best is None else self.to_plane(best.numpy())
+            target = resolve_target(cfg, self.problem)
+        self.min_loss = float(recording.options.get("min_loss") or target)
+        self.window: Window | None = None
         self._position: np.ndarray | None = None
         # metrics a script logged (WalkerSGD.log): each epoch shows the latest values so far
         self._logs = sorted(recording.logs, key=lambda item: item[0])
         self._logged = 0
         self._metrics: dict[str, float] = {}
-        if recording.end is None and self.problem.notice is None:  # said at the start too
-            self.problem.notice = (
+        self.notice = self.problem.notice if self.problem is not None else None
+        if recording.end is None and self.notice is None:  # said at the start too
+            self.notice = (
                 "this recording has no end record: the run was cut short (a kill) or is "
                 "still being written; it plays to its last whole epoch"
             )
 
-    def _build_problem(self) -> Problem:
-        if self.cfg.problem == RECORDED:  # a training loop's recording: no surface to rebuild
-            return RecordedProblem()
-        if ":" in self.cfg.problem:  # a user's model: its file may not be here (or changed)
-            from walker_tui.core.problems.user_model import UserProblemError
+    @property
+    def plane(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.origin, self.basis
 
-            try:
-                return super()._build_problem()
-            except UserProblemError:  # the records are plane coordinates all the same
-                return RecordedProblem()
-        return super()._build_problem()
+    def to_plane(self, w: np.ndarray) -> np.ndarray:
+        return to_plane(w, self.origin, self.proj)
+
+    def window_for(self, xs: np.ndarray, ys: np.ndarray) -> Window | None:
+        """As Session.window_for: a wider window when the path leaves this one."""
+        window = next_window(self.window, self.start, self.minimum, xs, ys)
+        if window is not None:
+            self.window = window
+        return window
+
+    @property
+    def behind(self) -> list[str]:
+        return []  # (no racers catch up)
 
     def set_race(self, on: bool) -> bool:
-        self.race = False  # a recording holds the walker alone
-        return False
+        return False  # a recording holds the walker alone
+
+    def catch_up(self, count: int) -> list[Epoch]:
+        return []
+
+    @property
+    def finished(self) -> bool:
+        return self.outcomes["walker"] is not None
 
     @property
     def total(self) -> int:
         return len(self.arrays["epoch"])
 
     def advance(self, count: int) -> list[Epoch]:
+        """Up to ``count`` of the file's next rows, as epochs; the last ends the playback."""
         epochs: list[Epoch] = []
-        a = self.arrays
-        k = len(self.recording.lrs)
         while count > 0 and self.cursor < self.total:
-            i = self.cursor
-            weights = a["weights"][i]
-            losses = a["losses"][i]
-            winner = int(a["winner"][i])
-            moved = bool(a["moved"][i])
-            loss = float(a["loss"][i]) if "loss" in a else float(losses[winner])
-            lr = float(a["lr"][i]) if "lr" in a else float(a["rates"][i][winner])
-            if moved or self._position is None:
-                self._position = np.asarray(weights[:, winner], dtype=np.float64)
-            epoch = int(a["epoch"][i])
-            while self._logged < len(self._logs) and self._logs[self._logged][0] <= epoch:
-                self._metrics.update(self._logs[self._logged][1])
-                self._logged += 1
-            rec = HostEpoch(
-                epoch,
-                weights,
-                losses,
-                winner,
-                lr,
-                loss,
-                not math.isfinite(loss),
-                np.asarray(a["rates"][i], dtype=np.float64),
-                moved,
-                self._position.copy(),
-                evals=epoch * k,
-                metrics=dict(self._metrics) if self._metrics else None,
-            )
+            rec = self._row(self.cursor)
             epochs.append({"walker": rec})
             self.cursor += 1
             count -= 1
             outcome = stop_outcome(rec, self.min_loss, self.cfg.epochs)
             if outcome is None and self.cursor >= self.total:
-                outcome = Outcome("stopped", epoch, loss)  # the file ends (a killed run)
+                outcome = Outcome("stopped", rec.epoch, rec.loss)  # the file ends (a killed run)
             if outcome is not None:
                 self.outcomes["walker"] = outcome
                 self.cursor = self.total
                 break
         return epochs
+
+    def _row(self, i: int) -> HostEpoch:
+        """Row ``i`` of the file as the walker's record of its epoch."""
+        a = self.arrays
+        weights, losses = a["weights"][i], a["losses"][i]
+        winner, moved = int(a["winner"][i]), bool(a["moved"][i])
+        loss = float(a["loss"][i]) if "loss" in a else float(losses[winner])
+        lr = float(a["lr"][i]) if "lr" in a else float(a["rates"][i][winner])
+        if moved or self._position is None:
+            self._position = np.asarray(weights[:, winner], dtype=np.float64)
+        epoch = int(a["epoch"][i])
+        while self._logged < len(self._logs) and self._logs[self._logged][0] <= epoch:
+            self._metrics.update(self._logs[self._logged][1])
+            self._logged += 1
+        return HostEpoch(
+            epoch,
+            weights,
+            losses,
+            winner,
+            lr,
+            loss,
+            not math.isfinite(loss),
+            np.asarray(a["rates"][i], dtype=np.float64),
+            moved,
+            self._position.copy(),
+            evals=epoch * len(self.recording.lrs),
+            metrics=dict(self._metrics) if self._metrics else None,
+        )
+
+
+def _rebuilt(cfg: Config) -> Problem | None:
+    """The recording's problem, rebuilt on the CPU for its surface; None where there is none to
+    rebuild (a training loop's recording) or its file is not here (a user's model)."""
+    if cfg.problem == RECORDED:
+        return None
+    if ":" in cfg.problem:  # a user's model: its file may not be here (or changed)
+        from walker_tui.core.problems.user_model import UserProblemError
+
+        try:
+            return build_problem(cfg, cfg.seed, torch.device("cpu"))
+        except UserProblemError:  # the records are plane coordinates all the same
+            return None
+    return build_problem(cfg, cfg.seed, torch.device("cpu"))

@@ -221,38 +221,20 @@ class Session:
 
     def core_window(self) -> Window:
         """The start and the minimum, at least a unit across (a plane slice's unit is |w0|)."""
-        fixed = [self.start] + ([] if self.minimum is None else [self.minimum])
-        px = np.array([float(p[0]) for p in fixed])
-        py = np.array([float(p[1]) for p in fixed])
-        cx, cy = (px.min() + px.max()) / 2, (py.min() + py.max()) / 2
-        half = max(np.ptp(px), np.ptp(py), 1.0) / 2
-        return Window(cx - half, cx + half, cy - half, cy + half)
+        return core_window(self.start, self.minimum)
 
     def window_for(self, xs: np.ndarray, ys: np.ndarray) -> Window | None:
         """A window holding w0, the minimum and these plane points, if the current window does
         not hold them (it becomes the current window); None when nothing changed."""
-        xs = np.asarray(xs, dtype=float)
-        ys = np.asarray(ys, dtype=float)
-        ok = np.isfinite(xs) & np.isfinite(ys)
-        # The window stays on what means something: the start, the minimum and paths within
-        # REACH times their span; a path that runs off further (a diverging racer) is drawn
-        # leaving at the edge, not followed to 1e19.
-        core = self.core_window()
-        cx, cy = (core.x0 + core.x1) / 2, (core.y0 + core.y1) / 2
-        half = REACH * max(core.x1 - core.x0, core.y1 - core.y0) / 2
-        ok &= (np.abs(xs - cx) <= half) & (np.abs(ys - cy) <= half)
-        xs, ys = xs[ok], ys[ok]
-        if self.window is None:
-            fixed = [self.start] + ([] if self.minimum is None else [self.minimum])
-            self.window = fit_window(
-                np.concatenate([[p[0] for p in fixed], xs]),
-                np.concatenate([[p[1] for p in fixed], ys]),
-            )
-        elif self.window.contains(xs, ys):
-            return None
-        else:
-            self.window = grow(self.window, xs, ys)
-        return self.window
+        window = next_window(self.window, self.start, self.minimum, xs, ys)
+        if window is not None:
+            self.window = window
+        return window
+
+    @property
+    def notice(self) -> str | None:
+        """A one-line notice for the start (a model whose candidates go one at a time)."""
+        return self.problem.notice
 
     def update_surface(self, xs: np.ndarray, ys: np.ndarray) -> SurfaceData | None:
         """The full surface of the window :meth:`window_for` gives, computed here and now (the
@@ -262,3 +244,44 @@ class Session:
             return None
         *_, self.surface = views(self.problem, window, self.plane)
         return self.surface
+
+
+def core_window(start: np.ndarray, minimum: np.ndarray | None) -> Window:
+    """The start and the minimum, at least a unit across (a plane slice's unit is |w0|)."""
+    fixed = [start] + ([] if minimum is None else [minimum])
+    px = np.array([float(p[0]) for p in fixed])
+    py = np.array([float(p[1]) for p in fixed])
+    cx, cy = (px.min() + px.max()) / 2, (py.min() + py.max()) / 2
+    half = max(np.ptp(px), np.ptp(py), 1.0) / 2
+    return Window(cx - half, cx + half, cy - half, cy + half)
+
+
+def next_window(
+    window: Window | None,
+    start: np.ndarray,
+    minimum: np.ndarray | None,
+    xs: np.ndarray,
+    ys: np.ndarray,
+) -> Window | None:
+    """A window holding the start, the minimum and these plane points where ``window`` does not
+    hold them (None: it does)."""
+    xs = np.asarray(xs, dtype=float)
+    ys = np.asarray(ys, dtype=float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    # The window stays on what means something: the start, the minimum and paths within
+    # REACH times their span; a path that runs off further (a diverging racer) is drawn
+    # leaving at the edge, not followed to 1e19.
+    core = core_window(start, minimum)
+    cx, cy = (core.x0 + core.x1) / 2, (core.y0 + core.y1) / 2
+    half = REACH * max(core.x1 - core.x0, core.y1 - core.y0) / 2
+    ok &= (np.abs(xs - cx) <= half) & (np.abs(ys - cy) <= half)
+    xs, ys = xs[ok], ys[ok]
+    if window is None:
+        fixed = [start] + ([] if minimum is None else [minimum])
+        return fit_window(
+            np.concatenate([[p[0] for p in fixed], xs]),
+            np.concatenate([[p[1] for p in fixed], ys]),
+        )
+    if window.contains(xs, ys):
+        return None
+    return grow(window, xs, ys)

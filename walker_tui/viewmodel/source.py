@@ -5,8 +5,9 @@ steers it through attributes (a :class:`~walker_tui.viewmodel.driver.Control`) a
 
 - training: a :class:`~walker_tui.viewmodel.driver.Driver` stepping a
   :class:`~walker_tui.viewmodel.session.Session` (:func:`training`);
-- replay: the same driver, paced and stepped the same way, playing a recording's rows
-  (:func:`replay`, over :class:`~walker_tui.viewmodel.replay.ReplaySession`);
+- replay: the same driver, paced and stepped the same way, playing a recording's rows as they
+  are (:func:`replay`, over :class:`~walker_tui.viewmodel.replay.Playback`; a problem is rebuilt
+  only to draw the surface, and none where there is none to rebuild);
 - watch: a :class:`~walker_tui.viewmodel.watch.Follower` reading files as they grow (it takes no
   Control: the keys travel what it has read).
 
@@ -22,7 +23,7 @@ from typing import Protocol
 from walker_tui.config import Config
 from walker_tui.recording.reader import Recording
 from walker_tui.viewmodel.driver import Control, Driver, Event
-from walker_tui.viewmodel.replay import ReplaySession
+from walker_tui.viewmodel.replay import Playback
 from walker_tui.viewmodel.session import Session
 from walker_tui.viewmodel.watch import POLL, Feed, Follower
 
@@ -68,7 +69,7 @@ def replay(
 ) -> Driver:
     """A recording played epoch by epoch, paced, paused and stepped as training is (``cfg``:
     the one it was made with, see walker_tui.viewmodel.replay.load_replay)."""
-    return Driver(cfg, cfg.seed, control, emit, lambda c, _s, _r: ReplaySession(recording, c))
+    return Driver(cfg, cfg.seed, control, emit, lambda c, _s, _r: Playback(recording, c))
 
 
 def watch(paths: list[Path], emit: Callable[[Feed], None], poll: float = POLL) -> Follower:
