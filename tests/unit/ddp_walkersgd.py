@@ -38,13 +38,17 @@ def main() -> None:
     y = (x[:, 0] * x[:, 1] > 0).long()
     for mode in sys.argv[1:]:
         model = nn.parallel.DistributedDataParallel(Net())
+        adam = mode.startswith("adam_")  # along adam: steps at a reused rate (core/schedule.py)
+        mode = mode.removeprefix("adam_")
         kwargs = {"model": model} if mode == "attached" else {}
         if mode == "unsynced":  # the control: each rank's own decision, so they part
             kwargs = {"model": model, "sync": False}
-        opt = WalkerSGD(model.parameters(), lrs="0.03,0.1,0.3,1,3",
+        if adam:
+            kwargs["direction"] = "adam"
+        opt = WalkerSGD(model.parameters(), lrs=None if adam else "0.03,0.1,0.3,1,3",
                         forward_only=mode == "forward_only", **kwargs)  # fmt: skip
-        differed = False
-        for step in range(6):
+        differed, reused = False, 0
+        for step in range(40 if adam else 6):
             idx = torch.randint(0, 128, (32,), generator=gen)
             xb, yb = x[idx], y[idx]
             if mode in ("attached", "unsynced"):
@@ -68,6 +72,8 @@ def main() -> None:
             assert same_everywhere(flat), (mode, step)
             if opt.last is not None:
                 assert same_everywhere(torch.tensor([opt.last.winner])), (mode, step)
+                assert same_everywhere(torch.tensor([opt.last.scored, opt.last.lr])), (mode, step)
+                reused += not opt.last.scored
                 local = torch.tensor(opt.last.losses)
                 differed |= not same_everywhere(local * 0 + float(xb.sum()))
         if mode == "unsynced":
@@ -76,8 +82,9 @@ def main() -> None:
                 print("unsynced ranks parted", flush=True)
             continue
         assert differed  # (the ranks did see different batches)
+        assert reused > 0 if adam else reused == 0
         if rank == 0:
-            print(f"same weights on every rank: {mode}", flush=True)
+            print(f"same weights on every rank: {'adam_' * adam}{mode}", flush=True)
     dist.destroy_process_group()
 
 

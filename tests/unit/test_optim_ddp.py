@@ -15,7 +15,7 @@ import pytest
 pytestmark = pytest.mark.slow  # a real torchrun job
 
 HERE = Path(__file__).parent
-MODES = ("closure", "forward_only", "attached")
+MODES = ("closure", "forward_only", "attached", "adam_closure", "adam_attached")
 
 
 def test_every_rank_takes_the_same_step_in_each_mode():

@@ -124,6 +124,8 @@ class ClosureSteps:
                 self.state[p] = {**self.state[p], "walker_grad": gp}
             walker["loss"] = float(self._reduce(torch.as_tensor(loss0))[0])
             held_loss = torch.tensor(walker["loss"])
+        elif self._reusing(walker):  # (reuse.py: one call at the reused rate, nothing scored)
+            return self._reuse_closure(closure, params, walker, start)
         else:
             held_loss = torch.tensor(walker["loss"] if walker["loss"] is not None else math.nan)
         w = [p.detach().clone() for p in params]

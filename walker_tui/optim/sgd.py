@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
 import walker_tui.core.directions as along
@@ -22,31 +20,15 @@ from walker_tui.core.edges import EdgeWatch, shifted_grid
 from walker_tui.core.grid import grid_and_spec
 from walker_tui.core.ranking import host64, wide_dtype
 from walker_tui.optim.closure import ClosureSteps
+from walker_tui.optim.info import StepInfo
+from walker_tui.optim.reuse import ReusedSteps
 from walker_tui.optim.scoring import Scorer, unwrapped, warn_at_user
 from walker_tui.recording.ends import check_metric, end_record, outcome_of_exit
 
 __all__ = ["StepInfo", "WalkerSGD"]
 
 
-@dataclass
-class StepInfo:
-    """What the last step did (``WalkerSGD.last``)."""
-
-    step: int  # steps taken so far, this one included (the recording's epoch number)
-    rates: list[float]  # the rates tried (the grid times the groups' lr), --stay's 0 last
-    losses: list[float]  # each candidate's loss on this step's batch (nan/inf as they came)
-    winner: int  # index of the best candidate in ``rates``/``losses``
-    lr: float  # the rate of the step taken (0.0 if the walk stayed put)
-    loss: float  # the loss held after the step: losses[winner] unless it stayed put
-    moved: bool = True  # False: an adaptive grid stayed put, or no candidate was finite
-    diverged: bool = False  # no candidate's loss was finite (the walk stayed put)
-    calls: int = 0  # closure calls this step (attached: the candidates' forward-only passes)
-    coords: np.ndarray | None = field(default=None, repr=False)  # 2 x k, with record= only
-    metrics: dict[str, float] = field(default_factory=dict)  # what opt.log added to this step
-    line: tuple | None = field(default=None, repr=False)  # (w, u), for the recorder only
-
-
-class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
+class WalkerSGD(ReusedSteps, ClosureSteps, torch.optim.Optimizer):
     """Walker SGD: each step tries every rate of a grid from the same weights and keeps the best.
 
     ``lrs``: the ``--lrs`` grammar (``"0.1:1:0.1"``, ``"log:1e-4:1:9"``, ``"0.01,0.1"``) or a
@@ -92,6 +74,12 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
     * Under ``torch.distributed`` (DDP, more than one rank), every rank scores the candidates
       on its own batch and the candidates' losses are averaged across ranks before the
       decision, so all ranks take the same winner (``sync=False`` turns that off).
+
+    **Along momentum or adam** on a fixed grid (no ``stay``) not every step scores: between
+    scorings the walk steps at the mean of the last winning rates (times ``lr``), at the cost
+    of its direction's own optimizer, and scores again sooner when the winners' mean moves or
+    the loss jumps (walker_tui.core.schedule, the app's rule; attached, only the winners
+    decide). ``last.scored`` says which; sgd scores every step.
 
     A step whose candidates are all nan or inf stays put (``last.diverged``). ``last`` (a
     :class:`StepInfo`) says what the last step tried and took. On a fixed grid a warning says
@@ -315,6 +303,11 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
         the winner taken into the weights (before the model's own forward runs)."""
         params = self._params()
         walker = dict(self.state["walker"])
+        if self._reusing(walker):  # (reuse.py: a step at the reused rate, nothing scored)
+            self._reuse_attached(params, walker)
+            walker["pending"] = False
+            self.state["walker"] = walker
+            return
         w = [p.detach().clone() for p in params]
         u, fed = self._directions(params, walker, [self.state[p]["walker_grad"] for p in params])
         scale = walker.get("scale", 1.0)
@@ -401,6 +394,7 @@ class WalkerSGD(ClosureSteps, torch.optim.Optimizer):
         if self.grid == "adaptive" and self.stay:
             reference = losses[len(walker["rates"])]  # (--stay's zero: w's loss on the batch)
         d = decide(losses, rates, self.grid == "adaptive", reference)
+        self._note_scored(walker, d.winner, d.moved, losses)  # (reuse.py's schedule)
         self._settle(params, walker, fed, d.moved and rates[d.winner] != 0.0)
         lr = rates[d.winner] if d.moved else 0.0
         self._set(params, w, u, lr)

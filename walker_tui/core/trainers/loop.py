@@ -31,6 +31,10 @@ class Epoch:
     w: torch.Tensor  # d: the weights the trainer holds after the epoch (where it walks on from)
     evals: int = 0  # loss evaluations so far, counted as they happened (the trainer's count)
     metrics: dict[str, torch.Tensor] | None = None  # 0-d: a model's held-out loss, accuracy
+    # False: the step reused a rate (walker_tui.core.schedule) and scored no candidate; the
+    # candidates, losses and rates are then the last scored step's
+    scored: bool = True
+    taken: float | None = None  # the rate reused (None: the winner's, or 0 if it stayed put)
 
 
 @dataclass
@@ -50,6 +54,7 @@ class HostEpoch:
     evals: int = 0  # loss evaluations so far, as the trainer counted them
     seconds: float = 0.0  # wall time spent training so far (filled in by the Session)
     metrics: dict[str, float] | None = None  # a model's held-out loss and accuracy
+    scored: bool = True  # False: a reused rate, no candidate scored (Epoch.scored)
 
     @property
     def position(self) -> np.ndarray:
@@ -144,7 +149,7 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
             weights[i],
             losses[i],
             int(winners[i]),
-            float(tried[i][int(winners[i])]) if moved[i] else 0.0,
+            _taken(e, tried[i], int(winners[i]), bool(moved[i])),
             float(loss[i]),
             not bool(finite[i]),
             tried[i],
@@ -152,9 +157,18 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
             held[i],
             e.evals,
             metrics=metrics[i],
+            scored=e.scored,
         )
         for i, e in enumerate(epochs)
     ]
+
+
+def _taken(e: Epoch, tried: np.ndarray, winner: int, moved: bool) -> float:
+    """The rate of the step an epoch took: a reused rate, else the winner's (0.0: it stayed
+    put)."""
+    if e.taken is not None:
+        return e.taken
+    return float(tried[winner]) if moved else 0.0
 
 
 @dataclass

@@ -17,6 +17,7 @@ from walker_tui.core.decision import choose
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.ranking import rate_order, rounding_slack
+from walker_tui.core.schedule import Schedule
 from walker_tui.core.trainers.batched import Batched
 from walker_tui.core.trainers.loop import Epoch, Trainer, copied, restart, trainer_w0
 
@@ -29,6 +30,12 @@ class Walker:
     for sgd, heavy ball's velocity for momentum, Adam's step for adam, with their state in
     ``state_dict``); at epoch 1 they are all ``w0``, and the tie goes to the first rate. A
     candidate whose loss is nan or inf never wins.
+
+    Along momentum or adam on a fixed grid (no --stay), not every step scores the grid: between
+    scorings the walk steps at the winners' mean rate (walker_tui.core.schedule, the rule
+    WalkerSGD shares), at its direction's own cost; a record says whether its step scored
+    (``Epoch.scored``; one that did not shows the last scored candidates). Where the loss along
+    the line has a closed form, scoring is all but free and every step scores.
     """
 
     kind = "walker"
@@ -53,6 +60,8 @@ class Walker:
         self.rates = self.grid + ([0.0] if stay else [])
         self.w0 = trainer_w0(problem, w0)
         self.span0 = log_span(self.grid)
+        self.lazy = direction != "sgd" and not adaptive and not stay  # (schedule.py's rule)
+        self.closed_form = False  # the loss along the line has a closed form (scoring is free)
         self.reset()
 
     @property
@@ -73,16 +82,25 @@ class Walker:
         self.lrs = torch.tensor(self.rates, dtype=torch.float32, device=device)
         self.span = torch.tensor(self.span0, dtype=torch.float32, device=device)
         self.along = directions.fresh(self.direction, self.w)  # the direction's own state
+        self.schedule = Schedule() if self.lazy else None
+        self.shown: tuple[torch.Tensor, ...] | None = None  # the last scored candidates
 
     def state_dict(self) -> dict[str, Any]:
         names = ("epoch", "evaluations", "w", "grad", "loss", "lrs", "span")
         state = copied({name: getattr(self, name) for name in names})
         state["along"] = {key: value.clone() for key, value in self.along.items()}
+        if self.schedule is not None:
+            state["schedule"] = self.schedule.state_dict()
+            state["shown"] = self.shown  # (read only, never written in place: not copied)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name, value in copied(state).items():
-            setattr(self, name, value)
+            if name == "schedule":
+                self.schedule = Schedule()
+                self.schedule.load_state_dict(value)
+            else:
+                setattr(self, name, value)
 
     def _rate_order(self) -> torch.Tensor | None:
         """The rates' order for pick_winner (None: ascending), found on the host once per grid:
@@ -105,13 +123,19 @@ class Walker:
 
     def step(self) -> Epoch:
         """Run one epoch and return its record."""
+        taken = None  # (a reused rate: not one of the candidates')
         if self.grad is None:
             weights, losses, winner, any_finite = self._first_epoch()
+        elif self._reusing():
+            weights, losses, winner, any_finite = self.shown
+            taken = self._reuse()
         else:
             weights, losses, winner, any_finite = self._walk()
+            self._scored(weights, losses, winner, any_finite)
         self.epoch += 1
-        # k an epoch, the first included (the README's convention since the notebook's benchmark)
-        self.evaluations += self.k
+        # k an epoch, the first included (the README's convention since the notebook's
+        # benchmark); one where the walk reused a rate (the loss and gradient where it went)
+        self.evaluations += self.k if taken is None else 1
         if self.adaptive:  # an adaptive walk diverges only when its own loss does
             finite = torch.isfinite(self.loss)
         else:
@@ -128,6 +152,8 @@ class Walker:
             any_finite,
             view(self.w[:, None])[:, 0],
             self.evaluations,
+            scored=taken is None,
+            taken=taken,
         )
         if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
             self._adapt(winner, any_finite)
@@ -142,6 +168,29 @@ class Walker:
         losses = self.loss.expand(self.k).clone()
         winner = torch.zeros((), dtype=torch.long, device=self.w.device)
         return weights, losses, winner, any_finite
+
+    def _reusing(self) -> bool:
+        """Whether this step takes the reused rate instead of scoring (walker_tui.core.schedule)."""
+        return self.schedule is not None and not self.closed_form and not self.schedule.due()
+
+    def _scored(self, weights, losses, winner, any_finite) -> None:
+        """The schedule told of a scoring step (its winner's rate, a host sync), which later
+        records show while the walk reuses a rate."""
+        if self.schedule is None or self.closed_form:
+            return
+        self.shown = (weights, losses, winner, any_finite)
+        self.schedule.scored(float(self.lrs[winner]), bool(any_finite))
+
+    def _reuse(self) -> float:
+        """One step at the schedule's reused rate along the direction (its state fed and kept),
+        then the loss and gradient where it lands; returns the rate."""
+        rate = self.schedule.rate
+        u, self.along = directions.propose(self.direction, self.along, self.grad)
+        before = self.loss
+        self.w = (self.w - u * rate).contiguous()
+        self.loss, self.grad = self.problem.loss_grad(self.w)
+        self.schedule.reused(float(self.loss), float(before))
+        return rate
 
     def _walk(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One step of the walk: the candidates along the direction, ranked, the winner taken
@@ -199,6 +248,7 @@ class Walker:
                 else:
                     rank = self.problem.line_deltas(self.grad, self.lrs, u)
                 if rank is not None:  # ranked by the change from L(w): see pick_winner
+                    self.closed_form = True
                     losses = self.loss.to(rank.dtype) + rank
                     current = 0.0
                 else:
