@@ -154,6 +154,8 @@ def _epoch_lines(
         if walker:
             # the rate of the step taken; "stay" where an adaptive walk kept its weights
             rate = format_rate(rec.lr, list(rec.rates)) if rec.moved else "stay"
+            if not rec.scored:  # (the winners' mean, taken without scoring: core/schedule.py)
+                rate += " (reused)"
             out.write(f"{rec.epoch}\t{rate}\t{loss}{extra}\n")
         else:
             out.write(f"{rec.epoch}\t{loss}{extra}\n")
