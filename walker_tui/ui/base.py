@@ -34,12 +34,9 @@ from walker_tui.viewmodel.source import Source
 from walker_tui.viewmodel.view import EpochView, Note
 
 REDRAW_INTERVAL = POST_INTERVAL  # the redraw tick: the screen redraws at the events' pace
-# The share of the wall clock the screen's CPU (the painter's builds and the UI thread's work:
-# messages, status line, compositing) may take: a quarter while training waits (paused, a set
-# pace), a twentieth while it runs flat out (a tenth left the app at 0.73x). On a 2-core CPU
-# that work is pure Python: it takes a core and the GIL from the training's torch ops (1,078 ops
-# an epoch of logistic at n = 10^6). Paced at 3x a redraw's wall time the app trained at 0.50x
-# headless (benchmarks/app_rate.py, issue 23).
+# The share of the wall clock the screen's CPU (the painter's builds, the UI thread's work) may
+# take: a quarter while training waits, a twentieth while it runs flat out, since that pure
+# Python takes a core and the GIL from the training (measured: docs/design/performance.md).
 REDRAW_SHARE = 0.25
 REDRAW_SHARE_TRAINING = 0.05
 REDRAW_WAIT_MAX = 2.0  # seconds: a burst of UI work (a reseed, a resize) holds no redraw longer
