@@ -18,11 +18,9 @@ from walker_tui.catalog import MODEL_PROBLEMS, PROBLEMS  # noqa: F401  (re-expor
 from walker_tui.core.ranking import host64, to_device
 
 # Floats of the candidates' block (points x k candidates x width) one chunk of a candidate pass
-# holds: on the CPU 2^17 for each thread torch runs (512 KB a core: the block and its scratch stay
-# in the core's 2 MB cache while the elementwise work goes over them, and come back from the
-# allocator's heap, not as fresh pages; one thread is fastest at 2^16 to 2^17, two at 2^18);
-# elsewhere (a GPU) 2^24 (64 MB: few launches). The n x k block is never made whole (520 MB at
-# n = 10^7, k = 13).
+# holds: on the CPU 2^17 a torch thread, so the block stays in cache and its memory comes back
+# from the heap; on a GPU 2^24, for few launches. The n x k block is never made whole
+# (measurements: docs/design/performance.md).
 CPU_CANDIDATE_FLOATS = 1 << 17
 DEVICE_CANDIDATE_FLOATS = 1 << 24
 
@@ -41,15 +39,9 @@ class SoftplusSums:
     fresh pages). softplus(z) = max(z, 0) + log1p(e), e = exp(-|z|), each term in float32 to
     within about an ulp, then summed in the wide float. Not torch's softplus or logaddexp: their
     exp takes a slow path where |z| > 87 (exp into float32's denormals, ~200x here), just where a
-    candidate with a large rate puts most points (a logistic pass at n = 10^6 took 2.5 s instead
-    of 50 ms); here e is exp(-min(|z|, 87)), an error below 2e-38 a term.
-
-    log1p(e) is torch's own. It was log(u) - r (u = 1 + e rounded, r its exact rounding error),
-    which dodged log1p's slower path for tiny e on one CPU; on this AMD EPYC (AVX2) torch's
-    float32 log is biased by ~0.05 ulp over [1, 2], and the mean of those terms was 1.3e-9 to
-    1.6e-9 off float64 at logistic's optimum, looser than binary_cross_entropy_with_logits
-    (0.8e-9 to 1.0e-9); with log1p it is 0.4e-9 to 0.6e-9 (tests/unit/test_candidates.py), and
-    the pass is 20% faster near the optimum and 30% slower where most e are below 1e-12."""
+    candidate with a large rate puts most points; here e is exp(-min(|z|, 87)), an error below
+    2e-38 a term. log1p(e) is torch's own, the tightest form against float64
+    (tests/unit/test_candidates.py; the forms tried: docs/design/performance.md)."""
 
     def __init__(self, k: int, c: int, device: torch.device, wide: torch.dtype) -> None:
         self.e, self.u = (torch.empty(k, c, device=device) for _ in range(2))
@@ -70,9 +62,8 @@ class SoftplusSums:
 def float32_terms_error(n: int) -> float:
     """The relative rounding-error bound of a mean of ``n`` nonnegative float32 terms summed in
     float64 (logistic regression's and the mlp's rank_losses): 4 units of float32 rounding a
-    term (softplus within an ulp, the logits' products and sums within a few more; measured on
-    logistic regression at its optimum, n = 20,000: 2.9 units against float64 terms), plus the
-    float64 sum's own n units of 2^-53."""
+    term (softplus within an ulp, the logits' products and sums within a few more), plus the
+    float64 sum's own n units of 2^-53 (docs/design/architecture.md: ties within the rounding)."""
     return 4 * 2.0**-24 + n * 2.0**-53
 
 
