@@ -85,8 +85,8 @@ class LinearProblem(Problem):
 
     def loss_grad(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # r = Xw - y, L = mean(r^2), g = (2/n) X^T r: two streaming passes over the data.
-        # Both reductions are torch's cascaded sums: at n = 10^6 a float32 dot or gemv drifts by
-        # ~1e-5 relative (measured against float64), these by ~1e-7, for ~0.3 ms more an epoch.
+        # Both reductions are torch's cascaded sums, which drift far less from float64 than a
+        # float32 dot or gemv (docs/design/performance.md: the least squares epoch).
         if self.device.type == "cpu" and self.n > CPU_CHUNK:
             return self._loss_grad_chunked(w)
         r = torch.addmv(self.y, self.xt.T, w, beta=-1)
@@ -97,8 +97,7 @@ class LinearProblem(Problem):
     def _loss_grad_chunked(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The same on the CPU in chunks of CPU_CHUNK points: the temporaries (r, X * r) then
         come back from the allocator's heap instead of fresh pages from the kernel every epoch
-        (an allocation past glibc's 32 MB mmap threshold is zero-filled by page faults), about
-        half the time at n = 10^7 (benchmarks/distributed.py)."""
+        (an allocation past glibc's 32 MB mmap threshold is zero-filled by page faults)."""
         total = torch.zeros((), dtype=torch.float32)
         grad = torch.zeros_like(w)
         for s in range(0, self.n, CPU_CHUNK):
@@ -210,15 +209,10 @@ class LogisticProblem(Problem):
         return float32_terms_error(self.n)
 
     def rank_losses(self, W: torch.Tensor) -> torch.Tensor:
-        # The walker's k candidates, forward only, in chunks of candidate_chunk points (the
-        # n x k block is never whole): bce(z, y) = softplus(z) - y z, and for a 0/1 label that is
-        # softplus(s z) with s = 1 - 2y, exactly. The sign goes into the chunk's features (d x c,
-        # not the k x c block), so the block sees one matmul and SoftplusSums (elementwise work
-        # in place, then a row sum in float64): the per-point terms in float32 and their sums in
-        # the wide float, the ranking rule as before, with no cancellation in the terms
-        # (binary_cross_entropy_with_logits computes (1 - y) z - log_sigmoid(z), which loses
-        # eps |z| where y = 0 and z << 0). Other labels (soft ones, given through the API) keep
-        # the loss as trained, in the same chunks.
+        # The k candidates, forward only, in chunks (the n x k block is never whole). For a 0/1
+        # label bce(z, y) = softplus((1 - 2y) z) exactly: the sign goes into the chunk's
+        # features, then one matmul and SoftplusSums, with no cancellation in the terms. Other
+        # labels (soft ones, through the API) keep the loss as trained, in the same chunks.
         wide = wide_dtype(self.device)
         k = W.shape[1]
         Wt = W.detach().T.to(torch.float32).contiguous()  # k x d
