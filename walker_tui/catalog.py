@@ -137,14 +137,10 @@ def entry(problem: str) -> Entry:
 
 # --direction: what the walker walks along (walker_tui.core.directions); sgd is today's walker
 DIRECTIONS = ("sgd", "momentum", "adam")
-# Where each direction's default grid comes from. sgd: the problem's own grid (lrs above). The
-# others: 13 rates log-spaced over three decades, from the decade at or below a tenth of the
-# problem's racer rate for that optimizer (its racers above, each set by hand for the problem):
-# heavy ball's steps are about 1/(1 - 0.9) = 10 gradients long, so its rates sit a decade under
-# the stepper's, and Adam's step is about lr in every coordinate whatever the gradient's
-# scale, so its grid follows the problem's distances, not its gradients. For the models (digits,
-# yours) Adam's is 1e-4 to 1e-1, a decade under and two over torch's default 1e-3 (issue 21's
-# prototype grid). tests/unit/test_directions.py checks every entry keeps to this rule.
+# Each direction's default grid: sgd's is the problem's own (lrs above); momentum's and adam's
+# are 13 rates log-spaced over three decades, from the decade at or below a tenth of the
+# problem's racer rate for that optimizer (why: docs/guides/directions.md, "Default grids").
+# tests/unit/test_directions.py checks every entry keeps to this rule.
 
 
 def walker_lrs(problem: str, direction: str = "sgd") -> str:
