@@ -1,12 +1,11 @@
 """Threads that must not slow the training down.
 
 On a CPU the training's torch ops run on a team of OpenMP threads, one a core. Any other work
-that takes a core, even briefly, stalls the whole team at its next barrier: on a 2-core machine
-another process burning 10% of one core cut the walker's epochs a second by 10-27%, and 20% by
-a third (logistic at n = 10^6). The same process at nice 19 cost 3% at 10%, 2% at 20% and 14%
-at a whole core (measured 2026-12-02, issue 23). So the threads that only serve the screen (the
-painter, the surface) lower their own scheduling priority when they start: the kernel then runs
-them in the cores' idle time, and any thread they start (a torch op's OpenMP team) inherits it.
+that takes a core, even briefly, stalls the whole team at its next barrier (measured:
+docs/design/performance.md, "The app beside the training"). So the threads that only serve the
+screen (the painter, the surface) lower their own scheduling priority when they start: the
+kernel then runs them in the cores' idle time, and any thread they start (a torch op's OpenMP
+team) inherits it.
 """
 
 from __future__ import annotations
