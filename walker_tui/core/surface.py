@@ -26,8 +26,8 @@ FIRST_WORK = 4e7  # floats a first view may touch (~0.1-0.2 s on a 2-core CPU)
 FULL_SECONDS = 20.0  # the longest a full grid may take, estimated from the first view; beyond
 # it the last view is the full grid on as many points of a sample as fit
 BUSY_SHARE = 0.05  # while training runs flat out, the surface takes at most this share of
-# the wall clock (it idles between chunks and views): on a 2-core CPU a grid on both cores
-# beside the training took ~20% of its epochs a second (benchmarks/app_rate.py, issue 23)
+# the wall clock (it idles between chunks and views), since a grid beside the training slows it
+# (measured: docs/design/performance.md)
 
 
 class Cancelled(Exception):
