@@ -28,12 +28,9 @@ loss, so u, which carries the past's gradients, no longer points downhill here; 
 then starts along a descent direction (g, or g over a positive per-coordinate scale), where a
 small enough rate lowers the loss on all the data: O'Donoghue and Candes's function-value
 restart (2015, "Adaptive restart for accelerated gradient schemes"), which drops momentum when
-the loss rises. The two other choices deadlock on all the data, where the gradient at a point
-that did not move is the same next step (measured, each default grid, --grid adaptive): kept
-as it was, the walk tries the same u at ever smaller rates and stays put for good (rosenbrock
-5.35 with momentum, 4.35 with adam after 3,000 epochs; linear's momentum at 8,335); fed that
-gradient again, momentum turns (v tends to 10 g) but adam's rosenbrock walk still stalls at
-4.35. Restarted, all of them reach rosenbrock's 0.1 (momentum in 53 epochs, adam in 17).
+the loss rises. The two other choices (keep the state, or feed it the same gradient again)
+deadlock on all the data, where the gradient at a point that did not move is the same next step
+(the runs that showed it: docs/guides/directions.md, "When the walk stays put").
 """
 
 from __future__ import annotations

@@ -83,13 +83,11 @@ class MLPProblem(Problem):
         return float32_terms_error(self.n)
 
     def rank_losses(self, W: torch.Tensor) -> torch.Tensor:
-        # The walker's k candidates, forward only, in chunks of candidate_chunk points (the
-        # k x 16 x n activations are never whole), laid out features x points: the first layer
-        # of all k candidates is one matmul (16k x 2 by 2 x c), each later one a batched matmul
-        # with the points as the wide dimension (about twice the speed of points x features on
-        # this CPU), bias and tanh in place. The loss bce(z, y) = softplus((1 - 2y) z) for the
-        # 0/1 labels: the sign folded into the logits in place, then SoftplusSums (float32
-        # terms, float64 row sums: the ranking rule as before).
+        # The k candidates, forward only, in chunks (the k x 16 x n activations are never
+        # whole), laid out features x points, which is faster (docs/design/performance.md): the
+        # first layer of all k candidates one matmul, each later one a batched matmul, bias and
+        # tanh in place. For the 0/1 labels bce(z, y) = softplus((1 - 2y) z): the sign folded
+        # into the logits in place, then SoftplusSums.
         wide = wide_dtype(self.device)
         k = W.shape[1]
         layers = self._layers(W.detach().to(torch.float32))

@@ -57,10 +57,9 @@ def keep_heap() -> None:
     """Let freed memory up to 32 MB a block stay in glibc's heap (``mallopt``: blocks below
     32 MB from the heap, not from fresh mmaps; the heap trimmed only past 64 MB free), once per
     process, where the C library is glibc. A vmapped pass over a model makes k copies of every
-    activation (the digits demo: ~10 MB a pass on all its data) that we cannot chunk, and
-    glibc's defaults hand them back to the kernel after each pass, so every pass paid ~1,100
-    page faults to zero fresh pages again: 20% of its time (benchmarks/models.py). Only the
-    thresholds change; nothing is allocated."""
+    activation that we cannot chunk, and glibc's defaults hand them back to the kernel after
+    each pass, so every pass paid page faults to zero fresh pages again (measured:
+    docs/design/performance.md). Only the thresholds change; nothing is allocated."""
     global _HEAP_KEPT
     if _HEAP_KEPT or not sys.platform.startswith("linux"):
         return
