@@ -3,7 +3,8 @@ does not: the one rule for the engine's Walker and for ``WalkerSGD`` (issue 32; 
 docs/design/performance.md, "The walker at Adam's price"). Pure Python on host numbers, so every
 rank of a distributed run, fed the same agreed numbers (the winner of all-reduced losses, the
 all-reduced loss), takes the same decisions. The walker along the gradient (sgd, the notebook's)
-scores every step, as it always did.
+scores every step, as it always did; so does the engine's walker on a built-in problem, whose k
+candidates cost about one evaluation in all (the rule saves no time there).
 
 A scoring step tries the whole grid, as every step did before, and takes the winner. Between
 scorings the walk takes one step at the *reused rate*: the mean of the last :data:`WINDOW`

@@ -31,11 +31,10 @@ class Walker:
     ``state_dict``); at epoch 1 they are all ``w0``, and the tie goes to the first rate. A
     candidate whose loss is nan or inf never wins.
 
-    Along momentum or adam on a fixed grid (no --stay), not every step scores the grid: between
-    scorings the walk steps at the winners' mean rate (walker_tui.core.schedule, the rule
-    WalkerSGD shares), at its direction's own cost; a record says whether its step scored
-    (``Epoch.scored``; one that did not shows the last scored candidates). Where the loss along
-    the line has a closed form, scoring is all but free and every step scores.
+    On a model, along momentum or adam on a fixed grid (no --stay), not every step scores the
+    grid: between scorings the walk steps at the winners' mean rate (walker_tui.core.schedule,
+    the rule WalkerSGD shares), at its direction's own cost; a record says whether its step
+    scored (``Epoch.scored``; one that did not shows the last scored candidates).
     """
 
     kind = "walker"
@@ -60,8 +59,10 @@ class Walker:
         self.rates = self.grid + ([0.0] if stay else [])
         self.w0 = trainer_w0(problem, w0)
         self.span0 = log_span(self.grid)
-        self.lazy = direction != "sgd" and not adaptive and not stay  # (schedule.py's rule)
-        self.closed_form = False  # the loss along the line has a closed form (scoring is free)
+        # (schedule.py's rule) on a model, where scoring is k forward passes; a built-in
+        # problem's candidates cost about one evaluation in all (mlp: no time saved, and its
+        # loss after 30 epochs was 13x higher: docs/design/performance.md)
+        self.lazy = direction != "sgd" and not adaptive and not stay and problem.batched
         self.reset()
 
     @property
@@ -171,12 +172,12 @@ class Walker:
 
     def _reusing(self) -> bool:
         """Whether this step takes the reused rate instead of scoring (walker_tui.core.schedule)."""
-        return self.schedule is not None and not self.closed_form and not self.schedule.due()
+        return self.schedule is not None and not self.schedule.due()
 
     def _scored(self, weights, losses, winner, any_finite) -> None:
         """The schedule told of a scoring step (its winner's rate, a host sync), which later
         records show while the walk reuses a rate."""
-        if self.schedule is None or self.closed_form:
+        if self.schedule is None:
             return
         self.shown = (weights, losses, winner, any_finite)
         self.schedule.scored(float(self.lrs[winner]), bool(any_finite))
@@ -248,7 +249,6 @@ class Walker:
                 else:
                     rank = self.problem.line_deltas(self.grad, self.lrs, u)
                 if rank is not None:  # ranked by the change from L(w): see pick_winner
-                    self.closed_form = True
                     losses = self.loss.to(rank.dtype) + rank
                     current = 0.0
                 else:
