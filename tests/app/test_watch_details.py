@@ -1,6 +1,6 @@
 """walker-tui watch's details: back counts only the runs that grew, the runs-differ note names
 every run (one read later too), a screenshot is named after the run shown, an empty file is
-called empty, not missing."""
+called empty, not missing, end follows again after space stopped at the newest step."""
 
 from __future__ import annotations
 
@@ -32,6 +32,18 @@ async def test_back_counts_only_the_runs_that_grew(tmp_path):
         await until(pilot, lambda: app.runs[1].ended)
         text = status_text(app)
         assert "3 new steps in live since" in text and "files" not in text.splitlines()[0], text
+
+
+async def test_end_follows_again_after_space_stopped_at_the_newest(tmp_path):
+    """space stops at the newest step; end follows again (it said "at the newest epoch")."""
+    app = WatchApp([script_recording(tmp_path / "s.csv", steps=4)])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.runs[0].ended)
+        await pilot.press("space")
+        await until(pilot, lambda: app.state == "back")
+        await pilot.press("end")
+        await until(pilot, lambda: app.state == "following")
+        assert status_text(app).startswith("following")
 
 
 def note(app) -> str:

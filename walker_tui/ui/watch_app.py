@@ -200,13 +200,17 @@ class WatchApp(PanelApp):
             self._back_base = self._rows()
         self.show_status()
 
+    def _follow(self) -> None:
+        """Follow the newest epoch again (what came in while back is on screen at once)."""
+        self.view.unsay()
+        self.view.view_epoch = None
+        self._left(0)
+        self.dirty = True
+        self._next_redraw = 0.0
+
     def action_toggle_pause(self) -> None:
         if self.view.view_epoch is not None:  # follow again
-            self.view.unsay()
-            self.view.view_epoch = None
-            self._left(0)
-            self.dirty = True
-            self._next_redraw = 0.0
+            self._follow()
             return
         if not self.view.histories:
             self.say("no epoch read yet: nothing to stop at")
@@ -220,6 +224,9 @@ class WatchApp(PanelApp):
     def action_newest(self) -> None:
         if self.view.view_epoch is None and self.view.histories:
             self.say(f"following the newest {self.unit} already: left, page up or space go back")
+            return
+        if self.view.view_epoch is not None:  # (stopped at the newest too: end follows again)
+            self._follow()
             return
         self._travel(self.view.latest_epoch, 1)
 
