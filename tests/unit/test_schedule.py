@@ -1,6 +1,6 @@
-"""The walker's schedule of scorings (walker_tui.core.schedule): along momentum or adam the grid
-is scored now and then and a rate reused between, in the engine's walker and in WalkerSGD alike;
-along the gradient (the notebook's walker) every step scores, as it always did."""
+"""The walker's schedule of scorings (walker_tui.core.schedule): along adam the grid is scored
+now and then and a rate reused between, in the engine's walker and in WalkerSGD alike; along the
+gradient (the notebook's walker) and along momentum every step scores."""
 
 from __future__ import annotations
 
@@ -113,8 +113,9 @@ def test_the_engine_walker_along_adam_reuses_a_rate_and_counts_what_it_evaluated
     assert all(r.lr > 0 and r.lr not in r.rates for r in host)
 
 
-def test_the_walker_along_the_gradient_scores_every_step():
-    inner, steps, _ = _records("sgd", 2)
+@pytest.mark.parametrize("direction", ["sgd", "momentum"])
+def test_the_walker_along_the_gradient_or_momentum_scores_every_step(direction):
+    inner, steps, _ = _records(direction, 2)
     assert inner.schedule is None and all(scored for scored, _, _ in steps)
     assert [e for _, e, _ in steps] == [inner.k * (i + 1) for i in range(len(steps))]
 
@@ -136,7 +137,7 @@ def test_walkersgd_takes_the_same_rule(mode):
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(256, 8, generator=gen)
     y = (x[:, 0] * x[:, 1] > 0).long()
-    for direction in ("adam", "sgd"):
+    for direction in ("adam", "sgd", "momentum"):
         model = _Net()
         opt = WalkerSGD(model.parameters(), direction=direction,
                         **({"model": model} if mode == "attached" else {}))  # fmt: skip
@@ -153,7 +154,7 @@ def test_walkersgd_takes_the_same_rule(mode):
             if last is None:
                 continue
             flags.append(last.scored)
-            if direction == "sgd":
+            if direction != "adam":
                 continue
             if last.step > 1 or mode == "attached":
                 assert mirror.due() == last.scored
@@ -167,7 +168,7 @@ def test_walkersgd_takes_the_same_rule(mode):
                 else:
                     mirror.wait -= 1
             before = last.loss
-        assert all(flags) if direction == "sgd" else not all(flags)
+        assert all(flags) if direction != "adam" else not all(flags)
 
 
 def _closure(opt, model, xb, yb):

@@ -1,10 +1,13 @@
-"""When a walker along a direction (momentum, adam) scores its grid, and the rate it takes when it
-does not: the one rule for the engine's Walker and for ``WalkerSGD`` (issue 32; measurements in
-docs/design/performance.md, "The walker at Adam's price"). Pure Python on host numbers, so every
-rank of a distributed run, fed the same agreed numbers (the winner of all-reduced losses, the
-all-reduced loss), takes the same decisions. The walker along the gradient (sgd, the notebook's)
-scores every step, as it always did; so does the engine's walker on a built-in problem, whose k
-candidates cost about one evaluation in all (the rule saves no time there).
+"""When the walker along adam scores its grid, and the rate it takes when it does not: the one
+rule for the engine's Walker and for ``WalkerSGD`` (issue 32; measurements in
+docs/design/performance.md, "The walker at Adam's price"). Pure Python on host numbers, so
+every rank of a distributed run, fed the same agreed numbers (the winner of all-reduced losses,
+the all-reduced loss), takes the same decisions. The walker along the gradient (sgd, the
+notebook's) scores every step, as it always did. So does the walker along momentum: at the
+winners' mean rate heavy ball's velocity (about 10 gradients) carried a small CNN on the digits
+to a loss of 0.44 after 10 epochs where scoring every step reached 0.057, and to chance (2.3)
+by 30 on all three seeds. So does the engine's walker on a built-in problem, whose k candidates
+cost about one evaluation in all (mlp: no time saved, and a loss 13x higher after 30 epochs).
 
 A scoring step tries the whole grid, as every step did before, and takes the winner. Between
 scorings the walk takes one step at the *reused rate*: the mean of the last :data:`WINDOW`

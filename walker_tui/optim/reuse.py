@@ -1,4 +1,4 @@
-"""WalkerSGD's steps at a reused rate: along momentum or adam on a fixed grid (no ``stay``), not
+"""WalkerSGD's steps at a reused rate: along adam on a fixed grid (no ``stay``), not
 every step scores the grid; between scorings the walk steps at the mean of the last winning
 rates, at its direction's own cost (walker_tui.core.schedule: the rule the engine's walker
 takes). A mixin of WalkerSGD (sgd.py), which holds the state and the decision. Decisions come
@@ -22,7 +22,7 @@ class ReusedSteps:
     a ``state_dict`` round trip keeps it)."""
 
     def _lazy(self) -> bool:
-        return self.direction != "sgd" and self.grid == "fixed" and not self.stay
+        return self.direction == "adam" and self.grid == "fixed" and not self.stay
 
     def _schedule(self, walker: dict[str, Any]) -> Schedule:
         schedule = Schedule()

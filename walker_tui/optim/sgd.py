@@ -75,11 +75,11 @@ class WalkerSGD(ReusedSteps, ClosureSteps, torch.optim.Optimizer):
       on its own batch and the candidates' losses are averaged across ranks before the
       decision, so all ranks take the same winner (``sync=False`` turns that off).
 
-    **Along momentum or adam** on a fixed grid (no ``stay``) not every step scores: between
+    **Along adam** on a fixed grid (no ``stay``) not every step scores: between
     scorings the walk steps at the mean of the last winning rates (times ``lr``), at the cost
     of its direction's own optimizer, and scores again sooner when the winners' mean moves or
     the loss jumps (walker_tui.core.schedule, the app's rule; attached, only the winners
-    decide). ``last.scored`` says which; sgd scores every step.
+    decide). ``last.scored`` says which; sgd and momentum score every step.
 
     A step whose candidates are all nan or inf stays put (``last.diverged``). ``last`` (a
     :class:`StepInfo`) says what the last step tried and took. On a fixed grid a warning says

@@ -31,7 +31,7 @@ class Walker:
     ``state_dict``); at epoch 1 they are all ``w0``, and the tie goes to the first rate. A
     candidate whose loss is nan or inf never wins.
 
-    On a model, along momentum or adam on a fixed grid (no --stay), not every step scores the
+    On a model, along adam on a fixed grid (no --stay), not every step scores the
     grid: between scorings the walk steps at the winners' mean rate (walker_tui.core.schedule,
     the rule WalkerSGD shares), at its direction's own cost; a record says whether its step
     scored (``Epoch.scored``; one that did not shows the last scored candidates).
@@ -59,10 +59,9 @@ class Walker:
         self.rates = self.grid + ([0.0] if stay else [])
         self.w0 = trainer_w0(problem, w0)
         self.span0 = log_span(self.grid)
-        # (schedule.py's rule) on a model, where scoring is k forward passes; a built-in
-        # problem's candidates cost about one evaluation in all (mlp: no time saved, and its
-        # loss after 30 epochs was 13x higher: docs/design/performance.md)
-        self.lazy = direction != "sgd" and not adaptive and not stay and problem.batched
+        # (schedule.py's rule) along adam on a model, where scoring is k forward passes: see
+        # schedule.py for why not along momentum, nor on a built-in problem
+        self.lazy = direction == "adam" and not adaptive and not stay and problem.batched
         self.reset()
 
     @property
