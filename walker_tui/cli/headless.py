@@ -450,8 +450,9 @@ def _bench_table(
         table.row([name, label, loss, outcome.epochs, evals, to_target, per_epoch, ratio])
     table.end()
     out.write(
-        "(evaluations: loss evaluations as they happened, k an epoch for the walker, a varying "
-        "number for the line searches (lbfgs, armijo); walker speed-up: the "
+        "(evaluations: loss evaluations as they happened, k a step that scores the grid for a "
+        "walker (walker:adam on a model scores now and then: 1 a step at its reused rate), a "
+        "varying number for the line searches (lbfgs, armijo); walker speed-up: the "
         "racer's time to target over the first walker row's, above 1x the walker gets there "
         "first, "
         "shown only when both reached the target; not reached: stopped at the epoch limit "
