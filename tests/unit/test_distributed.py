@@ -90,6 +90,11 @@ CASES = {
     ),  # fmt: skip
     # the walker along adam and momentum: their state fed with the all-reduced gradient
     "adam": (["--problem", "mlp", "--direction", "adam", "--epochs", "40"], (3,)),
+    # along adam on a model: steps at a reused rate, taken alike from the all-reduced numbers
+    "adam_model": (
+        ["--problem", f"{USER}:good", "--direction", "adam", "--epochs", "6", "--batch-size", "16"],
+        (2,),
+    ),  # fmt: skip
     "momentum": (
         [
             "--problem",
