@@ -83,7 +83,7 @@ class Walker:
         self.span = torch.tensor(self.span0, dtype=torch.float32, device=device)
         self.along = directions.fresh(self.direction, self.w)  # the direction's own state
         self.schedule = Schedule() if self.lazy else None
-        self.shown: tuple[torch.Tensor, ...] | None = None  # the last scored candidates
+        self.shown: tuple[torch.Tensor, ...] | None = None  # the last scored, as records hold them
 
     def state_dict(self) -> dict[str, Any]:
         names = ("epoch", "evaluations", "w", "grad", "loss", "lrs", "span")
@@ -127,7 +127,7 @@ class Walker:
         if self.grad is None:
             weights, losses, winner, any_finite = self._first_epoch()
         elif self._reusing():
-            weights, losses, winner, any_finite = self.shown
+            weights, losses, winner, any_finite = self.shown  # (weights in view already)
             taken = self._reuse()
         else:
             weights, losses, winner, any_finite = self._walk()
@@ -143,7 +143,7 @@ class Walker:
         view = self.problem.view  # (a model's records hold plane coordinates, not weights)
         record = Epoch(
             self.epoch,
-            view(weights),
+            view(weights) if taken is None else weights,
             losses,
             winner,
             self.loss,
@@ -178,7 +178,7 @@ class Walker:
         records show while the walk reuses a rate."""
         if self.schedule is None:
             return
-        self.shown = (weights, losses, winner, any_finite)
+        self.shown = (self.problem.view(weights), losses, winner, any_finite)  # (2 x k)
         self.schedule.scored(float(self.lrs[winner]), bool(any_finite))
 
     def _reuse(self) -> float:
