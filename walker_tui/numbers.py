@@ -58,17 +58,19 @@ class OutcomeLike(Protocol):
     loss: float
 
 
-def describe_outcome(name: str, outcome: OutcomeLike, target: float) -> str:
+def describe_outcome(name: str, outcome: OutcomeLike, target: float, unit: str = "epoch") -> str:
     """One trainer's outcome in a few words: a trainer that reached the target reads differently
-    from one that stopped at the epoch limit, or diverged."""
+    from one that stopped at the epoch limit, or diverged (``unit``: what a row is, a WalkerSGD
+    recording's is a step)."""
     if outcome.state == "diverged":
-        return f"{name} diverged at epoch {outcome.epochs}"
+        return f"{name} diverged at {unit} {outcome.epochs}"
     loss = format_loss(outcome.loss, target)
+    count = epochs(outcome.epochs, unit)
     if outcome.state == "reached":
-        return f"{name} {loss} in {epochs(outcome.epochs)}"
+        return f"{name} {loss} in {count}"
     if outcome.state == "limit" and target > 0:
-        return f"{name} {loss} after {epochs(outcome.epochs)}, target not reached"
-    return f"{name} {loss} after {epochs(outcome.epochs)}"
+        return f"{name} {loss} after {count}, target not reached"
+    return f"{name} {loss} after {count}"
 
 
 def format_metric(name: str, value: float) -> str:
@@ -84,9 +86,9 @@ def format_metrics(metrics: dict[str, float] | None) -> str:
     return ", ".join(f"{k} {format_metric(k, v)}" for k, v in (metrics or {}).items())
 
 
-def epochs(count: int) -> str:
-    """``1 epoch``, ``11 epochs``."""
-    return f"{count} epoch{'s' * (count != 1)}"
+def epochs(count: int, unit: str = "epoch") -> str:
+    """``1 epoch``, ``11 epochs`` (``unit="step"``: ``11 steps``)."""
+    return f"{count} {unit}{'s' * (count != 1)}"
 
 
 def rates(count: int, stay: bool = False) -> str:

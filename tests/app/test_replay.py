@@ -114,3 +114,66 @@ def test_a_stepper_recording_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["replay", str(path)])
     assert "replay shows the walker's recordings" in capsys.readouterr().err
+
+
+def _steps_recording(path, steps: int = 8):
+    """A training script's recording (WalkerSGD record=): its rows are steps."""
+    import torch
+
+    from walker_tui import WalkerSGD
+
+    torch.manual_seed(0)
+    x = torch.randn(32, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 1)
+    with WalkerSGD(model.parameters(), lrs="0.01,0.03,0.1", record=path) as opt:
+
+        def closure():
+            opt.zero_grad()
+            loss = ((model(x)[:, 0] - y) ** 2).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(steps):
+            opt.step(closure)
+    return path
+
+
+async def test_a_training_scripts_recording_counts_steps_not_epochs(tmp_path):
+    # (the outcome line said "walker 0.181 after 120 epochs" under a status line's "step 120")
+    recording, cfg = load_replay(_steps_recording(tmp_path / "steps.csv"))
+    app = make_app(cfg, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("end")
+        await until(pilot, lambda: app.view.done)
+        await drawn(pilot)
+        text = status_text(app)
+        assert "after 8 steps" in text or "in 8 steps" in text, text
+        assert "epoch" not in " ".join(app.view.summary)
+        await pilot.press("space")
+        await pilot.pause(0.05)
+        assert "the recording ends at step 8" in status_text(app)
+
+
+async def test_space_back_in_a_finished_replay_plays_on_from_the_epoch_shown(tmp_path):
+    # (space after home said "the replay has played all 30 epochs" and played nothing)
+    path = tmp_path / "run.npz"
+    argv = ["run", "--record", str(path), "--quiet", "--device", "cpu", "--epochs", "30"]
+    assert main([*argv, "--min-loss", "0"]) == 0
+    recording, cfg = load_replay(path)
+    app = make_app(cfg, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("end")
+        await until(pilot, lambda: app.view.done, timeout=30)
+        for _ in range(3):
+            await pilot.press("left")
+        await drawn(pilot)
+        assert app.view.shown_epoch == 27
+        app.control.set(pace=1.0)  # (slow enough to catch it on its way)
+        await pilot.press("space")
+        await until(pilot, lambda: app.view.latest_epoch >= 27 and not app.view.done, timeout=10)
+        assert not app.control.paused and "has played all" not in status_text(app)
+        assert app.view.view_epoch is None  # following the playback
+        assert 27 <= app.view.latest_epoch < 30
+        await until(pilot, lambda: app.view.done, timeout=30)  # and on to the end again
+        assert app.view.latest_epoch == 30 and app.view.state == "limit"

@@ -74,15 +74,15 @@ class WalkerApp(PanelApp):
 
     # --- the training driver ---
 
-    def _start(self) -> None:
+    def _start(self, resume_at: int | None = None) -> None:
         self.gen += 1
         self.view.reset()
         self.record.new_run()
         self.dirty = True
         self.control.set(steps=0)
-        self._train(self.gen, self.view.seed)
+        self._train(self.gen, self.view.seed, resume_at)
 
-    def _train(self, gen: int, seed: int) -> None:
+    def _train(self, gen: int, seed: int, resume_at: int | None = None) -> None:
         """Replace the run with a new one for this seed: the old source stops (its surface too)
         and posts nothing more; the new one runs on a daemon thread (viewmodel.source)."""
         if self.source is not None:
@@ -90,7 +90,7 @@ class WalkerApp(PanelApp):
         self.control.set(race=self.view.race)
         post = lambda event: self._post(gen, event)  # noqa: E731
         if self.replay is not None:
-            self.adopt(sources.replay(self.replay, self.cfg, self.control, post))
+            self.adopt(sources.replay(self.replay, self.cfg, self.control, post, resume_at))
             return
         make = Session
         if distributed.active():  # under torchrun: the other ranks follow (parallel.leader)
@@ -177,7 +177,13 @@ class WalkerApp(PanelApp):
     # --- keys ---
 
     def action_toggle_pause(self) -> None:
-        if not self.tell(self.view.toggle_pause()):
+        view = self.view
+        if self.replay is not None and view.done and not view.error and view.view_epoch:
+            # back in a finished replay: play on from the epoch shown, to the end again
+            self.control.set(paused=False, to_end=False, steps=0)
+            self._start(resume_at=view.view_epoch)
+            return
+        if not self.tell(view.toggle_pause()):
             self._moved(soon=0.1)  # the status line reaches the screen before the next redraw
 
     def action_step(self) -> None:

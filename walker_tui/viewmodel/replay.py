@@ -110,10 +110,19 @@ class Playback:
 
     race = False
 
-    def __init__(self, recording: Recording, cfg: Config, race: bool = False) -> None:
+    def __init__(
+        self, recording: Recording, cfg: Config, race: bool = False, resume_at: int | None = None
+    ) -> None:
         self.recording, self.cfg = recording, cfg
         self.arrays = recording.arrays()
         self.cursor = 0
+        # played again from an epoch (space, back in a finished replay): the first advance hands
+        # on every row up to it at once, then the playback goes on at its pace
+        self.skip = (
+            0
+            if resume_at is None
+            else int(np.searchsorted(self.arrays["epoch"], resume_at, side="right"))
+        )
         self.problem = _rebuilt(cfg)
         self.device_name = device_name(torch.device("cpu"))
         self.batch = host_batch(torch.device("cpu"))
@@ -182,6 +191,7 @@ class Playback:
     def advance(self, count: int) -> list[Epoch]:
         """Up to ``count`` of the file's next rows, as epochs; the last ends the playback."""
         epochs: list[Epoch] = []
+        count += max(0, self.skip - self.cursor)  # (the rows before a resumed epoch: at once)
         while count > 0 and self.cursor < self.total:
             rec = self._row(self.cursor)
             epochs.append({"walker": rec})

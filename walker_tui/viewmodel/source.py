@@ -65,11 +65,18 @@ def training(
 
 
 def replay(
-    recording: Recording, cfg: Config, control: Control, emit: Callable[[Event], object]
+    recording: Recording,
+    cfg: Config,
+    control: Control,
+    emit: Callable[[Event], object],
+    resume_at: int | None = None,
 ) -> Driver:
     """A recording played epoch by epoch, paced, paused and stepped as training is (``cfg``:
-    the one it was made with, see walker_tui.viewmodel.replay.load_replay)."""
-    return Driver(cfg, cfg.seed, control, emit, lambda c, _s, _r: Playback(recording, c))
+    the one it was made with, see walker_tui.viewmodel.replay.load_replay; ``resume_at``: every
+    epoch up to this one at once, then played on from it)."""
+    return Driver(
+        cfg, cfg.seed, control, emit, lambda c, _s, _r: Playback(recording, c, resume_at=resume_at)
+    )
 
 
 def watch(paths: list[Path], emit: Callable[[Feed], None], poll: float = POLL) -> Follower:

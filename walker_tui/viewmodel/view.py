@@ -219,7 +219,7 @@ class RunView(EpochView):
             latest = history.latest if history is not None else None
             if outcome is not None:
                 shown = walker_name(self.cfg.direction) if name == "walker" else name
-                part = describe_outcome(shown, outcome, self.target)
+                part = describe_outcome(shown, outcome, self.target, self.unit)
             elif name != "walker" and latest is not None:
                 part = f"{name} racing: {format_loss(latest.loss, self.target)}"
             else:
@@ -375,9 +375,9 @@ class RunView(EpochView):
         if self.replay is None:
             return Note(f"the run {why.get(self.state, self.state)}: r reseeds, s races, q quits")
         if self.state == "ended":
-            return Note(f"the recording ends at epoch {self.latest_epoch}: {back}, q quits")
+            return Note(f"the recording ends at {self.unit} {self.latest_epoch}: {back}, q quits")
         return Note(
-            f"the replay has played all {epochs(self.latest_epoch)} (the run "
+            f"the replay has played all {epochs(self.latest_epoch, self.unit)} (the run "
             f"{why.get(self.state, self.state)}): {back}, q quits"
         )
 
