@@ -111,6 +111,21 @@ def test_the_header_counts_rates_in_words():
     assert "· 1 rate · 0.5" in header(lrs_spec="0.5")
 
 
+def test_an_adaptive_grids_range_reads_from_to_and_fits_the_replays_header():
+    # ("now 8.812e-05-2.81": a minus sign, and the replay's header cut it off)
+    from walker_tui.config import Config
+    from walker_tui.viewmodel.driver import Control
+    from walker_tui.viewmodel.frames import subtitle
+    from walker_tui.viewmodel.view import RunView
+
+    cfg = Config(device="cpu", grid="adaptive", lrs_spec="log:0.0001:0.01:9")
+    rates = list(np.geomspace(8.812e-05, 2.81, 9))
+    for replay, width in ((None, 200), (object(), 200), (None, 120), (object(), 120)):
+        title = subtitle(RunView(cfg, Control(paused=True, pace=4), replay), width, rates)
+        assert "8.812e-05 to 2.81" in title and "-2.81" not in title, title
+        assert len(title) <= width - 30, title  # (the header's own words take the rest)
+
+
 def test_the_axis_is_named_as_an_axis_not_like_a_problem():
     shown = bars(width=90)
     assert "losses on a log axis" in shown and "(linear)" not in shown and "(log)" not in shown

@@ -238,15 +238,19 @@ def subtitle(view: RunView, width: int, rates: list[float] | None) -> str:
     if cfg.grid == "adaptive":
         grid = f"{count} · adaptive grid from {cfg.lrs_spec}"
         if now:
-            grid += f", now {format_rate(now[0], now)}-{format_rate(now[-1], now)}"
+            grid += f", now {format_rate(now[0], now)} to {format_rate(now[-1], now)}"
     # along another direction than the gradient: the walker's name says which
     along = "" if cfg.direction == "sgd" else f" · {walker_name(cfg.direction)}"
-    title = f"{cfg.problem}{data}{along} · {grid}"
+    # ("to", not "-": 8.812e-05-2.81 read as a minus sign)
+    mode = "replay · " if view.replay is not None else ""
+    title = f"{mode}{cfg.problem}{data}{along} · {grid}"
     if cfg.grid == "adaptive" and len(title) > width - 30:
         # narrow: the grid's range now matters more than where it started
-        span = f" {format_rate(now[0], now)}-{format_rate(now[-1], now)}" if now else ""
-        title = f"{cfg.problem}{along} · adaptive grid{span}"
-    return f"replay · {title}" if view.replay is not None else title
+        span = f" {format_rate(now[0], now)} to {format_rate(now[-1], now)}" if now else ""
+        title = f"{mode}{cfg.problem}{along} · adaptive grid{span}"
+        if len(title) > width - 20:  # (60 columns: the header's own words leave 40)
+            title = title.replace("adaptive grid", "adaptive")
+    return title
 
 
 def ended_text(view: RunView) -> str | None:
