@@ -48,3 +48,24 @@ async def test_the_status_line_keeps_two_lines_while_paused(size):
         lines = str(app.query_one(StatusLine).render()).splitlines()
         assert len(lines) == 2, lines
         assert lines[0].startswith("paused") and "pace" in "".join(lines), lines
+
+
+async def test_the_help_at_60x20_keeps_descriptions_in_their_column_and_says_more_follows():
+    # (at 60x20 "(pauses)" wrapped under the keys, and nothing said that more lines followed)
+    from walker_tui.ui.help import HelpScreen
+
+    app = make_app(Config(device="cpu"), start_paused=True)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, lambda: app.view.histories)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause(0.2)
+        lines = screen_lines(app)
+        wrapped = [line for line in lines if "(pauses)" in line and "one epoch" not in line]
+        assert wrapped and all(line.index("(pauses)") > 10 for line in wrapped), lines
+        assert "more below" in lines[-1] or "more below" in lines[-2], lines
+        box = app.screen.query_one("#help-box")
+        assert box.max_scroll_y > 0 and box.show_vertical_scrollbar
+        box.scroll_end(animate=False)
+        await pilot.pause(0.2)
+        assert "more below" not in str(box.border_subtitle)

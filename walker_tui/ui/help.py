@@ -3,6 +3,8 @@ does."""
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap
@@ -15,13 +17,13 @@ from walker_tui.ui.keys import help_forwards, help_lines
 TITLES = {"watch": "walker-tui watch keys"}
 FOOTS = {
     "watch": (
-        "\nwatch reads only what each file gained since its last look, every 0.25 s,\n"
-        "and leaves the files alone. escape or ? closes this help."
+        "\nwatch reads only what each file gained since its last look, every 0.25 s, "
+        "and leaves the files alone.\nescape or ? closes this help."
     )
 }
 TITLE = "walker-tui keys"
 FOOT = (
-    "\nEach epoch the walker tries every rate of its grid from the\n"
+    "\nEach epoch the walker tries every rate of its grid from the "
     "same weights and walks on from the best candidate.\n"
     "escape or ? closes this help; the keys above close it and act."
 )
@@ -44,13 +46,23 @@ class HelpScreen(ModalScreen[None]):
         await self.app.run_action(action)
 
     def compose(self) -> ComposeResult:
-        keys = help_lines(self.mode)
-        width = max(len(k) for k, _ in keys)
-        text = Text()
-        text.append(f"{TITLES.get(self.mode, TITLE)}\n\n", style="bold")
-        for key, what in keys:
-            text.append(f"{key:<{width}}", style="bold")
-            text.append(f"  {what}\n")
-        text.append(FOOTS.get(self.mode, FOOT))
+        # a grid, not padded text: a description that wraps stays in its column (at 60 columns
+        # "(pauses)" wrapped under the keys)
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(no_wrap=True, style="bold")
+        keys.add_column(overflow="fold")
+        for key, what in help_lines(self.mode):
+            keys.add_row(key, what)
+        title = Text(f"{TITLES.get(self.mode, TITLE)}\n", style="bold")
         with VerticalScroll(id="help-box"):  # (scrolls where the terminal is short)
-            yield Static(text, id="help-text")
+            yield Static(Group(title, keys, Text(FOOTS.get(self.mode, FOOT))), id="help-text")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#help-box", VerticalScroll)
+        self.call_after_refresh(self._more, box)
+        self.watch(box, "scroll_y", lambda _: self._more(box), init=False)
+
+    def _more(self, box: VerticalScroll) -> None:
+        """Say that more follows where the terminal is too short for every line."""
+        below = box.scroll_y < box.max_scroll_y
+        box.border_subtitle = "more below: scroll, or ↓" if below else ""
