@@ -391,3 +391,19 @@ async def test_a_long_file_opens_in_pieces_and_ends_drawn_whole(tmp_path, monkey
         assert "│ step 6000 │" in status_text(app)
         history = app.picked.history
         assert len(history.recent) == 2000 and history.recent[-1].epoch == 6000
+
+
+async def test_a_travel_key_before_the_first_read_says_watch_is_still_reading(tmp_path):
+    # ("no epochs yet to travel through: n steps one, space runs" under a status line that
+    # already said "step 120": the file was still being read)
+    path = tmp_path / "empty.csv"
+    out = RecordWriter(path, [0.1, 0.2], {"unit": "step"}, flush_every=None)
+    out.flush()
+    app = WatchApp([path], poll=60.0)
+    assert app.view.travel(0, -1).text.startswith("still reading the recordings")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.feeds >= 1)
+        await pilot.press("left")
+        await pilot.pause(0.1)
+        text = status_text(app)
+        assert "no rows written yet" in text and "n steps one" not in text, text

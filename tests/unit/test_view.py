@@ -163,3 +163,12 @@ def test_the_status_frame_says_the_start_and_a_stay():
     assert status_frame(v, v.walker_at(1), 1, 2).step == "start"
     assert status_frame(v, v.walker_at(2), 2, 2).step == "stay"
     assert panels(v).bars.stayed
+
+
+def test_a_travel_key_before_a_replays_first_epoch_says_the_recording_is_still_being_read():
+    # ("no epochs yet to travel through: n steps one, space runs" while the file was opening)
+    replay = RunView(Config(lrs_spec="0.1,0.2"), Control(paused=False, pace=4.0), replay=object())
+    note = replay.travel(0, -1)
+    assert isinstance(note, Note) and note.text.startswith("still reading the recording")
+    live = RunView(Config(lrs_spec="0.1,0.2"), Control(paused=False, pace=4.0))
+    assert live.travel(0, -1).text.startswith("no epochs yet")

@@ -230,9 +230,16 @@ def _exit_after(seconds: float, code: int) -> None:
     os._exit(code)
 
 
+def reading(what: str) -> None:
+    """Say, on a terminal, what is being read while the app is not up yet."""
+    if sys.stderr.isatty():
+        print(f"walker-tui: loading… reading {what}", file=sys.stderr, flush=True)
+
+
 def _replay(argv: list[str]) -> int:
     parser = replay_parser()
     args = parser.parse_args(argv)
+    reading(args.file)  # (torch and the file take seconds under load: not a blank screen)
     from walker_tui.viewmodel.replay import ReplayError, load_replay
 
     try:
@@ -246,6 +253,7 @@ def _replay(argv: list[str]) -> int:
 def _watch(argv: list[str]) -> int:
     parser = watch_parser()
     args = parser.parse_args(argv)
+    reading(", ".join(args.files))
     from walker_tui.viewmodel.watch import watchable
 
     paths, seen = [], set()

@@ -56,6 +56,7 @@ class WatchApp(PanelApp):
     def __init__(self, paths: list[Path], poll: float = POLL) -> None:
         super().__init__("watch")
         self.view = EpochView()
+        self.view.waiting = "still reading the recordings: their rows show in a moment"
         self.paths = [Path(p) for p in paths]
         names = run_names(self.paths)
         self.runs = [Run(i, p, n) for i, (p, n) in enumerate(zip(self.paths, names, strict=True))]
@@ -118,6 +119,7 @@ class WatchApp(PanelApp):
             if self.follower is not None:
                 self.follower.taken()
         self.feeds += 1
+        self.view.waiting = "no rows written yet: watch shows them as the files grow"
         if feed.restart is not None:
             self.say(feed.restart, style="bold red", seconds=30, sticky=True)
         if run.problem is not None and problem_before is None:

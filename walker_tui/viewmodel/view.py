@@ -53,6 +53,8 @@ class EpochView:
         self.note_sticky = False
         self.note_until = 0.0
         self.log_x = False  # the loss curve's x on a log scale (long runs)
+        # what a travel key hears before the first epoch: a replay or watch says it is reading
+        self.waiting = "no epochs yet to travel through: n steps one, space runs"
 
     @property
     def latest_epoch(self) -> int:
@@ -97,7 +99,7 @@ class EpochView:
         held = [h for h in self.histories.values() if h.latest is not None]
         if not held:
             if direction != 0:
-                return Note("no epochs yet to travel through: n steps one, space runs")
+                return Note(self.waiting)
             return False
         latest = self.latest_epoch
         # the history that reaches furthest: a racer that outlasts the walker has epochs of its
@@ -131,6 +133,8 @@ class RunView(EpochView):
         self.control = control
         self.replay = replay  # the Recording played instead of training, if any
         self.unit = unit  # what a row is: a WalkerSGD recording's is a step (a batch)
+        if replay is not None:
+            self.waiting = "still reading the recording: its epochs show in a moment"
         self.seed = cfg.seed
         self.race = False  # racers on (s)
         self.x_axis = "epoch"  # or "evaluations" or "seconds": what the loss curve runs along
