@@ -34,6 +34,7 @@ class Recipe:
     ready: Callable[[WalkerApp], bool]
     keys: list[str] = field(default_factory=list)
     about: str = ""
+    paused: bool = False  # start paused (as --paused): the picture waits on no race with a key
 
 
 CPU = dict(device="cpu")
@@ -45,8 +46,9 @@ RECIPES = [
            lambda a: "stepper 0.3" in a.view.histories and a.view.done, ["s"],
            about="a race against the notebook's stepper (0.3) and a fast one (0.7)"),
     Recipe("paused-80x24", (80, 24), Config(**CPU, pace=4),
-           lambda a: a.view.state == "paused" and a.view.latest_epoch >= 2, ["space", "n", "n"],
-           about="the smallest terminal it is built for, paused mid-walk, stepped two epochs"),
+           lambda a: a.view.state == "paused" and a.view.latest_epoch >= 4, ["n"] * 4,
+           about="the smallest terminal it is built for, paused mid-walk, stepped four epochs",
+           paused=True),
     Recipe("quadratic-race-120x40", (120, 40),
            Config(**CPU, problem="quadratic", lrs_spec="log:0.002:0.5:12", epochs=200,
                   min_loss=1e-6, pace=0,
@@ -105,7 +107,7 @@ def refined(app: WalkerApp) -> bool:
 
 async def shot(recipe: Recipe, out: Path = OUT) -> Path:
     """Run the app for ``recipe`` and save its picture in ``out``."""
-    app = make_app(recipe.cfg)
+    app = make_app(recipe.cfg, start_paused=recipe.paused)
     try:
         async with app.run_test(size=recipe.size) as pilot:
             await wait(pilot, lambda: app.view.histories)
