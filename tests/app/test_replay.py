@@ -177,3 +177,20 @@ async def test_space_back_in_a_finished_replay_plays_on_from_the_epoch_shown(tmp
         assert 27 <= app.view.latest_epoch < 30
         await until(pilot, lambda: app.view.done, timeout=30)  # and on to the end again
         assert app.view.latest_epoch == 30 and app.view.state == "limit"
+
+
+async def test_a_replays_footer_says_play_while_paused_or_played_out_and_pause_while_playing(
+    recorded,
+):
+    def footer() -> str:
+        return [strip.text for strip in app.screen._compositor.render_strips()][-1]
+
+    recording, cfg = load_replay(recorded)
+    app = make_app(cfg, start_paused=True, replay=recording)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.view.histories)
+        await until(pilot, lambda: "space play" in footer())
+        await pilot.press("space")
+        await until(pilot, lambda: "space pause" in footer())
+        await until(pilot, lambda: app.view.done)
+        await until(pilot, lambda: "space play" in footer())

@@ -5,6 +5,8 @@ painter thread. walker-tui watch stands beside it on the same base (ui/watch_app
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import walker_tui.parallel.sharded as distributed
 import walker_tui.viewmodel.source as sources
 from walker_tui.catalog import entry
@@ -154,6 +156,7 @@ class WalkerApp(PanelApp):
     def redraw(self) -> None:
         """Hand every panel the epoch shown's frame (at most 20 times a second)."""
         frame = panels(self.view)
+        self._space_word()
         with self.batch_update():
             self.query_one(LossCurve).show(frame.curve)
             self.query_one(CandidateBars).show(frame.bars)
@@ -162,6 +165,18 @@ class WalkerApp(PanelApp):
             self._status_due = (frame.rec, (frame.epoch, frame.latest))
             if self.cfg.grid == "adaptive" and frame.rec is not None:
                 self._set_sub_title(list(frame.rec.rates))
+
+    def _space_word(self) -> None:
+        """A replay's footer: space pause while it plays, space play while paused or played
+        out (back in a finished replay, space plays on from the epoch shown)."""
+        if self.replay is None:
+            return
+        view = self.view
+        word = "pause" if not (self.control.paused or view.done or view.error) else "play"
+        chain = self._bindings.key_to_bindings.get("space", [])
+        if chain and chain[0].description != word:
+            self._bindings.key_to_bindings["space"] = [replace(b, description=word) for b in chain]
+            self.refresh_bindings()
 
     def show_status(self, rec=None, look_up: bool = False, at=None) -> None:  # noqa: ANN001
         """The status line alone: cheap, so keys update it at once instead of at the next redraw.
