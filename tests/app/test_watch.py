@@ -271,7 +271,7 @@ async def test_watch_help_lists_its_keys(tmp_path):
         await until(pilot, lambda: app.picked.ended)
         await pilot.press("question_mark")
         await pilot.pause(0.3)
-        text = str(app.screen.query_one("#help-text").render())
+        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
         assert "walker-tui watch keys" in text and "smoothing" in text and "c  or  1-9" in text
         await pilot.press("m")  # a key of watch closes the help and acts
         await until(pilot, lambda: "accuracy by step" in loss_panel(app))
