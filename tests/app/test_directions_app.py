@@ -11,6 +11,7 @@ from helpers import drawn, panel_text, status_text, until
 from walker_tui import WalkerSGD
 from walker_tui.catalog import walker_lrs
 from walker_tui.config import Config
+from walker_tui.core.grid import format_rate
 from walker_tui.ui.app import make_app
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
@@ -108,3 +109,31 @@ async def test_a_walkersgd_recording_along_adam_replays_saying_so(tmp_path):
         await drawn(pilot)
         assert "walker:adam" in app.sub_title and app.sub_title.startswith("replay")
         assert "along adam" in status_text(app)
+
+
+async def test_a_reused_rates_epoch_says_so_in_the_bars_and_the_status():
+    """Along adam on a model the walk scores its grid only now and then (core/schedule.py): an
+    epoch whose last step reused a rate says so in the status line, and the candidates' title
+    names the epoch its (faint) bars come from; epoch 1, scored, says nothing of it."""
+    spec = walker_lrs("digits", "adam")
+    cfg = Config(device="cpu", problem="digits", direction="adam", lrs_spec=spec, pace=0.0,
+                 batch_size=64, min_loss=None, epochs=6)  # fmt: skip
+    app = make_app(cfg, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.view.histories)
+        seen = []
+        for expected in (1, 2, 3):
+            await pilot.press("n")
+            await until(pilot, lambda e=expected: app.view.latest_epoch == e, timeout=30)
+            await drawn(pilot)
+            rec = app.view.walker_at(expected)
+            bars, status = panel_text(app.query_one(CandidateBars)), status_text(app)
+            title = bars.splitlines()[0]
+            if rec.scored:
+                assert "reused" not in title and "reused" not in status, (title, status)
+                continue
+            seen.append(expected)
+            rate = format_rate(rec.lr, list(rec.rates))
+            assert f"lr {rate} (reused)" in status, status
+            assert f"{rate} reused" in title and f"epoch {expected}" in title, title
+        assert seen, "no epoch reused a rate: the rule (core/schedule.py) changed?"

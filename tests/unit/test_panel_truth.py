@@ -3,6 +3,8 @@ sampled, failed), the candidates' title when the walk stays, the axis words."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from rich.text import Text
@@ -67,6 +69,25 @@ def test_a_walk_that_stayed_names_the_best_candidate_not_a_step_taken():
     assert "★" not in shown and "*0.10" not in shown  # nothing was taken
     taken = bars()
     assert "★" in taken and "stayed" not in taken
+
+
+@pytest.mark.parametrize("width", [30, 45, 60, 70, 100])
+def test_a_reused_rates_bars_say_so_and_name_the_epoch_they_come_from(width):
+    """A step at a reused rate scores no candidate (core/schedule.py): its bars are the last
+    scored step's, drawn faint, and the title says the rate was reused and which epoch the bars
+    are from; the winner's star is named only beside that epoch."""
+    for source, earlier in ((1, False), (2, True)):
+        shown = bars(width=width, reused=0.05285, source=source, earlier_batch=earlier)
+        title = shown.splitlines()[0]
+        assert "reused" in title and re.search(rf"\b(epoch|ep) {source}$", title.strip()), title
+        assert "★" not in title or f"epoch {source}: ★" in title
+        assert "0.05285" in title or width < 40
+    wide = bars(width=120, reused=0.05285, source=1)
+    assert "epoch 2: rate 0.05285 reused, no candidates scored; bars from epoch 1: ★" in wide
+    assert "bars from an earlier batch of epoch 2" in bars(
+        width=100, reused=0.05285, source=2, earlier_batch=True
+    )
+    assert "reused" not in bars(width=width)  # a scored epoch: as before
 
 
 @pytest.mark.parametrize("width", [22, 30, 45, 70])

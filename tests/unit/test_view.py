@@ -7,6 +7,7 @@ import numpy as np
 
 from walker_tui.config import Config
 from walker_tui.core.trainers.loop import HostEpoch, Outcome
+from walker_tui.ui.widgets.status import first_items
 from walker_tui.viewmodel.driver import Control, Epochs, Racers, Started
 from walker_tui.viewmodel.frames import panels, status_frame
 from walker_tui.viewmodel.view import EDGE_EPOCHS, NOTE_EPOCHS, Note, RunView
@@ -14,7 +15,9 @@ from walker_tui.viewmodel.view import EDGE_EPOCHS, NOTE_EPOCHS, Note, RunView
 RATES = np.array([0.1, 0.2, 0.3])
 
 
-def rec(epoch: int, loss: float, winner: int = 1, losses=None, moved: bool = True) -> HostEpoch:
+def rec(
+    epoch: int, loss: float, winner: int = 1, losses=None, moved: bool = True, scored: bool = True
+) -> HostEpoch:
     losses = np.array([loss + 0.1, loss, loss + 0.2]) if losses is None else np.asarray(losses)
     return HostEpoch(
         epoch=epoch,
@@ -28,6 +31,7 @@ def rec(epoch: int, loss: float, winner: int = 1, losses=None, moved: bool = Tru
         moved=moved,
         evals=3 * epoch,
         seconds=0.01 * epoch,
+        scored=scored,
     )
 
 
@@ -172,3 +176,27 @@ def test_a_travel_key_before_a_replays_first_epoch_says_the_recording_is_still_b
     assert isinstance(note, Note) and note.text.startswith("still reading the recording")
     live = RunView(Config(lrs_spec="0.1,0.2"), Control(paused=False, pace=4.0))
     assert live.travel(0, -1).text.startswith("no epochs yet")
+
+
+def test_a_reused_rates_epoch_says_so_and_names_where_its_bars_come_from():
+    """Along adam on a model a step may reuse a rate and score nothing (core/schedule.py): its
+    record holds the last scored candidates, so the bars say whose they are, and the status
+    says the rate was reused; a scored epoch says neither."""
+    v = view(paused=True)
+    two = rec(2, 0.5)
+    # 3: no step of it scored (the same losses as 2's last); 4: a batch of it scored, then reused
+    recs = [rec(1, 1.0), two, rec(3, 0.4, losses=two.losses), rec(4, 0.3, losses=[0.2, 0.3, 0.4])]
+    for r in recs[2:]:
+        r.lr, r.scored = 0.15, False  # (the winners' mean, not a candidate's rate)
+    feed(v, recs)
+    for epoch, source, earlier in ((3, 2, False), (4, 4, True)):
+        v.travel(epoch, 0)
+        bars = panels(v).bars
+        assert (bars.reused, bars.source, bars.earlier_batch) == (0.15, source, earlier)
+        status = status_frame(v, v.walker_at(epoch), epoch, 4)
+        assert status.reused and status.rate == 0.15
+        assert "lr 0.15 (reused)" in [text for text, _ in first_items(status)]
+    v.travel(2, 0)
+    bars, status = panels(v).bars, status_frame(v, v.walker_at(2), 2, 4)
+    assert bars.reused is None and bars.source is None and not status.reused
+    assert not any("reused" in text for text, _ in first_items(status))

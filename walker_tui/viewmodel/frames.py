@@ -55,6 +55,11 @@ class BarsFrame:
     epoch: int
     target: float | None = None
     stayed: bool = False  # an adaptive walk stayed put: the best candidate was not taken
+    # the rate this epoch's step reused, scoring no candidate (core/schedule.py): the bars are
+    # then an earlier step's, drawn faint; None: this epoch's step scored its candidates
+    reused: float | None = None
+    source: int | None = None  # the epoch the reused step's bars come from (None: not held)
+    earlier_batch: bool = False  # they come from an earlier batch of that epoch, not its last
 
 
 @dataclass
@@ -100,6 +105,7 @@ class StatusFrame:
     state_text: str | None = None  # the state's words where they say more (how a file ended)
     direction: str = "sgd"  # what the walker walks along
     device_use: str | None = None  # the device's memory (ui.device_monitor)
+    reused: bool = False  # the rate is a reused one: the step scored no candidate
 
 
 Item = tuple[str, str]  # a status item: (text, style)
@@ -161,6 +167,9 @@ def panels(view: RunView) -> Panels:
         bars = BarsFrame(
             list(rec.rates), rec.losses, rec.winner, rec.epoch, view.target, not rec.moved
         )
+        if not rec.scored:
+            bars.reused = rec.lr
+            bars.source, bars.earlier_batch = bars_source(view, rec)
         walk_xy = view.to_plane(rec.weights)
         walk = (walk_xy[0], walk_xy[1])
         at = view.to_plane(rec.position)  # (an adaptive walk may have stayed put)
@@ -172,6 +181,23 @@ def panels(view: RunView) -> Panels:
         view.start_w, view.minimum,
     )  # fmt: skip
     return Panels(epoch, view.latest_epoch, rec, curve, bars, surface)
+
+
+def bars_source(view: RunView, rec: HostEpoch) -> tuple[int | None, bool]:
+    """Where a reused step's bars (the last scored step's candidates) come from: (the epoch,
+    whether from an earlier batch of it rather than its last). Records before ``rec`` holding
+    the same losses show the same step; the earliest of them is its epoch's last step if it
+    scored, else a reused one after a scoring earlier in its epoch. None: a record not held."""
+    walker = view.histories.get("walker")
+    first = rec
+    while walker is not None and first.epoch > 1:
+        before = walker.at(first.epoch - 1)
+        if before is None:
+            return None, False
+        if not np.array_equal(before.losses, rec.losses, equal_nan=True):
+            break
+        first = before
+    return first.epoch, not first.scored
 
 
 def _named(view: RunView, series: dict) -> tuple[dict, str | None]:
@@ -225,6 +251,7 @@ def status_frame(view: RunView, rec: HostEpoch | None, epoch: int, latest: int) 
         unit=view.unit,
         state_text=ended_text(view) if state == "ended" else None,
         direction=cfg.direction,
+        reused=rec is not None and not rec.scored and not rec.diverged,
     )
 
 

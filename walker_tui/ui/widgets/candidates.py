@@ -20,6 +20,7 @@ from walker_tui.ui.widgets import (
     no_color,
     thin,
 )
+from walker_tui.ui.widgets.loss_curve import FAINT
 from walker_tui.ui.widgets.painter import PaintedPlot, Plot
 from walker_tui.viewmodel.frames import BarsFrame
 
@@ -51,8 +52,9 @@ class CandidateBars(PaintedPlot):
         area = width - max(len(t) for t in axis.labels) - 2
         pos, half = bar_columns(len(rates), area)
         bad = [i for i in range(len(rates)) if not finite[i]]
+        faint = frame.reused is not None  # an earlier step's bars: this one scored none
         self._draw_bars(plt, axis, pos, half, [i for i in range(len(rates)) if finite[i]], bad,
-                        winner if win_ok else -1, stayed)  # fmt: skip
+                        winner if win_ok else -1, stayed, faint)  # fmt: skip
         for i in bad:
             word = "nan" if math.isnan(losses[i]) else "inf"
             plt.text(word, pos[i], axis.top + axis.above, color="gray", alignment="center")
@@ -69,6 +71,9 @@ class CandidateBars(PaintedPlot):
         plt.ylim(axis.base, axis.y1)
         plt.xlim(0, area - 1)  # x counts the plot area's columns
         start = 10**axis.hi if axis.log else axis.hi
+        if faint:
+            plt.title(self.reused_title(frame, names, losses, winner if win_ok else -1, area))
+            return
         plt.title(self.title(frame.epoch, names, losses, winner if win_ok else -1, len(bad),
                              axis.log, frame.target, stayed, area, start=start))  # fmt: skip
 
@@ -82,9 +87,11 @@ class CandidateBars(PaintedPlot):
         bad: list[int],
         winner: int,
         stayed: bool,
+        faint: bool = False,
     ) -> None:
         """The finite bars, the nan/inf ones hatched, then the winner's (``winner``: -1 for
-        none finite) with its star, or a stayed walk's best in grey."""
+        none finite) with its star, or a stayed walk's best in grey; ``faint``: an earlier
+        step's bars (a reused rate's epoch), all in a dim grey, the winner's star kept."""
         plain = no_color()
 
         def layer(keep: list[int], marker: str = "sd", **style: object) -> None:
@@ -97,9 +104,13 @@ class CandidateBars(PaintedPlot):
                     **style,
                 )
 
-        layer([i for i in finite if i != winner], color=bar_color())
+        layer([i for i in finite if i != winner], color=FAINT if faint else bar_color())
         layer(bad, color="gray", marker="░")
-        if winner >= 0 and stayed:  # the best candidate, not taken: grey, no star
+        if winner >= 0 and faint:  # (its glyph tells it apart, as under NO_COLOR)
+            layer([winner], color=FAINT, marker="▓")
+            plt.text(WINNER_GLYPH, pos[winner], axis.heights[winner] + axis.above,
+                     color=WINNER_COLOR, alignment="center")  # fmt: skip
+        elif winner >= 0 and stayed:  # the best candidate, not taken: grey, no star
             layer([winner], color="gray", marker="▒" if plain else "sd")
         elif winner >= 0:
             layer([winner], color=WINNER_COLOR, marker="▓" if plain else "sd")
@@ -182,6 +193,41 @@ class CandidateBars(PaintedPlot):
                 f"ep {epoch}: none finite",
                 "none finite",
             ]
+        return self._fit(forms, area)
+
+    def reused_title(
+        self, frame: BarsFrame, names: list[str], losses: np.ndarray, winner: int, area: int
+    ) -> str:
+        """A reused rate's epoch (no candidate scored): the rate it took, and which step the
+        faint bars are (the last scored); the winner named only beside the epoch it won in."""
+        epoch, rate = frame.epoch, format_rate(frame.reused or 0.0, frame.rates)
+        if frame.source is None:
+            where, mid, short = "an earlier step", "an earlier step", "earlier"
+        elif frame.earlier_batch:
+            where = f"an earlier batch of epoch {frame.source}"
+            mid, short = f"earlier in epoch {frame.source}", f"earlier in ep {frame.source}"
+        else:
+            where = mid = f"epoch {frame.source}"
+            short = f"ep {frame.source}"
+        won = ""
+        if winner >= 0 and frame.source is not None:
+            loss = format_loss(losses[winner], frame.target)
+            won = f": {WINNER_GLYPH} lr {names[winner]} → {loss}"
+        head = f"epoch {epoch}: rate {rate} reused, no candidates scored; bars from {where}"
+        forms = [
+            head + won,
+            head,
+            f"epoch {epoch}: rate {rate} reused; bars from {where}",
+            f"epoch {epoch}: {rate} reused; bars from {mid}",
+            f"ep {epoch}: {rate} reused; bars from {short}",
+        ]
+        tail = "earlier" if frame.source is None else f"ep {frame.source}"
+        forms += [f"ep {epoch}: {rate} reused; bars {tail}", f"{rate} reused; bars {tail}"]
+        forms.append(f"reused; bars {tail}")
+        return self._fit(forms, area)
+
+    def _fit(self, forms: list[str], area: int) -> str:
+        """The first of ``forms`` that fits the plot area, in this panel's unit."""
         if self.unit != "epoch":
             forms = [re.sub(r"\b(epoch|ep)\b", self.unit, form) for form in forms]
         for form in forms:

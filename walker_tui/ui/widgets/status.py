@@ -145,8 +145,9 @@ def first_items(f: StatusFrame) -> list[Item]:
     whose = f"walker's last {unit} {f.rec_epoch}: " if f.rec_epoch not in (None, epoch) else ""
     if f.step is not None:  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
         first.append((f"{whose}lr {f.step}", ""))
-    elif f.rate is not None:
-        first.append((f"{whose}lr {format_rate(f.rate, f.rates)}", ""))
+    elif f.rate is not None:  # (reused: the winners' mean, no candidate scored this step)
+        reused = " (reused)" if f.reused else ""
+        first.append((f"{whose}lr {format_rate(f.rate, f.rates)}{reused}", ""))
     elif whose:
         first.append((whose.rstrip(": "), ""))
     if f.direction != "sgd":  # (the rate is a step along that direction's u)
