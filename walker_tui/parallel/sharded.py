@@ -134,6 +134,13 @@ def failure_line(command: str, error: BaseException, problem: str = "") -> str:
 
 
 def say_failure(command: str, error: BaseException, problem: str = "") -> None:
+    # the rank is going anyway: a SIGTERM from torchrun must not cut its one line short
+    import signal
+
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:  # not the main thread: keep the handler
+        pass
     line = failure_line(command, error, problem)
     print(line, file=sys.__stderr__, flush=True)
     if rank() != 0 and command == "app":  # rank 0's app hid it (its screen goes): it reads this
