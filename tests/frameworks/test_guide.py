@@ -27,3 +27,11 @@ def test_the_guides_examples_run(index, tmp_path):
     done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_readmes_lightning_module_is_the_guides():
+    """The README shows the guide's LightningModule word for word, so the test above runs it."""
+    readme = GUIDE.parents[2] / "README.md"
+    lightning = [code for code in blocks() if "lightning" in code]
+    readme_blocks = BLOCK.findall(readme.read_text(encoding="utf-8"))
+    assert len(lightning) == 1 and lightning[0] in readme_blocks
