@@ -33,8 +33,8 @@ def _blocks(path: Path) -> list[str]:
 
 
 def test_the_readmes_walkersgd_script_trains_and_writes_its_recording(tmp_path):
-    scripts = [code for code in _blocks(ROOT / "README.md") if "WalkerSGD(" in code]
-    assert len(scripts) == 1, "the README has one WalkerSGD script"
+    scripts = [code for code in _blocks(ROOT / "README.md") if 'record="run.csv"' in code]
+    assert len(scripts) == 1, "the README has one script that records run.csv"
     (tmp_path / "train.py").write_text(scripts[0], encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
