@@ -54,10 +54,17 @@ async def test_a_walk_that_stays_says_so_in_the_candidates_title():
 
 
 async def test_a_climbing_loss_is_warned_before_it_diverges():
-    app = make_app(Config(device="cpu", lrs_spec="5,10,20", pace=8))
+    # stepped by hand: at a pace, a loaded machine could run it to the end between two looks
+    app = make_app(Config(device="cpu", lrs_spec="5,10,20", pace=8), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.view.rise_warned, timeout=30)
-        assert app.view.state == "running"  # warned while it still runs, not at the end
+        for _ in range(60):
+            if app.view.rise_warned or app.view.done:
+                break
+            before = app.view.latest_epoch
+            await pilot.press("n")
+            await until(pilot, lambda b=before: app.view.latest_epoch > b, timeout=30)
+        await until(pilot, lambda: app.view.rise_warned, timeout=10)
+        assert not app.view.done and app.view.state == "paused"  # warned before it diverged
         text = status_text(app)
         assert "the loss rose every epoch from" in text and "lower --lrs" in text
 
