@@ -178,7 +178,9 @@ def epoch(rows: list[str]) -> int:
 async def test_the_app_in_chromium_draws_pauses_on_space_and_stops_cleanly(served, chromium):
     port = free_port()
     t0 = time.monotonic()
-    server = served("--port", str(port), "--pace", "4")
+    # A target under the noise's floor: the walk runs to its epoch limit (50 s at 4 a second),
+    # so a loaded machine cannot end it (at 11 epochs, 3 s) before space comes.
+    server = served("--port", str(port), "--pace", "4", "--min-loss", "1e-9", "--epochs", "200")
     line = server.wait_for(r"open http://")
     assert f"http://127.0.0.1:{port}" in line
     assert not any("warning" in s for s in server.seen)  # loopback: no warning

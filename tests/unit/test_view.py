@@ -154,6 +154,8 @@ def test_racers_joining_and_the_pace_keys():
     said = v.toggle_race().text  # paused at epoch 0: which racers, by name
     assert said == "stepper 0.3, adam 0.01, exact will start with the walker (s again: no racers)"
     assert v.race and v.control.race
+    v.set_note(v.toggle_race()), v.set_note(v.toggle_race())  # (off and on again)
+    assert v.note_shows(0) and not v.note_shows(1)  # what epoch 0 will bring: gone with epoch 1
     v.racers(Racers(["walker", "stepper"], {"walker": None, "stepper": None}))
     assert set(v.histories) == {"walker", "stepper"}
     v.control.set(pace=0.0)

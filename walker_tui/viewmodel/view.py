@@ -39,6 +39,7 @@ class Note:
     seconds: float = 4.0
     sticky: bool = False  # kept past the next key that does something
     epoch: int | None = None  # about this epoch: shown only while the epoch shown is near it
+    near: int = NOTE_EPOCHS  # how near (0: only at that epoch, e.g. what epoch 0 will bring)
 
 
 class EpochView:
@@ -50,6 +51,7 @@ class EpochView:
         self.view_epoch: int | None = None
         self.note: tuple[str, str] | None = None
         self.note_epoch: int | None = None
+        self.note_near = NOTE_EPOCHS
         self.note_sticky = False
         self.note_until = 0.0
         self.log_x = False  # the loss curve's x on a log scale (long runs)
@@ -70,6 +72,7 @@ class EpochView:
     def set_note(self, note: Note, now: float | None = None) -> None:
         self.note = (note.text, note.style)
         self.note_epoch = note.epoch
+        self.note_near = note.near
         self.note_sticky = note.sticky
         self.note_until = (time.monotonic() if now is None else now) + note.seconds
 
@@ -88,7 +91,7 @@ class EpochView:
     def note_shows(self, epoch: int, now: float | None = None) -> bool:
         if self.note is None or (time.monotonic() if now is None else now) >= self.note_until:
             return False
-        return self.note_epoch is None or abs(epoch - self.note_epoch) <= NOTE_EPOCHS
+        return self.note_epoch is None or abs(epoch - self.note_epoch) <= self.note_near
 
     # --- time travel ---
 
@@ -421,7 +424,9 @@ class RunView(EpochView):
             return Note(
                 f"{names} will start with the walker (s again: no racers)"
                 if self.race
-                else "no racers: the walker will run alone (s again: race)"
+                else "no racers: the walker will run alone (s again: race)",
+                epoch=0,
+                near=0,  # gone with the first epoch: by then it has happened
             )
         return None
 
