@@ -25,12 +25,14 @@ from walker_tui.recording.schema import sidecar
 from walker_tui.recording.writer import RecordWriter
 
 FORMATS = [".csv", ".json", ".npz"]
-KEYS = ["epoch", "weights", "losses", "winner", "rates", "moved", "lr", "loss", "lrs"]
+KEYS = ["epoch", "weights", "losses", "winner", "rates", "moved", "lr", "loss", "scored", "evals",
+        "lrs"]  # fmt: skip
 
 
 def fake(epoch, k=4, d=3, moved=True):
     """An epoch whose rate taken and loss held are not the winner's (as when an adaptive walk
-    stays put), with a nan and an inf candidate."""
+    stays put), with a nan and an inf candidate; every fifth from the third reused a rate (not
+    scored), and the evaluations counted are not k an epoch."""
     rng = np.random.default_rng(epoch)
     losses = rng.random(k).astype(np.float32)
     losses[1], losses[2] = np.nan, np.inf
@@ -43,6 +45,8 @@ def fake(epoch, k=4, d=3, moved=True):
         moved=moved,
         lr=0.0 if not moved else 0.1 + epoch / 3,
         loss=float(np.pi * epoch),
+        scored=epoch % 5 != 3,
+        evals=7 * epoch + 2,
     )
 
 
@@ -97,7 +101,7 @@ def test_streamed_file_is_todays_layout(tmp_path, suffix):
     if suffix == ".csv":
         lines = path.read_text().splitlines()
         assert lines[0].startswith("# walker-tui record; options: ")
-        assert lines[2].startswith("epoch,winner,lr,loss,moved,lr_0,loss_0,w0_0")
+        assert lines[2].startswith("epoch,winner,lr,loss,moved,scored,evals,lr_0,loss_0,w0_0")
     if suffix == ".npz":
         with np.load(path) as z:
             assert set(z) == {*KEYS, "options", "end"} and z["weights"].shape == (20, 3, 4)

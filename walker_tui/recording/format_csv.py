@@ -2,10 +2,11 @@
 its tail (:class:`CsvTail`), and :func:`append_end` for a copy still being written.
 
 Two comment lines (options, lrs), a header row (written with the first epoch, when the number of
-weights is known), then one row an epoch: ``epoch, winner, lr, loss, moved`` and per candidate
-its rate, its loss and its weights. Logged metrics and the end record are comment lines
-(``# log: {...}``, ``# end: {...}``), which ``np.loadtxt`` skips. A file cut anywhere (even
-mid-line) still loads: a cut last line is dropped.
+weights is known), then one row an epoch: ``epoch, winner, lr, loss, moved, scored, evals`` and
+per candidate its rate, its loss and its weights (files before ``scored`` and ``evals`` have 5
+such columns, and before ``moved`` 4: :func:`fixed_columns`). Logged metrics and the end record
+are comment lines (``# log: {...}``, ``# end: {...}``), which ``np.loadtxt`` skips. A file cut
+anywhere (even mid-line) still loads: a cut last line is dropped.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class CsvSink:
 
     def _header(self, d: int) -> None:
         self.d = d
-        head = ["epoch", "winner", "lr", "loss", "moved"]
+        head = ["epoch", "winner", "lr", "loss", "moved", "scored", "evals"]
         for j in range(self.k):
             head += [f"lr_{j}", f"loss_{j}"] + [f"w{i}_{j}" for i in range(d)]
         self.fh.write(",".join(head) + "\n")
@@ -75,7 +76,8 @@ class CsvSink:
         per[:, 1] = row.losses
         per[:, 2:] = row.weights.T
         # floats as repr: float32 values widened exactly, nan and inf as such; one write a row
-        head = [row.epoch, row.winner, row.lr, row.loss, int(row.moved)]
+        head = [row.epoch, row.winner, row.lr, row.loss, int(row.moved), int(row.scored),
+                row.evals]  # fmt: skip
         self.fh.write(",".join(map(repr, head + per.ravel().tolist())) + "\n")
 
     def log(self, epoch: int, values: dict[str, float]) -> None:
@@ -124,6 +126,15 @@ def append_end(fh: Any, end: dict[str, Any]) -> None:
     fh.write(f"{END_MARK}{json.dumps(end)}\n".encode())
 
 
+def fixed_columns(names: list[str]) -> int:
+    """How many columns a row has before its candidates', from the header's names: 7 (with
+    ``scored`` and ``evals``), 5 in files written before they were kept (``moved`` last), 4
+    before ``moved``."""
+    if names[5:7] == ["scored", "evals"]:
+        return 7
+    return 5 if "moved" in names[:5] else 4
+
+
 # --- reading it whole ---
 
 
@@ -140,7 +151,7 @@ def read(path: Path) -> Contents:
     lrs = [float(r) for r in json.loads(lines[1].split("lrs: ", 1)[1])]
     k = len(lrs)
     head = next(csv.reader([lines[2]])) if lines[2] else []
-    fixed = 5 if "moved" in head[:5] else 4  # (files written before it had 4)
+    fixed = fixed_columns(head)
     d = (len(head) - fixed) // k - 2 if head else 0
     body = lines[3] if len(lines) > 3 else ""
     table = (
@@ -155,7 +166,9 @@ def read(path: Path) -> Contents:
         "losses": per[:, :, 1].astype(np.float32),
         "winner": table[:, 1].astype(np.int64),
         "rates": np.ascontiguousarray(per[:, :, 0]),
-        "moved": table[:, 4] == 1 if fixed == 5 else np.ones(len(table), dtype=bool),
+        "moved": table[:, 4] == 1 if fixed >= 5 else np.ones(len(table), dtype=bool),
+        "scored": table[:, 5] == 1 if fixed >= 7 else np.ones(len(table), dtype=bool),
+        "evals": table[:, 6].astype(np.int64) if fixed >= 7 else np.zeros(len(table), np.int64),
         "lr": table[:, 2].copy(),
         "loss": table[:, 3].copy(),
     }
@@ -188,7 +201,7 @@ class CsvTail(TextTail):
 
     def reset(self) -> None:
         super().reset()
-        self.fixed = 5
+        self.fixed = 7
         self.d: int | None = None
 
     def parse(self, text: bytes, update: Update) -> bytes:
@@ -214,7 +227,7 @@ class CsvTail(TextTail):
                 return rest
             line, _, whole = whole.partition(b"\n")
             names = line.decode().split(",")
-            self.fixed = 5 if "moved" in names[:5] else 4
+            self.fixed = fixed_columns(names)
             self.d = max(0, (len(names) - self.fixed) // self.head.k - 2)
         if whole:
             self._rows(whole, update)
@@ -252,10 +265,12 @@ class CsvTail(TextTail):
             weights = per[:, :, 2:].transpose(0, 2, 1).astype(np.float32)
             return weights, per[:, :, 1].astype(np.float32), np.ascontiguousarray(per[:, :, 0])
 
-        moved = fields[4] == 1 if fixed == 5 else np.ones(len(starts), dtype=bool)
+        moved = fields[4] == 1 if fixed >= 5 else np.ones(len(starts), dtype=bool)
+        scored = fields[5] == 1 if fixed >= 7 else None  # (None: a file before it, all scored)
+        evals = fields[6].astype(np.int64) if fixed >= 7 else None  # (None: not counted)
         epoch = fields[0].astype(np.int64)
         winner = fields[1].astype(np.int64)
-        update.rows = Rows(epoch, winner, fields[2], fields[3], moved, full)
+        update.rows = Rows(epoch, winner, fields[2], fields[3], moved, full, scored, evals)
         self.rows_read += len(epoch)
 
     def _comment(self, line: bytes, update: Update) -> None:

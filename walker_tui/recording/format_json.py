@@ -59,6 +59,8 @@ class JsonSink:
             "lr": _num(row.lr),
             "loss": _num(row.loss),
             "moved": row.moved,
+            "scored": row.scored,  # (files before it have none: read as scored)
+            "evals": row.evals,  # (files before it have none: 0, not counted)
             "rates": row.rates.tolist(),
             "losses": _nums(row.losses.tolist()),
             "weights": [_nums(w) for w in row.weights.tolist()],
@@ -149,6 +151,8 @@ def read(path: Path) -> Contents:
             [[float(v) for v in x["rates"]] for x in epochs], dtype=np.float64
         ).reshape(e, k),
         "moved": np.asarray([x.get("moved", True) for x in epochs], dtype=bool),
+        "scored": np.asarray([x.get("scored", True) for x in epochs], dtype=bool),
+        "evals": np.asarray([int(x.get("evals", 0)) for x in epochs], dtype=np.int64),
     }
     if all("lr" in x and "loss" in x for x in epochs):
         a["lr"] = np.asarray([float(x["lr"]) for x in epochs], dtype=np.float64)
@@ -159,10 +163,11 @@ def read(path: Path) -> Contents:
 
 # --- following it as it grows ---
 
-# a .json row's small fields, as the writer puts them first: epoch, winner, lr, loss, moved
+# a .json row's small fields, as the writer puts them first: epoch, winner, lr, loss, moved,
+# scored, evals (none in files before them)
 _LIGHT = re.compile(
     rb'\{"epoch": (-?\d+), "winner": (-?\d+), "lr": ("?[-+\w.]+"?), "loss": ("?[-+\w.]+"?), '
-    rb'"moved": (t|f)'
+    rb'"moved": (t|f)[a-z]*(?:, "scored": (t|f)[a-z]*, "evals": (\d+))?'
 )
 
 
@@ -219,13 +224,15 @@ class JsonTail(TextTail):
                 loss = doc.get("loss", doc["losses"][winner])
                 lr = doc.get("lr", doc["rates"][winner])
                 light.append(
-                    (int(doc["epoch"]), winner, float(lr), float(loss), doc.get("moved", True))
-                )
+                    (int(doc["epoch"]), winner, float(lr), float(loss), doc.get("moved", True),
+                     doc.get("scored", True), int(doc.get("evals", 0)))
+                )  # fmt: skip
             else:
-                e, w, lr, loss, moved = match.groups()
+                e, w, lr, loss, moved, scored, evals = match.groups()
                 light.append(
-                    (int(e), int(w), float(lr.strip(b'"')), float(loss.strip(b'"')), moved == b"t")
-                )
+                    (int(e), int(w), float(lr.strip(b'"')), float(loss.strip(b'"')), moved == b"t",
+                     scored != b"f", int(evals or 0))
+                )  # fmt: skip
             bodies.append(line)
         if not light:
             return
@@ -245,10 +252,10 @@ class JsonTail(TextTail):
             )
             return weights, losses, rates
 
-        e, w, lr, loss, moved = (np.asarray(c) for c in zip(*light, strict=True))
+        e, w, lr, loss, moved, scored, evals = (np.asarray(c) for c in zip(*light, strict=True))
         update.rows = Rows(
             e.astype(np.int64), w.astype(np.int64), lr.astype(float), loss.astype(float),
-            moved.astype(bool), full,
+            moved.astype(bool), full, scored.astype(bool), evals.astype(np.int64),
         )  # fmt: skip
         self.rows_read += len(e)
 

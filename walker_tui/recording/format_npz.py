@@ -23,6 +23,7 @@ from walker_tui.recording.follow import NotRecording, Tail
 from walker_tui.recording.rows import CHUNK, Head, Rows, Update
 from walker_tui.recording.schema import (
     MAGIC,
+    MAGICS,
     MEMBERS,
     Contents,
     Row,
@@ -86,6 +87,8 @@ class NpzSink:
         b["lr"] = row.lr
         b["loss"] = row.loss
         b["moved"] = row.moved
+        b["scored"] = row.scored
+        b["evals"] = row.evals
         b["rates"][0] = row.rates
         b["losses"][0] = row.losses
         b["weights"][0] = row.weights
@@ -127,9 +130,9 @@ class NpzSink:
         """The last whole record of the sidecar on disk."""
         with open(self.part, "rb") as fh:
             head = [fh.readline() for _ in range(3)]
-            if head[0] != MAGIC or not head[2].endswith(b"\n"):
+            if head[0] not in MAGICS or not head[2].endswith(b"\n"):
                 return None
-            dtype = stream_dtype(json.loads(head[2])["d"], self.k)
+            dtype = stream_dtype(json.loads(head[2])["d"], self.k, MAGICS[head[0]])
             start = fh.tell()
             count = (os.fstat(fh.fileno()).st_size - start) // dtype.itemsize
             if count <= 0:
@@ -217,7 +220,9 @@ def read(path: Path) -> Contents:
         lrs = [float(r) for r in z["lrs"]]
         options = json.loads(str(z["options"]))
         a = {name: z[name] for name in ("epoch", "weights", "losses", "winner", "rates")}
-        a["moved"] = z["moved"] if "moved" in z else np.ones(len(a["epoch"]), dtype=bool)
+        for name in ("moved", "scored"):  # (files before them: every row moved, scored)
+            a[name] = z[name] if name in z else np.ones(len(a["epoch"]), dtype=bool)
+        a["evals"] = z["evals"] if "evals" in z else np.zeros(len(a["epoch"]), np.int64)
         for name in ("lr", "loss"):
             if name in z:
                 a[name] = z[name]
@@ -230,7 +235,8 @@ def read(path: Path) -> Contents:
 
 def _read_sidecar(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
     with open(path, "rb") as fh:
-        if fh.readline() != MAGIC:
+        version = MAGICS.get(fh.readline())
+        if version is None:
             raise ValueError(f"{str(path)!r} is not a walker-tui record stream")
         head = fh.readline()
         if not head.endswith(b"\n"):
@@ -239,10 +245,16 @@ def _read_sidecar(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np
         lrs, k = [float(r) for r in doc["lrs"]], len(doc["lrs"])
         dims = fh.readline()
         d = json.loads(dims)["d"] if dims.endswith(b"\n") else 0
-        dtype = stream_dtype(d, k)
+        dtype = stream_dtype(d, k, version)
         count = (path.stat().st_size - fh.tell()) // dtype.itemsize if d else 0
         records = np.fromfile(fh, dtype, count=count) if d else np.zeros(0, dtype)
-    a = {name: np.ascontiguousarray(records[f]).astype(kind) for name, f, kind in MEMBERS}
+    a = {
+        name: np.ascontiguousarray(records[f]).astype(kind)
+        for name, f, kind in MEMBERS
+        if f in dtype.names  # (a version 1 stream has no "scored" nor "evals")
+    }
+    a.setdefault("scored", np.ones(len(records), dtype=bool))
+    a.setdefault("evals", np.zeros(len(records), dtype=np.int64))
     return lrs, doc["options"], a
 
 
@@ -328,8 +340,8 @@ class NpzTail(Tail):
         """Read the sidecar's head lines (magic, options, dims); False while incomplete."""
         self.fh.seek(0)
         magic = self.fh.readline()
-        if magic != MAGIC:
-            if len(magic) >= len(MAGIC) or not MAGIC.startswith(magic):
+        if magic not in MAGICS:
+            if len(magic) >= len(MAGIC) or not any(m.startswith(magic) for m in MAGICS):
                 raise NotRecording(f"{self.watched.name} is not a walker-tui record stream")
             return False
         head = self.fh.readline()
@@ -341,7 +353,7 @@ class NpzTail(Tail):
         dims = self.fh.readline()
         if not dims.endswith(b"\n"):
             return False
-        self.dtype = stream_dtype(int(json.loads(dims)["d"]), self.head.k)
+        self.dtype = stream_dtype(int(json.loads(dims)["d"]), self.head.k, MAGICS[magic])
         self.start = self.offset = self.fh.tell()
         return True
 
@@ -404,6 +416,7 @@ def _record_rows(a: Any) -> Rows:
             np.array(a["rates"][idx], dtype=np.float64),
         )
 
+    names = a.dtype.names if isinstance(a, np.ndarray) else a
     return Rows(
         a["epoch"].astype(np.int64),
         a["winner"].astype(np.int64),
@@ -411,6 +424,8 @@ def _record_rows(a: Any) -> Rows:
         np.asarray(a["loss"], dtype=np.float64),
         a["moved"].astype(bool),
         full,
+        a["scored"].astype(bool) if "scored" in names else None,  # (None: before it, scored)
+        a["evals"].astype(np.int64) if "evals" in names else None,  # (None: not counted)
     )
 
 

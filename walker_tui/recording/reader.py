@@ -47,6 +47,8 @@ class Recording:
             "moved": np.asarray([r.moved for r in rows], dtype=bool),
             "lr": np.asarray([r.lr for r in rows], dtype=np.float64),
             "loss": np.asarray([r.loss for r in rows], dtype=np.float64),
+            "scored": np.asarray([r.scored for r in rows], dtype=bool),
+            "evals": np.asarray([r.evals for r in rows], dtype=np.int64),
             "lrs": np.asarray(self.lrs, dtype=np.float64),
         }
 
@@ -75,8 +77,8 @@ class Recording:
         lrs, options, a, end, logs = read_recording(path)
         rec = cls(lrs, options, end=end, logs=logs)
         rec.rows = [
-            Row(int(e), w, losses, int(b), r, bool(m), float(lr), float(loss))
-            for e, w, losses, b, r, m, lr, loss in zip(
+            Row(int(e), w, losses, int(b), r, bool(m), float(lr), float(loss), bool(s), int(n))
+            for e, w, losses, b, r, m, lr, loss, s, n in zip(
                 a["epoch"],
                 a["weights"],
                 a["losses"],
@@ -85,6 +87,8 @@ class Recording:
                 a["moved"],
                 a["lr"],
                 a["loss"],
+                a["scored"],
+                a["evals"],
                 strict=True,
             )
         ]
@@ -95,7 +99,8 @@ def read_arrays(
     path: str | os.PathLike[str],
 ) -> tuple[list[float], dict[str, Any], dict[str, np.ndarray]]:
     """(lrs, options, arrays) of a recording, as :meth:`Recording.arrays` has them, without
-    building a row per epoch. Files written before ``lr``/``loss`` were kept get the winner's."""
+    building a row per epoch. Files written before ``lr``/``loss`` were kept get the winner's,
+    before ``scored`` every row scored, before ``evals`` none counted (0)."""
     lrs, options, a, _, _ = read_recording(path)
     return lrs, options, a
 
@@ -117,5 +122,9 @@ def read_recording(
         a["lr"] = a["rates"][at, winner].astype(np.float64)
     if "loss" not in a:
         a["loss"] = a["losses"][at, winner].astype(np.float64)
+    if "scored" not in a:  # (files before it was kept: every row scored its candidates)
+        a["scored"] = np.ones(len(at), dtype=bool)
+    if "evals" not in a:  # (files before it was kept: not counted, 0)
+        a["evals"] = np.zeros(len(at), dtype=np.int64)
     a["lrs"] = np.asarray(lrs, dtype=np.float64)
     return lrs, options, a, end, logs

@@ -2,9 +2,9 @@
 the tails: :mod:`walker_tui.recording.follow`).
 
 Rows come in two depths, so a recording of millions of epochs opens in seconds: every row's
-epoch, winner, rate, loss and moved flag (:class:`Rows`, read without parsing the candidates:
-the loss curve takes them all), and the candidates of the rows asked for (:meth:`Rows.full`:
-those the app holds in full). Plain numpy; no torch, no UI.
+epoch, winner, rate, loss, evaluations, moved and scored flags (:class:`Rows`, read without
+parsing the candidates: the loss curve takes them all), and the candidates of the rows asked for
+(:meth:`Rows.full`: those the app holds in full). Plain numpy; no torch, no UI.
 """
 
 from __future__ import annotations
@@ -43,6 +43,17 @@ class Rows:
     moved: np.ndarray  # bool
     # indices -> (weights m x d x k float32, losses m x k float32, rates m x k float64)
     full: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    # bool: False where the step reused a rate and scored no candidate (schema.Row.scored);
+    # None (a file before it was kept): every row scored
+    scored: np.ndarray | None = None
+    # int64: loss evaluations so far as counted (schema.Row.evals); 0 or None: not counted
+    evals: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.scored is None:
+            self.scored = np.ones(len(self.epoch), dtype=bool)
+        if self.evals is None:
+            self.evals = np.zeros(len(self.epoch), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.epoch)

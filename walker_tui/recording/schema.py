@@ -27,6 +27,13 @@ class Row(NamedTuple):
     moved: bool
     lr: float
     loss: float
+    # False: the step reused a rate (walker_tui.core.schedule) and scored no candidate; its
+    # weights, losses, rates and winner are then the last scored step's, lr the rate reused
+    scored: bool = True
+    # loss evaluations so far as the trainer counted them (k a step that scores its grid, 1 a
+    # reused one, every mini-batch's step of an epoch); 0: not counted (WalkerSGD's steps, and
+    # files before it was kept), which the app counts from ``scored`` (:func:`counted_evals`)
+    evals: int = 0
 
 
 def as_row(rec: Any, lrs: Sequence[float]) -> Row:
@@ -48,7 +55,18 @@ def as_row(rec: Any, lrs: Sequence[float]) -> Row:
         bool(getattr(rec, "moved", True)),
         float(rates[winner] if lr is None else lr),
         float(losses[winner] if loss is None else loss),
+        bool(getattr(rec, "scored", True)),
+        int(getattr(rec, "evals", 0) or 0),
     )
+
+
+def counted_evals(evals: np.ndarray, scored: np.ndarray, k: int, before: int = 0) -> np.ndarray:
+    """Rows' loss evaluations so far: as recorded, or where a row has none (0), counted from
+    ``before`` (the rows before these) at k for a row that scored its grid and 1 for a reused
+    one (the trainer's count on a problem without mini-batches, and WalkerSGD's steps)."""
+    derived = before + np.cumsum(np.where(np.asarray(scored, dtype=bool), k, 1))
+    evals = np.asarray(evals, dtype=np.int64)
+    return np.where(evals > 0, evals, derived).astype(np.int64)
 
 
 def sidecar(path: str | os.PathLike[str]) -> Path:
@@ -73,8 +91,11 @@ CSV_HEAD = "# walker-tui record"  # how a .csv's first line begins (then "; opti
 
 # The .npz sidecar: a magic line, a JSON line {"options", "lrs"}, and with the first epoch a JSON
 # line {"d", "k"}; then fixed-size little-endian records of stream_dtype(d, k). A cut file loads
-# its whole records.
-MAGIC = b"walker-tui record stream 1\n"
+# its whole records. Its version is the record's layout: 2 added "evals" and "scored" (a record
+# of version 1, which has neither, reads as scored and not counted); a walker-tui that knows only
+# 1 refuses a 2 rather than misreading its records.
+MAGIC = b"walker-tui record stream 2\n"
+MAGICS = {MAGIC: 2, b"walker-tui record stream 1\n": 1}  # the versions read
 # npz members from the stream's fields (name, field, dtype in the .npz), then "lrs" and "options"
 # (and "log" and "end", JSON text, where the run logged metrics or ended with a record)
 MEMBERS = (
@@ -86,11 +107,15 @@ MEMBERS = (
     ("moved", "moved", "|b1"),
     ("lr", "lr", "<f8"),
     ("loss", "loss", "<f8"),
+    ("scored", "scored", "|b1"),  # (files before it have none: every row scored)
+    ("evals", "evals", "<i8"),  # (files before it have none: 0, not counted)
 )
 
 
-def stream_dtype(d: int, k: int) -> np.dtype:
-    """The sidecar's record of one epoch of ``d`` weights and ``k`` candidates."""
+def stream_dtype(d: int, k: int, version: int = 2) -> np.dtype:
+    """The sidecar's record of one epoch of ``d`` weights and ``k`` candidates (``version``: of
+    the sidecar's magic; 1 has no ``scored`` nor ``evals``)."""
+    new = [("scored", "u1"), ("evals", "<i8")] if version >= 2 else []
     return np.dtype(
         [
             ("epoch", "<i8"),
@@ -98,6 +123,7 @@ def stream_dtype(d: int, k: int) -> np.dtype:
             ("lr", "<f8"),
             ("loss", "<f8"),
             ("moved", "u1"),
+            *new,
             ("rates", "<f8", (k,)),
             ("losses", "<f4", (k,)),
             ("weights", "<f4", (d, k)),  # last: the small fields of a record share a page
@@ -108,7 +134,8 @@ def stream_dtype(d: int, k: int) -> np.dtype:
 Logs = list[tuple[int, dict[str, float]]]
 # What a format's whole-file reader returns: (lrs, options, arrays as Recording.arrays names them,
 # the end record or None, logged metrics). Arrays may lack "lr" and "loss" (files written before
-# they were kept): read_recording fills them in with the winner's.
+# they were kept): read_recording fills them in with the winner's; and "scored" and "evals"
+# (files before them): every row scored, none counted (0).
 Contents = tuple[list[float], dict[str, Any], dict[str, np.ndarray], dict[str, Any] | None, Logs]
 
 

@@ -75,6 +75,7 @@ def step_row(last: Any) -> Row:
         last.moved,
         last.lr,
         last.loss,
+        bool(getattr(last, "scored", True)),
     )
 
 

@@ -28,6 +28,7 @@ from walker_tui.core.ranking import host64
 from walker_tui.core.surface import Window, to_plane
 from walker_tui.core.trainers.loop import HostEpoch, Outcome, host_batch, stop_outcome
 from walker_tui.recording.reader import Recording
+from walker_tui.recording.schema import counted_evals
 from walker_tui.viewmodel.session import (
     Epoch,
     build_problem,
@@ -115,6 +116,8 @@ class Playback:
     ) -> None:
         self.recording, self.cfg = recording, cfg
         self.arrays = recording.arrays()
+        # loss evaluations as they happened: recorded, else k a scored row and 1 a reused one
+        self.evals = counted_evals(self.arrays["evals"], self.arrays["scored"], len(recording.lrs))
         self.cursor = 0
         # played again from an epoch (space, back in a finished replay): the first advance hands
         # on every row up to it at once, then the playback goes on at its pace
@@ -230,8 +233,9 @@ class Playback:
             np.asarray(a["rates"][i], dtype=np.float64),
             moved,
             self._position.copy(),
-            evals=epoch * len(self.recording.lrs),
+            evals=int(self.evals[i]),
             metrics=dict(self._metrics) if self._metrics else None,
+            scored=bool(a["scored"][i]),  # (False: a reused rate; the bars, its last scoring's)
         )
 
 

@@ -27,6 +27,7 @@ from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.recording.ends import NO_END, describe_end, unit_of
 from walker_tui.recording.formats import open_tail, probe
 from walker_tui.recording.rows import Head, Update
+from walker_tui.recording.schema import counted_evals
 from walker_tui.viewmodel.history import History
 from walker_tui.viewmodel.series import Series
 
@@ -52,6 +53,7 @@ class Feed:
     head: Head | None = None
     epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    evals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # as they happened
     held: list[tuple[int, HostEpoch]] = field(default_factory=list)
     logs: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     end: dict[str, Any] | None = None
@@ -78,6 +80,7 @@ class Reader:
 
     def _fresh(self) -> None:
         self.seen = 0  # rows handed over
+        self.evals = 0  # loss evaluations up to them (schema.counted_evals)
         self.position: np.ndarray | None = None  # where the walk stands (an adaptive one stays)
         self.d: int | None = None
         self.plane_sent = False
@@ -135,6 +138,7 @@ class Reader:
                 [wanted, last_moved[wanted][last_moved[wanted] >= 0], last_moved[-1:].clip(0)]
             )
         )
+        evals = counted_evals(rows.evals, rows.scored, k, self.evals)
         weights, losses, rates = rows.full(needs)
         where = {int(i): j for j, i in enumerate(needs)}
         positions: dict[int, np.ndarray] = {}
@@ -167,15 +171,17 @@ class Reader:
                 rates[j],
                 bool(moved[i]),
                 np.array(pos),
-                evals=epoch * k,
+                evals=int(evals[i]),
+                scored=bool(rows.scored[i]),  # (False: a reused rate, its last scoring's bars)
             )
             held.append((i, rec))
         if last_moved[-1] >= 0:
             self.position = positions[int(last_moved[-1])]
         elif self.position is None and held:
             self.position = held[-1][1].position
-        feed.epochs, feed.losses, feed.held = rows.epoch, rows.loss, held
+        feed.epochs, feed.losses, feed.evals, feed.held = rows.epoch, rows.loss, evals, held
         self.seen += n
+        self.evals = int(evals[-1])
 
 
 def plane_for(head: Head, d: int, path: Path) -> tuple[np.ndarray, np.ndarray] | str | None:
@@ -368,8 +374,7 @@ class Run:
                     origin, proj = plane
                     to_xy = lambda w: proj @ (np.asarray(w, float) - origin)  # noqa: E731
                 self.history = History(keep=keep_for(d), project=to_xy)
-            evals = feed.epochs * (self.head.k if self.head else 1)
-            self.history.extend(feed.epochs, feed.losses, evals, feed.held)
+            self.history.extend(feed.epochs, feed.losses, feed.evals, feed.held)
             self.loss.extend(feed.epochs, feed.losses)
             self.rows += n
             self.last_new = feed.mtime or time.time()

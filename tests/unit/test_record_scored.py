@@ -1,0 +1,169 @@
+"""Issue 32: a recording says which rows scored their grid and which reused a rate (``scored``),
+and the loss evaluations counted as they happened (``evals``), in every format, whole and
+followed; files written before them read as every row scored, none counted; replay and watch
+show a reused epoch as the live app does and count evaluations as the trainer did."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+
+import numpy as np
+import pytest
+from test_record_stream import FORMATS, fake_recording
+
+from walker_tui.cli import main
+from walker_tui.core.trainers.loop import Outcome
+from walker_tui.recording.formats import open_tail
+from walker_tui.recording.reader import Recording
+from walker_tui.recording.schema import MAGICS, counted_evals, sidecar, stream_dtype
+from walker_tui.recording.writer import RecordWriter
+from walker_tui.ui.widgets.status import first_items
+from walker_tui.viewmodel.driver import Control, Epochs, Started
+from walker_tui.viewmodel.frames import panels, status_frame
+from walker_tui.viewmodel.replay import Playback, load_replay
+from walker_tui.viewmodel.view import RunView
+from walker_tui.viewmodel.watch import Reader
+
+SUFFIXES = [*FORMATS, ".npz.part"]
+
+
+def written(tmp_path, suffix, epochs=12):
+    """A recording of ``fake`` rows (every fifth from the third reused) at ``suffix``: an
+    ``.npz.part`` is the sidecar of a run not closed yet."""
+    rec = fake_recording(epochs)
+    if suffix == ".npz.part":
+        out = RecordWriter(tmp_path / "r.npz", rec.lrs, rec.options, flush_every=None)
+        for row in rec.rows:
+            out.add(row)
+        out.flush()
+        return rec, sidecar(tmp_path / "r.npz"), out
+    path = tmp_path / f"r{suffix}"
+    rec.save(path)
+    return rec, path, None
+
+
+def followed(path):
+    """Every row's scored and evals, as a tail reads them."""
+    tail = open_tail(path)
+    scored, evals = [], []
+    while True:
+        u = tail.poll(1 << 10)  # (small pieces: the rows come over several polls)
+        if u.rows is not None:
+            scored += u.rows.scored.tolist()
+            evals += u.rows.evals.tolist()
+        if u.empty and not u.more:
+            tail.close()
+            return scored, evals
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_scored_and_evals_are_written_and_read_back_whole_and_followed(tmp_path, suffix):
+    rec, path, out = written(tmp_path, suffix)
+    scored = [r.scored for r in rec.rows]
+    evals = [r.evals for r in rec.rows]
+    assert False in scored and True in scored and evals[3] == 7 * 4 + 2  # (fake's)
+    back = Recording.load(path)
+    assert [r.scored for r in back.rows] == scored and [r.evals for r in back.rows] == evals
+    assert followed(path) == (scored, evals)
+    if out is not None:
+        out.close()
+        assert followed(tmp_path / "r.npz") == (scored, evals)  # the assembled .npz
+
+
+def as_before(path, suffix):
+    """Rewrite a recording as walker-tui wrote it before ``scored`` and ``evals``."""
+    if suffix == ".csv":
+        lines = path.read_text().split("\n")
+        for i, line in enumerate(lines):
+            if i >= 2 and line and not line.startswith("#"):
+                cells = line.split(",")
+                lines[i] = ",".join(cells[:5] + cells[7:])
+        assert lines[2].startswith("epoch,winner,lr,loss,moved,lr_0,")
+        path.write_text("\n".join(lines))
+    elif suffix == ".json":
+        text, n = re.subn(r', "scored": (true|false), "evals": \d+', "", path.read_text())
+        assert n == 12 and '"scored"' not in text
+        path.write_text(text)
+    elif suffix == ".npz":
+        with zipfile.ZipFile(path) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        with zipfile.ZipFile(path, "w") as z:
+            for name, data in members.items():
+                if name not in ("scored.npy", "evals.npy"):
+                    z.writestr(name, data)
+    else:  # the sidecar: magic 1, records without the two fields
+        data = path.read_bytes()
+        lines = data.split(b"\n", 3)
+        d, k = json.loads(lines[2])["d"], json.loads(lines[1])["lrs"].__len__()
+        new = np.frombuffer(lines[3], stream_dtype(d, k))
+        old = np.zeros(len(new), stream_dtype(d, k, version=1))
+        for name in old.dtype.names:
+            old[name] = new[name]
+        magic = next(m for m, v in MAGICS.items() if v == 1)
+        path.write_bytes(magic + b"\n".join(lines[1:3]) + b"\n" + old.tobytes())
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_a_recording_from_before_scored_reads_as_every_row_scored(tmp_path, suffix):
+    rec, path, _ = written(tmp_path, suffix)  # (an .npz.part: as a killed run leaves it)
+    as_before(path, suffix)
+    back = Recording.load(path)
+    assert [r.epoch for r in back.rows] == list(range(1, 13))
+    assert [r.lr for r in back.rows] == [r.lr for r in rec.rows]  # (the rest reads as ever)
+    assert all(r.scored for r in back.rows) and all(r.evals == 0 for r in back.rows)
+    assert followed(path) == ([True] * 12, [0] * 12)
+    # not counted: replay and watch count k a row, as they always did for such a file
+    k = len(rec.lrs)
+    counted = counted_evals(np.zeros(12), np.ones(12, bool), k)
+    assert counted.tolist() == [k * e for e in range(1, 13)]
+
+
+def test_evaluations_not_recorded_are_counted_k_a_scored_row_and_1_a_reused_one():
+    scored = np.array([True, True, False, False, True, False])
+    assert counted_evals(np.zeros(6), scored, 4).tolist() == [4, 8, 9, 10, 14, 15]
+    assert counted_evals(np.zeros(2), scored[:2], 4, before=15).tolist() == [19, 23]
+    assert counted_evals(np.array([13, 168]), scored[1:3], 13).tolist() == [13, 168]  # recorded
+
+
+def test_a_replay_of_walker_adam_on_digits_shows_its_reused_epochs_and_counts_as_it_ran(
+    tmp_path, capsys
+):
+    """run --record of walker:adam on a model problem: its epochs after the first reuse a rate
+    (core/schedule.py). The replay (and watch) said every epoch scored its grid, with
+    epoch x k evaluations; they now show what the run showed."""
+    path = tmp_path / "d.csv"
+    argv = ["run", "--problem", "digits", "--direction", "adam", "--epochs", "3"]
+    assert main([*argv, "--record", str(path)]) == 0
+    table = capsys.readouterr().out
+    assert "(reused)" in table  # (what run itself said)
+    recording, cfg = load_replay(path)
+    rows = recording.rows
+    assert rows[0].scored and not all(r.scored for r in rows)
+    playback = Playback(recording, cfg)
+    v = RunView(cfg, Control(paused=True, pace=4.0), replay=playback)
+    v.started(
+        Started("cpu", ["walker"], list(recording.lrs), tuple(playback.start), None,
+                playback.origin, playback.proj, playback.min_loss)
+    )  # fmt: skip
+    epochs = playback.advance(10)
+    v.epochs(Epochs(epochs, {"walker": Outcome("limit", 3, rows[-1].loss)}, None, []))
+    recs = [e["walker"] for e in epochs]
+    # the trainer's count: 13 at the start, then every mini-batch's step, 1 where reused
+    assert [r.evals for r in recs] == [r.evals for r in rows] and recs[0].evals == 13
+    assert recs[-1].evals < 3 * 13 * 23  # (not k every step of every epoch)
+    for row in rows:
+        v.travel(row.epoch, 0)
+        frame = panels(v)
+        status = status_frame(v, frame.rec, row.epoch, 3)
+        said = [text for text, _ in first_items(status)]
+        if row.scored:
+            assert frame.bars.reused is None and not any("reused" in t for t in said)
+        else:
+            assert frame.bars.reused == pytest.approx(row.lr) and status.reused
+            assert any("(reused)" in t for t in said)
+    # watch reads the same file the same way
+    feed = Reader(0, path).poll(1 << 20)
+    assert [r.scored for _, r in feed.held] == [r.scored for r in rows]
+    assert feed.evals.tolist() == [r.evals for r in rows]
