@@ -89,11 +89,11 @@ out.close()
 
 
 async def latency(samples: int = 12) -> list[float]:
-    from walker_tui.ui.watch_app import WatchApp
+    from walker_tui.ui.app import make_watch_app
 
     path = CACHE / "live.csv"
     path.unlink(missing_ok=True)
-    app = WatchApp([path])
+    app = make_watch_app([path])
     out: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         proc = subprocess.Popen(
@@ -139,16 +139,16 @@ def idle_cpu(path: Path, seconds: float = 10.0) -> float:
 
 async def open_time(path: Path) -> tuple[float, float, int]:
     """(seconds from the app's start to every row drawn, resident bytes then, rows)."""
-    from walker_tui.ui.watch_app import WatchApp
+    from walker_tui.ui.app import WalkerApp, make_watch_app
 
-    WatchApp.frames_drawn = lambda self: all(not p.pending for p in self._plots())
+    WalkerApp.frames_drawn = lambda self: all(not p.pending for p in self._plots())
     t0 = time.perf_counter()
-    app = WatchApp([path])
+    app = make_watch_app([path])
     async with app.run_test(size=(120, 40)) as pilot:
-        while not (app.picked.ended and app.settled and app.frames_drawn()):
+        while not (app.view.picked.ended and app.settled and app.frames_drawn()):
             await pilot.pause(0.02)
         seconds = time.perf_counter() - t0
-        rows = app.picked.rows
+        rows = app.view.picked.rows
     return seconds, resident_bytes()[0], rows
 
 

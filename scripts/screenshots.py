@@ -172,7 +172,7 @@ async def watch_shot(name: str, out: Path = OUT) -> Path:
     import subprocess
     import tempfile
 
-    from walker_tui.ui.watch_app import WatchApp
+    from walker_tui.ui.app import make_watch_app
 
     folder = Path(tempfile.mkdtemp(prefix="walker-tui-shot-"))
     fixed, log = folder / "fixed-grid.csv", folder / "log-grid.csv"
@@ -183,12 +183,12 @@ async def watch_shot(name: str, out: Path = OUT) -> Path:
     )
     live = subprocess.Popen([sys.executable, str(script), str(log), "log:0.01:10:9", "200", "0.02"])
     try:
-        app = WatchApp([fixed, log])
+        app = make_watch_app([fixed, log])
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait(pilot, lambda: app.runs[1].rows >= 150 and app.runs[0].ended, 600)
+            await wait(pilot, lambda: app.view.runs[1].rows >= 150 and app.view.runs[0].ended, 600)
             await pilot.press("e")  # smoothing: EMA 0.6, the raw curve faint behind it
             await pilot.press("c")  # the live run's candidates and path
-            await wait(pilot, lambda: app.selected == 1 and app.smooth == 0.6)
+            await wait(pilot, lambda: app.view.selected == 1 and app.view.smooth == 0.6)
             path = out / f"{name}.svg"
             app.save_screenshot(str(path))
     finally:

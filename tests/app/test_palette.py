@@ -9,8 +9,7 @@ from textual.widgets import HelpPanel
 
 import walker_tui.ui.keys as keys
 from walker_tui.config import Config
-from walker_tui.ui.app import make_app
-from walker_tui.ui.watch_app import WatchApp
+from walker_tui.ui.app import make_app, make_watch_app
 
 
 def commands(app) -> dict[str, object]:
@@ -37,7 +36,7 @@ async def test_every_action_of_the_key_table_is_in_the_palette(tmp_path, monkeyp
 
 async def test_watch_offers_its_own_actions(tmp_path):
     """watch's palette: its keys (runs, metric, smoothing, follow), none of a live run's."""
-    app = WatchApp([tmp_path / "later.csv"])
+    app = make_watch_app([tmp_path / "later.csv"])
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.2)
         names = {callback.__name__ for callback in commands(app).values()}

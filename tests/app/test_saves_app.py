@@ -14,8 +14,7 @@ from helpers import status_text, until
 
 from walker_tui.cli import main
 from walker_tui.config import Config
-from walker_tui.ui.app import make_app
-from walker_tui.ui.watch_app import WatchApp
+from walker_tui.ui.app import make_app, make_watch_app
 from walker_tui.viewmodel.replay import load_replay
 
 
@@ -53,7 +52,7 @@ async def test_w_and_p_on_a_read_only_mount_in_every_state(tmp_path, monkeypatch
         recording, cfg = load_replay(path)
         replay = await saves_refused(make_app(cfg, replay=recording))
         assert "could not save the screenshot: [Errno 30]" in replay[1]
-        watch = await saves_refused(WatchApp([path]), "p")
+        watch = await saves_refused(make_watch_app([path]), "p")
         assert "could not save the screenshot: [Errno 30]" in watch[0]
         assert list(disk.iterdir()) == []
 

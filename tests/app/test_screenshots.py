@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from walker_tui.ui.app import make_app
-from walker_tui.ui.watch_app import WatchApp
+from walker_tui.ui.app import make_app, make_watch_app
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "screenshots.py"
 
@@ -33,8 +32,9 @@ def test_every_recipe_reads_only_what_the_app_has(shots):
     for recipe in shots.RECIPES:
         app = make_app(recipe.cfg)  # (not run: its view is there before the first epoch)
         assert recipe.ready(app) is False, recipe.name
-    watch = WatchApp([Path("a.csv"), Path("b.csv")])
-    assert (watch.runs[1].rows, watch.runs[0].ended, watch.selected, watch.smooth) == (
+    watch = make_watch_app([Path("a.csv"), Path("b.csv")])
+    view = watch.view
+    assert (view.runs[1].rows, view.runs[0].ended, view.selected, view.smooth) == (
         0,
         False,
         0,

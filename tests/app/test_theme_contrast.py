@@ -14,7 +14,7 @@ from walker_tui.ui.app import make_app
 from walker_tui.ui.colors import MIN_CONTRAST, contrast, parse, theme_palette
 from walker_tui.ui.widgets.painter import PaintedPlot
 from walker_tui.ui.widgets.status import STATE_STYLES, StatusLine
-from walker_tui.ui.widgets.watch_status import WATCH_STYLES
+from walker_tui.viewmodel.watch_frames import STYLES as WATCH_STYLES
 
 THEMES = sorted(App().available_themes)
 

@@ -17,8 +17,7 @@ from walker_tui.config import Config
 from walker_tui.recording.ends import end_record
 from walker_tui.recording.reader import Recording
 from walker_tui.recording.writer import RecordWriter
-from walker_tui.ui.app import make_app
-from walker_tui.ui.watch_app import WatchApp
+from walker_tui.ui.app import make_app, make_watch_app
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.viewmodel.replay import load_replay
@@ -85,7 +84,7 @@ async def test_watch_follows_a_script_in_another_process(tmp_path):
     path, go = tmp_path / "run.csv", tmp_path / "go"
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    app = WatchApp([path])
+    app = make_watch_app([path])
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.follower is not None and app.follower.polls > 1)
         assert "waiting for the file" in status_text(app)  # (started before the script)
@@ -105,7 +104,7 @@ async def test_watch_follows_a_script_in_another_process(tmp_path):
             assert "accuracy 50.0%" in text  # the script's logged metric
             assert "by step" in loss_panel(app)  # a WalkerSGD recording's rows are steps
             go.touch()
-            await until(pilot, lambda: app.picked.ended, timeout=60)
+            await until(pilot, lambda: app.view.picked.ended, timeout=60)
             assert app.view.latest_epoch == 10
             text = status_text(app)
             assert "ended: closed by the script at step 10" in text and "accuracy 100.0%" in text
@@ -119,9 +118,9 @@ async def test_two_runs_side_by_side(tmp_path):
     a = tmp_path / "a.csv"
     assert main(["run", "--record", str(a), "--quiet", "--device", "cpu"]) == 0
     b = script_recording(tmp_path / "b.json")
-    app = WatchApp([a, b])
+    app = make_watch_app([a, b])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: all(r.ended for r in app.runs))
+        await until(pilot, lambda: all(r.ended for r in app.view.runs))
         text = status_text(app)
         assert "1 a: ended: target reached at epoch 11" in text
         assert "2 b: ended: closed by the script at step 20" in text
@@ -133,7 +132,7 @@ async def test_two_runs_side_by_side(tmp_path):
         assert "epoch 11" in panel_text(bars)  # the first run's candidates
         await pilot.press("c")
         await until(pilot, lambda: "step 20" in panel_text(bars))
-        assert app.picked.name == "b" and "│ b │ step 20" in status_text(app)
+        assert app.view.picked.name == "b" and "│ b │ step 20" in status_text(app)
         await pilot.press("1")
         await until(pilot, lambda: "epoch 11" in panel_text(bars))
         await pilot.press("7")
@@ -144,9 +143,9 @@ async def test_a_legend_that_does_not_fit_counts_the_rest(tmp_path):
     paths = [
         script_recording(tmp_path / f"long-run-name-{i}.csv", steps=3, seed=i) for i in range(7)
     ]
-    app = WatchApp(paths)
+    app = make_watch_app(paths)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: all(r.ended for r in app.runs))
+        await until(pilot, lambda: all(r.ended for r in app.view.runs))
         title = loss_panel(app).splitlines()[0]
         assert "more" in title and "long-run-name-0" in title
         shown = sum(f"long-run-name-{i}" in title for i in range(7))
@@ -155,9 +154,9 @@ async def test_a_legend_that_does_not_fit_counts_the_rest(tmp_path):
 
 async def test_metrics_and_smoothing_keys(tmp_path):
     path = script_recording(tmp_path / "m.npz", steps=40, log_every=4)
-    app = WatchApp([path])
+    app = make_watch_app([path])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.picked.ended)
+        await until(pilot, lambda: app.view.picked.ended)
         assert "accuracy 100.0%" in status_text(app) and "grad_norm 40" in status_text(app)
         await pilot.press("m")
         await until(pilot, lambda: "accuracy by step" in loss_panel(app))
@@ -171,8 +170,8 @@ async def test_metrics_and_smoothing_keys(tmp_path):
         await pilot.press("e")
         await until(pilot, lambda: "EMA" not in loss_panel(app))
         # the smoothed line is the EMA over every step, drawn with the raw one behind it
-        xs, smooth = app.picked.loss.columns(0.9)
-        _, raw = app.picked.loss.columns(None)
+        xs, smooth = app.view.picked.loss.columns(0.9)
+        _, raw = app.view.picked.loss.columns(None)
         assert len(xs) == 40 and not np.allclose(smooth, raw) and abs(smooth[0] - raw[0]) < 1e-12
 
 
@@ -183,7 +182,7 @@ async def test_back_counts_what_came_in_and_end_follows(tmp_path):
     for row in rec.rows[:6]:
         out.add(row)
     out.flush()
-    app = WatchApp([path])
+    app = make_watch_app([path])
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.view.latest_epoch == 6)
         await pilot.press("left")
@@ -206,20 +205,20 @@ async def test_back_counts_what_came_in_and_end_follows(tmp_path):
         for row in rec.rows[9:]:
             out.add(row)
         out.close()
-        await until(pilot, lambda: app.picked.ended)
+        await until(pilot, lambda: app.view.picked.ended)
         assert app.view.shown_epoch == 12 and "closed by the script at step 12" in status_text(app)
 
 
 async def test_a_file_deleted_or_truncated_while_watched(tmp_path):
     path = script_recording(tmp_path / "gone.csv", steps=8)
-    app = WatchApp([path])
+    app = make_watch_app([path])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.picked.ended)
+        await until(pilot, lambda: app.view.picked.ended)
         os.unlink(path)
         await until(pilot, lambda: "gone.csv was deleted: what was read stays" in status_text(app))
         assert app.is_running and app.view.latest_epoch == 8 and "⣿" not in "" and loss_panel(app)
         script_recording(path, steps=3)  # a new run writes the path again
-        await until(pilot, lambda: app.view.latest_epoch == 3 and app.picked.ended)
+        await until(pilot, lambda: app.view.latest_epoch == 3 and app.view.picked.ended)
         assert "there again: reading the new file" in status_text(app)
         with open(path, "r+b") as fh:
             fh.truncate(100)  # (a writer that opened the same file again)
@@ -234,7 +233,7 @@ async def test_a_file_that_stays_quiet_says_so(tmp_path, monkeypatch):
     rec = Recording.load(script_recording(tmp_path / "src.csv", steps=3))
     rec.end = None  # as a killed run leaves it, or one still being written
     rec.save(tmp_path / "quiet.csv")
-    app = WatchApp([tmp_path / "quiet.csv"])
+    app = make_watch_app([tmp_path / "quiet.csv"])
     async with app.run_test(size=(120, 40)) as pilot:
         await until(
             pilot, lambda: "no end record: cut short, or still being written" in status_text(app)
@@ -266,9 +265,9 @@ def test_help_names_the_watch_command(capsys):
 
 
 async def test_watch_help_lists_its_keys(tmp_path):
-    app = WatchApp([script_recording(tmp_path / "h.csv", steps=4)])
+    app = make_watch_app([script_recording(tmp_path / "h.csv", steps=4)])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.picked.ended)
+        await until(pilot, lambda: app.view.picked.ended)
         await pilot.press("question_mark")
         await pilot.pause(0.3)
         text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
@@ -278,9 +277,9 @@ async def test_watch_help_lists_its_keys(tmp_path):
 
 
 async def test_keys_of_a_live_run_say_why_they_do_nothing(tmp_path):
-    app = WatchApp([script_recording(tmp_path / "k.csv", steps=2)])
+    app = make_watch_app([script_recording(tmp_path / "k.csv", steps=2)])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.picked.ended)
+        await until(pilot, lambda: app.view.picked.ended)
         for key, words in [("r", "no reseed"), ("s", "no racers"), ("plus", "plays at a pace"),
                            ("w", "is on disk already"), ("x", "no training time")]:  # fmt: skip
             await pilot.press(key)
@@ -356,10 +355,10 @@ async def test_w_saves_with_how_the_run_ended(tmp_path, monkeypatch):
 
 
 async def test_a_long_file_opens_in_pieces_and_ends_drawn_whole(tmp_path, monkeypatch):
-    import walker_tui.ui.watch_app as watch_app
     import walker_tui.viewmodel.watch as watch
+    import walker_tui.viewmodel.watch_view as watch_view
 
-    monkeypatch.setattr(watch_app, "BULK_FRAMES", 3600.0)  # every piece but the last held back
+    monkeypatch.setattr(watch_view, "BULK_FRAMES", 3600.0)  # every piece but the last held back
 
     from test_record_stream import fake
 
@@ -382,14 +381,14 @@ async def test_a_long_file_opens_in_pieces_and_ends_drawn_whole(tmp_path, monkey
         return n
 
     monkeypatch.setattr(watch.Run, "absorb", absorbing)
-    app = WatchApp([tmp_path / "long.csv"])
+    app = make_watch_app([tmp_path / "long.csv"])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.picked.ended, 60)
+        await until(pilot, lambda: app.view.picked.ended, 60)
         assert any(r is not None for r in seen)  # it said it was reading
-        assert app.picked.rows == 6000 and app.feeds >= 4
+        assert app.view.picked.rows == 6000 and app.view.feeds >= 4
         assert "step 6000" in panel_text(app.query_one(CandidateBars))
         assert "│ step 6000 │" in status_text(app)
-        history = app.picked.history
+        history = app.view.picked.history
         assert len(history.recent) == 2000 and history.recent[-1].epoch == 6000
 
 
@@ -399,10 +398,10 @@ async def test_a_travel_key_before_the_first_read_says_watch_is_still_reading(tm
     path = tmp_path / "empty.csv"
     out = RecordWriter(path, [0.1, 0.2], {"unit": "step"}, flush_every=None)
     out.flush()
-    app = WatchApp([path], poll=60.0)
+    app = make_watch_app([path], poll=60.0)
     assert app.view.travel(0, -1).text.startswith("still reading the recordings")
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.feeds >= 1)
+        await until(pilot, lambda: app.view.feeds >= 1)
         await pilot.press("left")
         await pilot.pause(0.1)
         text = status_text(app)

@@ -10,7 +10,7 @@ from test_watch import script_recording
 from walker_tui.cli import main
 from walker_tui.recording.reader import Recording
 from walker_tui.recording.writer import RecordWriter
-from walker_tui.ui.watch_app import WatchApp
+from walker_tui.ui.app import make_watch_app
 
 
 async def test_back_counts_only_the_runs_that_grew(tmp_path):
@@ -21,28 +21,28 @@ async def test_back_counts_only_the_runs_that_grew(tmp_path):
     for row in rec.rows[:6]:
         out.add(row)
     out.flush()
-    app = WatchApp([still, live, script_recording(tmp_path / "other.csv", steps=5)])
+    app = make_watch_app([still, live, script_recording(tmp_path / "other.csv", steps=5)])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.runs[1].rows == 6 and app.runs[2].ended)
+        await until(pilot, lambda: app.view.runs[1].rows == 6 and app.view.runs[2].ended)
         await pilot.press("left")
         await until(pilot, lambda: "0 new steps since" in status_text(app))
         for row in rec.rows[6:9]:
             out.add(row)
         out.close()
-        await until(pilot, lambda: app.runs[1].ended)
+        await until(pilot, lambda: app.view.runs[1].ended)
         text = status_text(app)
         assert "3 new steps in live since" in text and "files" not in text.splitlines()[0], text
 
 
 async def test_end_follows_again_after_space_stopped_at_the_newest(tmp_path):
     """space stops at the newest step; end follows again (it said "at the newest epoch")."""
-    app = WatchApp([script_recording(tmp_path / "s.csv", steps=4)])
+    app = make_watch_app([script_recording(tmp_path / "s.csv", steps=4)])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.runs[0].ended)
+        await until(pilot, lambda: app.view.runs[0].ended)
         await pilot.press("space")
-        await until(pilot, lambda: app.state == "back")
+        await until(pilot, lambda: app.view.state == "back")
         await pilot.press("end")
-        await until(pilot, lambda: app.state == "following")
+        await until(pilot, lambda: app.view.state == "following")
         assert status_text(app).startswith("following")
 
 
@@ -55,13 +55,13 @@ async def test_the_differ_note_names_a_run_read_later(tmp_path):
     assert main(["run", "--record", str(a), "--quiet", "--device", "cpu"]) == 0
     b = script_recording(tmp_path / "b.json")
     later = tmp_path / "c.npz"  # not there yet when watch starts
-    app = WatchApp([a, b, later])
+    app = make_watch_app([a, b, later])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.runs[0].ended and app.runs[1].ended)
+        await until(pilot, lambda: app.view.runs[0].ended and app.view.runs[1].ended)
         await until(pilot, lambda: "runs differ" in note(app))
         assert "c.npz" not in note(app) and " c " not in note(app)  # (not there yet)
         script_recording(later, steps=6)
-        await until(pilot, lambda: app.runs[2].ended)
+        await until(pilot, lambda: app.view.runs[2].ended)
         await until(pilot, lambda: "c a WalkerSGD loop" in note(app))
         assert "runs differ: a linear (epochs), b a WalkerSGD loop (steps), c" in note(app)
 
@@ -69,9 +69,9 @@ async def test_the_differ_note_names_a_run_read_later(tmp_path):
 async def test_a_screenshot_from_watch_is_named_after_the_run(tmp_path, monkeypatch):
     path = script_recording(tmp_path / "mnist.csv", steps=3)
     monkeypatch.chdir(tmp_path)
-    app = WatchApp([path])
+    app = make_watch_app([path])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.picked.ended)
+        await until(pilot, lambda: app.view.picked.ended)
         await pilot.press("p")
         await until(pilot, lambda: "screenshot saved" in status_text(app))
     assert [p.name for p in tmp_path.glob("*.svg")] == ["walker-tui-watch-mnist.svg"]
@@ -80,7 +80,7 @@ async def test_a_screenshot_from_watch_is_named_after_the_run(tmp_path, monkeypa
 async def test_an_empty_file_is_called_empty_not_missing(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.touch()
-    app = WatchApp([empty, tmp_path / "later.csv"])
+    app = make_watch_app([empty, tmp_path / "later.csv"])
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.follower is not None and app.follower.polls > 1)
         await pilot.pause(1.1)  # (the runs' line is redrawn every second)

@@ -274,10 +274,10 @@ def _run_watch(paths: list[Path]) -> int:
     import gc
 
     from walker_tui.cli.signals import ending_on_signals, say, word
-    from walker_tui.ui.watch_app import WatchApp
+    from walker_tui.ui.app import make_watch_app
 
     gc.freeze()
-    app = WatchApp(paths)
+    app = make_watch_app(paths)
     ended: list[int] = []
 
     def leave(signum: int, frame: object) -> None:

@@ -1,9 +1,9 @@
-"""The thin base of the panels apps (the one app over training and replay, and watch beside it):
-the panels composed once (PanelGrid), a source (walker_tui.viewmodel.source) and a key mode
-(the mode's column of walker_tui.ui.keys: its bindings, palette and help), redraw pacing (at most
-20 redraws a second, one redraw's panels landing together with its status line), the status
-line's notes, travel through the epochs, the device line, the size check and screenshots. An
-app on it holds a view (viewmodel.view) and says what a redraw draws (redraw, show_status)."""
+"""The panels app's plumbing, whatever its mode (walker_tui.ui.modes): the panels composed once
+(PanelGrid) with the mode's status line, a source (walker_tui.viewmodel.source) and the key
+table's column of the mode (its bindings, through check_action; its palette and help), redraw
+pacing (at most 20 redraws a second, one redraw's panels landing together with its status line),
+the status line's notes, travel through the epochs, the device line, the size check and
+screenshots. The app on it (ui/app.py) feeds the view and answers the keys."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from collections.abc import Iterable
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import BindingsMap
 from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer, Header
 
 import walker_tui.ui.device_monitor as gpu
@@ -24,10 +22,14 @@ import walker_tui.ui.keys as keys
 from walker_tui.ui.colors import fit_color_system
 from walker_tui.ui.device_monitor import DeviceMonitor
 from walker_tui.ui.help import HelpScreen
+from walker_tui.ui.modes import Mode
 from walker_tui.ui.widgets import Say, TravelTo
+from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.footer import KeyFooter
+from walker_tui.ui.widgets.loss_curve import LossCurve
 from walker_tui.ui.widgets.painter import PaintedPlot, Painter
 from walker_tui.ui.widgets.panels import MIN_SIZE, PanelGrid
+from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.viewmodel.driver import POST_INTERVAL
 from walker_tui.viewmodel.saved import write_new
 from walker_tui.viewmodel.source import Source
@@ -55,18 +57,18 @@ class DeviceSampled(Message):
 
 
 class PanelApp(App[int]):
-    """The panels, a source and a key mode; redraw pacing, notes, travel, the device line and
-    the size check, for an app's view."""
+    """The panels, a source and a mode; redraw pacing, notes, travel, the device line and the
+    size check, for the mode's view."""
 
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True  # ctrl+p: the mode's actions and Textual's themes
+    BINDINGS = list(keys.every_binding())  # every mode's: check_action keeps the mode's
     view: EpochView
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: Mode) -> None:
         super().__init__()
-        self.mode = mode  # live, replay or watch: a column of the key table
-        # the mode's bindings (a class's BINDINGS would give every mode the same keys)
-        self._bindings = BindingsMap.merge([self._bindings, BindingsMap(keys.bindings(mode))])
+        self.mode = mode  # its keys: live, replay or watch, a column of the key table
+        self.still = False  # the run is paused or played out (a key's still word shows)
         self.source: Source | None = None  # what feeds the view now
         self._sources: list[Source] = []  # every source started, until its threads have ended
         self.colors_note = fit_color_system(self.console)  # (TERM=dumb: 16 colours, said)
@@ -82,19 +84,46 @@ class PanelApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        yield PanelGrid(self.painter, self.status_line())
+        yield PanelGrid(self.painter, self.mode.status_line(id="status"))
         yield KeyFooter()
 
-    def status_line(self) -> Widget:
-        """The mode's status line widget (id "status")."""
-        raise NotImplementedError
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A binding of the key table runs, and shows in the footer, in its mode alone."""
+        return keys.allows(self.mode.keys, action, parameters, self.still)
 
     def redraw(self) -> None:
-        """Hand every panel the epoch shown's data."""
-        raise NotImplementedError
+        """Hand every panel the epoch shown's frame (at most 20 times a second); the status
+        line goes with them when their builds land."""
+        frame = self.mode.panels(self.view)
+        if self.view.still != self.still:  # a replay's footer: space play, not pause
+            self.still = self.view.still
+            self.refresh_bindings()
+        with self.batch_update():
+            self.query_one(LossCurve).show(frame.curve)
+            self.query_one(CandidateBars).show(frame.bars)
+            self.query_one(SurfacePlot).show(frame.surface)
+            self._status_due = (frame.rec, (frame.epoch, frame.latest))
+            if frame.rec is not None:  # (an adaptive grid's range now)
+                self.set_sub_title(list(frame.rec.rates))
+
+    def set_sub_title(self, rates: list[float] | None) -> None:
+        title = self.mode.subtitle(self.view, self.size.width, rates)
+        if title != self.sub_title:
+            self.sub_title = title
 
     def show_status(self, rec=None, look_up: bool = False, at=None) -> None:  # noqa: ANN001
-        raise NotImplementedError
+        """The status line alone: cheap, so keys update it at once instead of at the next redraw.
+        ``at``: (epoch, latest) of the redraw it joins, when not the view's now."""
+        found = self.query(self.mode.status_line)
+        if not found:
+            return
+        view = self.view
+        epoch, latest = at if at is not None else (view.shown_epoch, view.latest_epoch)
+        rec = view.walker_at(epoch) if look_up else rec
+        use = self.monitor.text if self.monitor is not None else None
+        frame = self.mode.status(view, rec, epoch, latest, use)
+        # (the loss curve keeps its rows)
+        found.first().show(frame, max_lines=status_budget(self.size.height))
 
     def start_panels(self) -> None:
         """On mount: pacing, the size check and the device monitor start."""
@@ -123,7 +152,7 @@ class PanelApp(App[int]):
 
     def device_probe(self):  # noqa: ANN201
         """What the status line's device figure reads (the tests hand the app a fake one)."""
-        raise NotImplementedError
+        return self.mode.probe()
 
     def _device_sampled(self) -> None:
         self.post_message(DeviceSampled())  # (the monitor's thread: post_message is safe)
@@ -246,7 +275,7 @@ class PanelApp(App[int]):
     @property
     def file_stem(self) -> str:
         """What a saved file's name starts with."""
-        return "walker-tui"
+        return self.mode.file_stem()
 
     def action_screenshot(self) -> None:
         """An SVG of the screen under a new name (walker_tui.viewmodel.saved.write_new), or a line
@@ -269,7 +298,7 @@ class PanelApp(App[int]):
             # a ~/Downloads that need not exist
             if command.title not in ("Quit", "Screenshot"):
                 yield command
-        for title, key, action in keys.palette(self.mode):
+        for title, key, action in keys.palette(self.mode.keys):
             yield SystemCommand(f"{title} ({key})", f"key {key}", getattr(self, f"action_{action}"))
 
     # --- the source ---
@@ -299,16 +328,11 @@ class PanelApp(App[int]):
     # --- the keys every mode shares ---
 
     def _travel(self, to: float, direction: int) -> None:
-        before = self.view.view_epoch
         moved = self.view.travel(to, direction)
         if isinstance(moved, Note):
             self.tell(moved)
         elif moved:
             self._moved()
-        self.travelled(before)
-
-    def travelled(self, before: int | None) -> None:
-        """The view travelled from ``before`` (None: the newest epoch)."""
 
     def action_back(self) -> None:
         self._travel(self.view.shown_epoch - 1, -1)
@@ -336,7 +360,7 @@ class PanelApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.mode))
+            self.push_screen(HelpScreen(self.mode.keys))
 
     def action_quit_app(self) -> None:
         if self.source is not None:

@@ -7,12 +7,12 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingsMap
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from walker_tui.ui.keys import help_forwards, help_lines
+from walker_tui.ui.keys import every_forward, forwards, help_lines
 
 TITLES = {"watch": "walker-tui watch keys"}
 FOOTS = {
@@ -33,12 +33,15 @@ class HelpScreen(ModalScreen[None]):
     """A modal list of a mode's keys; escape or ? closes it, the mode's other keys close it and
     act."""
 
+    # every mode's keys: check_action keeps the mode's column of the key table
+    BINDINGS = [Binding("escape,question_mark", "dismiss", "close help"), *every_forward()]
+
     def __init__(self, mode: str = "live") -> None:
         super().__init__()
         self.mode = mode
-        # the mode's column of the key table (Textual's bindings are per class otherwise)
-        own = [Binding("escape,question_mark", "dismiss", "close help"), *help_forwards(mode)]
-        self._bindings = BindingsMap.merge([self._bindings, BindingsMap(own)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "forward" or parameters[0] in forwards(self.mode)
 
     async def action_forward(self, action: str) -> None:
         """Close the help, then run the app's action for the key."""

@@ -6,8 +6,11 @@ torch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
+from textual.actions import parse
 from textual.binding import Binding
 
 MODES = ("live", "replay", "watch")
@@ -24,6 +27,7 @@ class Use:
     help: tuple[str, str] | None = None
     palette: str | None = None
     note: str | None = None
+    still: str | None = None  # its footer word while the run is paused or played out
 
     @property
     def offered(self) -> bool:
@@ -54,18 +58,20 @@ class Key:
         return getattr(self, mode)
 
 
-def same(use: Use, replay_help: str | None = None) -> dict[str, Use]:
-    """The live and replay columns, alike but for the replay's help words."""
+def same(use: Use, replay_help: str | None = None, still: str | None = None) -> dict[str, Use]:
+    """The live and replay columns, alike but for the replay's help words (and ``still``, the
+    replay's footer word while paused or played out)."""
     if replay_help is None or use.help is None:
         return {"live": use, "replay": use}
-    return {"live": use, "replay": Use(use.footer, (use.help[0], replay_help), use.palette)}
+    return {"live": use, "replay": Use(use.footer, (use.help[0], replay_help), use.palette,
+                                       still=still)}  # fmt: skip
 
 
 WATCH_NOTE = "watch shows the files as they are written"
 KEYS = [  # the footer shows them in this order: help and quit before the pace keys (and
     # before watch's own keys)
     Key("space", "toggle_pause", **same(Use("pause", ("space", "pause / resume training"),
-        "Pause or resume"), "pause / resume playing"),
+        "Pause or resume"), "pause / resume playing", still="play"),
         watch=Use("stop/follow", ("space", "stop following here / follow again"),
                   "Stop following here, or follow again")),
     Key("n", "step", **same(Use("step", ("n", "one epoch (pauses first if running)"),
@@ -146,18 +152,68 @@ def _action(key: Key, use: Use) -> str:
     return key.action if use.note is None else f"note({use.note!r})"
 
 
+STILL = "still"  # the parameter of a key's binding that shows its word while the run is still
+
+
+def _tagged(key: Key, mode: str, use: Use) -> str:
+    """The key's action in ``mode``; where another mode shows the same action in other words
+    (space: pause, stop/follow), each mode's carries its mode, so check_action tells them
+    apart (the action ignores it)."""
+    if use.note is not None:
+        return _action(key, use)
+    words = {(u.footer, u.still) for m in MODES if (u := key.use(m)) is not None and u.offered}
+    return key.action if len(words) < 2 else f"{key.action}({mode!r})"
+
+
 def bindings(mode: str = "live") -> list[Binding]:
-    """A mode's bindings: its column of the table, and ctrl+c (quit, before any widget sees
+    """A mode's bindings: its column of the table (a key with a ``still`` word twice, the first
+    shown only while the run is paused or played out), and ctrl+c (quit, before any widget sees
     it)."""
-    out = [
-        Binding(k.keys, _action(k, u), u.footer or k.action.replace("_", " "),
-                show=u.footer is not None, key_display=k.display)
-        for k, u in _used(mode)
-    ]  # fmt: skip
+    out = []
+    for k, u in _used(mode):
+        action, word = _tagged(k, mode, u), u.footer or k.action.replace("_", " ")
+        if u.still is not None:
+            out.append(Binding(k.keys, f"{k.action}({STILL!r})", u.still, key_display=k.display))
+        out.append(Binding(k.keys, action, word, show=u.footer is not None, key_display=k.display))
     return out + [
         Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
         Binding("escape", "hide_help_panel", "close keys", show=False),  # Textual's Keys panel
     ]
+
+
+def _union(of: Callable[[str], list[Binding]]) -> tuple[Binding, ...]:
+    """Every mode's bindings by ``of``, each once, in the table's order."""
+    out: list[Binding] = []
+    for mode in MODES:
+        out += [b for b in of(mode) if b not in out]
+    rows = [k.keys for k in KEYS]
+    return tuple(sorted(out, key=lambda b: rows.index(b.key) if b.key in rows else len(rows)))
+
+
+@cache
+def every_binding() -> tuple[Binding, ...]:
+    """Every mode's bindings, in the table's order: the app's BINDINGS, of which its
+    check_action keeps the mode's (:func:`allows`)."""
+    return _union(bindings)
+
+
+@cache
+def _actions(mode: str | None) -> frozenset[tuple[str, tuple]]:
+    """The (name, parameters) of a mode's bindings' actions (None: every mode's)."""
+    found = every_binding() if mode is None else bindings(mode)
+    return frozenset((name, params) for _, name, params in (parse(b.action) for b in found))
+
+
+def allows(mode: str, action: str, parameters: tuple, still: bool = False) -> bool:
+    """Whether a binding's action (its name and parameters) is the mode's: a key bound in
+    another mode alone, or another mode's answer for it, is neither run nor shown. ``still``:
+    the run is paused or played out (a key's still word shows then, its own word otherwise)."""
+    named = (action, tuple(parameters))
+    if named not in _actions(None):
+        return True  # (Textual's own: the palette, quit; a key the help screen forwards)
+    if named not in _actions(mode):
+        return False
+    return still or named[1] != (STILL,)
 
 
 def help_lines(mode: str = "live") -> list[tuple[str, str]]:
@@ -172,6 +228,18 @@ def help_forwards(mode: str = "live") -> list[Binding]:
     and acts."""
     return [Binding(k.keys, f"forward({_action(k, u)!r})", show=False) for k, u in _used(mode)
             if k.action != "help"]  # fmt: skip
+
+
+@cache
+def every_forward() -> tuple[Binding, ...]:
+    """Every mode's help screen bindings (the help screen's BINDINGS: see :func:`forwards`)."""
+    return _union(help_forwards)
+
+
+@cache
+def forwards(mode: str) -> frozenset[str]:
+    """The actions the help screen forwards in ``mode``."""
+    return frozenset(parse(b.action)[2][0] for b in help_forwards(mode))
 
 
 def palette(mode: str = "live") -> list[tuple[str, str, str]]:

@@ -60,6 +60,9 @@ class BarsFrame:
     reused: float | None = None
     source: int | None = None  # the epoch the reused step's bars come from (None: not held)
     earlier_batch: bool = False  # they come from an earlier batch of that epoch, not its last
+    unit: str = "epoch"  # what a row is: a WalkerSGD recording's is a step (its 1 is no start)
+    on_batch: bool = False  # mini-batches: the losses on the epoch's last batch, not all the data
+    direction: str = "sgd"  # what the walker walks along (named where it is not sgd)
 
 
 @dataclass
@@ -176,6 +179,9 @@ def panels(view: RunView) -> Panels:
         win = (float(at[0]), float(at[1]))
     else:
         bars = BarsFrame(view.rates, None, -1, 0, None)
+    cfg = view.cfg
+    bars.unit, bars.direction = view.unit, cfg.direction
+    bars.on_batch = bool(entry(cfg.problem).model and cfg.batch_size)
     surface = SurfaceFrame(
         paths, walk, win, view.sliced, path_losses(series.get("walker")), view.surface,
         view.start_w, view.minimum,
@@ -219,8 +225,11 @@ def path_losses(series: tuple | None) -> tuple[float, float] | None:
     return (float(ys.min()), float(ys.max())) if len(ys) else None
 
 
-def status_frame(view: RunView, rec: HostEpoch | None, epoch: int, latest: int) -> StatusFrame:
-    """The status line for ``epoch`` (``rec``: the walker's record of it)."""
+def status_frame(
+    view: RunView, rec: HostEpoch | None, epoch: int, latest: int, device_use: str | None = None
+) -> StatusFrame:
+    """The status line for ``epoch`` (``rec``: the walker's record of it; ``device_use``: the
+    device line)."""
     cfg = view.cfg
     state = view.state
     if rec is not None and rec.epoch == 1 and view.unit == "epoch":
@@ -252,6 +261,7 @@ def status_frame(view: RunView, rec: HostEpoch | None, epoch: int, latest: int) 
         state_text=ended_text(view) if state == "ended" else None,
         direction=cfg.direction,
         reused=rec is not None and not rec.scored and not rec.diverged,
+        device_use=device_use,
     )
 
 

@@ -58,6 +58,18 @@ class EpochView:
         # what a travel key hears before the first epoch: a replay or watch says it is reading
         self.waiting = "no epochs yet to travel through: n steps one, space runs"
 
+    still = False  # paused or played out (a key's still word shows in the footer)
+
+    def reset(self) -> None:
+        """A new run: RunView's forgets the old one (a follower's runs go on)."""
+
+    def resume_at(self) -> int | None:
+        return None  # the epoch space plays on from, where it does (RunView.resume_at)
+
+    def on_disk(self) -> Note | None:
+        """What w says where the run is a file already (None: w saves it)."""
+        return None
+
     @property
     def latest_epoch(self) -> int:
         """The newest epoch of the run: in a race, of whichever trainer is still going."""
@@ -388,6 +400,19 @@ class RunView(EpochView):
             f"{why.get(self.state, self.state)}): {back}, q quits"
         )
 
+    @property
+    def still(self) -> bool:
+        """Paused or played out: space's footer word in a replay is play, not pause."""
+        return bool(self.control.paused or self.done or self.error)
+
+    def resume_at(self) -> int | None:
+        """Back in a finished replay, space plays on from the epoch shown: that epoch (None:
+        space pauses or runs as ever)."""
+        view_epoch = self.view_epoch
+        if self.replay is not None and self.done and not self.error and view_epoch:
+            return view_epoch
+        return None
+
     def toggle_pause(self) -> Note | None:
         """Space: pause or run on (following the newest epoch again); a Note if finished."""
         note = self.finished()
@@ -398,8 +423,11 @@ class RunView(EpochView):
                 self.view_epoch = None
         return note
 
-    def step(self) -> Note | None:
-        """n: one epoch more, paused; a Note if finished."""
+    def step(self) -> Note | bool | None:
+        """n: one epoch more, paused; a Note if finished. Back in a finished run: one epoch
+        forth (as travel answers)."""
+        if self.done and self.view_epoch is not None:
+            return self.travel(self.shown_epoch + 1, 1)
         note = self.finished()
         if note is None:
             self.unsay()
@@ -412,9 +440,7 @@ class RunView(EpochView):
 
     def toggle_race(self) -> Note | None:
         """s: racers join the run under way (from w0, catching up to the walker's epoch) or
-        leave it; the walker's run goes on either way."""
-        if self.replay is not None:
-            return Note("a replay holds the walker's recording alone: no racers to add")
+        leave it; the walker's run goes on either way (a replay's s: its note in ui.keys)."""
         if self.error:
             return Note("training stopped on the error above: r restarts, q quits", "bold red")
         self.race = not self.race

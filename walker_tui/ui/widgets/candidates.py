@@ -32,14 +32,15 @@ class CandidateBars(PaintedPlot):
     apart. nan and inf candidates get a full-height hatched bar labelled as such; the winner a
     red bar of its own glyph, a star over it and a ``*`` on its rate."""
 
-    # mini-batches: the bars are the losses on the epoch's last batch, not on all the data
+    # the last frame's (see BarsFrame): what a row is, losses on a batch, the walker's direction
     on_batch = False
-    unit = "epoch"  # what a row is: a WalkerSGD recording's is a step (its step 1 is no start)
-    direction = "sgd"  # what the walker walks along (--direction): named where it is not sgd
+    unit = "epoch"
+    direction = "sgd"
 
     def draw(self, plt: Plot, width: int, height: int, frame: BarsFrame) -> None:
         """The bars of ``frame``; a stayed walk's best candidate is drawn as the best, not as a
         step taken (no star, no ``*``)."""
+        self.unit, self.on_batch, self.direction = frame.unit, frame.on_batch, frame.direction
         if frame.losses is None or len(frame.losses) == 0:
             plt.title("candidates: waiting for the first epoch")
             return

@@ -11,17 +11,6 @@ from __future__ import annotations
 from walker_tui.ui.widgets.status import ItemLines, fit_lines, note_lines, wrap_items
 from walker_tui.viewmodel.frames import WatchStatusFrame
 
-WATCH_STYLES = {
-    "following": "bold green",
-    "back": "bold yellow",
-    "growing": "green",
-    "quiet": "yellow",
-    "ended": "magenta",
-    "error": "bold red",
-    "waiting": "",
-    "reading": "cyan",
-}
-
 
 class WatchStatus(ItemLines):
     """Rebuilt whenever the watch's state changes (and once a second, for the runs' ages)."""
