@@ -1,7 +1,7 @@
 """Write the docs' reference pages from the code they describe: `python scripts/docs_reference.py`.
 
 docs/reference/cli.md comes from the argparse parsers (walker_tui.cli.args), docs/reference/keys.md
-from the key tables (walker_tui.ui.keys for the app and replay, walker_tui.ui.help for watch).
+from the key table (walker_tui.ui.keys, a column per mode: live, replay and watch).
 tests/unit/test_docs_reference.py fails when a committed page differs from what this writes, so
 the pages cannot drift from the code; `--check` does the same from the shell.
 """
