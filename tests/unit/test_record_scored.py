@@ -163,6 +163,8 @@ def test_a_replay_of_walker_adam_on_digits_shows_its_reused_epochs_and_counts_as
         else:
             assert frame.bars.reused == pytest.approx(row.lr) and status.reused
             assert any("(reused)" in t for t in said)
+            # the surface marks no candidates: those held are the last scored step's
+            assert frame.surface.walk is None and frame.surface.win is not None
     # watch reads the same file the same way
     feed = Reader(0, path).poll(1 << 20)
     assert [r.scored for _, r in feed.held] == [r.scored for r in rows]

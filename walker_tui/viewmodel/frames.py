@@ -173,8 +173,9 @@ def panels(view: RunView) -> Panels:
         if not rec.scored:
             bars.reused = rec.lr
             bars.source, bars.earlier_batch = bars_source(view, rec)
-        walk_xy = view.to_plane(rec.weights)
-        walk = (walk_xy[0], walk_xy[1])
+        if rec.scored:  # (a reused rate scored none: its record's are an earlier step's, not
+            walk_xy = view.to_plane(rec.weights)  # this step's: the surface draws none)
+            walk = (walk_xy[0], walk_xy[1])
         at = view.to_plane(rec.position)  # (an adaptive walk may have stayed put)
         win = (float(at[0]), float(at[1]))
     else:
