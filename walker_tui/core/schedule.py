@@ -30,12 +30,19 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["LONGEST", "RISE", "WINDOW", "Schedule"]
+__all__ = ["LONGEST", "RISE", "WINDOW", "Schedule", "schedules"]
 
 WINDOW = 8  # winning rates averaged into the reused rate
 LONGEST = 16  # the most steps between two scorings
 RISE = 2.0  # a loss this many times the one before a reused-rate step: score at once
 HOLDS = 2.0  # the mean "holds" while within this factor of its last value
+
+
+def schedules(direction: str, adaptive: bool, stay: bool, batched: bool = True) -> bool:
+    """Whether a walker takes this rule (else it scores every step): along adam on a fixed
+    grid without --stay, on a model (``batched``: WalkerSGD's always is; the engine's on a
+    built-in problem is not, see above)."""
+    return direction == "adam" and not adaptive and not stay and batched
 
 
 @dataclass

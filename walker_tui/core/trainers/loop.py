@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from walker_tui.core.decision import rate_taken
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.ranking import host64
 
@@ -166,9 +167,7 @@ def to_host(epochs: Sequence[Epoch], rates: Sequence[float] | None = None) -> li
 def _taken(e: Epoch, tried: np.ndarray, winner: int, moved: bool) -> float:
     """The rate of the step an epoch took: a reused rate, else the winner's (0.0: it stayed
     put)."""
-    if e.taken is not None:
-        return e.taken
-    return float(tried[winner]) if moved else 0.0
+    return rate_taken(tried, winner, moved) if e.taken is None else e.taken
 
 
 @dataclass

@@ -12,12 +12,12 @@ import torch
 import walker_tui.core.directions as directions
 from walker_tui.catalog import walker_lrs, walker_name
 from walker_tui.config import Config
-from walker_tui.core.adaptive import log_span, next_grid
-from walker_tui.core.decision import choose
+from walker_tui.core.adaptive import log_span
+from walker_tui.core.decision import Step, walk
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.ranking import rate_order, rounding_slack
-from walker_tui.core.schedule import Schedule
+from walker_tui.core.schedule import Schedule, schedules
 from walker_tui.core.trainers.batched import Batched
 from walker_tui.core.trainers.loop import Epoch, Trainer, copied, restart, trainer_w0
 
@@ -61,7 +61,7 @@ class Walker:
         self.span0 = log_span(self.grid)
         # (schedule.py's rule) along adam on a model, where scoring is k forward passes: see
         # schedule.py for why not along momentum, nor on a built-in problem
-        self.lazy = direction == "adam" and not adaptive and not stay and problem.batched
+        self.lazy = schedules(direction, adaptive, stay, problem.batched)
         self.reset()
 
     @property
@@ -114,24 +114,24 @@ class Walker:
             self._order, self._order_of = rate_order(rates, self.lrs.device), self.lrs
         return self._order
 
-    def _adapt(self, winner: torch.Tensor, moved: torch.Tensor) -> None:
-        """--grid adaptive: the next grid by the one rule (walker_tui.core.adaptive), on the
-        device."""
-        k = len(self.grid)
-        new, self.span = next_grid(self.lrs[:k], self.span, self.span0, winner, ~moved)
-        self.lrs = torch.cat([new, self.lrs[k:]])
+    def _adapt(self, step: Step | None) -> None:
+        """--grid adaptive: the next grid the decision gave (walker_tui.core.adaptive's rule,
+        on the device), --stay's 0 kept last."""
+        if step is not None and step.grid is not None:
+            self.lrs, self.span = torch.cat([step.grid, self.lrs[len(self.grid) :]]), step.span
 
     def step(self) -> Epoch:
         """Run one epoch and return its record."""
-        taken = None  # (a reused rate: not one of the candidates')
+        taken = step = None  # (a reused rate: not one of the candidates')
         if self.grad is None:
             weights, losses, winner, any_finite = self._first_epoch()
         elif self._reusing():
             weights, losses, winner, any_finite = self.shown  # (weights in view already)
             taken = self._reuse()
         else:
-            weights, losses, winner, any_finite = self._walk()
-            self._scored(weights, losses, winner, any_finite)
+            (weights, losses, winner, any_finite), step = self._walk()
+            if self.schedule is not None:  # (what later records show while a rate is reused)
+                self.shown = (self.problem.view(weights), losses, winner, any_finite)  # (2 x k)
         self.epoch += 1
         # k an epoch, the first included (the README's convention since the notebook's
         # benchmark); one where the walk reused a rate (the loss and gradient where it went)
@@ -155,8 +155,7 @@ class Walker:
             scored=taken is None,
             taken=taken,
         )
-        if self.adaptive and self.epoch > 1:  # at epoch 1 all candidates tie: nothing to learn
-            self._adapt(winner, any_finite)
+        self._adapt(step)  # (none at epoch 1: all candidates tie there, nothing to learn)
         return record
 
     def _first_epoch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -173,14 +172,6 @@ class Walker:
         """Whether this step takes the reused rate instead of scoring (walker_tui.core.schedule)."""
         return self.schedule is not None and not self.schedule.due()
 
-    def _scored(self, weights, losses, winner, any_finite) -> None:
-        """The schedule told of a scoring step (its winner's rate, a host sync), which later
-        records show while the walk reuses a rate."""
-        if self.schedule is None:
-            return
-        self.shown = (self.problem.view(weights), losses, winner, any_finite)  # (2 x k)
-        self.schedule.scored(float(self.lrs[winner]), bool(any_finite))
-
     def _reuse(self) -> float:
         """One step at the schedule's reused rate along the direction (its state fed and kept),
         then the loss and gradient where it lands; returns the rate."""
@@ -192,26 +183,29 @@ class Walker:
         self.schedule.reused(float(self.loss), float(before))
         return rate
 
-    def _walk(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _walk(self) -> tuple[tuple[torch.Tensor, ...], Step]:
         """One step of the walk: the candidates along the direction, ranked, the winner taken
-        (or, adaptive, none that raises the loss). Returns what _first_epoch does."""
+        (or, adaptive, none that raises the loss). Returns what _first_epoch does, and the
+        decision (walker_tui.core.decision.walk: WalkerSGD's too)."""
         # the direction's u from the gradient at w, and its state fed with that gradient
         # (kept below only if the walk takes a step: walker_tui.core.directions)
         u, along = directions.propose(self.direction, self.along, self.grad)
         weights = self.w[:, None] - u[:, None] * self.lrs[None, :]
         losses, rank, slack, current = self._rank(weights, u)
-        if rank is None:
-            winner = torch.zeros((), dtype=torch.long, device=self.w.device)
-            any_finite = torch.ones((), dtype=torch.bool, device=self.w.device)
-        else:
-            # the one decision (core/decision.py, WalkerSGD's too): an adaptive walk never
-            # takes a step that raises the loss (or has none finite): it stays put and its grid
-            # moves down to smaller rates (_adapt). (losses = current + rank: where a rank is
-            # not finite, neither is its loss)
+        if rank is None:  # one rate, fixed: nothing to rank, the one candidate wins
+            rank = torch.zeros(1, device=self.w.device)
+            finite = torch.ones(1, dtype=torch.bool, device=self.w.device)
+        else:  # (losses = current + rank: where a rank is not finite, neither is its loss)
             finite = torch.isfinite(losses)
-            winner, any_finite = choose(
-                rank, finite, self._rate_order(), slack, self.adaptive, current
-            )
+        # the one decision (core/decision.py, WalkerSGD's too): an adaptive walk never takes a
+        # step that raises the loss (or has none finite): it stays put and its grid moves down
+        # to smaller rates (step.grid, taken in _adapt)
+        step = walk(
+            rank, finite, self.lrs, grid=self.lrs[: len(self.grid)], adaptive=self.adaptive,
+            reference=current, order=self._rate_order(), slack=slack, span=self.span,
+            span0=self.span0, schedule=self.schedule,
+        )  # fmt: skip
+        winner, any_finite = step.winner, step.moved
         moved = weights.index_select(1, winner.reshape(1))[:, 0]  # (no host sync)
         if self.adaptive:
             moved = torch.where(any_finite, moved, self.w)
@@ -219,8 +213,7 @@ class Walker:
             # the state fed with this step's gradient is kept where the walk took a step;
             # where it stayed put (adaptive), --stay's zero-rate candidate won or none was
             # finite, the direction restarts (walker_tui.core.directions says why)
-            took = any_finite & (winner < len(self.grid)) if self.stay else any_finite
-            self.along = directions.settle(self.direction, self.along, along, took)
+            self.along = directions.settle(self.direction, self.along, along, step.took)
         self.w = moved.contiguous()  # a strided view would slow every matvec
         self.loss, self.grad = self.problem.loss_grad(self.w)
         # The winner's loss is its exact loss at the new weights (the closed form may differ
@@ -232,7 +225,7 @@ class Walker:
             losses = torch.where(any_finite, losses.index_put((winner[None],), self.loss), losses)
         else:
             losses = losses.float().index_put((winner[None],), self.loss)
-        return weights, losses, winner, any_finite
+        return (weights, losses, winner, any_finite), step
 
     def _rank(
         self, weights: torch.Tensor, u: torch.Tensor
