@@ -169,3 +169,28 @@ def test_a_replay_of_walker_adam_on_digits_shows_its_reused_epochs_and_counts_as
     feed = Reader(0, path).poll(1 << 20)
     assert [r.scored for _, r in feed.held] == [r.scored for r in rows]
     assert feed.evals.tolist() == [r.evals for r in rows]
+
+
+def test_walkersgds_recording_says_which_steps_reused_a_rate(tmp_path):
+    """WalkerSGD along adam reuses a rate between scorings too (optim/reuse.py): its recording
+    says so step by step (evaluations not counted: replay counts k a scored step, 1 a reused)."""
+    from test_optim import lbfgs_closure, least_squares, mse
+
+    from walker_tui import WalkerSGD
+
+    model, x, y = least_squares()
+    path = tmp_path / "s.csv"
+    opt = WalkerSGD(model.parameters(), lrs="log:0.001:0.3:5", direction="adam", record=path)
+    closure = lbfgs_closure(opt, model, x, y, mse)
+    seen = []
+    for _ in range(30):
+        opt.step(closure)
+        seen.append(opt.last.scored)
+    opt.close()
+    assert False in seen
+    rows = Recording.load(path).rows
+    assert [r.scored for r in rows] == seen and all(r.evals == 0 for r in rows)
+    recording, cfg = load_replay(path)
+    recs = [e["walker"] for e in Playback(recording, cfg).advance(100)]
+    assert [r.scored for r in recs] == seen
+    assert recs[-1].evals == sum(5 if s else 1 for s in seen)
