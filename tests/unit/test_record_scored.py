@@ -194,3 +194,19 @@ def test_walkersgds_recording_says_which_steps_reused_a_rate(tmp_path):
     recs = [e["walker"] for e in Playback(recording, cfg).advance(100)]
     assert [r.scored for r in recs] == seen
     assert recs[-1].evals == sum(5 if s else 1 for s in seen)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_the_apps_w_and_run_record_keep_the_engines_scored_and_evals(tmp_path, suffix):
+    """run --record and the app's w write the engine's records (HostEpoch) through as_row."""
+    from walker_tui.core.trainers.loop import HostEpoch
+
+    recording = Recording([0.1, 0.2])
+    for epoch, scored, evals in ((1, True, 2), (2, False, 40), (3, True, 75)):
+        recording.add(
+            HostEpoch(epoch, np.zeros((2, 2), "f4"), np.ones(2, "f4"), 1, 0.15, 1.0, False,
+                      np.array([0.1, 0.2]), evals=evals, scored=scored)
+        )  # fmt: skip
+    recording.save(tmp_path / f"w{suffix}")
+    back = Recording.load(tmp_path / f"w{suffix}").rows
+    assert [(r.scored, r.evals) for r in back] == [(True, 2), (False, 40), (True, 75)]
