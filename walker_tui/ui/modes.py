@@ -70,10 +70,18 @@ def run_mode(cfg: Config, start_paused: bool = False, replay: Recording | None =
         return sources.training(cfg, view.seed, control, post, make)
 
     return Mode(
-        "live" if replay is None else "replay", "walker-tui", view, control, StatusLine,
-        lambda: app_probe(cfg.device), frames.panels, frames.status_frame, frames.subtitle,
-        source, lambda: f"walker-tui-{view.file_stem}-seed{view.seed}",
-    )  # fmt: skip
+        keys="live" if replay is None else "replay",
+        title="walker-tui",
+        view=view,
+        control=control,
+        status_line=StatusLine,
+        probe=lambda: app_probe(cfg.device),
+        panels=frames.panels,
+        status=frames.status_frame,
+        subtitle=frames.subtitle,
+        source=source,
+        file_stem=lambda: f"walker-tui-{view.file_stem}-seed{view.seed}",
+    )
 
 
 def watch_mode(paths: list[Path], poll: float = POLL) -> Mode:
@@ -84,8 +92,16 @@ def watch_mode(paths: list[Path], poll: float = POLL) -> Mode:
         return sources.watch(view.paths, post, poll)
 
     return Mode(
-        "watch", "walker-tui watch", view, Control(False, 1.0), WatchStatus,
-        lambda: watch_probe,  # this machine's, which may not be the job's: the line says so
-        watch_frames.panels, watch_frames.status_frame, watch_frames.subtitle, source,
-        lambda: f"walker-tui-{view.file_stem}", tick=1.0,
-    )  # fmt: skip
+        keys="watch",
+        title="walker-tui watch",
+        view=view,
+        control=Control(paused=False, pace=1.0),  # (unused: the follower takes no Control)
+        status_line=WatchStatus,
+        probe=lambda: watch_probe,  # this machine's, which may not be the job's: the line says so
+        panels=watch_frames.panels,
+        status=watch_frames.status_frame,
+        subtitle=watch_frames.subtitle,
+        source=source,
+        file_stem=lambda: f"walker-tui-{view.file_stem}",
+        tick=1.0,  # the runs' ages ("no new step for 45 s")
+    )
