@@ -132,8 +132,9 @@ class _Net(nn.Module):
 
 @pytest.mark.parametrize("mode", ["closure", "attached"])
 def test_walkersgd_takes_the_same_rule(mode):
-    """WalkerSGD's steps follow a Schedule fed its own winners and losses, and a reused step
-    takes the mean of the last winning rates; along sgd every step scores."""
+    """WalkerSGD's steps follow a Schedule fed its own winners and losses (attached too: a
+    reused step's loss is its model's forward's), and a reused step takes the mean of the last
+    winning rates; along sgd every step scores."""
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(256, 8, generator=gen)
     y = (x[:, 0] * x[:, 1] > 0).long()
@@ -161,12 +162,9 @@ def test_walkersgd_takes_the_same_rule(mode):
             if last.scored:
                 grid = opt.state["walker"]["rates"]
                 mirror.scored(grid[last.winner], last.moved)
-            else:
+            else:  # (attached: the loss is the model's own forward's at the reused rate)
                 assert last.lr == pytest.approx(mirror.rate)
-                if mode == "closure":
-                    mirror.reused(last.loss, before)
-                else:
-                    mirror.wait -= 1
+                mirror.reused(last.loss, before)
             before = last.loss
         assert all(flags) if direction != "adam" else not all(flags)
 
@@ -176,3 +174,46 @@ def _closure(opt, model, xb, yb):
     loss = model(xb, yb)
     loss.backward()
     return loss
+
+
+class _Boosted(_Net):
+    """A net whose loss can be made to jump (a batch far off what it learnt)."""
+
+    boost = 1.0
+
+    def forward(self, x, y):
+        return super().forward(x, y) * self.boost
+
+
+def test_attached_walkersgd_scores_at_once_after_a_reused_step_whose_loss_jumps():
+    """Attached, a reused-rate step's loss (the model's own forward at the rate) reaches the
+    schedule, as in the closure mode and the engine: a loss past RISE times the held ones makes
+    the next step score. (It was left out: only the winners decided, and the walk went on at
+    the reused rate.)"""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(256, 8, generator=gen)
+    y = (x[:, 0] * x[:, 1] > 0).long()
+    model = _Boosted()
+    opt = WalkerSGD(model.parameters(), direction="adam", model=model)
+
+    def step(boost: float = 1.0) -> float:
+        idx = torch.randint(0, 256, (32,), generator=gen)
+        model.boost = boost
+        loss = model(x[idx], y[idx])
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        model.boost = 1.0
+        return float(loss)
+
+    for _ in range(200):  # until a reused step with more reused steps due after it
+        step()
+        last = opt.last
+        if last is not None and not last.scored and opt.state["walker"]["schedule"]["wait"] >= 2:
+            break
+    assert not opt.last.scored and opt.state["walker"]["schedule"]["wait"] >= 2
+    jumped = step(boost=10 * RISE)  # a reused step (wait >= 2) whose loss jumps
+    assert not opt.last.scored
+    assert opt.last.loss == pytest.approx(jumped)  # the step's loss is its forward's
+    step()
+    assert opt.last.scored  # the jump made this step score, though its wait was not over

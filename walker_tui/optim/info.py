@@ -1,4 +1,4 @@
-"""What a WalkerSGD step did (``WalkerSGD.last``), for the optimizer and its mixins."""
+"""What a WalkerSGD step did (``WalkerSGD.last``), for the optimizer and the step functions."""
 
 from __future__ import annotations
 

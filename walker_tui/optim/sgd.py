@@ -1,8 +1,10 @@
-"""WalkerSGD, the walker as a ``torch.optim.Optimizer``: a thin shell over the decision
-(walker_tui.core.decision), the directions (core/directions.py) and the adaptive grid
-(core/adaptive.py) the app's engine walks by. How it fits Lightning, Hugging Face's Trainer and
-torch's schedulers: docs/guides/walkersgd-frameworks.md. Pure torch: no UI, no I/O (the
-recording hangs on the step hooks: recorder.py)."""
+"""WalkerSGD, the walker as a ``torch.optim.Optimizer``: a thin shell (arguments checked, state
+gathered into a :class:`walker_tui.optim.walk.Walk`) over plain functions: walk.py (the
+decision of walker_tui.core.decision applied, the directions), closure.py (``step(closure)``),
+attached.py (``step()`` with the model attached) and reuse.py (steps at a reused rate), the rules
+the app's engine walks by. How it fits Lightning, Hugging Face's Trainer and torch's
+schedulers: docs/guides/walkersgd-frameworks.md. Pure torch: no UI, no I/O (the recording hangs
+on the step hooks: recorder.py)."""
 
 from __future__ import annotations
 
@@ -12,23 +14,21 @@ from typing import Any
 
 import torch
 
-import walker_tui.core.directions as along
 from walker_tui.catalog import DIRECTIONS, model_lrs
-from walker_tui.core.adaptive import adapt_rates, log_span
-from walker_tui.core.decision import decide
-from walker_tui.core.edges import EdgeWatch, shifted_grid
+from walker_tui.core.adaptive import log_span
+from walker_tui.core.edges import EdgeWatch
 from walker_tui.core.grid import grid_and_spec
-from walker_tui.core.ranking import host64, wide_dtype
-from walker_tui.optim.closure import ClosureSteps
+from walker_tui.optim.attached import decide_on, hold, landing_loss
+from walker_tui.optim.closure import step_closure
 from walker_tui.optim.info import StepInfo
-from walker_tui.optim.reuse import ReusedSteps
-from walker_tui.optim.scoring import Scorer, unwrapped, warn_at_user
+from walker_tui.optim.scoring import Scorer, unwrapped
+from walker_tui.optim.walk import Walk
 from walker_tui.recording.ends import check_metric, end_record, outcome_of_exit
 
 __all__ = ["StepInfo", "WalkerSGD"]
 
 
-class WalkerSGD(ReusedSteps, ClosureSteps, torch.optim.Optimizer):
+class WalkerSGD(torch.optim.Optimizer):
     """Walker SGD: each step tries every rate of a grid from the same weights and keeps the best.
 
     ``lrs``: the ``--lrs`` grammar (``"0.1:1:0.1"``, ``"log:1e-4:1:9"``, ``"0.01,0.1"``) or a
@@ -78,8 +78,9 @@ class WalkerSGD(ReusedSteps, ClosureSteps, torch.optim.Optimizer):
     **Along adam** on a fixed grid (no ``stay``) not every step scores: between
     scorings the walk steps at the mean of the last winning rates (times ``lr``), at the cost
     of its direction's own optimizer, and scores again sooner when the winners' mean moves or
-    the loss jumps (walker_tui.core.schedule, the app's rule; attached, only the winners
-    decide). ``last.scored`` says which; sgd and momentum score every step.
+    the loss jumps (walker_tui.core.schedule, the app's rule; attached, the loss of a reused
+    step is the model's own forward's at it, told at the ``step()`` after it). ``last.scored``
+    says which; sgd and momentum score every step.
 
     A step whose candidates are all nan or inf stays put (``last.diverged``). ``last`` (a
     :class:`StepInfo`) says what the last step tried and took. On a fixed grid a warning says
@@ -117,7 +118,6 @@ class WalkerSGD(ReusedSteps, ClosureSteps, torch.optim.Optimizer):
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
             raise ValueError(f"lr={lr!r}: a scale on the grid, a number >= 0 (1.0: the grid)")
         self.direction = direction
-        self._along_keys = tuple(along.fresh(direction, torch.zeros(1)))  # its state's names
         super().__init__(params, {"lrs": list(rates), "lr": float(lr)})
         for group in self.param_groups:
             if list(group["lrs"]) != rates:
@@ -130,7 +130,7 @@ class WalkerSGD(ReusedSteps, ClosureSteps, torch.optim.Optimizer):
         self.flags = _Flags()  # shared with a wrapper's copy of __dict__ (Lightning's)
         self._edges = EdgeWatch(len(rates))
         self.scorer: Scorer | None = None
-        self._hook: Any = None
+        self._hooks: list[Any] = []
         self.recorder: Any = None
         if model is not None:
             self.attach(model, loss_fn, vmap)
@@ -282,76 +282,41 @@ class WalkerSGD(ReusedSteps, ClosureSteps, torch.optim.Optimizer):
         self.detach()
         module = unwrapped(model)
         self.scorer = Scorer(module, self._params(), loss_fn, vmap)
-        self._hook = module.register_forward_pre_hook(self._before_forward, with_kwargs=True)
+        self._hooks = [
+            module.register_forward_pre_hook(self._before_forward, with_kwargs=True),
+            module.register_forward_hook(self._after_forward, with_kwargs=True),
+        ]
         return self
 
     def detach(self) -> None:
         """Undo :meth:`attach` (``step`` needs a closure again)."""
-        if self._hook is not None:
-            self._hook.remove()
-        self._hook, self.scorer = None, None
+        for hook in getattr(self, "_hooks", []):
+            hook.remove()
+        self._hooks, self.scorer = [], None
 
     def _before_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
         scorer = getattr(self, "scorer", None)  # (None in a deep copy: torch's __getstate__)
         if scorer is None or scorer.busy or not module.training or not torch.is_grad_enabled():
             return
         if self.state["walker"].get("pending"):
-            self._decide_on(scorer, args, kwargs)
+            walk = self._walk()
+            decide_on(walk, scorer, args, kwargs)
+            self.last = walk.last
 
-    def _decide_on(self, scorer: Scorer, args: tuple, kwargs: dict) -> None:
-        """The pending step, decided on this forward's inputs: candidates scored forward only,
-        the winner taken into the weights (before the model's own forward runs)."""
-        params = self._params()
-        walker = dict(self.state["walker"])
-        if self._reusing(walker):  # (reuse.py: a step at the reused rate, nothing scored)
-            self._reuse_attached(params, walker)
-            walker["pending"] = False
-            self.state["walker"] = walker
-            return
-        w = [p.detach().clone() for p in params]
-        u, fed = self._directions(params, walker, [self.state[p]["walker_grad"] for p in params])
-        scale = walker.get("scale", 1.0)
-        rates = [scale * r for r in walker["rates"]] + ([0.0] if self.stay else [])
-        extra = [0.0] if self.grid == "adaptive" and not self.stay else []  # w's own loss
-        self.flags.scoring = True
-        try:
-            scored = scorer.losses(w, u, rates + extra, args, kwargs)
-        finally:
-            self.flags.scoring = False
-        values = self._reduce(scored).tolist()
-        losses = values[: len(rates)]
-        reference = values[len(walker["rates"])] if self.grid == "adaptive" else None
-        self._conclude(params, walker, w, u, fed, rates, losses, reference, len(rates + extra))
-        walker["pending"] = False
-        self.state["walker"] = walker
+    def _after_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
+        """The model's own forward at a reused rate: its loss, for the schedule (attached.py)."""
+        scorer = getattr(self, "scorer", None)
+        if scorer is not None and not scorer.busy and self.flags.landing:
+            landing_loss(self._walk(), out, args, kwargs, scorer)
 
-    def _step_attached(self, closure: Callable[[], Any] | None) -> torch.Tensor | None:
-        """Keep the gradient the loop's backward left in ``.grad`` for the next training
-        forward's decision. ``.grad`` is the loop's to zero (accumulation sums into it)."""
-        result = None
-        if closure is not None:
-            with torch.enable_grad():
-                result = closure()
-        params = self._params()
-        walker = dict(self.state["walker"])
-        if walker.get("pending"):
-            raise RuntimeError(
-                "WalkerSGD.step: the attached model ran no training forward since the last step "
-                "(in train mode, grad enabled), so the step it holds was never scored: attach "
-                "the module whose forward the loop calls, or pass a closure to step()"
-            )
-        if all(p.grad is None for p in params):
-            raise RuntimeError(
-                "WalkerSGD.step: no gradient in .grad: call loss.backward() before step()"
-            )
-        for p in params:
-            grad = torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
-            self.state[p] = {**self.state[p], "walker_grad": grad}
-        walker["pending"], walker["scale"] = True, self._scale()
-        self.state["walker"] = walker
-        if result is not None:
-            return torch.as_tensor(result).detach()
-        return None if walker["loss"] is None else torch.tensor(walker["loss"])
+    def _walk(self) -> Walk:
+        """The explicit state the step functions work on (walk.py): the parameters, the state
+        (``walker`` a copy the step stores back), the options, the flags and ``last``."""
+        return Walk(
+            self._params(), self.state, dict(self.state["walker"]), self.direction,
+            self.grid == "adaptive", self.stay, self.span0, self.sync, self._scale(),
+            self.recorder is not None, self._edges, self.flags, self.last,
+        )  # fmt: skip
 
     # --- the step ---
 
@@ -369,122 +334,30 @@ class WalkerSGD(ReusedSteps, ClosureSteps, torch.optim.Optimizer):
                 "or the model attached, WalkerSGD(params, model=model) or opt.attach(model), "
                 "so that step() needs no closure and scores candidates at the next forward"
             )
-        return self._step_closure(closure)
+        walk = self._walk()
+        result = step_closure(walk, closure, self.forward_only)
+        self.last = walk.last
+        return result
 
-    def _reduce(self, losses: torch.Tensor) -> torch.Tensor:
-        """The candidates' losses averaged over the ranks of a torch.distributed run (so every
-        rank takes the same winner), on the host in float64."""
-        values = losses.detach().reshape(-1).to(wide_dtype(losses.device))
-        if self._distributed():
-            dist = torch.distributed
-            if dist.get_backend() == "gloo":
-                values = values.cpu()
-            dist.all_reduce(values)
-            values = values / dist.get_world_size()
-        return host64(values)
-
-    def _distributed(self) -> bool:
-        if self.sync is False or not torch.distributed.is_available():
-            return False
-        return torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
-
-    def _conclude(self, params, walker, w, u, fed, rates, losses, reference, calls) -> float:
-        """The decision on scored candidates, applied: weights, direction state, ``last``, the
-        grid's next move and the edge warning. Returns the rate taken."""
-        if self.grid == "adaptive" and self.stay:
-            reference = losses[len(walker["rates"])]  # (--stay's zero: w's loss on the batch)
-        d = decide(losses, rates, self.grid == "adaptive", reference)
-        self._note_scored(walker, d.winner, d.moved, losses)  # (reuse.py's schedule)
-        self._settle(params, walker, fed, d.moved and rates[d.winner] != 0.0)
-        lr = rates[d.winner] if d.moved else 0.0
-        self._set(params, w, u, lr)
-        if d.moved:
-            walker["loss"] = losses[d.winner]
-        elif reference is not None and math.isfinite(reference) and not self.stay:
-            walker["loss"] = reference  # (w's own loss on this batch)
-        walker["step"] += 1
-        loss = float(walker["loss"]) if walker["loss"] is not None else math.nan
-        line = (w, u) if self.recorder is not None else None
-        self.last = StepInfo(walker["step"], rates, losses, d.winner, float(lr), loss, d.moved,
-                             d.diverged, calls, line=line)  # fmt: skip
-        k = len(walker["rates"])
-        if self.grid == "adaptive":
-            walker["rates"], walker["span"] = adapt_rates(
-                walker["rates"], walker["span"], self.span0, d.winner, not d.moved
-            )
-        else:
-            self._watch_edge(walker["rates"], d.winner, loss, losses[:k], d.moved)
-        return lr
-
-    def _watch_edge(self, grid: list[float], winner: int, loss: float, losses, moved) -> None:
-        edge = self._edges.see(winner, loss, losses, moved)
-        if edge is None:
-            return
-        which = "smallest" if edge == 0 else "largest"
-        warn_at_user(
-            f"WalkerSGD: the {which} rate of the grid, {sorted(grid)[0 if edge == 0 else -1]:.3g}"
-            f" (times lr), won {self._edges.share:.0%} or more of the last {self._edges.window}"
-            " steps while the loss fell: the best rate may lie outside the grid; pass "
-            f"lrs={shifted_grid(grid, edge)!r} (the grid moved past that edge) or "
-            "grid='adaptive'"
-        )
-
-    # --- the direction ---
-
-    @staticmethod
-    def _set(params: list[torch.Tensor], w: list[torch.Tensor], g: list[torch.Tensor], lr: float):
-        with torch.no_grad():
-            for p, wp, gp in zip(params, w, g, strict=True):
-                p.copy_(wp)
-                if lr != 0.0:
-                    p.add_(gp, alpha=-lr)
-
-    def _along(self, p: torch.Tensor, walker: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """The direction's state for one parameter: its tensors from the parameter's state,
-        its step counts from the walker's (kept as numbers: a state_dict round trip would cast
-        tensors to the parameter's dtype), as the tensors walker_tui.core.directions takes."""
-        held = self.state[p]
-        if any(f"along_{k}" not in held for k in self._along_keys if k not in along.COUNTS):
-            held = {f"along_{k}": v for k, v in along.fresh(self.direction, p.detach()).items()}
-        wide = wide_dtype(p.device)  # (the engine's counts: float64 where the device has it)
-        return {
-            k: torch.tensor(float(walker.get(f"along_{k}", 0)), dtype=wide, device=p.device)
-            if k in along.COUNTS
-            else held[f"along_{k}"]
-            for k in self._along_keys
-        }
-
-    def _directions(
-        self, params: list[torch.Tensor], walker: dict[str, Any], grads: list[torch.Tensor]
-    ) -> tuple[list[torch.Tensor], list[tuple[dict, dict]]]:
-        """Each parameter's u for its held gradient, and its (old, fed) direction states."""
-        if self.direction == "sgd":
-            return grads, []
-        us, fed = [], []
-        for p, gp in zip(params, grads, strict=True):
-            old = self._along(p, walker)
-            u, new = along.propose(self.direction, old, gp)
-            us.append(u)
-            fed.append((old, new))
-        return us, fed
-
-    def _settle(
-        self, params: list[torch.Tensor], walker: dict[str, Any], fed: list, took: bool
-    ) -> None:
-        """Keep each parameter's fed direction state where the walk took a step, else its
-        restart (walker_tui.core.directions.settle); the step counts go to the walker's state."""
-        if self.direction == "sgd":
-            return
-        for p, (old, new) in zip(params, fed, strict=True):
-            kept = along.settle(self.direction, old, new, took)
-            tensors = {f"along_{k}": v for k, v in kept.items() if k not in along.COUNTS}
-            self.state[p] = {**self.state[p], **tensors}
-            for k in along.COUNTS:
-                if k in kept:
-                    walker[f"along_{k}"] = int(kept[k])
+    def _step_attached(self, closure: Callable[[], Any] | None) -> torch.Tensor | None:
+        """Hold the gradient the loop's backward left in ``.grad`` for the next training
+        forward's decision (attached.py), after the closure, if given, ran once."""
+        result = None
+        if closure is not None:
+            with torch.enable_grad():
+                result = closure()
+        walk = self._walk()
+        hold(walk)
+        if result is not None:
+            return torch.as_tensor(result).detach()
+        loss = self.state["walker"]["loss"]
+        return None if loss is None else torch.tensor(loss)
 
 
 class _Flags:
     """Mutable flags a wrapper that copies the optimizer's ``__dict__`` still sees change."""
 
-    scoring = False
+    scoring = False  # a closure call or forward scores a candidate (not the step's own)
+    grad_on_warned = False  # the forward_only warning was given (closure.py)
+    landing = False  # the attached model's next forward is at a reused rate (attached.py)
+    landed: torch.Tensor | None = None  # its loss, until step() tells the schedule
