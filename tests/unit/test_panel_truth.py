@@ -159,17 +159,17 @@ def test_an_adaptive_grid_that_keeps_staying_keeps_distinct_rates():
     grid now keeps its span at the floor, in the engine and in WalkerSGD alike."""
     import torch
 
-    from walker_tui.core.adaptive import adapt_rates
+    from walker_tui.core.adaptive import adapt_rates, next_grid
     from walker_tui.core.grid import format_rate
     from walker_tui.core.problems.zoo import make_problem
     from walker_tui.core.trainers.walker import Walker
 
     walker = Walker(make_problem("rosenbrock", 1, 17, "cpu"), [0.1, 0.2, 0.5, 1.0], adaptive=True)
     walker.step()
-    stay = torch.tensor(len(walker.grid))
+    stay, lrs, span = torch.tensor(len(walker.grid)), walker.lrs, walker.span
     for _ in range(400):  # staying put moves the grid down a quarter span each time
-        walker._adapt(stay, torch.tensor(False))
-    rates = walker.lrs.tolist()
+        lrs, span = next_grid(lrs, span, walker.span0, stay, torch.tensor(True))
+    rates = lrs.tolist()
     assert min(rates) >= 1e-12 * (1 - 1e-6)
     labels = [format_rate(r, rates) for r in rates]
     assert len(set(labels)) == len(rates), labels
