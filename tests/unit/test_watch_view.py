@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+import walker_tui.viewmodel.watch_frames as watch_frames
+from walker_tui.recording.schema import Row
+from walker_tui.recording.writer import RecordWriter
 from walker_tui.viewmodel.view import Note
+from walker_tui.viewmodel.watch import Reader
 from walker_tui.viewmodel.watch_view import SMOOTHING, WatchView
 
 
@@ -27,3 +33,45 @@ def test_smoothing_cycles_back_to_raw():
         assert view.next_smoothing() is True
         seen.append(view.smooth)
     assert seen == [*SMOOTHING, None]
+
+
+RATES = [0.1, 0.2, 0.3]
+
+
+def recorded(path: Path, rows: list[Row], ended: bool = True) -> WatchView:
+    """A WatchView of ``rows`` written to ``path`` (a linear run's options), read in one poll."""
+    out = RecordWriter(path, RATES, {"problem": "linear", "epochs": len(rows)}, flush_every=None)
+    for row in rows:
+        out.add(row)
+    out.close() if ended else out.flush()
+    view = WatchView([path])
+    reader = Reader(0, path)
+    while (feed := reader.poll(1 << 20)) is not None:
+        view.take(feed, 0.0)
+    return view
+
+
+def row(epoch: int, loss: float, losses=None, lr: float = 0.2, scored: bool = True) -> Row:
+    losses = np.array([loss + 0.1, loss, loss + 0.2] if losses is None else losses, np.float32)
+    w = np.zeros((2, 3), np.float32) + epoch
+    return Row(epoch, w, losses, 1, np.array(RATES), True, lr, loss, scored, 3 * epoch)
+
+
+def first_words(view: WatchView, epoch: int) -> list[str]:
+    view.view_epoch = epoch
+    frame = watch_frames.status_frame(view, view.walker_at(epoch), epoch, view.latest_epoch)
+    return [text for text, _ in frame.first]
+
+
+def test_a_reused_rates_epoch_reads_as_replay_reads_it(tmp_path):
+    """Along adam on a model a step may reuse a rate, scoring no candidate: watch's status and
+    candidates say so as replay's do (the rate reused, and where the faint bars come from),
+    not the earlier step's winner as this epoch's."""
+    two = row(2, 0.5)
+    rows = [row(1, 1.0), two, row(3, 0.4, two.losses, 0.15, False)]
+    view = recorded(tmp_path / "d.csv", rows)
+    assert "lr 0.15 (reused)" in first_words(view, 3)
+    bars = watch_frames.panels(view).bars
+    assert (bars.reused, bars.source, bars.earlier_batch) == (0.15, 2, False)
+    assert watch_frames.panels(view).surface.walk is None  # (no candidates of its own)
+    assert "lr 0.20" in first_words(view, 2) and watch_frames.panels(view).bars.reused is None

@@ -19,6 +19,7 @@ from walker_tui.viewmodel.view import X_AXES, RunView
 
 if TYPE_CHECKING:
     from walker_tui.core.trainers.loop import HostEpoch
+    from walker_tui.viewmodel.history import History
 
 XY = tuple[Any, Any]
 WALKER_STYLE = ("walker", 0)  # the walker's glyph and colour (series_marker/series_color args)
@@ -163,25 +164,15 @@ def panels(view: RunView) -> Panels:
         named, view.target, marker, view.x_axis, view.log_x, view.unit, walker_as, styles=styles
     )
     walk = win = None
-    if rec is not None and rec.epoch == 1 and view.unit == "epoch":
-        # epoch 1 is the start: every candidate is w0 with the same loss, no winner yet
-        bars = BarsFrame(list(rec.rates), rec.losses, -1, rec.epoch, view.target)
-    elif rec is not None:
-        bars = BarsFrame(
-            list(rec.rates), rec.losses, rec.winner, rec.epoch, view.target, not rec.moved
-        )
-        if not rec.scored:
-            bars.reused = rec.lr
-            bars.source, bars.earlier_batch = bars_source(view, rec)
+    bars = bars_frame(rec, view.rates, view.target, view.unit, view.histories.get("walker"))
+    if rec is not None and not (rec.epoch == 1 and view.unit == "epoch"):  # (1: the start)
         if rec.scored:  # (a reused rate scored none: its record's are an earlier step's, not
             walk_xy = view.to_plane(rec.weights)  # this step's: the surface draws none)
             walk = (walk_xy[0], walk_xy[1])
         at = view.to_plane(rec.position)  # (an adaptive walk may have stayed put)
         win = (float(at[0]), float(at[1]))
-    else:
-        bars = BarsFrame(view.rates, None, -1, 0, None)
     cfg = view.cfg
-    bars.unit, bars.direction = view.unit, cfg.direction
+    bars.direction = cfg.direction
     bars.on_batch = bool(entry(cfg.problem).model and cfg.batch_size)
     surface = SurfaceFrame(
         paths, walk, win, view.sliced, path_losses(series.get("walker")), view.surface,
@@ -190,12 +181,53 @@ def panels(view: RunView) -> Panels:
     return Panels(epoch, view.latest_epoch, rec, curve, bars, surface)
 
 
-def bars_source(view: RunView, rec: HostEpoch) -> tuple[int | None, bool]:
+def bars_frame(
+    rec: HostEpoch | None, rates: list[float], target: float, unit: str, walker: History | None
+) -> BarsFrame:
+    """The candidates of the walker's record ``rec`` (None: nothing yet, ``rates`` the grid),
+    live, replayed or watched alike: epoch 1 is the start (every candidate is w0 with the same
+    loss, no winner yet); a step that reused a rate scored none, its bars an earlier step's
+    (``walker``, the walker's History, tells which)."""
+    if rec is None:
+        bars = BarsFrame(list(rates), None, -1, 0, None)
+    elif rec.epoch == 1 and unit == "epoch":
+        bars = BarsFrame(list(rec.rates), rec.losses, -1, rec.epoch, target)
+    else:
+        bars = BarsFrame(list(rec.rates), rec.losses, rec.winner, rec.epoch, target, not rec.moved)
+        if not rec.scored:
+            bars.reused = rec.lr
+            bars.source, bars.earlier_batch = bars_source(walker, rec)
+    bars.unit = unit
+    return bars
+
+
+def taken(rec: HostEpoch | None, unit: str) -> tuple[str | None, float | None, bool]:
+    """What the walker's step of ``rec`` took, as the status line says it: (``"start"`` at epoch
+    1, no step yet, or ``"stay"``, the walk kept its w, else None; the rate, None where none
+    (diverged, or nothing yet); whether it was a reused one, no candidate scored)."""
+    if rec is None:
+        return None, None, False
+    step = "start" if rec.epoch == 1 and unit == "epoch" else None if rec.moved else "stay"
+    rate = None if rec.diverged else rec.lr
+    return step, rate, not rec.scored and not rec.diverged
+
+
+def rate_words(step: str | None, rate: float | None, rates: list[float], reused: bool) -> str:
+    """The status line's rate (see :func:`taken`): ``lr start``, ``lr stay``, ``lr 0.05``,
+    ``lr 0.05 (reused)``; empty for none."""
+    if step is not None:
+        return f"lr {step}"
+    if rate is None:
+        return ""
+    return f"lr {format_rate(rate, rates)}{' (reused)' if reused else ''}"
+
+
+def bars_source(walker: History | None, rec: HostEpoch) -> tuple[int | None, bool]:
     """Where a reused step's bars (the last scored step's candidates) come from: (the epoch,
-    whether from an earlier batch of it rather than its last). Records before ``rec`` holding
-    the same losses show the same step; the earliest of them is its epoch's last step if it
-    scored, else a reused one after a scoring earlier in its epoch. None: a record not held."""
-    walker = view.histories.get("walker")
+    whether from an earlier batch of it rather than its last). Records before ``rec`` in
+    ``walker`` (the walker's History) holding the same losses show the same step; the earliest
+    of them is its epoch's last step if it scored, else a reused one after a scoring earlier in
+    its epoch. None: a record not held."""
     first = rec
     while walker is not None and first.epoch > 1:
         before = walker.at(first.epoch - 1)
@@ -233,17 +265,14 @@ def status_frame(
     device line)."""
     cfg = view.cfg
     state = view.state
-    if rec is not None and rec.epoch == 1 and view.unit == "epoch":
-        step = "start"
-    else:
-        step = "stay" if rec is not None and not rec.moved else None
+    step, rate, reused = taken(rec, view.unit)
     return StatusFrame(
         problem=cfg.problem,
         device=view.device,
         seed=view.seed,
         epoch=epoch,
         latest=latest,
-        rate=rec.lr if rec is not None and not rec.diverged else None,
+        rate=rate,
         step=step,
         rates=list(rec.rates) if rec is not None else view.rates,
         loss=rec.loss if rec is not None else None,
@@ -261,7 +290,7 @@ def status_frame(
         unit=view.unit,
         state_text=ended_text(view) if state == "ended" else None,
         direction=cfg.direction,
-        reused=rec is not None and not rec.scored and not rec.diverged,
+        reused=reused,
         device_use=device_use,
     )
 

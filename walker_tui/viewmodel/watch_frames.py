@@ -7,19 +7,20 @@ import time
 
 import numpy as np
 
-from walker_tui.core.grid import format_rate
 from walker_tui.core.surface import SurfaceData, fit_window, grow
 from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.numbers import format_loss, format_metric
 from walker_tui.viewmodel.frames import (
     WALKER_STYLE,
-    BarsFrame,
     CurveFrame,
     Item,
     Panels,
     Style,
     SurfaceFrame,
     WatchStatusFrame,
+    bars_frame,
+    rate_words,
+    taken,
 )
 from walker_tui.viewmodel.watch import Run
 from walker_tui.viewmodel.watch_view import WatchView
@@ -65,15 +66,7 @@ def panels(view: WatchView) -> Panels:
     )  # fmt: skip
     rec = view.walker_at(epoch)
     rates = list(run.head.lrs) if run.head is not None else []
-    if rec is None:
-        bars = BarsFrame(rates, None, -1, 0)
-    elif rec.epoch == 1 and run.unit == "epoch":  # (the engine's epoch 1: the start)
-        bars = BarsFrame(list(rec.rates), rec.losses, -1, 1, target)
-    else:
-        bars = BarsFrame(
-            list(rec.rates), rec.losses, rec.winner, rec.epoch, target, stayed=not rec.moved
-        )
-    bars.unit = run.unit
+    bars = bars_frame(rec, rates, target, run.unit, run.history)  # (as replay's and live's)
     surface = path_frame(view, run, rec, epoch)
     return Panels(epoch, view.latest_epoch, rec, curve, bars, surface)
 
@@ -119,8 +112,9 @@ def path_frame(view: WatchView, run: Run, rec: HostEpoch | None, epoch: int) -> 
     window = run.window or fit_window(np.array([-1.0, 1.0]), np.array([-1.0, 1.0]))
     walk = win = None
     if rec is not None and not (rec.epoch == 1 and run.unit == "epoch"):
-        cand = to_xy(rec.weights)
-        walk = (cand[0], cand[1])
+        if rec.scored:  # (a reused rate scored none: its record's are an earlier step's)
+            cand = to_xy(rec.weights)
+            walk = (cand[0], cand[1])
         at = to_xy(rec.position)
         win = (float(at[0]), float(at[1]))
     paths = {run.name: (xs, ys)} if len(xs) else {}
@@ -150,12 +144,10 @@ def status_frame(
     shown = rec.epoch if rec is not None else 0
     unit = run.unit
     first.append((f"{unit} {shown}" if shown == run_latest else f"{unit} {shown}/{run_latest}", ""))
-    if rec is not None:
-        rates = list(rec.rates)
-        if not rec.moved:
-            first.append(("lr stay", ""))
-        elif not rec.diverged:
-            first.append((f"lr {format_rate(rec.lr, rates)}", ""))
+    if rec is not None:  # (the rate as replay's and live's status line say it)
+        step, rate, reused = taken(rec, unit)
+        words = rate_words(step, rate, list(rec.rates), reused)
+        first += [(words, "")] if words else []
         first.append((f"loss {format_loss(rec.loss)}", ""))
     for name, value in run.metric_at(shown if rec is not None else epoch).items():
         first.append((f"{name} {format_metric(name, value)}", ""))

@@ -12,10 +12,9 @@ import textwrap
 from rich.text import Text
 from textual.widgets import Static
 
-from walker_tui.core.grid import format_rate
 from walker_tui.numbers import format_eps, format_loss, format_metric, format_target
 from walker_tui.ui.colors import palette
-from walker_tui.viewmodel.frames import StatusFrame
+from walker_tui.viewmodel.frames import StatusFrame, rate_words
 
 STATE_STYLES = {
     "running": "bold green",
@@ -143,11 +142,11 @@ def first_items(f: StatusFrame) -> list[Item]:
     first.append((f"{unit} {epoch}" if epoch == f.latest else f"{unit} {epoch}/{f.latest}", ""))
     # past the walker's end (racers go on): its figures that follow are of its last epoch
     whose = f"walker's last {unit} {f.rec_epoch}: " if f.rec_epoch not in (None, epoch) else ""
-    if f.step is not None:  # "start" (epoch 1: no step yet) or "stay" (the walk kept its w)
-        first.append((f"{whose}lr {f.step}", ""))
-    elif f.rate is not None:  # (reused: the winners' mean, no candidate scored this step)
-        reused = " (reused)" if f.reused else ""
-        first.append((f"{whose}lr {format_rate(f.rate, f.rates)}{reused}", ""))
+    # "start" (epoch 1: no step yet), "stay" (the walk kept its w), or the rate taken (reused:
+    # the winners' mean, no candidate scored this step)
+    rate = rate_words(f.step, f.rate, f.rates, f.reused)
+    if rate:
+        first.append((f"{whose}{rate}", ""))
     elif whose:
         first.append((whose.rstrip(": "), ""))
     if f.direction != "sgd":  # (the rate is a step along that direction's u)
