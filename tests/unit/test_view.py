@@ -202,3 +202,15 @@ def test_a_reused_rates_epoch_says_so_and_names_where_its_bars_come_from():
     bars, status = panels(v).bars, status_frame(v, v.walker_at(2), 2, 4)
     assert bars.reused is None and bars.source is None and not status.reused
     assert not any("reused" in text for text, _ in first_items(status))
+
+
+def test_a_replays_x_axis_skips_the_training_time_it_does_not_hold():
+    """A recording stores no training time (recording/schema.Row): replay's x goes between
+    epochs and loss evaluations, and says why there is no third; live's has all three."""
+    replay = RunView(Config(lrs_spec="0.1,0.2"), Control(paused=True, pace=4.0), replay=object())
+    assert replay.toggle_x_axis() is None and replay.x_axis == "evaluations"
+    note = replay.toggle_x_axis()
+    assert replay.x_axis == "epoch" and "no training time" in note.text
+    live = view()
+    seen = [live.toggle_x_axis() or live.x_axis for _ in range(3)]
+    assert seen == ["evaluations", "seconds", "epoch"]

@@ -167,7 +167,7 @@ class WalkerApp(PanelApp):
 
     def action_x_axis(self) -> None:
         self.view.unsay()
-        self.view.toggle_x_axis()
+        self.tell(self.view.toggle_x_axis())  # (a replay's: no training time to run along)
         self._moved()  # a view change shows at the next tick, not after the pacing
 
     def action_reseed(self) -> None:

@@ -116,9 +116,10 @@ KEYS = [  # the footer shows them in this order: help and quit before the pace k
     Key("minus", "slower", **same(Use("slower", palette="Slower")),
         watch=note("watch follows the files as they are written (replay FILE plays at a pace)"),
         display="-"),
-    Key("x", "x_axis", **same(Use(None, ("x",
-        "loss curve along epochs, loss evaluations or training time"),
-        "Loss curve by epochs, evaluations or training time")),
+    Key("x", "x_axis", Use(None, ("x", "loss curve along epochs, loss evaluations or training "
+        "time"), "Loss curve by epochs, evaluations or training time"),
+        replay=Use(None, ("x", "loss curve along epochs or loss evaluations (a recording holds no "
+        "training time)"), "Loss curve by epochs or evaluations"),
         watch=note("a recording holds no training time: its curve runs along its rows")),
     Key("l", "log_x", **same(Use(None, ("l", "loss curve on a log / linear x axis (long runs)"),
         "Loss curve on a log or linear epoch axis")),

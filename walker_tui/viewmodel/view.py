@@ -456,9 +456,17 @@ class RunView(EpochView):
             )
         return None
 
-    def toggle_x_axis(self) -> None:
-        names = list(X_AXES)
-        self.x_axis = names[(names.index(self.x_axis) + 1) % len(names)]
+    def toggle_x_axis(self) -> Note | None:
+        """x: the loss curve along epochs, loss evaluations or training time; a replay's along
+        epochs or evaluations (a recording holds no training time: the Note says so as x comes
+        round to epochs again)."""
+        names = [n for n in X_AXES if self.replay is None or n != "seconds"]
+        at = names.index(self.x_axis) if self.x_axis in names else 0
+        self.x_axis = names[(at + 1) % len(names)]
+        if self.replay is not None and self.x_axis == "epoch":
+            return Note("a recording holds no training time: its curve runs along epochs or "
+                        "loss evaluations")  # fmt: skip
+        return None
 
     def pace_step(self, delta: int) -> Note | None:
         """One pace faster (delta 1) or slower (-1); a Note when there is no further."""
