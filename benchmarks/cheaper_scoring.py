@@ -32,8 +32,8 @@ machine falls on all of them alike; time is the CPU time of the one thread torch
 per variant, mean [min, max] over the seeds, each seed's over Adam's on the same seed: time to
 the target, the epochs to it (Adam's beside), the training loss after 30 epochs, the share of
 steps that scored the grid, and the CPU time of the first 10 and of all 30 epochs over Adam's
-(the price of an epoch, apart from when the target is crossed). ``--adam``: Adam's rate (0.03: the best of benchmarks/adam_price.py's sweep
-on all three problems).
+(the price of an epoch, apart from when the target is crossed). ``--adam``: Adam's rate
+(0.03: the best of benchmarks/adam_price.py's sweep on all three problems).
 """
 
 from __future__ import annotations
