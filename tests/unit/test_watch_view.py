@@ -75,3 +75,18 @@ def test_a_reused_rates_epoch_reads_as_replay_reads_it(tmp_path):
     assert (bars.reused, bars.source, bars.earlier_batch) == (0.15, 2, False)
     assert watch_frames.panels(view).surface.walk is None  # (no candidates of its own)
     assert "lr 0.20" in first_words(view, 2) and watch_frames.panels(view).bars.reused is None
+
+
+def test_the_start_takes_no_rate_and_a_finished_file_counts_nothing_new(tmp_path):
+    """Epoch 1 is the start, where no step was taken: 'lr start', as replay and live say it. Back
+    in files that have ended, nothing can come in: no '0 new epochs since' (a growing file's
+    count stays)."""
+    rows = [row(1, 1.0), row(2, 0.5), row(3, 0.4)]
+    view = recorded(tmp_path / "j.csv", rows)
+    view.travel(1, -1)
+    words = first_words(view, 1)
+    assert "lr start" in words and not any(w.startswith("lr 0.") for w in words), words
+    assert words[0] == "back", words
+    growing = recorded(tmp_path / "g.csv", rows, ended=False)
+    growing.travel(1, -1)
+    assert first_words(growing, 1)[0] == "back at epoch 1: 0 new epochs since, end follows"

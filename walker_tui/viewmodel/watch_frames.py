@@ -184,6 +184,8 @@ def _where(view: WatchView, epoch: int) -> Item:
     where = f" in {files} files" if files > 1 else ""
     if files == 1 and len(view.runs) > 1:
         where = f" in {view.runs[next(i for i, n in enumerate(grew) if n)].name}"
+    if not new and all(r.ended for r in view.runs):
+        return ("back", STYLES["back"])  # (nothing came, nor will: the files have ended)
     words = f"back at {view.unit} {epoch}"
     words += f": {new} new {view.unit}{'s' * (new != 1)}{where} since, end follows"
     return (words, STYLES["back"])
