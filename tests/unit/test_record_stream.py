@@ -13,7 +13,7 @@ import children
 import numpy as np
 import pytest
 
-import walker_tui.recording.format_npz as format_npz
+import walker_tui.recording.npz_zip as npz_zip
 from walker_tui.catalog import RECORD_FORMATS
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.zoo import make_problem
@@ -116,7 +116,7 @@ def test_no_epochs(tmp_path, suffix):
 
 
 def test_npz_is_assembled_window_by_window(tmp_path, monkeypatch):
-    monkeypatch.setattr(format_npz, "_WINDOW", 1000)  # a few records a window
+    monkeypatch.setattr(npz_zip, "WINDOW", 1000)  # a few records a window
     rec = fake_recording(77)
     rec.save(tmp_path / "w.npz")
     same(rec.arrays(), Recording.load(tmp_path / "w.npz").arrays())
