@@ -12,6 +12,7 @@ from textual_plotext.plot import Plot
 
 from walker_tui.core.grid import format_rate
 from walker_tui.core.surface import SurfaceData, Window
+from walker_tui.ui.help import FOOT
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.viewmodel.frames import BarsFrame, CurveFrame, SurfaceFrame
@@ -71,19 +72,22 @@ def test_a_walk_that_stayed_names_the_best_candidate_not_a_step_taken():
     assert "★" in taken and "stayed" not in taken
 
 
-@pytest.mark.parametrize("width", [30, 45, 60, 70, 100])
+@pytest.mark.parametrize("width", [24, 30, 40, 45, 60, 70, 100])
 def test_a_reused_rates_bars_say_so_and_name_the_epoch_they_come_from(width):
     """A step at a reused rate scores no candidate (core/schedule.py): its bars are the last
-    scored step's, drawn faint, and the title says the rate was reused and which epoch the bars
-    are from; the winner's star is named only beside that epoch."""
+    scored step's, drawn faint, with no star nor * (their winner is not this epoch's), and the
+    title says the rate taken at every width, that it was reused, and which epoch the bars are
+    from where that fits."""
     for source, earlier in ((1, False), (2, True)):
         shown = bars(width=width, reused=0.05285, source=source, earlier_batch=earlier)
         title = shown.splitlines()[0]
-        assert "reused" in title and re.search(rf"\b(epoch|ep) {source}$", title.strip()), title
-        assert "★" not in title or f"epoch {source}: ★" in title
-        assert "0.05285" in title or width < 40
+        assert "0.05285" in title, title
+        assert "reused" in title
+        assert re.search(rf"\b(epoch|ep) {source}$", title.strip()) or width < 40, title
+        assert "★" not in shown and "*0.10" not in shown, shown
     wide = bars(width=120, reused=0.05285, source=1)
-    assert "epoch 2: rate 0.05285 reused, no candidates scored; bars from epoch 1: ★" in wide
+    assert "epoch 2: rate 0.05285 reused, no candidates scored; bars from epoch 1 (won by" in wide
+    assert "reuses the winners' mean" in FOOT  # (? no longer says every epoch scores the grid)
     assert "bars from an earlier batch of epoch 2" in bars(
         width=100, reused=0.05285, source=2, earlier_batch=True
     )

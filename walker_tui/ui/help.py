@@ -23,8 +23,9 @@ FOOTS = {
 }
 TITLE = "walker-tui keys"
 FOOT = (
-    "\nEach epoch the walker tries every rate of its grid from the "
-    "same weights and walks on from the best candidate.\n"
+    "\nEach epoch the walker tries every rate of its grid from the same weights and walks on "
+    "from the best candidate (along adam on a model, now and then: between, it reuses the "
+    "winners' mean rate).\n"
     "escape or ? closes this help; the keys above close it and act."
 )
 

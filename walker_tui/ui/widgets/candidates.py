@@ -53,19 +53,23 @@ class CandidateBars(PaintedPlot):
         area = width - max(len(t) for t in axis.labels) - 2
         pos, half = bar_columns(len(rates), area)
         bad = [i for i in range(len(rates)) if not finite[i]]
-        faint = frame.reused is not None  # an earlier step's bars: this one scored none
+        # a reused rate's epoch scored none: the bars are an earlier step's, all faint, and its
+        # winner is not this epoch's (no star, no *: the rate taken is the title's)
+        faint = frame.reused is not None
+        star = winner if win_ok and not faint else -1
         self._draw_bars(plt, axis, pos, half, [i for i in range(len(rates)) if finite[i]], bad,
-                        winner if win_ok else -1, stayed, faint)  # fmt: skip
+                        star, stayed, faint)  # fmt: skip
         for i in bad:
             word = "nan" if math.isnan(losses[i]) else "inf"
             plt.text(word, pos[i], axis.top + axis.above, color="gray", alignment="center")
-        names = self._rate_ticks(plt, width, rates, winner if win_ok else -1, stayed, pos)
+        names = self._rate_ticks(plt, width, rates, star, stayed, pos)
         # where each bar is on the widget, for hover and click (the y labels, then the axis)
         left = max(len(t) for t in axis.labels) + 1
         self.hits = Hits(left, pos, half, [
             f"lr {names[i]}: loss {format_loss(losses[i], frame.target)}"
-            + (f" {WINNER_GLYPH} winner" if i == winner and win_ok and not stayed else "")
-            + (" (best, not taken: the walk stayed)" if i == winner and win_ok and stayed else "")
+            + (f" {WINNER_GLYPH} winner" if i == star and not stayed else "")
+            + (" (best, not taken: the walk stayed)" if i == star and stayed else "")
+            + (f" (the winner of {_bars_from(frame)[0]})" if faint and i == winner else "")
             for i in range(len(rates))
         ])  # fmt: skip
         plt.yticks(axis.ticks, axis.labels)
@@ -91,8 +95,8 @@ class CandidateBars(PaintedPlot):
         faint: bool = False,
     ) -> None:
         """The finite bars, the nan/inf ones hatched, then the winner's (``winner``: -1 for
-        none finite) with its star, or a stayed walk's best in grey; ``faint``: an earlier
-        step's bars (a reused rate's epoch), all in a dim grey, the winner's star kept."""
+        none) with its star, or a stayed walk's best in grey; ``faint``: an earlier step's bars
+        (a reused rate's epoch), all in a dim grey."""
         plain = no_color()
 
         def layer(keep: list[int], marker: str = "sd", **style: object) -> None:
@@ -107,11 +111,7 @@ class CandidateBars(PaintedPlot):
 
         layer([i for i in finite if i != winner], color=FAINT if faint else bar_color())
         layer(bad, color="gray", marker="░")
-        if winner >= 0 and faint:  # (its glyph tells it apart, as under NO_COLOR)
-            layer([winner], color=FAINT, marker="▓")
-            plt.text(WINNER_GLYPH, pos[winner], axis.heights[winner] + axis.above,
-                     color=WINNER_COLOR, alignment="center")  # fmt: skip
-        elif winner >= 0 and stayed:  # the best candidate, not taken: grey, no star
+        if winner >= 0 and stayed:  # the best candidate, not taken: grey, no star
             layer([winner], color="gray", marker="▒" if plain else "sd")
         elif winner >= 0:
             layer([winner], color=WINNER_COLOR, marker="▓" if plain else "sd")
@@ -199,21 +199,15 @@ class CandidateBars(PaintedPlot):
     def reused_title(
         self, frame: BarsFrame, names: list[str], losses: np.ndarray, winner: int, area: int
     ) -> str:
-        """A reused rate's epoch (no candidate scored): the rate it took, and which step the
-        faint bars are (the last scored); the winner named only beside the epoch it won in."""
+        """A reused rate's epoch (no candidate scored): the rate it took, kept at every width
+        (the other words go first), and which step the faint bars are (the last scored), whose
+        winner is named as that step's."""
         epoch, rate = frame.epoch, format_rate(frame.reused or 0.0, frame.rates)
-        if frame.source is None:
-            where, mid, short = "an earlier step", "an earlier step", "earlier"
-        elif frame.earlier_batch:
-            where = f"an earlier batch of epoch {frame.source}"
-            mid, short = f"earlier in epoch {frame.source}", f"earlier in ep {frame.source}"
-        else:
-            where = mid = f"epoch {frame.source}"
-            short = f"ep {frame.source}"
+        where, mid, short = _bars_from(frame)
         won = ""
         if winner >= 0 and frame.source is not None:
             loss = format_loss(losses[winner], frame.target)
-            won = f": {WINNER_GLYPH} lr {names[winner]} → {loss}"
+            won = f" (won by lr {names[winner]} → {loss})"
         head = f"epoch {epoch}: rate {rate} reused, no candidates scored; bars from {where}"
         forms = [
             head + won,
@@ -224,8 +218,7 @@ class CandidateBars(PaintedPlot):
         ]
         tail = "earlier" if frame.source is None else f"ep {frame.source}"
         forms += [f"ep {epoch}: {rate} reused; bars {tail}", f"{rate} reused; bars {tail}"]
-        forms.append(f"reused; bars {tail}")
-        return self._fit(forms, area)
+        return self._fit([*forms, f"{rate} reused", rate], area)
 
     def _fit(self, forms: list[str], area: int) -> str:
         """The first of ``forms`` that fits the plot area, in this panel's unit."""
@@ -267,6 +260,17 @@ class CandidateBars(PaintedPlot):
             if hi >= 10 * lo:
                 return np.where(ok, np.log10(np.where(ok, losses, 1.0)), np.nan), True
         return np.where(finite, losses, np.nan), False
+
+
+def _bars_from(frame: BarsFrame) -> tuple[str, str, str]:
+    """Which step a reused rate's faint bars are, long, shorter and shortest: an epoch's last,
+    an earlier batch of it, or an earlier step not held."""
+    if frame.source is None:
+        return "an earlier step", "an earlier step", "earlier"
+    if frame.earlier_batch:
+        where = f"an earlier batch of epoch {frame.source}"
+        return where, f"earlier in epoch {frame.source}", f"earlier in ep {frame.source}"
+    return f"epoch {frame.source}", f"epoch {frame.source}", f"ep {frame.source}"
 
 
 @dataclass(frozen=True)
