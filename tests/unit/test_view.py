@@ -214,3 +214,20 @@ def test_a_replays_x_axis_skips_the_training_time_it_does_not_hold():
     live = view()
     seen = [live.toggle_x_axis() or live.x_axis for _ in range(3)]
     assert seen == ["evaluations", "seconds", "epoch"]
+
+
+def test_back_in_a_race_the_racers_figures_are_the_epoch_shown():
+    """Back at epoch 2 of a race the summary gave the racer's newest loss (epoch 4's) beside
+    epoch 2's status: its loss there, a racer whose end came later reads as racing there, and
+    one with no epoch there yet says so."""
+    v = RunView(Config(), Control(paused=True, pace=4.0))
+    v.started(started(("walker", "stepper", "adam", "late")))
+    frames = [{"walker": rec(e, 1 / e), "stepper": rec(e, 10.0 + e), "adam": rec(e, 5.0 + e)}
+              for e in range(1, 5)]  # fmt: skip
+    frames[0]["late"] = rec(1, 9.0)  # (a racer catching up)
+    ends = {"walker": None, "stepper": None, "adam": Outcome("limit", 4, 9.0), "late": None}
+    v.epochs(Epochs(frames, ends, None, []))
+    assert "stepper racing: 14.000" in v.summary  # following: the newest
+    v.travel(2, -1)
+    assert v.summary == ["stepper racing: 12.000", "adam racing: 7.000", "late: no epoch 2 yet"]
+    assert "best racer adam racing: 7.000" in v.summary_short[2]

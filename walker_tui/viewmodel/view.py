@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from walker_tui.catalog import entry, walker_name
+from walker_tui.catalog import entry
 from walker_tui.config import Config
 from walker_tui.core.grid import format_rate, racer_label
 from walker_tui.core.surface import SurfaceData, to_plane
-from walker_tui.numbers import describe_outcome, epochs, format_loss, format_metric
+from walker_tui.numbers import epochs, format_loss
+from walker_tui.viewmodel import outcomes
 from walker_tui.viewmodel.driver import Control, Epochs, Racers, Started
 from walker_tui.viewmodel.history import History
 
@@ -200,55 +201,17 @@ class RunView(EpochView):
 
     @property
     def summary(self) -> list[str]:
-        """Each trainer's outcome once it has one; a racer still going shows its current loss."""
+        """Each trainer's outcome once it has one; a racer still going shows its loss at the
+        epoch shown (viewmodel.outcomes)."""
         if self.error:
             return [f"error: {self.error} (r restarts, q quits)"]
-        return [part for _, part in self._outcome_parts()]
+        return [part for _, part in outcomes.parts(self)]
 
     @property
     def summary_short(self) -> list[str]:
         """The outcomes for a small terminal: the walker's, the best racer's (lowest loss) and
-        how many more there are."""
-        if self.error:
-            return self.summary
-        parts = self._outcome_parts()
-        if len(parts) <= 2:  # both on one line, or the walker's, or the racer's
-            texts = [part for _, part in parts]
-            return [" · ".join(texts), *texts] if len(texts) == 2 else texts
-
-        def loss(name: str) -> float:
-            latest = self.histories[name].latest if name in self.histories else None
-            value = latest.loss if latest is not None else np.inf
-            return value if np.isfinite(value) else np.inf
-
-        walker = [p for n, p in parts if n == "walker"]
-        racers = [(n, p) for n, p in parts if n != "walker"]
-        best = min(racers, key=lambda item: loss(item[0]))[1]
-        more = f"+{len(racers) - 1} more"
-        # one line each, longest first: the status line takes the first that fits
-        return [" · ".join([*walker, f"best racer {best}", more]),
-                " · ".join([*walker, f"best {best}", more]),
-                f"best racer {best} · {more}", f"best {best} · {more}",
-                f"{len(racers)} racers (a wider terminal shows them)"]  # fmt: skip
-
-    def _outcome_parts(self) -> list[tuple[str, str]]:
-        parts = []
-        for name, outcome in self.outcomes.items():
-            history = self.histories.get(name)
-            latest = history.latest if history is not None else None
-            if outcome is not None:
-                shown = walker_name(self.cfg.direction) if name == "walker" else name
-                part = describe_outcome(shown, outcome, self.target, self.unit)
-            elif name != "walker" and latest is not None:
-                part = f"{name} racing: {format_loss(latest.loss, self.target)}"
-            else:
-                continue
-            # a model's held-out accuracy, so a race compares what a user cares about too
-            accuracy = (latest.metrics or {}).get("held-out accuracy") if latest else None
-            if accuracy is not None and len(self.outcomes) > 1:
-                part += f" ({format_metric('accuracy', accuracy)} held out)"
-            parts.append((name, part))
-        return parts
+        how many more there are, a line each, longest first."""
+        return self.summary if self.error else outcomes.short(self)
 
     def walker_at(self, epoch: int) -> HostEpoch | None:
         """The walker's record of ``epoch``; past the walker's end (a racer goes on), its last."""
