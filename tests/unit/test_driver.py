@@ -205,3 +205,37 @@ def test_control_takes_only_its_fields():
     with pytest.raises(TypeError):
         control.set(pased=False)  # type: ignore[call-arg]
     assert not hasattr(control, "pased")
+
+
+def test_a_model_before_its_first_step_gets_no_surface_of_noise():
+    """A model has no known minimum: before any trainer leaves w0 the window around w0 alone had
+    no scale (fit_window's floor: +-0.000038 of noise contours). It is drawn path only, saying
+    so, and the first step's window gets the surface."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from walker_tui.viewmodel.session import next_window
+
+    class Model:  # (a Session's surface side)
+        minimum, problem, window = None, object(), None
+        start = np.array([0.3, -0.2])
+
+        def to_plane(self, w):
+            return np.asarray(w, dtype=float)[:2]
+
+        def window_for(self, xs, ys):
+            window = next_window(self.window, self.start, None, xs, ys)
+            self.window = window or self.window
+            return window
+
+    events, asked = [], []
+    driver = Driver(cfg(), 0, Control(paused=True, pace=1.0), events.append)
+    driver.session = Model()
+    driver.surveyor = SimpleNamespace(request=asked.append)
+    at = lambda *w: {"walker": SimpleNamespace(position=np.array(w))}  # noqa: E731
+    driver._watch_window([])  # epoch 0
+    driver._watch_window([at(0.3, -0.2)])  # epoch 1: the start
+    assert asked == [] and [e.surface.note for e in events] == [drv.NO_STEP]
+    driver._watch_window([at(0.35, -0.1)])  # epoch 2: a step, a scale
+    assert len(asked) == 1 and asked[0].x1 - asked[0].x0 > 0.05

@@ -28,6 +28,9 @@ from walker_tui.core.trainers.loop import Outcome
 from walker_tui.viewmodel.session import Epoch, Session, is_out_of_memory, memory_message
 
 POST_INTERVAL = 0.05  # events posted at most 20 times a second, each Epochs with every epoch since
+# a problem with no known minimum (a model) before its first step: the window around w0 alone
+# has no scale (fit_window's floor, a window of noise), so its surface waits for that step
+NO_STEP = "no step yet: the surface comes with the first"
 CATCH_UP_SECONDS = 0.05  # racers catching up take the walker's epochs in chunks of about this
 
 
@@ -187,6 +190,7 @@ class Driver:
         # Training back to back, never waiting (full pace, or a pace its epochs cannot keep):
         # the painter and the surface then hold back to a share of the CPU (ui.base, Surveyor).
         self._flat_out = threading.Event()
+        self._no_step = True  # no trainer has left w0 yet (see NO_STEP)
 
     @property
     def flat_out(self) -> bool:
@@ -390,6 +394,13 @@ class Driver:
         xs = np.array([float(p[0]) for p in points])
         ys = np.array([float(p[1]) for p in points])
         window = session.window_for(xs, ys)
+        if self.surveyor is not None and self._no_step:
+            if not stepped(session, xs, ys):
+                if window is not None:  # (w0 alone: a window with no scale, see NO_STEP)
+                    self._report(Surface(path_only(window, NO_STEP)))
+                return
+            self._no_step = False
+            window = window or session.window  # (a first step within it: its surface now)
         if window is None:
             return
         if self.surveyor is not None:
@@ -398,9 +409,20 @@ class Driver:
             self._report(Surface(path_only(window)))
 
 
-def path_only(window: Window) -> SurfaceData:
+def path_only(window: Window, note: str = "") -> SurfaceData:
     """A window with no loss grid: the surface panel draws the path in it, and no contours."""
-    return SurfaceData(window, np.zeros(0), np.zeros(0), np.zeros((0, 0)), [])
+    return SurfaceData(window, np.zeros(0), np.zeros(0), np.zeros((0, 0)), [], note)
+
+
+def stepped(session: Session, xs: np.ndarray, ys: np.ndarray) -> bool:
+    """Whether the window has a scale: the problem's minimum is known, or a point (of these)
+    has left w0."""
+    if session.minimum is not None:
+        return True
+    start = np.asarray(session.start, dtype=float)
+    tol = 1e-9 * (1.0 + float(np.abs(start[:2]).max()))
+    moved = (np.abs(xs - start[0]) > tol) | (np.abs(ys - start[1]) > tol)
+    return bool(np.any(moved & np.isfinite(xs) & np.isfinite(ys)))
 
 
 def _surface_reporter(
