@@ -49,3 +49,30 @@ def test_every_excluded_folder_is_in_the_package():
 
 def test_no_function_is_over_80_lines():
     assert long_functions() == []
+
+
+# --- modules: none over 500 lines, the app's own module at most 400 (issue 30) ---
+
+MAX_MODULE = 500
+MAX_APP = 400
+APP = ROOT / "ui" / "app.py"
+
+
+def long_modules(root: Path = ROOT) -> list[str]:
+    """``path (N lines)`` for every module over its limit under ``root``."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > (MAX_APP if path == APP else MAX_MODULE):
+            out.append(f"{path.relative_to(root).as_posix()} ({lines} lines)")
+    return out
+
+
+def test_the_module_checker_sees_a_long_module(tmp_path):
+    (tmp_path / "long.py").write_text("x = 1\n" * (MAX_MODULE + 1), encoding="utf-8")
+    (tmp_path / "ok.py").write_text("x = 1\n" * MAX_MODULE, encoding="utf-8")
+    assert long_modules(tmp_path) == [f"long.py ({MAX_MODULE + 1} lines)"]
+
+
+def test_no_module_is_over_500_lines_and_the_app_over_400():
+    assert APP.exists() and long_modules() == []
