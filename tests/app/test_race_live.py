@@ -8,6 +8,7 @@ from helpers import drawn, status_text, until
 
 from walker_tui.config import Config
 from walker_tui.ui.app import make_app
+from walker_tui.viewmodel.driver import NO_STEP
 
 
 async def test_s_mid_run_keeps_the_walk_and_racers_catch_up():
@@ -43,8 +44,10 @@ async def test_q_quits_at_once_while_a_large_surface_computes():
     cfg = Config(device="cpu", problem="mlp", n=100_000, lrs_spec="log:0.01:10:13", pace=0)
     app = make_app(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.view.surface is not None, timeout=60)
-        assert app.view.surface.note.startswith("coarse")  # the full grid is under way
+        # (a model's first window, before its first step, is path only: driver.NO_STEP)
+        surface = lambda: app.view.surface  # noqa: E731
+        await until(pilot, lambda: surface() is not None and surface().note != NO_STEP, timeout=60)
+        assert surface().note.startswith("coarse")  # the full grid is under way
         t0 = time.monotonic()
         await pilot.press("q")
     assert app.return_code == 0
