@@ -30,9 +30,9 @@ epoch, the second's, ..., Adam's, then the next epoch), so load that comes and g
 machine falls on all of them alike; time is the CPU time of the one thread torch runs on
 (``torch.set_num_threads(1)``, ``time.thread_time``), as in benchmarks/directions.py. Figures
 per variant, mean [min, max] over the seeds, each seed's over Adam's on the same seed: time to
-the target, the epochs to it (Adam's beside), the training loss after 30 epochs, the share of
-steps that scored the grid, and the CPU time of the first 10 and of all 30 epochs over Adam's
-(the price of an epoch, apart from when the target is crossed). ``--adam``: Adam's rate
+the target, the passes over the data to it (Adam's beside), the training loss after 30 epochs,
+the share of steps that scored the grid, and the CPU time of the first 10 and of all 30 epochs
+over Adam's (the price of an epoch, apart from when the target is crossed). ``--adam``: Adam's rate
 (0.03: the best of benchmarks/adam_price.py's sweep on all three problems).
 """
 
@@ -312,7 +312,7 @@ def main() -> int:
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     print(
-        f"| problem | variant | time to target / Adam {args.adam:g} | epochs to target "
+        f"| problem | variant | time to target / Adam {args.adam:g} | passes to target "
         "(Adam's) | loss @30 / Adam's | steps scored | CPU, 10 / 30 epochs, over Adam's |"
     )
     print("|---|---|---|---|---|---|---|")
