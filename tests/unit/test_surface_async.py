@@ -130,6 +130,7 @@ def test_cancelling_a_driver_stops_its_surface_at_once(drivers, monkeypatch):
     monkeypatch.setattr(Surveyor, "_yield_cpu", chunked)
     cfg = Config(device="cpu", problem="mlp", n=100_000, lrs_spec="log:0.01:10:13")
     control = drv.Control(paused=True, pace=0.0)
+    control.steps = 2  # (a model's surface waits for its first step: epoch 2's, see NO_STEP)
     driver, thread = drivers(cfg, 17, control, lambda event: None)
     assert refining.wait(120)  # the first view is there; the full grid is under way
     t0 = time.monotonic()
