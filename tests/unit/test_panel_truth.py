@@ -310,3 +310,15 @@ def test_smoothing_adds_to_the_loss_titles_axis_words_and_never_replaces_them():
             kept += 1
             assert "loss (log) by step" in smoothed, f"width {width}:\n{smoothed}"
     assert kept > 20
+
+
+@pytest.mark.parametrize("width", [24, 30, 40, 58, 120])
+def test_a_surface_before_the_first_step_says_so_at_every_width(width):
+    """A model before its first step: w0 alone gives the window no scale, so the panel draws it
+    path only and says why in its title (a short panel drops the bottom line's note)."""
+    from walker_tui.viewmodel.driver import NO_STEP, path_only
+
+    frame = SurfaceFrame({}, surface=path_only(Window(-1e-5, 1e-5, -1e-5, 1e-5), NO_STEP),
+                         start=(0.0, 0.0), sliced=True)  # fmt: skip
+    title = text_of(SurfacePlot(), width, 12, frame).splitlines()[0]
+    assert "no step" in title, title

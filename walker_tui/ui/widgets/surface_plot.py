@@ -99,6 +99,11 @@ class SurfacePlot(PaintedPlot):
             title = " ".join(b for _, b in items)
         if len(title) > width - 10:  # the glyphs alone, as the keys to what is drawn
             title = " ".join(b.split()[0] for _, b in items)
+        if not in_title and note.startswith("no step yet"):
+            # w0 alone (viewmodel.driver.NO_STEP): the title says it, as a short panel may
+            # drop the bottom line that says the note
+            fits = [t for t in ("o start: no step yet", "no step yet") if len(t) <= width - 10]
+            title = fits[0] if fits else "no step"
         plt.title(title)
         # more than two weights: a plane through w0 (x: direction 1, y: direction 2)
         axes = "slice direction 1 (y: direction 2)" if frame.sliced else "w0 (y: w1)"
