@@ -141,12 +141,15 @@ def test_an_adaptive_grids_range_reads_from_to_and_fits_the_replays_header():
     from walker_tui.config import Config
     from walker_tui.viewmodel.driver import Control
     from walker_tui.viewmodel.frames import subtitle
+    from walker_tui.viewmodel.replay_view import ReplayView
     from walker_tui.viewmodel.view import RunView
 
     cfg = Config(device="cpu", grid="adaptive", lrs_spec="log:0.0001:0.01:9")
     rates = list(np.geomspace(8.812e-05, 2.81, 9))
     for replay, width in ((None, 200), (object(), 200), (None, 120), (object(), 120)):
-        title = subtitle(RunView(cfg, Control(paused=True, pace=4), replay), width, rates)
+        control = Control(paused=True, pace=4)
+        v = RunView(cfg, control) if replay is None else ReplayView(cfg, control, replay)
+        title = subtitle(v, width, rates)
         assert "8.812e-05 to 2.81" in title and "-2.81" not in title, title
         assert len(title) <= width - 30, title  # (the header's own words take the rest)
 

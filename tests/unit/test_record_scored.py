@@ -23,7 +23,7 @@ from walker_tui.ui.widgets.status import first_items
 from walker_tui.viewmodel.driver import Control, Epochs, Started
 from walker_tui.viewmodel.frames import panels, status_frame
 from walker_tui.viewmodel.replay import Playback, load_replay
-from walker_tui.viewmodel.view import RunView
+from walker_tui.viewmodel.replay_view import ReplayView
 from walker_tui.viewmodel.watch import Reader
 
 SUFFIXES = [*FORMATS, ".npz.part"]
@@ -142,7 +142,7 @@ def test_a_replay_of_walker_adam_on_digits_shows_its_reused_epochs_and_counts_as
     rows = recording.rows
     assert rows[0].scored and not all(r.scored for r in rows)
     playback = Playback(recording, cfg)
-    v = RunView(cfg, Control(paused=True, pace=4.0), replay=playback)
+    v = ReplayView(cfg, Control(paused=True, pace=4.0), playback)
     v.started(
         Started("cpu", ["walker"], list(recording.lrs), tuple(playback.start), None,
                 playback.origin, playback.proj, playback.min_loss)

@@ -10,6 +10,7 @@ from walker_tui.core.trainers.loop import HostEpoch, Outcome
 from walker_tui.ui.widgets.status import first_items
 from walker_tui.viewmodel.driver import Control, Epochs, Racers, Started
 from walker_tui.viewmodel.frames import panels, status_frame
+from walker_tui.viewmodel.replay_view import ReplayView
 from walker_tui.viewmodel.view import EDGE_EPOCHS, NOTE_EPOCHS, Note, RunView
 
 RATES = np.array([0.1, 0.2, 0.3])
@@ -173,7 +174,7 @@ def test_the_status_frame_says_the_start_and_a_stay():
 
 def test_a_travel_key_before_a_replays_first_epoch_says_the_recording_is_still_being_read():
     # ("no epochs yet to travel through: n steps one, space runs" while the file was opening)
-    replay = RunView(Config(lrs_spec="0.1,0.2"), Control(paused=False, pace=4.0), replay=object())
+    replay = ReplayView(Config(lrs_spec="0.1,0.2"), Control(paused=False, pace=4.0), object())
     note = replay.travel(0, -1)
     assert isinstance(note, Note) and note.text.startswith("still reading the recording")
     live = RunView(Config(lrs_spec="0.1,0.2"), Control(paused=False, pace=4.0))
@@ -207,7 +208,7 @@ def test_a_reused_rates_epoch_says_so_and_names_where_its_bars_come_from():
 def test_a_replays_x_axis_skips_the_training_time_it_does_not_hold():
     """A recording stores no training time (recording/schema.Row): replay's x goes between
     epochs and loss evaluations, and says why there is no third; live's has all three."""
-    replay = RunView(Config(lrs_spec="0.1,0.2"), Control(paused=True, pace=4.0), replay=object())
+    replay = ReplayView(Config(lrs_spec="0.1,0.2"), Control(paused=True, pace=4.0), object())
     assert replay.toggle_x_axis() is None and replay.x_axis == "evaluations"
     note = replay.toggle_x_axis()
     assert replay.x_axis == "epoch" and "no training time" in note.text

@@ -23,6 +23,7 @@ from walker_tui.ui.widgets.status import ItemLines, StatusLine
 from walker_tui.ui.widgets.watch_status import WatchStatus
 from walker_tui.viewmodel.driver import Control
 from walker_tui.viewmodel.frames import Panels
+from walker_tui.viewmodel.replay_view import ReplayView
 from walker_tui.viewmodel.session import Session
 from walker_tui.viewmodel.source import Source
 from walker_tui.viewmodel.view import PACES, EpochView, RunView
@@ -56,7 +57,7 @@ def run_mode(cfg: Config, start_paused: bool = False, replay: Recording | None =
     control = Control(paused=start_paused, pace=pace)
     # what a row is: a WalkerSGD recording's is a step (a batch), not an epoch
     unit = unit_of(replay.options) if replay is not None else "epoch"
-    view = RunView(cfg, control, replay, unit)
+    view = RunView(cfg, control) if replay is None else ReplayView(cfg, control, replay, unit)
 
     def source(post: Post, resume_at: int | None) -> Source:
         control.set(race=view.race)

@@ -16,7 +16,7 @@ from walker_tui.catalog import entry
 from walker_tui.config import Config
 from walker_tui.core.grid import format_rate, racer_label
 from walker_tui.core.surface import SurfaceData, to_plane
-from walker_tui.numbers import epochs, format_loss
+from walker_tui.numbers import format_loss
 from walker_tui.viewmodel import outcomes
 from walker_tui.viewmodel.driver import Control, Epochs, Racers, Started
 from walker_tui.viewmodel.history import History
@@ -29,6 +29,7 @@ EDGE_EPOCHS = 5  # a winner on the grid's edge this many epochs in a row gets a 
 RISE_EPOCHS = 3  # the walker's loss rising this many epochs in a row gets a warning
 NOTE_EPOCHS = 25  # a note about an epoch shows while the epoch shown is this near it
 X_AXES = {"epoch": 0, "evaluations": 4, "seconds": 5}  # the loss curve's x: a History column
+ENDED = {"reached": "reached its target", "limit": "stopped at its epoch limit"}  # (state: words)
 
 
 @dataclass
@@ -65,7 +66,7 @@ class EpochView:
         """A new run: RunView's forgets the old one (a follower's runs go on)."""
 
     def resume_at(self) -> int | None:
-        return None  # the epoch space plays on from, where it does (RunView.resume_at)
+        return None  # the epoch space plays on from, where it does (ReplayView.resume_at)
 
     def on_disk(self) -> Note | None:
         """What w says where the run is a file already (None: w saves it)."""
@@ -143,14 +144,12 @@ class EpochView:
 class RunView(EpochView):
     """One seed's run as the app shows it: fed the driver's events, asked by the keys."""
 
-    def __init__(self, cfg: Config, control: Control, replay: Any = None, unit: str = "epoch"):
+    def __init__(self, cfg: Config, control: Control, unit: str = "epoch"):
         super().__init__()
         self.cfg = cfg
         self.control = control
-        self.replay = replay  # the Recording played instead of training, if any
+        self.replay: Any = None  # the Recording played instead of training (a ReplayView's)
         self.unit = unit  # what a row is: a WalkerSGD recording's is a step (a batch)
-        if replay is not None:
-            self.waiting = "still reading the recording: its epochs show in a moment"
         self.seed = cfg.seed
         self.race = False  # racers on (s)
         self.x_axis = "epoch"  # or "evaluations" or "seconds": what the loss curve runs along
@@ -335,14 +334,8 @@ class RunView(EpochView):
         return super().travel(to, direction)
 
     def newest(self) -> Note | bool:
-        """End: the newest epoch. A replay's is its last recorded one: the epochs not yet
-        played are played at once, and the view follows them there."""
-        if self.replay is None or self.done or self.error:
-            return self.travel(self.latest_epoch, 1)
-        self.unsay()
-        self.view_epoch = None
-        self.control.set(to_end=True)
-        return True
+        """End: the newest epoch."""
+        return self.travel(self.latest_epoch, 1)
 
     def finished(self) -> Note | None:
         """What a key that asks a finished run to go on hears; None while the run goes on."""
@@ -350,31 +343,12 @@ class RunView(EpochView):
             return Note("training stopped on the error above: r restarts, q quits", "bold red")
         if not self.done:
             return None
-        why = {"reached": "reached its target", "limit": "stopped at its epoch limit"}
-        back = "left, page up or home go back"
-        if self.view_epoch is not None:
-            back = "n, right, page down or end go forth; " + back
-        if self.replay is None:
-            return Note(f"the run {why.get(self.state, self.state)}: r reseeds, s races, q quits")
-        if self.state == "ended":
-            return Note(f"the recording ends at {self.unit} {self.latest_epoch}: {back}, q quits")
-        return Note(
-            f"the replay has played all {epochs(self.latest_epoch, self.unit)} (the run "
-            f"{why.get(self.state, self.state)}): {back}, q quits"
-        )
+        return Note(f"the run {ENDED.get(self.state, self.state)}: r reseeds, s races, q quits")
 
     @property
     def still(self) -> bool:
         """Paused or played out: space's footer word in a replay is play, not pause."""
         return bool(self.control.paused or self.done or self.error)
-
-    def resume_at(self) -> int | None:
-        """Back in a finished replay, space plays on from the epoch shown: that epoch (None:
-        space pauses or runs as ever)."""
-        view_epoch = self.view_epoch
-        if self.replay is not None and self.done and not self.error and view_epoch:
-            return view_epoch
-        return None
 
     def toggle_pause(self) -> Note | None:
         """Space: pause or run on (following the newest epoch again); a Note if finished."""
@@ -419,16 +393,11 @@ class RunView(EpochView):
             )
         return None
 
-    def toggle_x_axis(self) -> Note | None:
-        """x: the loss curve along epochs, loss evaluations or training time; a replay's along
-        epochs or evaluations (a recording holds no training time: the Note says so as x comes
-        round to epochs again)."""
-        names = [n for n in X_AXES if self.replay is None or n != "seconds"]
-        at = names.index(self.x_axis) if self.x_axis in names else 0
-        self.x_axis = names[(at + 1) % len(names)]
-        if self.replay is not None and self.x_axis == "epoch":
-            return Note("a recording holds no training time: its curve runs along epochs or "
-                        "loss evaluations")  # fmt: skip
+    def toggle_x_axis(self, axes: tuple[str, ...] = tuple(X_AXES)) -> Note | None:
+        """x: the loss curve along the next of ``axes`` (epochs, loss evaluations or training
+        time)."""
+        at = axes.index(self.x_axis) if self.x_axis in axes else 0
+        self.x_axis = axes[(at + 1) % len(axes)]
         return None
 
     def pace_step(self, delta: int) -> Note | None:
