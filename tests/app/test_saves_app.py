@@ -51,6 +51,7 @@ async def test_w_and_p_on_a_read_only_mount_in_every_state(tmp_path, monkeypatch
         assert "could not save the screenshot: [Errno 30] Read-only file system" in live[1]
         recording, cfg = load_replay(path)
         replay = await saves_refused(make_app(cfg, replay=recording))
+        assert "on disk already: w saves nothing new" in replay[0]
         assert "could not save the screenshot: [Errno 30]" in replay[1]
         watch = await saves_refused(make_watch_app([path]), "p")
         assert "could not save the screenshot: [Errno 30]" in watch[0]

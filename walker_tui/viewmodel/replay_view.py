@@ -1,7 +1,7 @@
 """A recording played (the app's replay mode): :class:`RunView`'s keys and figures, with what a
 recording changes about them. End plays the rest at once; a played-out replay's notes say how to
 travel, not how to reseed; space back in a played-out replay plays on from the epoch shown; and
-x skips the training time a recording does not hold."""
+x skips the training time a recording does not hold; w has nothing new to save."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ class ReplayView(RunView):
         super().__init__(cfg, control, unit)
         self.replay = recording
         self.waiting = "still reading the recording: its epochs show in a moment"
+
+    def on_disk(self) -> Note:
+        """w: the run is a recording already (the app records no copy of what it plays)."""
+        return Note("this replay plays a recording on disk already: w saves nothing new")
 
     def newest(self) -> Note | bool:
         """End: the last recorded epoch; the epochs not yet played are played at once, and
