@@ -20,14 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from walker_tui.recording import disk
+from walker_tui.recording import disk, float_text
 from walker_tui.recording.ends import as_end
 from walker_tui.recording.follow import NotRecording, TextTail
 from walker_tui.recording.rows import Head, Rows, Update
 from walker_tui.recording.schema import CSV_HEAD, END_MARK, LOG_MARK, Contents, Logs, Row, logs_of
 
-FIELD = 32  # bytes a .csv number takes at most (repr of a float: 24)
+FIELD = 32  # bytes a .csv number takes at most (repr of a float: 24; float_text's: 15)
 NL, COMMA, HASH = 10, 44, 35
+SMALL = 512  # rows of fewer float32 values: '%.9g' (float_text's fixed cost is more there)
 
 
 class CsvFormat:
@@ -60,6 +61,8 @@ class CsvSink:
             newline="",
         )
         self.d: int | None = None
+        # (d, the format string of a small row's candidates)
+        self.small: tuple[int | None, str] = (None, "")
 
     def _header(self, d: int) -> None:
         self.d = d
@@ -69,16 +72,32 @@ class CsvSink:
         self.fh.write(",".join(head) + "\n")
 
     def write(self, row: Row) -> None:
+        d = row.weights.shape[0]
         if self.d is None:
-            self._header(row.weights.shape[0])
-        per = np.empty((self.k, row.weights.shape[0] + 2))
-        per[:, 0] = row.rates
-        per[:, 1] = row.losses
-        per[:, 2:] = row.weights.T
-        # floats as repr: float32 values widened exactly, nan and inf as such; one write a row
+            self._header(d)
+        # the float32 losses and weights with 9 significant digits, which read back bit for bit;
+        # the float64 rates, lr and loss as repr
         head = [row.epoch, row.winner, row.lr, row.loss, int(row.moved), int(row.scored),
                 row.evals]  # fmt: skip
-        self.fh.write(",".join(map(repr, head + per.ravel().tolist())) + "\n")
+        self.fh.write(",".join(map(repr, head)) + self._candidates(row, d) + "\n")
+
+    def _candidates(self, row: Row, d: int) -> str:
+        """A row's candidates, each its rate, loss and weights, each number after a comma."""
+        if self.k * (d + 1) < SMALL:  # one format string: numpy's fixed cost is more here
+            if self.small[0] != d:
+                self.small = (d, ("," + "%r," + ",".join(["%.9g"] * (d + 1))) * self.k)
+            per = np.empty((self.k, d + 2))
+            per[:, 0] = row.rates
+            per[:, 1:] = np.column_stack([row.losses, row.weights.T]).astype(np.float32)
+            return self.small[1] % tuple(per.ravel().tolist())
+        block = np.empty((self.k, d + 1), dtype=np.float32)
+        block[:, 0], block[:, 1:] = row.losses, row.weights.T
+        chars, ends = float_text.text(block)
+        text = chars.decode("ascii")
+        cuts = [0, *ends[d :: d + 1].tolist()]  # where each candidate's text ends
+        rates = row.rates.tolist()
+        pairs = zip(rates, cuts[:-1], cuts[1:], strict=True)
+        return "".join(f",{r!r},{text[a : b - 1]}" for r, a, b in pairs)
 
     def log(self, epoch: int, values: dict[str, float]) -> None:
         # a comment line: today's loaders (np.loadtxt) skip it
