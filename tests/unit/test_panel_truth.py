@@ -325,3 +325,20 @@ def test_a_surface_before_the_first_step_says_so_at_every_width(width):
                          start=(0.0, 0.0), sliced=True)  # fmt: skip
     title = text_of(SurfacePlot(), width, 12, frame).splitlines()[0]
     assert "no step" in title, title
+
+
+def test_a_surface_of_one_point_draws_no_axis_numbers():
+    """w0 alone (before the first step, or a watched file's first epoch): the window's width is
+    the drawing's choice (±0.000038 about w0), not the run's, so no numbers go on the axes; the
+    first step away from w0 brings them."""
+    from walker_tui.viewmodel.driver import NO_STEP, path_only
+
+    window = Window(-3.8e-5, 3.8e-5, -3.8e-5, 3.8e-5)
+    alone = SurfaceFrame({"walker": ([0.0], [0.0])}, surface=path_only(window, NO_STEP),
+                         start=(0.0, 0.0), sliced=True)  # fmt: skip
+    text = text_of(SurfacePlot(), 58, 20, alone)
+    assert "0.000038" not in text and "0.000000" not in text, text
+    assert "o" in text  # the start is still drawn
+    moved = SurfaceFrame({"walker": ([0.0, 2e-5], [0.0, -1e-5])},
+                         surface=path_only(window), start=(0.0, 0.0), sliced=True)  # fmt: skip
+    assert "0.000038" in text_of(SurfacePlot(), 58, 20, moved)

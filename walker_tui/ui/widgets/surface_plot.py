@@ -76,6 +76,11 @@ class SurfacePlot(PaintedPlot):
                 plt.scatter([wx], [wy], marker=WINNER_GLYPH, color=WINNER_COLOR)
         plt.xlim(win.x0, win.x1)
         plt.ylim(win.y0, win.y1)
+        if surface.z.size == 0 and _one_point(frame):
+            # w0 alone (no step yet, or a file's first epoch): the window has no scale, and
+            # its numbers would be a width chosen for the drawing (±0.000038), not the run's
+            plt.xticks([])
+            plt.yticks([])
 
     @staticmethod
     def _draw_title(plt: Plot, width: int, frame: SurfaceFrame) -> None:
@@ -150,6 +155,18 @@ class SurfacePlot(PaintedPlot):
 
 
 _cache: dict[str, tuple[object, list]] = {}  # the painter thread's: the last levels drawn
+
+
+def _one_point(frame: SurfaceFrame) -> bool:
+    """Whether everything the frame draws sits at one point (or nothing is drawn)."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for pair in (frame.start, frame.minimum, frame.win, frame.walk, *frame.paths.values()):
+        if pair is not None:
+            xs.extend(np.ravel(np.asarray(pair[0], float)).tolist())
+            ys.extend(np.ravel(np.asarray(pair[1], float)).tolist())
+    pts = {(x, y) for x, y in zip(xs, ys, strict=True) if np.isfinite(x) and np.isfinite(y)}
+    return len(pts) <= 1
 
 
 def _focus_key(focus: tuple[float, float] | None) -> tuple[float, float] | None:
