@@ -11,6 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
 from test_record_stream import FORMATS, fake_recording
 
 from walker_tui.cli import main
@@ -210,3 +211,57 @@ def test_the_apps_w_and_run_record_keep_the_engines_scored_and_evals(tmp_path, s
     recording.save(tmp_path / f"w{suffix}")
     back = Recording.load(tmp_path / f"w{suffix}").rows
     assert [(r.scored, r.evals) for r in back] == [(True, 2), (False, 40), (True, 75)]
+
+
+def test_a_replay_walks_where_the_run_walked_on_epochs_that_reused_a_rate(tmp_path):
+    """A reused rate tries no candidate, so a row kept the last scoring's candidate weights, and
+    replay and watch drew the walk standing at that scoring's winner for up to 16 steps while
+    its loss fell (a new user's trial: batches of 512, epochs 7 and 8). The row's weights are now
+    where the walk went; replay's and watch's path is the engine's, epoch by epoch."""
+    from walker_tui.config import Config
+    from walker_tui.core.grid import parse_lrs
+    from walker_tui.core.problems.zoo import make_problem
+    from walker_tui.core.trainers.loop import to_host
+    from walker_tui.core.trainers.walker import make_walker
+
+    path = tmp_path / "b.csv"
+    argv = ["run", "--problem", "digits", "--direction", "adam", "--batch-size", "512"]
+    assert main([*argv, "--epochs", "12", "--quiet", "--record", str(path)]) == 0
+    spec = "log:0.0001:0.1:13"  # (digits' adam grid)
+    problem = make_problem("digits", 100, 17, "cpu", batch_size=512)
+    cfg = Config(problem="digits", lrs_spec=spec, lrs=parse_lrs(spec), direction="adam",
+                 batch_size=512, min_loss=0.0)  # fmt: skip
+    trainer = make_walker(problem, cfg)
+    ran = to_host([trainer.step() for _ in range(12)])
+    assert [r.scored for r in ran].count(False) >= 2  # (epochs that ended on a reused step)
+    recording, rcfg = load_replay(path)
+    assert [r.scored for r in recording.rows] == [r.scored for r in ran]
+    replayed = [e["walker"] for e in Playback(recording, rcfg).advance(100)]
+    feed = Reader(0, path).poll(1 << 20)
+    watched = [r for _, r in feed.held]
+    for a, b, c in zip(ran, replayed, watched, strict=True):
+        np.testing.assert_allclose(b.position, a.w, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(c.position, a.w, rtol=1e-6, atol=1e-7)
+
+
+def test_walkersgds_recording_is_where_a_reused_rate_went(tmp_path):
+    """WalkerSGD's reused step wrote the grid's rates along its direction (points never visited,
+    the last winner's index among them); each row's winner is now the weights after the step."""
+    from test_optim import lbfgs_closure, least_squares, mse
+
+    from walker_tui import WalkerSGD
+
+    model, x, y = least_squares()
+    opt = WalkerSGD(model.parameters(), lrs="log:0.001:0.3:5", direction="adam",
+                    record=tmp_path / "s.csv")  # fmt: skip
+    closure = lbfgs_closure(opt, model, x, y, mse)
+    at = []
+    for _ in range(30):
+        opt.step(closure)
+        now = [p.detach().clone() for p in model.parameters()]
+        at.append(opt.recorder.coords(now, [torch.zeros_like(p) for p in now], [0.0])[:, 0])
+    opt.close()
+    rows = Recording.load(tmp_path / "s.csv").rows
+    assert not all(r.scored for r in rows)
+    for row, where in zip(rows, at, strict=True):
+        np.testing.assert_allclose(row.weights[:, row.winner], where, rtol=1e-5, atol=1e-6)

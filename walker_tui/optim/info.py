@@ -26,5 +26,6 @@ class StepInfo:
     metrics: dict[str, float] = field(default_factory=dict)  # what opt.log added to this step
     line: tuple | None = field(default=None, repr=False)  # (w, u), for the recorder only
     # False: the step reused a rate (walker_tui.core.schedule) and scored no candidate; rates,
-    # losses and winner are then the last scored step's, lr the rate reused
+    # losses and winner are then the last scored step's, lr the rate reused (a recording's
+    # weights: where the step went, recorder.py)
     scored: bool = True

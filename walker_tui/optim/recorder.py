@@ -60,7 +60,9 @@ class Recorder:
         if last is not None and last.step > self.written:
             if last.line is not None:
                 w, u = last.line
-                last.coords, last.line = self.coords(w, u, last.rates), None
+                # a reused rate tried no candidate: every column is where the step went
+                rates = last.rates if last.scored else [last.lr] * len(last.rates)
+                last.coords, last.line = self.coords(w, u, rates), None
             self.writer.add(step_row(last))
             self.written = last.step
         self.warn()

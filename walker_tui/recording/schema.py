@@ -28,7 +28,8 @@ class Row(NamedTuple):
     lr: float
     loss: float
     # False: the step reused a rate (walker_tui.core.schedule) and scored no candidate; its
-    # weights, losses, rates and winner are then the last scored step's, lr the rate reused
+    # losses, rates and winner are then the last scored step's (the bars the app keeps), lr
+    # the rate reused, and every column of weights where the walk went (no candidate to hold)
     scored: bool = True
     # loss evaluations so far as the trainer counted them (k a step that scores its grid, 1 a
     # reused one, every mini-batch's step of an epoch); 0: not counted (WalkerSGD's steps, and
@@ -41,6 +42,11 @@ def as_row(rec: Any, lrs: Sequence[float]) -> Row:
     callers) get the winner's rate and loss."""
     weights = np.asarray(rec.weights, dtype=np.float32)
     losses = np.asarray(rec.losses, dtype=np.float32)
+    scored = bool(getattr(rec, "scored", True))
+    held = getattr(rec, "w", None)
+    if not scored and held is not None:  # (a reused rate: the position, not old candidates)
+        held = np.asarray(held, dtype=np.float32).reshape(-1, 1)
+        weights = np.repeat(held, weights.shape[1], axis=1)
     rates = getattr(rec, "rates", None)
     rates = np.asarray(lrs if rates is None else rates, dtype=np.float64)
     winner = int(rec.winner)
@@ -55,7 +61,7 @@ def as_row(rec: Any, lrs: Sequence[float]) -> Row:
         bool(getattr(rec, "moved", True)),
         float(rates[winner] if lr is None else lr),
         float(losses[winner] if loss is None else loss),
-        bool(getattr(rec, "scored", True)),
+        scored,
         int(getattr(rec, "evals", 0) or 0),
     )
 
