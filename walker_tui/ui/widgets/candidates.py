@@ -10,6 +10,7 @@ import numpy as np
 from textual import events
 
 from walker_tui.core.grid import format_rate
+from walker_tui.core.schedule import WINDOW
 from walker_tui.numbers import format_loss
 from walker_tui.ui.widgets import (
     WINNER_COLOR,
@@ -208,15 +209,22 @@ class CandidateBars(PaintedPlot):
         if winner >= 0 and frame.source is not None:
             loss = format_loss(losses[winner], frame.target)
             won = f" (won by lr {names[winner]} → {loss})"
-        head = f"epoch {epoch}: rate {rate} reused, no candidates scored; bars from {where}"
+        tail = "earlier" if frame.source is None else f"ep {frame.source}"
+        mean = f"mean of the last {WINDOW} winners"  # (core/schedule.py's reused rate)
+        head = (
+            f"epoch {epoch}: rate {rate} reused ({mean}), no candidates scored; bars from {where}"
+        )
         forms = [
             head + won,
             head,
+            f"epoch {epoch}: rate {rate} reused ({mean}); bars from {where}",
+            f"ep {epoch}: {rate} reused (mean of {WINDOW} winners); bars from {short}",
+            f"ep {epoch}: {rate} reused ({WINDOW}-winner mean); bars from {short}",
+            f"ep {epoch}: {rate} reused ({WINDOW}-winner mean); bars {tail}",
             f"epoch {epoch}: rate {rate} reused; bars from {where}",
             f"epoch {epoch}: {rate} reused; bars from {mid}",
             f"ep {epoch}: {rate} reused; bars from {short}",
         ]
-        tail = "earlier" if frame.source is None else f"ep {frame.source}"
         forms += [f"ep {epoch}: {rate} reused; bars {tail}", f"{rate} reused; bars {tail}"]
         return self._fit([*forms, f"{rate} reused", rate], area)
 
