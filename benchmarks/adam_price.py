@@ -120,15 +120,19 @@ def interleaved(makers: dict, setting: Setting, seed: int) -> dict[str, Run]:
     }
 
 
-def rows_for(setting: Setting, seeds: list[int], few: bool = False) -> list[Row]:
-    """Every optimizer's row; ``few``: walker:adam and Adam alone (default and swept)."""
+def rows_for(
+    setting: Setting, seeds: list[int], few: bool = False, lean: bool = False
+) -> list[Row]:
+    """Every optimizer's row; ``few``: walker:adam and Adam alone (default and swept);
+    ``lean``: without walker:adam scoring every step, momentum swept over every other rate of
+    its grid (half-decades: the character transformer's whole table is hours of CPU)."""
     rows = []
     for direction in ("adam",) if few else ("adam", "momentum"):
         cfg = config_for(setting, direction)
         runs = [train(lambda p, c=cfg: make_walker(p, c), setting, s) for s in seeds]
         rows.append(Row(f"walker:{direction}", cfg.lrs_spec, runs))
     cfg = config_for(setting, "adam")
-    if not few:
+    if not few and not lean:
         runs = [train(lambda p, c=cfg: every_step(p, c), setting, s) for s in seeds]
         rows.append(Row("walker:adam, every step", cfg.lrs_spec, runs))
     default = [train(lambda p: make_racer("adam", p, 1e-3), setting, s) for s in seeds]
@@ -137,6 +141,8 @@ def rows_for(setting: Setting, seeds: list[int], few: bool = False) -> list[Row]
     if few:
         return rows
     momentum = bench.parse_lrs(bench.walker_lrs(setting.name, "momentum"))
+    if lean:
+        momentum = momentum[::2]
     rows.append(sweep("momentum", momentum, "momentum", setting, seeds))
     for name, lr in (("prodigy", 1.0), ("schedulefree", 0.0025)):
         runs = [train(lambda p, n=name, lr=lr: make_racer(n, p, lr), setting, s) for s in seeds]
@@ -181,6 +187,10 @@ def main() -> int:
     p.add_argument(
         "--few", action="store_true", help="walker:adam and Adam alone (chars' whole table is slow)"
     )
+    p.add_argument(
+        "--lean", action="store_true",
+        help="no every-step walker:adam row; momentum swept over half-decades",
+    )  # fmt: skip
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     t0 = time.perf_counter()
@@ -191,7 +201,7 @@ def main() -> int:
     summary = []
     for key in args.problems.split(","):
         setting = bench.SETTINGS[key]
-        rows = rows_for(setting, seeds, args.few)
+        rows = rows_for(setting, seeds, args.few, args.lean)
         for row in rows:
             print("| " + " | ".join(bench.cells(row, setting, len(seeds))) + " |", flush=True)
         summary.append(ratios(rows, setting, seeds))

@@ -23,7 +23,10 @@ so the package is untouched:
 * ``risehalf``: a loss rise scores at once and halves the interval (the rule: back to 1).
 * ``halve``: when the winners' mean moves more than 2x the interval halves (the rule: back to 1);
   a loss rise still sends it to 1.
-* combinations joined by ``+`` (``quarter+halve``).
+* ``gmean``, ``median``, ``curve``, ``ceil50``, ``ceil70``, ``ceil50r``, ``ceil70r``: the
+  reused rate and the loss check changed (benchmarks/rule_variants.py says how).
+* ``on``: the rule where the walker does not take it (``--direction momentum``).
+* combinations joined by ``+`` (``quarter+halve``, ``on+gmean``).
 
 Every trainer of a seed lives at once and they take their epochs in turn (the first variant's
 epoch, the second's, ..., Adam's, then the next epoch), so load that comes and goes on the
@@ -34,6 +37,9 @@ the target, the passes over the data to it (Adam's beside), the training loss af
 the share of steps that scored the grid, and the CPU time of the first 10 and of all 30 epochs
 over Adam's (the price of an epoch, apart from when the target is crossed). ``--adam``: Adam's rate
 (0.03: the best of benchmarks/adam_price.py's sweep on all three problems).
+``--direction momentum``: the walker along heavy ball's velocity against the momentum racer at
+``--adam``'s rate (momentum's best of adam_price.py's sweep: digits 0.56, my_model.py 0.32,
+the CNN 0.1).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import directions as bench  # noqa: E402
 from adam_price import counted, interleaved  # noqa: E402  (and the cnn and chars settings)
+from rule_variants import RULES, hook_walk  # noqa: E402
 
 from walker_tui.core.schedule import HOLDS, LONGEST, RISE, WINDOW, Schedule  # noqa: E402
 from walker_tui.core.trainers.racers import make_racer  # noqa: E402
@@ -255,6 +262,7 @@ PARTS = {
     "s32": lambda b: 32,
 }
 SCHEDULES = {
+    **RULES,  # (benchmarks/rule_variants.py)
     "warm4": Warm4,
     "halve": Halve,
     "warm4halve": Warm4Halve,
@@ -263,14 +271,18 @@ SCHEDULES = {
 }
 
 
-def make_variant(name: str, setting, counts: list[int]):
-    """A maker of the walker along adam with the variant ``name`` (parts joined by '+')."""
-    cfg = bench.config_for(setting, "adam")
+def make_variant(name: str, setting, counts: list[int], direction: str = "adam"):
+    """A maker of the walker along ``direction`` with the variant ``name`` (parts joined by
+    '+'; ``on``: the rule, also where the walker does not take it, along momentum)."""
+    cfg = bench.config_for(setting, direction)
 
     def make(problem):
         trainer = make_walker(problem, cfg)
         inner = trainer.inner
         parts = set(name.split("+")) - {"rule"}
+        if "on" in parts:
+            parts.discard("on")
+            inner.schedule = Schedule()
         for pair in ("halve", "risehalf"):
             if {"warm4", pair} <= parts:
                 parts -= {"warm4", pair}
@@ -304,16 +316,23 @@ def main() -> int:
     p.add_argument("--seeds", default="17,18,19")
     p.add_argument("--problems", default="digits,my_model,cnn")
     p.add_argument("--variants", default="rule,half,quarter,affine,warm4,halve,quarter+halve")
-    p.add_argument("--adam", type=float, default=0.03)
+    p.add_argument("--adam", type=float, default=0.03, help="the racer's rate")
+    p.add_argument(
+        "--direction", default="adam", choices=("adam", "momentum"),
+        help="the walker's direction, and the racer (momentum: heavy ball)",
+    )  # fmt: skip
     p.add_argument("--epochs", type=int, default=0, help="a shorter limit (0: the problem's)")
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     variants = args.variants.split(",")
     torch.set_num_threads(1)
+    hook_walk()
     t0 = time.perf_counter()
+    racer = args.direction
     print(
-        f"| problem | variant | time to target / Adam {args.adam:g} | passes to target "
-        "(Adam's) | loss @30 / Adam's | steps scored | CPU, 10 / 30 epochs, over Adam's |"
+        f"| problem | variant | time to target / {racer} {args.adam:g} | passes to target "
+        f"({racer}'s) | loss @30 / {racer}'s | steps scored | CPU, 10 / 30 epochs, over "
+        f"{racer}'s |"
     )
     print("|---|---|---|---|---|---|---|")
     for key in args.problems.split(","):
@@ -325,8 +344,8 @@ def main() -> int:
         results = {v: [] for v in variants}
         adam_epochs = []
         for seed in seeds:
-            makers = {v: make_variant(v, setting, counts[v]) for v in variants}
-            makers["adam"] = lambda pr: make_racer("adam", pr, args.adam)
+            makers = {v: make_variant(v, setting, counts[v], racer) for v in variants}
+            makers["adam"] = lambda pr: make_racer(racer, pr, args.adam)
             runs = interleaved(makers, setting, seed)
             a = runs["adam"]
             ia = a.reached()
@@ -352,7 +371,7 @@ def main() -> int:
                 f"{statistics.fmean(r[4] for r in results[v]):.2f}x |",
                 flush=True,
             )
-    print(f"seeds {','.join(map(str, seeds))}; Adam {args.adam:g}; "
+    print(f"seeds {','.join(map(str, seeds))}; {racer} {args.adam:g}; "
           f"{time.perf_counter() - t0:.0f} s in all")  # fmt: skip
     return 0
 
