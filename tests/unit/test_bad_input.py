@@ -33,6 +33,9 @@ BAD = [
     (["--min-loss", "-1"], "--min-loss"),
     (["--min-loss", "nan"], "not finite"),
     (["--seed", "x"], "--seed: 'x' is not a whole number"),
+    (["--seed", "99999999999999999999"], "--seed: 99999999999999999999 is out of range"),
+    (["--seed", "-9223372036854775809"], "--seed: -9223372036854775809 is out of range"),
+    (["--problem", "digits", "--seed", "18446744073709551616"], "is out of range"),
     (["--w0", "1"], "linear has 2 weights, got 1 number"),
     (["--w0", "1,2,3"], "linear has 2 weights, got 3 numbers"),
     (["--w0", "a,b"], "two numbers for 2-D problems"),
@@ -76,6 +79,11 @@ def test_bad_input_everywhere(command, args, words, capsys):
 @pytest.mark.parametrize("args, words", RUN_ONLY, ids=lambda v: str(v))
 def test_bad_run_input(args, words, capsys):
     assert words in fails(["run", *args], capsys)
+
+
+@pytest.mark.parametrize("seed", ["99999999999999999999", "-9223372036854775809"])
+def test_serve_says_a_seed_out_of_range_in_one_line(seed, capsys):
+    assert "--seed" in fails(["serve", "--seed", seed], capsys)
 
 
 def test_existing_record_needs_force(tmp_path, capsys):

@@ -9,7 +9,9 @@ from walker_tui.core.devices import resolve_device
 from walker_tui.core.grid import parse_lrs
 from walker_tui.core.problems.base import PROBLEMS
 from walker_tui.core.problems.regression import LinearProblem
+from walker_tui.core.problems.torch_model import pass_order
 from walker_tui.core.problems.zoo import make_problem
+from walker_tui.core.seeds import SEED_MAX, SEED_MIN, seed64
 from walker_tui.core.trainers.loop import run
 from walker_tui.core.trainers.walker import Walker
 
@@ -76,6 +78,23 @@ def test_a_seed_is_its_data():
     a, b = LinearProblem(seed=5), LinearProblem(seed=5)
     assert torch.equal(a.x, b.x) and torch.equal(a.w0, b.w0)
     assert not torch.equal(a.x, LinearProblem(seed=6).x)
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_every_seed_torch_takes_builds_every_problem(problem):
+    # the ends of manual_seed's range, and seeds whose derived ones (seed + 1, the mini-batch
+    # order's seed * 1_000_003 + epoch) fall past it; -1 is 2**64 - 1 to torch, as before
+    for seed in (SEED_MIN, SEED_MAX, 10**16, -(10**16)):
+        p = make_problem(problem, 20, seed, "cpu")
+        p.plane()
+    a, b = make_problem(problem, 20, -1, "cpu"), make_problem(problem, 20, SEED_MAX, "cpu")
+    assert torch.equal(a.w0, b.w0)
+    assert seed64(17) == 17 and seed64(-1) == SEED_MAX
+
+
+def test_a_mini_batch_order_past_int64_is_drawn():
+    assert pass_order(10, 10**16, 3).sort().values.tolist() == list(range(10))
+    assert torch.equal(pass_order(10, 5, 3), pass_order(10, 5, 3))
 
 
 @pytest.mark.skipif(not GPUS, reason="no GPU here: nothing to compare the CPU with")

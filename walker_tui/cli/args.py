@@ -16,6 +16,7 @@ from walker_tui import __version__
 from walker_tui.catalog import CATALOG, DIRECTIONS, PROBLEMS, RACER_NAMES
 from walker_tui.config import BENCH_LRS, DEFAULT_LRS
 from walker_tui.core.grid import MAX_RATES, SYNTAX, GridError, parse_lrs, parse_race
+from walker_tui.core.seeds import SEED_MAX, SEED_MIN
 
 OPTIMIZERS = ("walker", *RACER_NAMES)
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max
@@ -71,6 +72,16 @@ def _int(low: int | None = None, what: str = "") -> Callable[[str], int]:
         return value
 
     return conv
+
+
+def _seed(text: str) -> int:
+    """A seed torch takes: a whole number from -2**63 to 2**64 - 1."""
+    value = _int()(text)
+    if not SEED_MIN <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{value} is out of range: a seed is from {SEED_MIN} to {SEED_MAX}"
+        )
+    return value
 
 
 def _float(positive: bool, what: str) -> Callable[[str], float]:
@@ -177,7 +188,7 @@ def _what_to_optimise(g: argparse._ArgumentGroup) -> None:
         default=None,
         help="data points (100; 200 for mlp)",
     )
-    g.add_argument("--seed", type=_int(), default=17, help="random seed for data and w0 (17)")
+    g.add_argument("--seed", type=_seed, default=17, help="random seed for data and w0 (17)")
 
 
 def _how_to_walk(g: argparse._ArgumentGroup, lrs_default: str) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import torch
 
+from walker_tui.core.seeds import seed64
+
 
 def directions(
     parts: Sequence[torch.Tensor], seed: int, filter_dims: Sequence[int] | None = None
@@ -24,7 +26,7 @@ def directions(
     dims = list(filter_dims) if filter_dims is not None else [0] * len(parts)
     total = sum(p.numel() for p in parts)
     filters = any(p.dim() >= 2 for p in parts)
-    gen = torch.Generator().manual_seed(int(seed) + 1)
+    gen = torch.Generator().manual_seed(seed64(int(seed) + 1))
     dirs = []
     for _ in range(2):
         d = torch.randn(total, generator=gen, dtype=torch.float64)

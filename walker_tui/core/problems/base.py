@@ -16,6 +16,7 @@ import torch
 
 from walker_tui.catalog import MODEL_PROBLEMS, PROBLEMS  # noqa: F401  (re-exported: the names)
 from walker_tui.core.ranking import host64, to_device
+from walker_tui.core.seeds import seed64
 
 # Floats of the candidates' block (points x k candidates x width) one chunk of a candidate pass
 # holds: on the CPU 2^17 a torch thread, so the block stays in cache and its memory comes back
@@ -182,7 +183,7 @@ class Problem:
         if d == 2:
             return np.zeros(2), np.eye(2)
         w0 = host64(self.w0)
-        gen = torch.Generator().manual_seed(self.seed + 1)
+        gen = torch.Generator().manual_seed(seed64(self.seed + 1))
         basis = torch.randn(d, 2, generator=gen, dtype=torch.float64)
         basis = basis / basis.norm(dim=0) * max(float(w0.norm()), 1.0)
         return w0.numpy(), basis.numpy()
@@ -234,7 +235,7 @@ class Problem:
 
     def _sample_rows(self, m: int) -> torch.Tensor:
         """The seeded draw of ``m`` data points :meth:`sample` takes (the same every time)."""
-        gen = torch.Generator().manual_seed(self.seed + 2)
+        gen = torch.Generator().manual_seed(seed64(self.seed + 2))
         return torch.randint(self.n, (m,), generator=gen).to(self.device)
 
     def shard(self, rank: int, world: int, device: torch.device) -> Problem:
@@ -256,5 +257,5 @@ class Problem:
 
 def fresh_w0(seed: int) -> list[float]:
     """The notebook's benchmark start: ``manual_seed(seed); rand(2) * 1000 - 500``."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed64(seed))
     return (torch.rand(2, generator=gen) * 1000 - 500).tolist()

@@ -9,6 +9,7 @@ import torch
 
 from walker_tui.core.problems.base import Problem
 from walker_tui.core.ranking import to_device, wide_dtype
+from walker_tui.core.seeds import seed64
 
 
 class FunctionProblem(Problem):
@@ -25,7 +26,7 @@ class FunctionProblem(Problem):
         self.seed, self.device = seed, torch.device(device)
         w0 = torch.tensor(self.start, dtype=torch.float32)
         if seed != 17:
-            w0 = w0 + 0.1 * torch.randn(2, generator=torch.Generator().manual_seed(seed))
+            w0 = w0 + 0.1 * torch.randn(2, generator=torch.Generator().manual_seed(seed64(seed)))
         self.w0 = w0.to(self.device)
 
     def f(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from walker_tui.core.problems.base import (
     span,
 )
 from walker_tui.core.ranking import host64, wide_dtype
+from walker_tui.core.seeds import seed64
 
 
 class MLPProblem(Problem):
@@ -35,7 +36,7 @@ class MLPProblem(Problem):
         self, n: int = 200, seed: int = 17, device: str | torch.device = "cpu", **_: object
     ) -> None:
         self.n, self.seed, self.device = n, seed, torch.device(device)
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed64(seed))
         half = n // 2
         t = torch.rand(n, generator=gen) * math.pi
         upper = torch.stack([torch.cos(t[:half]), torch.sin(t[:half])], 1)

@@ -17,6 +17,7 @@ from walker_tui.core.problems.base import (
     span,
 )
 from walker_tui.core.ranking import float64_home, float64_on, host64, to_device, wide_dtype
+from walker_tui.core.seeds import seed64
 
 CPU_CHUNK = 1 << 20  # data points per chunk of a pass over the data on the CPU (LinearProblem)
 
@@ -51,7 +52,7 @@ class LinearProblem(Problem):
         **_: object,
     ) -> None:
         self.seed, self.device = seed, torch.device(device)
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed64(seed))
         if data is not None:
             x, y, w0 = _user_table(data, gen)
             n, self.w0 = len(y), w0.to(self.device)
@@ -175,7 +176,7 @@ class LogisticProblem(Problem):
         **_: object,
     ) -> None:
         self.seed, self.device = seed, torch.device(device)
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed64(seed))
         if data is not None:
             x, y, w0 = _user_table(data, gen)
             n, self.w0 = len(y), w0.to(self.device)
@@ -330,7 +331,7 @@ class BinnedLogistic(Problem):
     @classmethod
     def build(cls, p: LogisticProblem, cancel: threading.Event | None) -> BinnedLogistic | None:
         """Bin ``p``'s data in chunks (a cancel falls between them: None back)."""
-        gen = torch.Generator().manual_seed(p.seed + 3)
+        gen = torch.Generator().manual_seed(seed64(p.seed + 3))
         probe = host64(p.xt[:, torch.randint(p.n, (min(p.n, 200_000),), generator=gen)])
         q = torch.linspace(0, 1, cls.quantiles + 1, dtype=torch.float64)[1:-1]
         lo, hi = host64(p.xt.min(1).values), host64(p.xt.max(1).values)

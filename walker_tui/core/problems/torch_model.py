@@ -39,6 +39,7 @@ from walker_tui.core.problems.user_model import (
     user_spec,
 )
 from walker_tui.core.ranking import host64, wide_dtype
+from walker_tui.core.seeds import seed64
 
 # --- the problem ---
 
@@ -46,7 +47,7 @@ from walker_tui.core.ranking import host64, wide_dtype
 def pass_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The order of the ``n`` samples in pass ``epoch`` (on the CPU): a function of the seed and
     the pass alone, so a rewind, or every rank of a data-parallel run, draws the same."""
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    gen = torch.Generator().manual_seed(seed64(seed * 1_000_003 + epoch))
     return torch.randperm(n, generator=gen)
 
 
@@ -374,7 +375,7 @@ def model_spec(name: str, seed: int) -> ModelSpec:
     """The spec of a built-in model problem or a user's ``FILE.py:FUNC``."""
     if name in BUILTIN_MODELS:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.manual_seed(seed64(seed))
             result = BUILTIN_MODELS[name]()
         return check_spec(result, name, label=name)
     return user_spec(name, seed)

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from walker_tui.core.seeds import seed64
+
 
 class UserProblemError(ValueError):
     """A user's problem that cannot be trained; the message is one line naming what is wrong."""
@@ -195,7 +197,7 @@ def user_spec(spec: str, seed: int) -> ModelSpec:
     seed; the global generator is left as it was) and check what it returned."""
     func, files = load_function(spec)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(seed64(seed))
         try:
             result = func()
         except Exception as error:
