@@ -107,6 +107,17 @@ def test_replay_errors_are_one_line(tmp_path, capsys, make, words):
     assert err.count("\n") == 1 and words in err
 
 
+@pytest.mark.parametrize("data", [b"\x00\x01garbage", b"", b"\x93NUMPY"])
+def test_a_file_that_is_no_npz_archive_is_said_plainly(tmp_path, capsys, data):
+    path = tmp_path / "bin.npz"
+    path.write_bytes(data)
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", str(path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1, err
+    assert "not an .npz archive" in err and "pickle" not in err, err
+
+
 def test_a_stepper_recording_is_refused(tmp_path, capsys):
     path = tmp_path / "s.csv"
     main(["run", "--optimizer", "stepper", "--record", str(path), "--quiet", "--device", "cpu"])

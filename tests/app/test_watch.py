@@ -244,18 +244,22 @@ async def test_a_file_that_stays_quiet_says_so(tmp_path, monkeypatch):
 def test_watch_errors_are_one_line(tmp_path, capsys):
     bad = tmp_path / "x.csv"
     bad.write_text("a,b\n1,2\n")
+    garbage = tmp_path / "bin.npz"
+    garbage.write_bytes(b"\x00\x01garbage")
     for argv, words in [
         ([str(tmp_path / "x.txt")], "a recording ends in .csv, .json, .npz or .npz.part"),
         ([str(tmp_path / "no" / "r.csv")], "does not exist"),
         ([str(tmp_path / "nomatch*.csv")], "nomatch*.csv' matched no file: nothing to watch"),
         ([str(tmp_path / "run-[0-9].csv")], "run-[0-9].csv' matched no file"),
         ([str(bad)], "x.csv is not a walker-tui recording"),
+        ([str(garbage)], "bin.npz is not an .npz archive"),
         ([], "the following arguments are required: FILE"),
     ]:
         with pytest.raises(SystemExit) as exc:
             main(["watch", *argv])
         err = capsys.readouterr().err
         assert exc.value.code == 2 and err.count("\n") == 1 and words in err, err
+        assert "pickle" not in err
 
 
 def test_help_names_the_watch_command(capsys):

@@ -15,6 +15,7 @@ import numpy as np
 
 from walker_tui.recording import disk
 from walker_tui.recording.ends import as_end
+from walker_tui.recording.follow import NotRecording
 from walker_tui.recording.rows import CHUNK, Rows
 from walker_tui.recording.schema import MEMBERS, logs_of
 
@@ -96,11 +97,21 @@ def record_rows(a: Any) -> Rows:
     )
 
 
+NOT_ARCHIVE = "not an .npz archive (an .npz is a zip of .npy arrays)"
+
+
+def is_archive(path: Path) -> bool:
+    """A zip: what an .npz is (numpy takes any other file for a pickle, and says so)."""
+    return zipfile.is_zipfile(path)
+
+
 class ZipRows:
     """An assembled .npz read in pieces: each member streamed from the zip (ZIP_STORED, as the
     writer makes them; a compressed one streams too), from row ``skip`` on."""
 
     def __init__(self, path: Path, skip: int) -> None:
+        if not is_archive(path):
+            raise NotRecording(f"{path.name} is {NOT_ARCHIVE}")
         self.zf = zipfile.ZipFile(path)
         self.size = sum(i.file_size for i in self.zf.infolist())
         names = set(self.zf.namelist())

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from walker_tui.recording.formats import FORMATS, format_of
+from walker_tui.recording.npz_zip import NOT_ARCHIVE, is_archive
 from walker_tui.recording.schema import Logs, Row, as_row
 from walker_tui.recording.writer import RecordWriter
 
@@ -115,6 +116,8 @@ def read_recording(
     kind = FORMATS[".npz"] if suffix == ".part" else format_of(path)  # (.part: an .npz's sidecar)
     if kind is None:
         raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
+    if suffix == ".npz" and path.is_file() and not is_archive(path):
+        raise ValueError(NOT_ARCHIVE)  # (never numpy's word: it offers to load a pickle)
     lrs, options, a, end, logs = kind.read(path)
     at = np.arange(len(a["epoch"]))
     winner = a["winner"].astype(np.int64)
