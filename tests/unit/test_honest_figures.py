@@ -114,6 +114,21 @@ def test_bench_gives_no_time_or_speed_up_to_a_racer_that_never_arrived():
     assert float(stepper[2]) > 1e-6  # its loss, printed so it compares with --min-loss
 
 
+def test_bench_speed_up_is_over_the_first_walker_row_that_reached_the_target():
+    # the default walker on a grid of one tiny rate never gets there; walker:adam does
+    code, out = cli(
+        "bench", "--problem", "linear", "--lrs", "1e-9", "--racers", "walker:adam,adam:5",
+        "--epochs", "300", "--repeat", "1", "--device", "cpu",
+    )  # fmt: skip
+    assert code == 0
+    rows = {r.split("\t")[0]: r.split("\t") for r in out.splitlines() if r.count("\t") == 7}
+    assert rows["walker"][5] == "not reached" and rows["walker:adam"][7] == "-"
+    ratio = float(rows["adam"][5].split()[0]) / float(rows["walker:adam"][5].split()[0])
+    assert rows["adam"][7].endswith("x")  # (the times printed are rounded: near, not equal)
+    assert float(rows["adam"][7][:-1]) == pytest.approx(ratio, abs=0.02)
+    assert "over the walker:adam row's (the first walker row that reached it)" in out
+
+
 # --- what the walk actually did ---
 
 
