@@ -38,9 +38,10 @@ def test_smoothing_cycles_back_to_raw():
 RATES = [0.1, 0.2, 0.3]
 
 
-def recorded(path: Path, rows: list[Row], ended: bool = True) -> WatchView:
+def recorded(path: Path, rows: list[Row], ended: bool = True, **options) -> WatchView:
     """A WatchView of ``rows`` written to ``path`` (a linear run's options), read in one poll."""
-    out = RecordWriter(path, RATES, {"problem": "linear", "epochs": len(rows)}, flush_every=None)
+    options = {"problem": "linear", "epochs": len(rows), **options}
+    out = RecordWriter(path, RATES, options, flush_every=None)
     for row in rows:
         out.add(row)
     out.close() if ended else out.flush()
@@ -75,6 +76,14 @@ def test_a_reused_rates_epoch_reads_as_replay_reads_it(tmp_path):
     assert (bars.reused, bars.source, bars.earlier_batch) == (0.15, 2, False)
     assert watch_frames.panels(view).surface.walk is None  # (no candidates of its own)
     assert "lr 0.20" in first_words(view, 2) and watch_frames.panels(view).bars.reused is None
+
+
+def test_a_models_recording_is_a_slice_as_replay_says(tmp_path):
+    """A model's recording keeps its path in the plane (two numbers a row): its axes are the
+    slice's directions, as replay names them, not w0 and w1."""
+    rows = [row(1, 1.0), row(2, 0.5)]
+    assert watch_frames.panels(recorded(tmp_path / "d.csv", rows, problem="digits")).surface.sliced
+    assert not watch_frames.panels(recorded(tmp_path / "l.csv", rows)).surface.sliced
 
 
 def test_the_start_takes_no_rate_and_a_finished_file_counts_nothing_new(tmp_path):

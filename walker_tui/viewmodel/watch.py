@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from walker_tui.catalog import entry
 from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.recording.ends import NO_END, describe_end, unit_of
 from walker_tui.recording.formats import open_tail, probe
@@ -317,6 +318,14 @@ class Run:
         if self.options.get("source") == "WalkerSGD":
             return "a WalkerSGD loop"
         return str(self.options.get("problem", "?"))
+
+    @property
+    def sliced(self) -> bool:
+        """Its plane is a slice through many weights, as replay says: more than two weights, a
+        WalkerSGD loop, or a model (whose recording keeps the path in its plane, two numbers)."""
+        problem = self.options.get("problem")
+        model = isinstance(problem, str) and entry(problem).model
+        return (self.d or 2) > 2 or self.options.get("source") == "WalkerSGD" or model
 
     @property
     def latest(self) -> HostEpoch | None:

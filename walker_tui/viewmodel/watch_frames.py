@@ -75,7 +75,7 @@ def path_frame(view: WatchView, run: Run, rec: HostEpoch | None, epoch: int) -> 
     """The picked run's path in its plane (watch draws no loss surface: its contours are
     replay's, for a problem rebuilt from the file)."""
     walker_sgd = run.options.get("source") == "WalkerSGD"
-    sliced = (run.d or 2) > 2 or walker_sgd
+    sliced = run.sliced
     if walker_sgd:
         note = "path only: a training loop's surface is unknown"
     else:
