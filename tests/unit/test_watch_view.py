@@ -86,6 +86,17 @@ def test_a_models_recording_is_a_slice_as_replay_says(tmp_path):
     assert not watch_frames.panels(recorded(tmp_path / "l.csv", rows)).surface.sliced
 
 
+def test_travel_past_the_ends_of_a_step_recording_says_step(tmp_path):
+    rows = [row(e, 1.0 / e) for e in (1, 2, 3)]
+    view = recorded(tmp_path / "s.csv", rows, unit="step")
+    assert view.travel(0, -1) is True and view.shown_epoch == 1
+    assert view.travel(0, -1).text.startswith("step 1 is the first: right")
+    assert view.travel(3, 1) is True and view.travel(4, 1).text.startswith("at the newest step")
+    epochs = recorded(tmp_path / "e.csv", rows)
+    assert epochs.travel(0, -1) is True
+    assert epochs.travel(0, -1).text.startswith("epoch 1 is the first")
+
+
 def test_the_start_takes_no_rate_and_a_finished_file_counts_nothing_new(tmp_path):
     """Epoch 1 is the start, where no step was taken: 'lr start', as replay and live say it. Back
     in files that have ended, nothing can come in: no '0 new epochs since' (a growing file's

@@ -127,10 +127,12 @@ class EpochView:
         if target is None or target == self.shown_epoch:
             if direction == 0:  # (a click on the epoch shown)
                 return False
+            unit = getattr(self, "unit", "epoch")  # (a WalkerSGD recording counts steps)
+            unit = unit if unit in ("epoch", "step") else "epoch"
             return Note(
-                "at the newest epoch: left, page up or home go back"
+                f"at the newest {unit}: left, page up or home go back"
                 if direction > 0
-                else f"epoch {self.shown_epoch} is the first: right, page down or end go forth"
+                else f"{unit} {self.shown_epoch} is the first: right, page down or end go forth"
             )
         self.unsay()
         self.view_epoch = None if target == latest else target
