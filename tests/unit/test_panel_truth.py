@@ -333,6 +333,16 @@ def test_a_surface_before_the_first_step_says_so_at_every_width(width):
     assert "no step" in title, title
 
 
+@pytest.mark.parametrize("width", [58, 120])
+def test_the_no_step_note_is_whole_where_there_is_room(width):
+    from walker_tui.viewmodel.driver import NO_STEP, path_only
+
+    assert NO_STEP.endswith("comes with the first step")
+    frame = SurfaceFrame({}, surface=path_only(Window(-1e-5, 1e-5, -1e-5, 1e-5), NO_STEP),
+                         start=(0.0, 0.0), sliced=True)  # fmt: skip
+    assert NO_STEP in text_of(SurfacePlot(), width, 12, frame)
+
+
 def test_a_surface_of_one_point_draws_no_axis_numbers():
     """w0 alone (before the first step, or a watched file's first epoch): the window's width is
     the drawing's choice (±0.000038 about w0), not the run's, so no numbers go on the axes; the

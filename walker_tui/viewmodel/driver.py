@@ -30,7 +30,7 @@ from walker_tui.viewmodel.session import Epoch, Session, is_out_of_memory, memor
 POST_INTERVAL = 0.05  # events posted at most 20 times a second, each Epochs with every epoch since
 # a problem with no known minimum (a model) before its first step: the window around w0 alone
 # has no scale (fit_window's floor, a window of noise), so its surface waits for that step
-NO_STEP = "no step yet: the surface comes with the first"
+NO_STEP = "no step yet: the surface comes with the first step"
 CATCH_UP_SECONDS = 0.05  # racers catching up take the walker's epochs in chunks of about this
 
 
