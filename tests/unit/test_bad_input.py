@@ -46,7 +46,10 @@ BAD = [
 RUN_ONLY = [
     (["--lr", "0"], "--lr"),
     (["--lr", "-1"], "--lr"),
-    (["--lr", "inf"], "not finite"),
+    (["--optimizer", "stepper", "--lr", "inf"], "not finite"),
+    (["--optimizer", "adam", "--lr", "-1"], "--lr: -1: adam's rate must be positive and finite"),
+    (["--lr", "0", "--optimizer", "momentum"], "--lr: 0: momentum's rate must be positive"),
+    (["--optimizer", "lbfgs", "--lr", "nan"], "nan is not finite: lbfgs's rate"),
     (["--optimizer", "nesterov"], "choose from 'walker', 'stepper', 'momentum'"),
     (["--record", "/no/such/folder/r.csv"], "does not exist"),
     (["--record", "/proc/r.csv"], "cannot be written"),

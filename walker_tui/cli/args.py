@@ -84,6 +84,13 @@ def _seed(text: str) -> int:
     return value
 
 
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
 def _float(positive: bool, what: str) -> Callable[[str], float]:
     def conv(text: str) -> float:
         try:
@@ -331,7 +338,7 @@ def run_parser() -> Parser:
     )
     p.add_argument(
         "--lr",
-        type=_float(True, "the stepper's rate must be positive and finite"),
+        type=_number,  # (its range checked once --optimizer is known: checks.check_applies)
         default=None,
         help="the rate of --optimizer stepper, momentum or adam (0.3), the first step of "
         "lbfgs or armijo (1), or the lr of prodigy or dadapt (1) or schedulefree (0.0025)",

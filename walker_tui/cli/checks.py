@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -199,6 +200,11 @@ def check_applies(parser: Parser, args: argparse.Namespace) -> None:
     if args.lr is not None and optimizer in ("walker", "exact"):
         why = "its rates are --lrs" if optimizer == "walker" else "it chooses its own step"
         parser.error(f"argument --lr: does not apply to --optimizer {optimizer} ({why})")
+    lr = args.lr
+    if lr is not None and not (math.isfinite(lr) and lr > 0):  # (named: the rate it is)
+        finite = "" if math.isfinite(lr) else " is not finite"
+        why = f"{optimizer}'s rate must be positive and finite"
+        parser.error(f"argument --lr: {lr:g}{finite}: {why}")
     if args.stepper_lrs and args.racers:
         parser.error("argument --stepper-lrs: give --racers or --stepper-lrs, not both")
 
