@@ -95,6 +95,7 @@ async def test_an_npz_cut_by_a_kill_opens_by_its_own_name(tmp_path, capsys):
     [
         (lambda p: None, "does not exist"),
         (lambda p: p.write_text("a,b\n1,2\n"), "not a walker-tui recording"),
+        (lambda p: p.mkdir(), "x.csv' is not a walker-tui recording: it is a folder"),
     ],
 )
 def test_replay_errors_are_one_line(tmp_path, capsys, make, words):
@@ -116,6 +117,14 @@ def test_a_file_that_is_no_npz_archive_is_said_plainly(tmp_path, capsys, data):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1, err
     assert "not an .npz archive" in err and "pickle" not in err, err
+
+
+def test_a_folder_is_said_to_be_one(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1, err
+    assert "it is a folder" in err and "unknown record format" not in err, err
 
 
 def test_a_stepper_recording_is_refused(tmp_path, capsys):

@@ -253,6 +253,7 @@ def test_watch_errors_are_one_line(tmp_path, capsys):
         ([str(tmp_path / "run-[0-9].csv")], "run-[0-9].csv' matched no file"),
         ([str(bad)], "x.csv is not a walker-tui recording"),
         ([str(garbage)], "bin.npz is not an .npz archive"),
+        ([str(tmp_path)], f"{str(tmp_path)!r} is a folder"),
         ([], "the following arguments are required: FILE"),
     ]:
         with pytest.raises(SystemExit) as exc:

@@ -80,12 +80,12 @@ def open_tail(path: str | os.PathLike[str]) -> Tail:
 
 def probe(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` cannot be watched (one line), or None: a recording, or not there yet."""
+    if Path(path).is_dir():  # (before the suffix: /tmp has none, d.csv/ has one)
+        return f"{str(path)!r} is a folder"
     try:
         tail = open_tail(path)
     except ValueError as error:
         return str(error)
-    if Path(path).is_dir():
-        return f"{str(path)!r} is a folder"
     update = tail.poll(1 << 16)
     tail.close()
     return update.problem

@@ -113,6 +113,8 @@ def read_recording(
     recording."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ValueError("it is a folder (a recording is a .csv, .json or .npz file)")
     kind = FORMATS[".npz"] if suffix == ".part" else format_of(path)  # (.part: an .npz's sidecar)
     if kind is None:
         raise ValueError(f"unknown record format {suffix!r}; use {', '.join(FORMATS)}")
