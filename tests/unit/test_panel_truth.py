@@ -343,6 +343,20 @@ def test_the_no_step_note_is_whole_where_there_is_room(width):
     assert NO_STEP in text_of(SurfacePlot(), width, 12, frame)
 
 
+@pytest.mark.parametrize("box", [(-2, 1.999, -1, 1), (-1, 1, -1.5, 1.4991)])
+def test_axis_numbers_print_no_negative_zero(box):
+    """A tick a hair below zero rounds to zero: plotext printed it -0.0 (-0.00 on a rosenbrock
+    replay, -0.000 on digits); a zero has no sign. The other ticks keep their sign."""
+    xs, ys = np.linspace(box[0], box[1], 30), np.linspace(box[2], box[3], 30)
+    data = SurfaceData(Window(*box), xs, ys, np.add.outer(ys**2, xs**2), [], "")
+    frame = SurfaceFrame({"walker": (np.array([0.5, 0.1]), np.array([0.5, 0.2]))},
+                         surface=data, start=(0.5, 0.5))  # fmt: skip
+    for width in (58, 120):
+        text = text_of(SurfacePlot(), width, 20, frame)
+        assert not re.search(r"-0\.0+(?![0-9])", text), text
+        assert re.search(r"-1\.0", text) or re.search(r"-0\.00[0-9]", text), text
+
+
 def test_a_surface_of_one_point_draws_no_axis_numbers():
     """w0 alone (before the first step, or a watched file's first epoch): the window's width is
     the drawing's choice (±0.000038 about w0), not the run's, so no numbers go on the axes; the

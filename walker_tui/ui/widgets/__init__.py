@@ -156,3 +156,22 @@ def snap(
     _, first = np.unique(gx * (4 * rows + 1) + gy, return_index=True)
     first.sort()
     return xs[first], ys[first]
+
+
+def no_negative_zero(label: str) -> str:
+    """``-0.00`` (a tick a hair below zero, rounded) as ``0.00``: a zero has no sign."""
+    if label.startswith("-") and not any(c in "123456789" for c in label.split("e")[0]):
+        return label[1:]
+    return label
+
+
+def unsigned_zero_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]] | None:
+    """plotext's own ticks for an axis from ``lo`` to ``hi`` (``count`` of them, its default
+    5 on x and 7 on y) where its labels would print a negative zero, that label unsigned;
+    None where they print none (plotext labels them itself, as before)."""
+    from plotext import _utility as ut  # (its tick positions and labels, no other way in)
+
+    ticks = ut.linspace(lo, hi, count)
+    labels = ut.get_labels(ticks)
+    plain = [no_negative_zero(label) for label in labels]
+    return (ticks, plain) if plain != labels else None

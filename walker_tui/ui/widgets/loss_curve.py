@@ -15,6 +15,7 @@ from walker_tui.ui.widgets import (
     epoch_ticks,
     legend_glyph,
     log_ticks,
+    no_negative_zero,
     series_color,
     series_marker,
 )
@@ -34,7 +35,7 @@ def linear_ticks(lo: float, hi: float, most: int) -> tuple[list[float], list[str
     count = max(2, min(5, most))
     ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
     for digits in range(3, 9):
-        labels = [f"{t:.{digits}g}" for t in ticks]
+        labels = [no_negative_zero(f"{t:.{digits}g}") for t in ticks]
         if len(set(labels)) == count:
             break
     return ticks, labels

@@ -14,6 +14,7 @@ from walker_tui.ui.widgets import (
     series_color,
     series_marker,
     snap,
+    unsigned_zero_ticks,
 )
 from walker_tui.ui.widgets.painter import PaintedPlot, Plot
 from walker_tui.viewmodel.frames import SurfaceFrame
@@ -81,6 +82,11 @@ class SurfacePlot(PaintedPlot):
             # its numbers would be a width chosen for the drawing (±0.000038), not the run's
             plt.xticks([])
             plt.yticks([])
+        else:
+            if (x := unsigned_zero_ticks(win.x0, win.x1, 5)) is not None:
+                plt.xticks(*x)
+            if (y := unsigned_zero_ticks(win.y0, win.y1, 7)) is not None:
+                plt.yticks(*y)
 
     @staticmethod
     def _draw_title(plt: Plot, width: int, frame: SurfaceFrame) -> None:
