@@ -169,9 +169,12 @@ def unsigned_zero_ticks(lo: float, hi: float, count: int) -> tuple[list[float], 
     """plotext's own ticks for an axis from ``lo`` to ``hi`` (``count`` of them, its default
     5 on x and 7 on y) where its labels would print a negative zero, that label unsigned;
     None where they print none (plotext labels them itself, as before)."""
-    from plotext import _utility as ut  # (its tick positions and labels, no other way in)
+    try:  # (plotext's private helpers, no other way in: a plotext without them labels as before)
+        from plotext import _utility as ut
 
-    ticks = ut.linspace(lo, hi, count)
-    labels = ut.get_labels(ticks)
+        ticks = ut.linspace(lo, hi, count)
+        labels = ut.get_labels(ticks)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
     plain = [no_negative_zero(label) for label in labels]
     return (ticks, plain) if plain != labels else None
