@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from walker_tui.catalog import walker_lrs
 from walker_tui.config import Config
 from walker_tui.ui.app import WalkerApp, make_app
 
@@ -82,6 +83,13 @@ RECIPES = [
                   batch_size=64, pace=0, race=[("stepper", 0.3), ("adam", 0.003)]),
            lambda a: "adam 0.003" in a.view.histories and a.view.done, ["s"],
            about="the digits MLP in mini-batches of 64, raced by Adam, held-out figures shown"),
+    Recipe("digits-walker-adam-120x40", (120, 40),
+           Config(**CPU, problem="digits", direction="adam",
+                  lrs_spec=walker_lrs("digits", "adam"), epochs=30, min_loss=None,
+                  batch_size=64, pace=0, race=[("adam", 0.03)]),
+           lambda a: "adam 0.03" in a.view.histories and a.view.done, ["s"],
+           about="the walker along Adam's direction raced by Adam at its best swept rate: "
+                 "most steps take the reused rate, and the panels say so"),
 ]  # fmt: skip
 
 
