@@ -189,7 +189,7 @@ async def test_space_back_in_a_finished_replay_plays_on_from_the_epoch_shown(tmp
             await pilot.press("left")
         await drawn(pilot)
         assert app.view.shown_epoch == 27
-        app.control.set(pace=1.0)  # (slow enough to catch it on its way)
+        app.control.set(pace=0.4)  # (slow enough to catch it on its way, under load too)
         await pilot.press("space")
         await until(pilot, lambda: app.view.latest_epoch >= 27 and not app.view.done, timeout=10)
         assert not app.control.paused and "has played all" not in status_text(app)
