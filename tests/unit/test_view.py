@@ -133,6 +133,22 @@ def test_the_edge_warning_comes_once_while_the_loss_falls_at_one_edge():
     assert feed(tied, [rec(e, 1.0 / e, winner=2, losses=[1.0 / e] * 3) for e in range(1, 12)]) == []
 
 
+def test_reused_rate_epochs_are_no_wins_for_the_edge_warning():
+    # along adam a reused-rate epoch keeps the last scoring's winner and losses: it won nothing
+    losses = lambda loss: [loss + 0.2, loss + 0.1, loss]  # noqa: E731 (the largest rate wins)
+
+    def walk(scored):
+        return [rec(e, 1.0 / e, winner=2, losses=losses(1.0 / e), scored=scored(e))
+                for e in range(1, 13)]  # fmt: skip
+
+    assert feed(view(), walk(lambda e: e in (1, 2, 3))) == []  # 2 scored epochs, then reused
+    assert feed(view(), walk(lambda e: e < 3 or e % 2 == 0)) != []  # every other one scored
+    notes = feed(view(), walk(lambda e: e < 3 or e % 2 == 0))
+    assert f"the largest rate 0.30 won the {EDGE_EPOCHS} scored epochs of epochs 2-10" in (
+        notes[0].text
+    ), notes[0].text
+
+
 def test_the_rise_warning_names_the_epochs_the_loss_rose():
     v = view()
     notes = feed(v, [rec(1, 1.0), rec(2, 0.5), rec(3, 0.9), rec(4, 1.2), rec(5, 2.5)])

@@ -162,6 +162,7 @@ class RunView(EpochView):
         self.histories = {}
         self.outcomes: dict[str, Any] = {}
         self.edge_run, self.edge_warned, self.edge_side, self.edge_loss = 0, False, -1, np.inf
+        self.edge_from = 0  # the epoch the edge's run of wins began
         # the divergence warning's: rises in a row, warned, the lowest and the last loss
         self.rises, self.rise_warned, self.low, self.rise_last = 0, False, np.inf, np.inf
         self.note, self.note_epoch = None, None  # a note belongs to its run (and its epoch)
@@ -259,14 +260,15 @@ class RunView(EpochView):
     def _watch_edge(self, epochs: list[dict]) -> Note | None:
         """Warn once a run when the winner keeps to the same edge of the grid while the loss
         still falls: the best rate may lie outside the grid. Epochs whose candidates tie (a
-        converged run) or that did not lower the loss say nothing about the grid."""
+        converged run), that did not lower the loss, or whose step took a reused rate (it
+        scored no candidate: walker_tui.core.schedule) say nothing about the grid."""
         k = len(self.cfg.lrs)
         if self.cfg.grid == "adaptive" or k < 2:
             return None
         note = None
         for epoch in epochs:
             rec = epoch.get("walker")
-            if rec is None or rec.epoch < 2 or not rec.moved:
+            if rec is None or rec.epoch < 2 or not rec.moved or not rec.scored:
                 continue
             if self.edge_warned:  # the warning stays true while the winner keeps to that edge
                 if rec.winner == (0 if self.edge_side == 0 else k - 1):
@@ -283,15 +285,20 @@ class RunView(EpochView):
             side = 0 if rec.winner == 0 else k - 1 if rec.winner == k - 1 else -1
             if side < 0 or not fell or tied or (self.edge_run and side != self.edge_side):
                 self.edge_run, self.edge_side = (1, side) if side >= 0 and fell else (0, -1)
+                self.edge_from = rec.epoch
                 continue
             self.edge_run, self.edge_side = self.edge_run + 1, side
+            if self.edge_run == 1:
+                self.edge_from = rec.epoch
             if self.edge_run >= EDGE_EPOCHS:
                 which = "smallest" if side == 0 else "largest"
                 rate = format_rate(float(rec.rates[side]), list(rec.rates))
+                span = f"epochs {self.edge_from}-{rec.epoch}"
+                if rec.epoch - self.edge_from + 1 > self.edge_run:  # reused epochs between
+                    span = f"the {self.edge_run} scored epochs of {span}"
                 note = Note(
-                    f"the {which} rate {rate} won epochs {rec.epoch - EDGE_EPOCHS + 1}-"
-                    f"{rec.epoch} while the loss fell: the best rate may lie outside the grid "
-                    "(widen --lrs or try --grid adaptive)",
+                    f"the {which} rate {rate} won {span} while the loss fell: the best rate "
+                    "may lie outside the grid (widen --lrs or try --grid adaptive)",
                     seconds=12,
                     sticky=True,
                     epoch=rec.epoch,
