@@ -217,3 +217,54 @@ def test_attached_walkersgd_scores_at_once_after_a_reused_step_whose_loss_jumps(
     assert opt.last.loss == pytest.approx(jumped)  # the step's loss is its forward's
     step()
     assert opt.last.scored  # the jump made this step score, though its wait was not over
+
+
+@pytest.mark.parametrize("mode", ["closure", "attached"])
+def test_a_reused_step_shows_the_rates_its_scoring_tried_though_a_scheduler_moved_lr(
+    mode, tmp_path
+):
+    """A reused step's candidates are the last scoring's: its rates as they were tried, not
+    today's grid times a scale a scheduler has since lowered (the losses were paired with
+    rates never tried), in ``opt.last`` and in the recording."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(256, 8, generator=gen)
+    y = (x[:, 0] * x[:, 1] > 0).long()
+    model = _Net()
+    path = tmp_path / "run.csv"
+    opt = WalkerSGD(model.parameters(), direction="adam", record=str(path),
+                    **({"model": model} if mode == "attached" else {}))  # fmt: skip
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 / (1 + 0.05 * i))
+    tried, reused = None, 0
+    for _ in range(60):
+        idx = torch.randint(0, 256, (32,), generator=gen)
+        if mode == "attached":
+            model(x[idx], y[idx]).backward()
+            opt.step()
+            opt.zero_grad()
+        else:
+            opt.step(lambda o=opt, m=model, i=idx: _closure(o, m, x[i], y[i]))
+        sched.step()
+        last = opt.last
+        if last is None:
+            continue
+        if last.scored:
+            tried = list(last.rates)
+        elif tried is not None:
+            assert last.rates == tried and last.losses[last.winner] is not None
+            reused += 1
+    opt.close()
+    assert reused > 10 and tried is not None
+    # the recording's reused rows repeat the scored row's rates (lr_j columns)
+    import csv
+
+    rows = list(csv.DictReader(line for line in path.read_text().splitlines()
+                               if not line.startswith("#")))  # fmt: skip
+    columns = sorted((c for c in rows[0] if c.startswith("lr_")), key=lambda c: int(c[3:]))
+    assert len(columns) == 13 and {row["scored"] for row in rows} == {"0", "1"}
+    last_scored = None
+    for row in rows:
+        rates = [float(row[c]) for c in columns]
+        if row["scored"] == "1":
+            last_scored = rates
+        elif last_scored is not None:
+            assert rates == pytest.approx(last_scored, rel=1e-6), row["step"]

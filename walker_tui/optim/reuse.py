@@ -44,9 +44,10 @@ def reused(walk: Walk, moved: tuple, loss: float | None, calls: int) -> StepInfo
     else:
         walker["landing"] = walker["loss"]  # (the loss held before, for landed())
     walker["step"] += 1
-    losses, winner = walker["shown"]
+    shown = walker["shown"]  # (a state saved before the rates were kept: today's rates)
+    losses, winner, rates = shown if len(shown) > 2 else (*shown, walk.rates())
     held = float(walker["loss"]) if walker["loss"] is not None else math.nan
-    walk.last = StepInfo(walker["step"], walk.rates(), list(losses), winner, rate, held,
+    walk.last = StepInfo(walker["step"], list(rates), list(losses), winner, rate, held,
                          calls=calls, scored=False)  # fmt: skip
     walk.last.line = line if walk.keep_line else None
     return walk.last

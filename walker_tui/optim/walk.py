@@ -183,7 +183,9 @@ def conclude(walk: Walk, w, u, fed, rates, losses, reference, calls) -> StepInfo
     )  # fmt: skip
     if schedule is not None:
         walker["schedule"] = schedule.state_dict()
-        walker["shown"] = (list(losses), d.winner)  # (what reused steps show)
+        # what reused steps show: the rates as they were tried (a scheduler may rescale the
+        # grid before the next scoring), their losses and the winner
+        walker["shown"] = (list(losses), d.winner, list(rates))
     settle(walk, fed, d.took)
     set_weights(walk.params, w, u, d.lr)
     walker["loss"] = d.loss
