@@ -219,6 +219,54 @@ def test_run_on_a_real_small_disk(tmpfs, suffix):
     assert FULL in last and consecutive(Recording.load(path)) == stopped_after(last)
 
 
+def run_into_a_closed_pipe(path, epochs):
+    """`walker-tui run --record PATH | head` where the reader has already left: its stdout is a
+    pipe whose read end is closed, so its first flush fails with EPIPE. Its stdout is block
+    buffered, as a pipe's is (no PYTHONUNBUFFERED): the rows go out 8 KiB at a time."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "walker_tui", "run", "--epochs", str(epochs), "--min-loss", "0"]
+            + ["--device", "cpu", "--record", str(path)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, Recording.load(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pipes")
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_a_pipe_closed_at_the_final_line_keeps_the_whole_recording(tmp_path, suffix):
+    """3 epochs: the table is flushed only with the final line, after the training; the file
+    still holds every epoch and ends with the run's own outcome (the epoch limit)."""
+    path = tmp_path / f"p{suffix}"
+    code, rec = run_into_a_closed_pipe(path, 3)
+    assert code == 141  # (as a pipe broken mid-run: walker_tui.cli.main)
+    assert consecutive(rec) == 3
+    assert rec.end is not None and (rec.end["outcome"], rec.end["epoch"]) == ("limit", 3)
+    assert not sidecar(path).exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pipes")
+def test_a_pipe_closed_mid_run_keeps_the_epochs_that_ran(tmp_path):
+    """Enough rows to fill stdout's buffer mid-run: the run stops there, its file ends."""
+    path = tmp_path / "m.csv"
+    code, rec = run_into_a_closed_pipe(path, 5000)
+    assert code == 141
+    kept = consecutive(rec)
+    assert 0 < kept < 5000
+    assert rec.end is not None and rec.end["outcome"] == "failed"
+    assert (rec.end["epoch"], rec.end["how"]) == (kept, "BrokenPipeError")
+
+
 # --- WalkerSGD ---
 
 

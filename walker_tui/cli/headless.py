@@ -106,9 +106,9 @@ def _run(cfg: Config, args: argparse.Namespace, out: TextIO) -> int:
     said: list[str] = []  # the recording's failure, once said
     last: list[HostEpoch] = []  # the latest epoch (its metrics go on the final line)
     on_epoch = _epoch_lines(cfg, args, out, recording, said, last)
-    if not args.quiet:
-        _table_head(out, problem, cfg, args.optimizer)
     try:
+        if not args.quiet:  # (in the try: a reader gone already ends the file as below)
+            _table_head(out, problem, cfg, args.optimizer)
         outcome = run(
             trainer, cfg.epochs, cfg.min_loss, on_epoch=on_epoch, sync_every=host_batch(device)
         )
@@ -202,19 +202,36 @@ def _run_ends(
     line = final_line(outcome, cfg.min_loss, walker)
     if last and last[0].metrics and outcome.state != "diverged":
         line = f"{line[:-1]}; {format_metrics(last[0].metrics)}."
-    out.write(line + "\n")
-    if problem.notice:
-        print(f"note: {problem.notice}", file=sys.stderr)
-    out.flush()
+    try:
+        out.write(line + "\n")
+        if problem.notice:
+            print(f"note: {problem.notice}", file=sys.stderr)
+        out.flush()
+    except BrokenPipeError:
+        # `run --record r.csv | head`: the reader left after the training was done (the
+        # table's rows are flushed only now). The run itself ended as it did: the file is
+        # ended with its real outcome (its rows are all there), then the pipe ends the
+        # command as anywhere else (exit 141, walker_tui.cli.main)
+        _end_recording(recording, outcome)
+        raise
     code = 1 if outcome.state == "diverged" else 0
-    if recording is not None:
-        with deferred():  # ends the file cleanly (an .npz is assembled from its sidecar)
-            # its end record: reached, limit or diverged (a cancelled run: interrupted)
-            recording.close("interrupted" if outcome.state == "stopped" else outcome.state)
-        if recording.failure is not None:  # the run ends with its recording's line, exit 1
-            say(f"walker-tui run: error: {recording.failure}.")
-            return 1
+    if _end_recording(recording, outcome):  # the run ends with its recording's line, exit 1
+        return 1
     return code
+
+
+def _end_recording(recording: RecordWriter | None, outcome: Outcome) -> bool:
+    """End the recording of a run that finished with its outcome (an .npz is assembled from
+    its sidecar); True (and said) when the recording failed."""
+    if recording is None:
+        return False
+    with deferred():  # ends the file cleanly (a second signal does not cut it short)
+        # its end record: reached, limit or diverged (a cancelled run: interrupted)
+        recording.close("interrupted" if outcome.state == "stopped" else outcome.state)
+    if recording.failure is not None:
+        say(f"walker-tui run: error: {recording.failure}.")
+        return True
+    return False
 
 
 def _save(recording: RecordWriter | None, said: list[str], code: int, why: tuple[str, str]) -> int:
