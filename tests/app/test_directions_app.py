@@ -15,6 +15,7 @@ from walker_tui.core.grid import format_rate
 from walker_tui.ui.app import make_app
 from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.ui.widgets.loss_curve import LossCurve
+from walker_tui.ui.widgets.surface_plot import SurfacePlot
 from walker_tui.viewmodel.replay import load_replay
 
 
@@ -129,9 +130,12 @@ async def test_a_reused_rates_epoch_says_so_in_the_bars_and_the_status():
             rec = app.view.walker_at(expected)
             bars, status = panel_text(app.query_one(CandidateBars)), status_text(app)
             title = bars.splitlines()[0]
+            legend = panel_text(app.query_one(SurfacePlot)).splitlines()[0]
             if rec.scored:
                 assert "reused" not in title and "reused" not in status, (title, status)
+                assert "★ win" in legend or expected == 1, legend
                 continue
+            assert "★ step" in legend and "win" not in legend, legend  # (no winner: a step)
             seen.append(expected)
             rate = format_rate(rec.lr, list(rec.rates))
             assert f"lr {rate} (reused)" in status, status

@@ -79,6 +79,7 @@ class SurfaceFrame:
     start: tuple[float, float] | None = None
     minimum: tuple[float, float] | None = None
     styles: dict[str, Style] | None = None  # a path's glyph and colour where not its own
+    reused: bool = False  # ``win`` is where a step at a reused rate went: no winner, no candidates
 
 
 @dataclass
@@ -176,7 +177,7 @@ def panels(view: RunView) -> Panels:
     bars.on_batch = bool(entry(cfg.problem).model and cfg.batch_size)
     surface = SurfaceFrame(
         paths, walk, win, view.sliced, path_losses(series.get("walker")), view.surface,
-        view.start_w, view.minimum,
+        view.start_w, view.minimum, reused=win is not None and not rec.scored,
     )  # fmt: skip
     return Panels(epoch, view.latest_epoch, rec, curve, bars, surface)
 

@@ -120,7 +120,8 @@ def path_frame(view: WatchView, run: Run, rec: HostEpoch | None, epoch: int) -> 
     paths = {run.name: (xs, ys)} if len(xs) else {}
     styles = {run.name: style(view.selected)}
     surface = SurfaceData(window, *_empty(), note=note)
-    return SurfaceFrame(paths, walk, win, sliced, None, surface, start, None, styles)
+    reused = win is not None and not rec.scored
+    return SurfaceFrame(paths, walk, win, sliced, None, surface, start, None, styles, reused)
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:

@@ -93,7 +93,9 @@ class SurfacePlot(PaintedPlot):
         """A legend of only what this frame draws, shortened to fit; the axes' names, or the
         surface's note where the title has no room for it."""
         items = [("o start", "o start")]
-        if frame.win is not None:
+        if frame.win is not None and frame.reused:  # (no winner: the step took a reused rate)
+            items.append((f"{WINNER_GLYPH} step at the reused rate", f"{WINNER_GLYPH} step"))
+        elif frame.win is not None:
             items.append((f"{WINNER_GLYPH} winner", f"{WINNER_GLYPH} win"))
         if frame.walk is not None:
             items.append((f"{CANDIDATE_GLYPH} candidates", f"{CANDIDATE_GLYPH} cand"))
