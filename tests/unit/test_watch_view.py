@@ -74,8 +74,16 @@ def test_a_reused_rates_epoch_reads_as_replay_reads_it(tmp_path):
     assert "lr 0.15 (reused)" in first_words(view, 3)
     bars = watch_frames.panels(view).bars
     assert (bars.reused, bars.source, bars.earlier_batch) == (0.15, 2, False)
-    assert watch_frames.panels(view).surface.walk is None  # (no candidates of its own)
+    surface = watch_frames.panels(view).surface
+    assert surface.walk is None and surface.reused  # (no candidates of its own, no winner)
     assert "lr 0.20" in first_words(view, 2) and watch_frames.panels(view).bars.reused is None
+    assert not watch_frames.panels(view).surface.reused
+    assert not any(w.startswith("along") for w in first_words(view, 2))  # (sgd: said nowhere)
+
+
+def test_watch_says_the_direction_as_the_app_does(tmp_path):
+    view = recorded(tmp_path / "a.csv", [row(1, 1.0), row(2, 0.5)], direction="adam")
+    assert first_words(view, 2)[3:5] == ["lr 0.20", "along adam"], first_words(view, 2)
 
 
 def test_a_models_recording_is_a_slice_as_replay_says(tmp_path):

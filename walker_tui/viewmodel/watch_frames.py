@@ -149,6 +149,9 @@ def status_frame(
         step, rate, reused = taken(rec, unit)
         words = rate_words(step, rate, list(rec.rates), reused)
         first += [(words, "")] if words else []
+        direction = run.options.get("direction", "sgd")
+        if direction != "sgd":  # (the rate is a step along that direction's u, as live says)
+            first.append((f"along {direction}", ""))
         first.append((f"loss {format_loss(rec.loss)}", ""))
     for name, value in run.metric_at(shown if rec is not None else epoch).items():
         first.append((f"{name} {format_metric(name, value)}", ""))
