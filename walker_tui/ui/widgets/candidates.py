@@ -200,9 +200,11 @@ class CandidateBars(PaintedPlot):
     def reused_title(
         self, frame: BarsFrame, names: list[str], losses: np.ndarray, winner: int, area: int
     ) -> str:
-        """A reused rate's epoch (no candidate scored): the rate it took, kept at every width
-        (the other words go first), and which step the faint bars are (the last scored), whose
-        winner is named as that step's."""
+        """A reused rate's epoch (no candidate scored): the rate it took, and which step the
+        faint bars are (the last scored), whose winner is named as that step's. Which step the
+        bars are is kept at every width (faint bars read as this epoch's without it); the rate
+        goes only where both do not fit (the status line says it: ``lr 0.07812 (reused)``),
+        the other words before it."""
         epoch, rate = frame.epoch, format_rate(frame.reused or 0.0, frame.rates)
         where, mid, short = _bars_from(frame)
         won = ""
@@ -226,7 +228,7 @@ class CandidateBars(PaintedPlot):
             f"ep {epoch}: {rate} reused; bars from {short}",
         ]
         forms += [f"ep {epoch}: {rate} reused; bars {tail}", f"{rate} reused; bars {tail}"]
-        return self._fit([*forms, f"{rate} reused", rate], area)
+        return self._fit([*forms, f"reused; bars {tail}", f"bars {tail}"], area)
 
     def _fit(self, forms: list[str], area: int) -> str:
         """The first of ``forms`` that fits the plot area, in this panel's unit."""
