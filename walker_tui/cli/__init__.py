@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 COMMANDS = ("run", "bench", "replay", "watch", "serve")
 LEAVE_SECONDS = 10.0  # after SIGTERM or SIGHUP the app has this long to tear down, then goes
+HUNG_UP_SECONDS = 1.0  # watch: this long where its terminal is gone (its teardown cannot end)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -225,9 +226,28 @@ def _run_app(
     return code
 
 
-def _exit_after(seconds: float, code: int) -> None:
-    time.sleep(seconds)
+def _exit_after(seconds: float, code: int, hung_up: float | None = None) -> None:
+    """Leave with ``code`` after ``seconds`` (the app did not get out by then), or after
+    ``hung_up`` seconds where the terminal the app draws on has hung up."""
+    start = time.monotonic()
+    while (left := seconds - (time.monotonic() - start)) > 0:
+        if hung_up is not None and time.monotonic() - start >= hung_up and _terminal_gone():
+            break
+        time.sleep(min(0.1, left))
     os._exit(code)
+
+
+def _terminal_gone() -> bool:
+    """Whether the terminal textual draws on (sys.__stderr__) has hung up: a closed pseudo-
+    terminal (tmux kill-session, a dropped SSH session) polls as POLLHUP or POLLERR."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.__stderr__.fileno(), select.POLLOUT)
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # (no stderr, or no poll on this platform)
+        return False
 
 
 def reading(what: str) -> None:
@@ -283,6 +303,13 @@ def _run_watch(paths: list[Path]) -> int:
     def leave(signum: int, frame: object) -> None:
         ended.append(signum)
         app.exit(return_code=128 + signum)
+        # a terminal that hung up stalls the app for good (textual's output thread dies on its
+        # first failed write, and every write after blocks on its full queue): the process
+        # goes anyway: a second on where the terminal is gone, else after LEAVE_SECONDS
+        if len(ended) == 1:
+            threading.Thread(
+                target=_exit_after, args=(LEAVE_SECONDS, 128 + signum, HUNG_UP_SECONDS), daemon=True
+            ).start()
 
     with ending_on_signals(leave):
         app.run()
