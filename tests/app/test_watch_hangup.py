@@ -1,5 +1,6 @@
 """walker-tui watch ends on SIGTERM and SIGHUP even after its terminal has gone: a watch
-left drawing into a closed terminal (tmux kill-session) survived both and needed kill -9."""
+left drawing into a closed terminal (tmux kill-session) survived both and needed kill -9. The
+training app, which went after 10 s, goes within seconds too."""
 
 from __future__ import annotations
 
@@ -84,3 +85,46 @@ def test_watch_ends_on_a_signal_after_its_terminal_is_gone(tmp_path, signum):
         for fd in (master, slave):
             if fd >= 0:
                 os.close(fd)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals and a pseudo-terminal")
+def test_the_app_ends_within_seconds_of_a_hangup_after_its_terminal_is_gone():
+    """The training app drawing flat out into a terminal that closed under it: SIGHUP (a dropped
+    SSH session) ends it within seconds. (Its teardown did not stall here as the watch's did, even
+    after 20 s of drawing into the closed terminal; where it does, the app now goes after
+    HUNG_UP_SECONDS, not LEAVE_SECONDS.)"""
+    master, slave = os.openpty()
+    app = subprocess.Popen(
+        [sys.executable, "-m", "walker_tui", "--pace", "0", "--epochs", "100000000"]
+        + ["--min-loss", "0", "--device", "cpu"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        env={**os.environ, **ENV},
+    )
+    os.close(slave)
+    try:
+        shown, deadline = b"", time.monotonic() + 90
+        while b"epoch" not in shown:  # the app is up and walking
+            assert app.poll() is None and time.monotonic() < deadline, shown[-2000:]
+            shown += read_for(master, 0.5)
+        read_for(master, 1.0)
+        os.close(master)
+        master = -1
+        time.sleep(5.0)
+        assert app.poll() is None
+        sent = time.monotonic()
+        app.send_signal(signal.SIGHUP)
+        try:
+            code = app.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the app still running 15 s after SIGHUP")
+        assert code == 128 + signal.SIGHUP
+        assert time.monotonic() - sent < 5.0
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+        if master >= 0:
+            os.close(master)

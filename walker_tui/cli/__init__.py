@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 COMMANDS = ("run", "bench", "replay", "watch", "serve")
 LEAVE_SECONDS = 10.0  # after SIGTERM or SIGHUP the app has this long to tear down, then goes
-HUNG_UP_SECONDS = 1.0  # watch: this long where its terminal is gone (its teardown cannot end)
+HUNG_UP_SECONDS = 1.0  # this long where the terminal is gone (the teardown cannot end)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -183,9 +183,10 @@ def _run_app(
         ended.append(signum)
         app.exit(return_code=128 + signum)  # the app restores the terminal on its way out
         # a terminal that hung up can stall that teardown (its writes fail, its reads end):
-        # the process goes anyway, as a dropped SSH session must leave nothing running
+        # the process goes anyway, as a dropped SSH session must leave nothing running: a
+        # second on where the terminal is gone, else after LEAVE_SECONDS
         threading.Thread(
-            target=_exit_after, args=(LEAVE_SECONDS, 128 + signum), daemon=True
+            target=_exit_after, args=(LEAVE_SECONDS, 128 + signum, HUNG_UP_SECONDS), daemon=True
         ).start()
 
     guard = ending_on_signals(leave)  # SIGTERM and SIGHUP: as q, with a line and 128 + signal
