@@ -483,7 +483,8 @@ def _bench_table(
         over = f"the {who} row's (the first walker row that reached it)"
     out.write(
         "(evaluations: loss evaluations as they happened, k a step that scores the grid for a "
-        "walker (walker:adam on a model scores now and then: 1 a step at its reused rate), a "
+        "walker (walker:adam on a model, on a fixed grid, scores now and then: 1 a step at its "
+        "reused rate), a "
         "varying number for the line searches (lbfgs, armijo); walker speed-up: the "
         f"racer's time to target over {over}, above 1x the walker gets there "
         "first, "
