@@ -40,6 +40,12 @@ GRAD_ON = (
     "and the closure runs once a step"
 )
 
+NO_BACKWARD = (
+    "WalkerSGD.step(closure): the closure ran no backward (no parameter has a gradient in "
+    ".grad after a call with grad enabled): call `loss.backward()` in the closure before "
+    "`return loss`"
+)
+
 
 def call(walk: Walk, closure: Callable[[], Any], grad: bool, start: tuple) -> Any:
     """One closure call from the step's random state (every candidate the same dropout
@@ -50,7 +56,10 @@ def call(walk: Walk, closure: Callable[[], Any], grad: bool, start: tuple) -> An
         p.grad = None  # (a closure that forgets zero_grad still gets this point's own)
     if grad:
         with torch.enable_grad():
-            return closure()
+            out = closure()
+        if all(p.grad is None for p in params):
+            raise RuntimeError(NO_BACKWARD)
+        return out
     try:
         with torch.no_grad():
             out = closure()

