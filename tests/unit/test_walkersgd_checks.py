@@ -47,3 +47,20 @@ def test_forward_only_candidates_and_unused_parameters_need_no_gradient():
         opt.step(closure)
     with torch.no_grad():
         assert opt.last.moved and float(closure()) < first
+
+
+def test_a_closure_that_returns_nothing_says_it_must_return_the_loss():
+    x, y = _data()
+    m = torch.nn.Linear(4, 1)
+    opt = WalkerSGD(m.parameters(), lrs="log:0.01:1:5")
+
+    def closure():
+        opt.zero_grad()
+        F.mse_loss(m(x), y).backward()  # forgot `return loss`
+
+    with pytest.raises(TypeError, match=r"must return the loss \(a scalar tensor or a number\)"):
+        opt.step(closure)
+    m.zero_grad(set_to_none=True)
+    fwd = WalkerSGD(m.parameters(), lrs="log:0.01:1:5", forward_only=True)
+    with pytest.raises(TypeError, match="must return the loss"):
+        fwd.step(closure)

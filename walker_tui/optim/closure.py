@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from numbers import Real
 from typing import Any
 
 import torch
@@ -47,6 +48,16 @@ NO_BACKWARD = (
 )
 
 
+def check_returned(out: Any) -> None:
+    """The closure's return is the loss: a tensor or a number (not None: a missing return)."""
+    if isinstance(out, torch.Tensor) or (isinstance(out, Real) and not isinstance(out, bool)):
+        return
+    raise TypeError(
+        "WalkerSGD.step(closure): the closure must return the loss (a scalar tensor or a "
+        f"number), got {'None (no `return loss`?)' if out is None else type(out).__name__}"
+    )
+
+
 def call(walk: Walk, closure: Callable[[], Any], grad: bool, start: tuple) -> Any:
     """One closure call from the step's random state (every candidate the same dropout
     mask), with grad enabled (fresh gradients) or under no_grad."""
@@ -57,6 +68,7 @@ def call(walk: Walk, closure: Callable[[], Any], grad: bool, start: tuple) -> An
     if grad:
         with torch.enable_grad():
             out = closure()
+        check_returned(out)
         if all(p.grad is None for p in params):
             raise RuntimeError(NO_BACKWARD)
         return out
@@ -70,6 +82,7 @@ def call(walk: Walk, closure: Callable[[], Any], grad: bool, start: tuple) -> An
             "WalkerSGD(forward_only=True) scores candidates under torch.no_grad(): the "
             "closure must skip backward there: `if torch.is_grad_enabled(): loss.backward()`"
         ) from error
+    check_returned(out)
     if not walk.flags.grad_on_warned and any(p.grad is not None for p in params):
         walk.flags.grad_on_warned = True
         warn_at_user(GRAD_ON)
