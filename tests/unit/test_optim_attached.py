@@ -134,7 +134,10 @@ def test_one_cycle_with_cycle_momentum_says_what_to_pass():
 
 def test_groups_with_different_lrs_are_one_error():
     a, b = nn.Linear(2, 1), nn.Linear(2, 1)
-    opt = WalkerSGD([{"params": a.parameters()}, {"params": b.parameters(), "lr": 0.5}])
+    with pytest.raises(ValueError, match="one lr"):  # at construction
+        WalkerSGD([{"params": a.parameters()}, {"params": b.parameters(), "lr": 0.5}])
+    opt = WalkerSGD([{"params": a.parameters()}, {"params": b.parameters()}])
+    opt.param_groups[1]["lr"] = 0.5  # an edit between steps: at the step
     with pytest.raises(ValueError, match="one lr"):
         opt.step(lambda: torch.tensor(0.0))
 

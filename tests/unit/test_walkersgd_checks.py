@@ -64,3 +64,29 @@ def test_a_closure_that_returns_nothing_says_it_must_return_the_loss():
     fwd = WalkerSGD(m.parameters(), lrs="log:0.01:1:5", forward_only=True)
     with pytest.raises(TypeError, match="must return the loss"):
         fwd.step(closure)
+
+
+def test_groups_with_different_lr_are_refused_at_construction_and_in_add_param_group():
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    one_lr = "every parameter group shares one lr"
+    with pytest.raises(ValueError, match=rf"{one_lr}.*got \[0\.5, 1\.0\]"):
+        WalkerSGD([{"params": a.parameters(), "lr": 0.5}, {"params": b.parameters()}], lrs=[0.1])
+    opt = WalkerSGD(a.parameters(), lrs=[0.1])
+    with pytest.raises(ValueError, match=one_lr):
+        opt.add_param_group({"params": b.parameters(), "lr": 0.5})
+    assert len(opt.param_groups) == 1
+    opt.add_param_group({"params": b.parameters()})  # (the same lr: accepted)
+    both = WalkerSGD([{"params": a.parameters(), "lr": 0.5}, {"params": b.parameters(), "lr": 0.5}])
+    sched = torch.optim.lr_scheduler.StepLR(both, 1, 0.5)  # sets every group's lr alike
+    x = torch.randn(8, 2)
+
+    def closure():
+        both.zero_grad()
+        loss = (a(x).sum() + b(x).sum()) ** 2
+        loss.backward()
+        return loss
+
+    for _ in range(2):
+        both.step(closure)
+        sched.step()
+    assert {g["lr"] for g in both.param_groups} == {0.125} and both.last.step == 2

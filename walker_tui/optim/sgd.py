@@ -205,6 +205,13 @@ class WalkerSGD(torch.optim.Optimizer):
                 f"WalkerSGD: parameter group option(s) {', '.join(unknown)} are not WalkerSGD's "
                 "(its groups share one grid, lrs, and one scale on it, lr): leave them out"
             )
+        lrs = {float(g.get("lr", 1.0)) for g in getattr(self, "param_groups", [])}
+        lrs.add(float(param_group.get("lr", self.defaults.get("lr", 1.0))))
+        if len(lrs) != 1:
+            raise ValueError(
+                f"WalkerSGD: every parameter group shares one lr (a scale on the one grid); got "
+                f"{sorted(lrs)}"
+            )
         super().add_param_group(param_group)
 
     def _params(self) -> list[torch.Tensor]:
