@@ -90,3 +90,31 @@ def test_groups_with_different_lr_are_refused_at_construction_and_in_add_param_g
         both.step(closure)
         sched.step()
     assert {g["lr"] for g in both.param_groups} == {0.125} and both.last.step == 2
+
+
+class _Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 1)
+
+    def forward(self, x, y):
+        return F.mse_loss(self.lin(x), y)
+
+
+def test_log_after_the_first_attached_step_explains_the_timing():
+    x, y = _data()
+    m = _Net()
+    opt = WalkerSGD(m.parameters(), lrs="log:0.01:1:5", model=m)
+    with pytest.raises(RuntimeError, match=r"no step yet"):
+        opt.log(acc=0.5)
+    m(x, y).backward()
+    opt.step()
+    assert opt.last is None
+    with pytest.raises(RuntimeError, match=r"attached, the first step\(\) holds the gradient.*"
+                       r"next training forward, and log\(\) adds to that step's row"):  # fmt: skip
+        opt.log(acc=0.5)
+    opt.zero_grad()
+    m(x, y).backward()  # the walk's first step, taken at this forward
+    opt.step()
+    opt.log(acc=0.5)
+    assert opt.last.step == 1 and opt.last.metrics == {"acc": 0.5}

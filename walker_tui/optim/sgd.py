@@ -268,6 +268,13 @@ class WalkerSGD(torch.optim.Optimizer):
             clean = {name: check_metric(name, value) for name, value in values.items()}
         except (TypeError, ValueError) as error:
             raise type(error)(f"WalkerSGD.log: {error}") from None
+        if self.last is None and self.state["walker"].get("pending"):
+            raise RuntimeError(
+                "WalkerSGD.log: attached, the first step() holds the gradient; the walk's first "
+                "step is taken at the model's next training forward, and log() adds to that "
+                "step's row (attached, opt.last and the recording describe the step taken at "
+                "the last training forward, one step() behind)"
+            )
         if self.last is None:
             raise RuntimeError(
                 "WalkerSGD.log: no step yet; log adds to the row of the step just taken "
