@@ -7,7 +7,7 @@ walker's. Pure torch, no I/O."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -176,11 +176,17 @@ def conclude(walk: Walk, w, u, fed, rates, losses, reference, calls) -> StepInfo
     applied: weights, direction state, the schedule, the grid's next move, the edge warning;
     returns what the step did (also ``walk.last``)."""
     walker = walk.walker
-    schedule = schedule_of(walker) if walk.lazy else None
+    # every rate 0: a scheduler's lr of 0 (a warm-up's first step), not a walk that stayed
+    # put: as Adam at rate 0, the direction is fed and nothing moves; the schedule learns no
+    # rate from it (the candidates all tie)
+    zero = all(r == 0 for r in rates)
+    schedule = schedule_of(walker) if walk.lazy and not zero else None
     d = decide(
         losses, rates, walk.adaptive, reference, stay=walk.stay, grid=walker["rates"],
         span=walker["span"], span0=walk.span0, schedule=schedule, held=walker["loss"],
     )  # fmt: skip
+    if zero:
+        d = replace(d, moved=False, took=d.moved)  # (d.moved: some candidate was finite)
     if schedule is not None:
         walker["schedule"] = schedule.state_dict()
         # what reused steps show: the rates as they were tried (a scheduler may rescale the
