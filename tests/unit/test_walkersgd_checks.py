@@ -118,3 +118,85 @@ def test_log_after_the_first_attached_step_explains_the_timing():
     opt.step()
     opt.log(acc=0.5)
     assert opt.last.step == 1 and opt.last.metrics == {"acc": 0.5}
+
+
+def _adam_pair(steps: int):
+    x, y = _data()
+    torch.manual_seed(1)
+    m = _Net()
+    ref = _Net()
+    ref.load_state_dict(m.state_dict())
+    opt = WalkerSGD(m.parameters(), lrs=[0.01], direction="adam", model=m)
+    adam = torch.optim.Adam(ref.parameters(), lr=0.01)
+    for i in range(steps):
+        xb, yb = x[i * 32 : (i + 1) * 32], y[i * 32 : (i + 1) * 32]
+        m(xb, yb).backward()
+        opt.step()
+        opt.zero_grad()
+        ref(xb, yb).backward()
+        adam.step()
+        adam.zero_grad()
+    return x, y, m, ref, opt
+
+
+def _gap(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    pairs = zip(a.parameters(), b.parameters(), strict=True)
+    return max(float((p - q).detach().abs().max()) for p, q in pairs)
+
+
+def test_flush_takes_the_pending_attached_step_once():
+    x, y, m, ref, opt = _adam_pair(5)
+    assert _gap(m, ref) > 1e-4  # the 5th step() is pending: Adam after 4
+    assert opt.last.step == 4
+    assert opt.flush() is True
+    assert _gap(m, ref) < 1e-6  # now Adam after 5
+    assert opt.last.step == 5 and not opt.last.scored and opt.last.lr == pytest.approx(0.01)
+    assert opt.flush() is False  # nothing pending
+    after = [p.detach().clone() for p in m.parameters()]
+    opt.zero_grad()
+    m(x[:32], y[:32]).backward()  # a training forward after flush takes no step
+    assert all(torch.equal(a, b) for a, b in zip(after, m.parameters(), strict=True))
+    assert opt.last.step == 5
+    opt.step()  # and training goes on from there
+    m(x[32:64], y[32:64])
+    assert opt.last.step == 6
+
+
+def test_flush_at_the_last_winning_rate_and_where_it_has_none():
+    x, y = _data()
+    m = _Net()
+    opt = WalkerSGD(m.parameters(), lrs="log:0.01:1:5", model=m)
+    assert opt.flush() is False  # nothing pending
+    m(x, y).backward()
+    opt.step()
+    assert opt.flush() is False  # the first step(): no winner yet; it stays pending
+    for _ in range(3):
+        opt.zero_grad()
+        m(x, y).backward()
+        opt.step()
+    won = opt.last.lr
+    w = [p.detach().clone() for p in m.parameters()]
+    g = [p.grad.detach().clone() for p in m.parameters()]
+    assert opt.flush() is True
+    assert opt.last.step == 4 and not opt.last.scored and opt.last.lr == won
+    for p, wp, gp in zip(m.parameters(), w, g, strict=True):
+        torch.testing.assert_close(p.detach(), wp - won * gp)
+    closure_mode = WalkerSGD(torch.nn.Linear(2, 1).parameters(), lrs=[0.1])
+    assert closure_mode.flush() is False
+
+
+def test_flush_is_recorded_as_a_step_that_did_not_score(tmp_path):
+    from walker_tui.viewmodel.replay import load_replay
+
+    x, y = _data()
+    m = _Net()
+    path = tmp_path / "run.csv"
+    with WalkerSGD(m.parameters(), lrs="log:0.01:1:5", model=m, record=path) as opt:
+        for _ in range(3):
+            opt.zero_grad()
+            m(x, y).backward()
+            opt.step()
+        assert opt.flush()
+    recording, _ = load_replay(path)
+    assert len(recording.rows) == 3  # steps 1, 2 (scored at forwards) and 3 (flushed)
+    assert recording.rows[-1].lr == pytest.approx(opt.last.lr) and opt.last.step == 3

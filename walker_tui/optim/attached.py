@@ -5,15 +5,17 @@ its inputs (scoring.py scores the candidates). Plain functions on a
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
+from walker_tui.optim.info import StepInfo
 from walker_tui.optim.reuse import landed, reuse_move, reused, reusing
 from walker_tui.optim.scoring import Scorer, loss_of
-from walker_tui.optim.walk import Walk, conclude, propose, reduce
+from walker_tui.optim.walk import Walk, conclude, propose, reduce, schedule_of, set_weights, settle
 
-__all__ = ["NOT_SCORED", "decide_on", "hold", "landing_loss"]
+__all__ = ["NOT_SCORED", "decide_on", "flush_pending", "hold", "landing_loss"]
 
 NOT_SCORED = (
     "WalkerSGD.step: the attached model ran no training forward since the last step "
@@ -41,8 +43,11 @@ def decide_on(walk: Walk, scorer: Scorer, args: tuple, kwargs: dict) -> None:
         finally:
             walk.flags.scoring = False
         values = reduce(scored, walk.sync).tolist()
-        reference = values[len(walker["rates"])] if walk.adaptive else None
-        conclude(walk, w, u, fed, rates, values[: len(rates)], reference, len(rates + extra))
+        grid = list(walker["rates"])
+        reference = values[len(grid)] if walk.adaptive else None
+        last = conclude(walk, w, u, fed, rates, values[: len(rates)], reference, len(rates + extra))
+        # the winning rate in the grid's units (0: the walk stayed put), for flush_pending
+        walker["won"] = grid[last.winner] if last.lr > 0 and last.winner < len(grid) else 0.0
     walker["pending"] = False
     walk.done()
 
@@ -77,3 +82,40 @@ def hold(walk: Walk) -> None:
                      for p in walk.params])  # fmt: skip
     walker["pending"], walker["scale"] = True, walk.scale
     walk.done()
+
+
+def flush_pending(walk: Walk) -> bool:
+    """``opt.flush()``: the step a ``step()`` prepared, taken now, unscored (no forward has come
+    with a batch to score it on): along a walk that reuses rates (walker_tui.core.schedule) at
+    the schedule's reused rate, as a reused step (reuse.py), else at the last winning rate (in
+    the grid's units, times the scale of the ``step()`` that prepared it). Returns whether it
+    took one: not when nothing is pending, nor before any step has won (the first ``step()``'s
+    move), nor when the last step stayed put (rate 0); the pending step then stays for the next
+    training forward."""
+    walker = walk.walker
+    if not walker.get("pending"):
+        return False
+    if walk.lazy:
+        if "shown" not in walker or schedule_of(walker).rate is None:
+            return False
+        reused(walk, reuse_move(walk), None, 0)  # (its loss never comes: landed(None) at step)
+    else:
+        rate = walker.get("won", 0.0) * walker.get("scale", walk.scale)
+        if not rate > 0:
+            return False
+        w = [p.detach().clone() for p in walk.params]
+        u, fed = propose(walk, walk.grads())
+        set_weights(walk.params, w, u, rate)
+        settle(walk, fed, True)
+        walker["step"] += 1
+        before = walk.last
+        rates = before.rates if before is not None else walk.rates(walker.get("scale"))
+        losses = before.losses if before is not None else [math.nan] * len(rates)
+        held = float(walker["loss"]) if walker["loss"] is not None else math.nan
+        walk.last = StepInfo(walker["step"], list(rates), list(losses),
+                             before.winner if before is not None else 0, rate, held,
+                             calls=0, scored=False)  # fmt: skip
+        walk.last.line = (w, u) if walk.keep_line else None
+    walker["pending"] = False
+    walk.done()
+    return True

@@ -18,7 +18,7 @@ from walker_tui.catalog import DIRECTIONS, model_lrs
 from walker_tui.core.adaptive import log_span
 from walker_tui.core.edges import EdgeWatch
 from walker_tui.core.grid import grid_and_spec
-from walker_tui.optim.attached import decide_on, hold, landing_loss
+from walker_tui.optim.attached import decide_on, flush_pending, hold, landing_loss
 from walker_tui.optim.closure import step_closure
 from walker_tui.optim.info import StepInfo
 from walker_tui.optim.scoring import Scorer, unwrapped
@@ -70,7 +70,10 @@ class WalkerSGD(torch.optim.Optimizer):
       dict's ``"loss"``, the output itself if it is a scalar, or ``loss_fn(output, *inputs,
       **kw_inputs)``. Scoring changes no buffer (batch norm's running statistics are the
       steps taken) and all candidates see the same dropout mask. Given a closure too (as
-      Lightning passes one), ``step`` calls it once, then as without.
+      Lightning passes one), ``step`` calls it once, then as without. ``opt.last`` is then the
+      step taken at the last training forward, one ``step()`` behind, and so are the weights
+      until a training forward comes: ``flush()`` takes the pending step now (before
+      evaluating or saving).
     * Under ``torch.distributed`` (DDP, more than one rank), every rank scores the candidates
       on its own batch and the candidates' losses are averaged across ranks before the
       decision, so all ranks take the same winner (``sync=False`` turns that off).
@@ -307,6 +310,25 @@ class WalkerSGD(torch.optim.Optimizer):
         for hook in getattr(self, "_hooks", []):
             hook.remove()
         self._hooks, self.scorer = [], None
+
+    def flush(self) -> bool:
+        """Attached: take the step the last ``step()`` prepared now, without scoring it (no
+        training forward came since to score it on): call it at the end of training, before
+        evaluating or saving, so the weights are the last ``step()``'s. Along adam on a fixed
+        grid it steps at the schedule's reused rate, else at the last winning rate; recorded as
+        a step that did not score (``last.scored`` False, ``last.lr`` the rate taken). The next
+        training forward then takes no step. Returns whether it took one: False with nothing
+        pending (and always in the closure mode, which leaves nothing pending), before any step
+        has won (after the first ``step()``) and when the last step stayed put."""
+        if self.scorer is None:
+            return False
+        walk = self._walk()
+        took = flush_pending(walk)
+        if took:
+            self.last = walk.last
+            if self.recorder is not None:
+                self.recorder.after_step(self, (), {})
+        return took
 
     def _before_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
         scorer = getattr(self, "scorer", None)  # (None in a deep copy: torch's __getstate__)
