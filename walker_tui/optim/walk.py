@@ -204,20 +204,24 @@ def conclude(walk: Walk, w, u, fed, rates, losses, reference, calls) -> StepInfo
         walker["rates"], walker["span"] = d.grid, d.span
     elif not walk.adaptive:
         k = len(walker["rates"])
-        watch_edge(walk.edges, walker["rates"], d.winner, loss, losses[:k], d.moved)
+        watch_edge(walk.edges, walker["rates"], d.winner, loss, losses[:k], d.moved, walk.lazy)
     return walk.last
 
 
-def watch_edge(edges: EdgeWatch, grid: list[float], winner: int, loss: float, losses, moved):
-    """Warn once when the winner keeps to an edge of a fixed grid while the loss falls."""
+def watch_edge(
+    edges: EdgeWatch, grid: list[float], winner: int, loss: float, losses, moved, lazy=False
+):
+    """Warn once when the winner keeps to an edge of a fixed grid while the loss falls (only
+    the steps that scored the grid count: ``lazy``, a walk that reuses a rate between)."""
     edge = edges.see(winner, loss, losses, moved)
     if edge is None:
         return
     which = "smallest" if edge == 0 else "largest"
+    steps = "steps that scored the grid" if lazy else "steps"
     warn_at_user(
         f"WalkerSGD: the {which} rate of the grid, {sorted(grid)[0 if edge == 0 else -1]:.3g}"
         f" (times lr), won {edges.share:.0%} or more of the last {edges.window}"
-        " steps while the loss fell: the best rate may lie outside the grid; pass "
+        f" {steps} while the loss fell: the best rate may lie outside the grid; pass "
         f"lrs={shifted_grid(grid, edge)!r} (the grid moved past that edge) or "
         "grid='adaptive'"
     )
