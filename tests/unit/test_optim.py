@@ -219,7 +219,7 @@ def test_a_fixed_grid_without_stay_does_raise_it():
         ("0.5,-1", "not positive"),
         ([], "empty"),
         ([0.1, 0.0], "not positive"),
-        ([0.1, float("nan")], "not positive"),
+        ([0.1, float("nan")], "nan is not finite"),
         (["x"], "not a number"),
     ],
 )

@@ -122,7 +122,9 @@ def grid_and_spec(lrs: str | float | Iterable[float]) -> tuple[list[float], str]
             rate = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"lrs: {value!r} is not a number") from None
-        if isinstance(value, bool) or not math.isfinite(rate) or rate <= 0:
+        if not isinstance(value, bool) and not math.isfinite(rate):
+            raise ValueError(f"lrs: rate {value!r} is not finite")
+        if isinstance(value, bool) or rate <= 0:
             raise ValueError(f"lrs: rate {value!r} is not positive; learning rates must be > 0")
         rates.append(rate)
     return rates, ",".join(repr(r) for r in rates)
