@@ -200,3 +200,12 @@ def test_flush_is_recorded_as_a_step_that_did_not_score(tmp_path):
     recording, _ = load_replay(path)
     assert len(recording.rows) == 3  # steps 1, 2 (scored at forwards) and 3 (flushed)
     assert recording.rows[-1].lr == pytest.approx(opt.last.lr) and opt.last.step == 3
+
+
+def test_a_model_that_is_not_a_module_is_a_type_error_at_construction():
+    p = [torch.nn.Parameter(torch.ones(2))]
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module.*got a function"):
+        WalkerSGD(p, model=lambda x: x)
+    opt = WalkerSGD(p, lrs=[0.1])
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
+        opt.attach(object())

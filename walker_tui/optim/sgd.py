@@ -296,6 +296,11 @@ class WalkerSGD(torch.optim.Optimizer):
         closure (see the class's docstring). ``model``: the module whose forward sees the
         whole batch and gives the loss (or whose output ``loss_fn`` turns into it); inside
         DistributedDataParallel, the module it wraps."""
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(
+                f"WalkerSGD(model=...): the model must be a torch.nn.Module (the module whose "
+                f"forward gives the loss), got a {type(model).__name__}"
+            )
         self.detach()
         module = unwrapped(model)
         self.scorer = Scorer(module, self._params(), loss_fn, vmap)
