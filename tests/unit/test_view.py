@@ -156,6 +156,11 @@ def test_the_rise_warning_names_the_epochs_the_loss_rose():
     rose = "the loss rose every epoch from 2 to 5, to 2.500 (lowest 0.500)"
     assert notes[0].text.startswith(rose)
     assert view(stay=True) and feed(view(stay=True), [rec(e, float(e)) for e in range(1, 9)]) == []
+    # a WalkerSGD recording's rows are steps on batches: their noise is no divergence, and its
+    # options no command line's
+    steps = RunView(Config(lrs_spec="0.1,0.2,0.3"), Control(paused=False, pace=4.0), unit="step")
+    steps.started(started())
+    assert feed(steps, [rec(1, 1.0), rec(2, 0.5), rec(3, 0.9), rec(4, 1.2), rec(5, 2.5)]) == []
 
 
 def test_a_finished_run_tells_a_key_what_it_can_still_do():

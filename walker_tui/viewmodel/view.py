@@ -309,8 +309,10 @@ class RunView(EpochView):
     def _watch_rise(self, epochs: list[dict]) -> Note | None:
         """Warn once a run when the walker's loss has risen RISE_EPOCHS epochs in a row to at
         least twice its lowest: a grid of rates too large diverges, and said so only at the end.
-        (An adaptive grid or --stay never lets the loss rise.)"""
-        if self.rise_warned or self.cfg.grid == "adaptive" or self.cfg.stay:
+        (An adaptive grid or --stay never lets the loss rise.) Not on a WalkerSGD recording
+        (rows are steps): its loss is each step's batch's, which rises a few steps in a row to
+        twice its lowest by the batches' noise alone, and its options are no command line's."""
+        if self.rise_warned or self.cfg.grid == "adaptive" or self.cfg.stay or self.unit == "step":
             return None
         for epoch in epochs:
             rec = epoch.get("walker")
