@@ -209,3 +209,32 @@ def test_a_model_that_is_not_a_module_is_a_type_error_at_construction():
     opt = WalkerSGD(p, lrs=[0.1])
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
         opt.attach(object())
+
+
+@pytest.mark.parametrize("how", ["eval", "no_grad", "other"])
+def test_an_unscored_attached_step_says_why(how):
+    x, y = _data()
+    m = _Net()
+    other = _Net()
+    opt = WalkerSGD(m.parameters(), lrs="log:0.01:1:5", model=m)
+    if how == "eval":
+        m.eval()  # left in eval mode (after a validation pass)
+    m(x, y).backward()
+    opt.step()  # the first: only holds the gradient
+    opt.zero_grad()
+    if how == "no_grad":
+        with torch.no_grad():
+            m(x, y)
+        loss = (m.lin(x) - y).pow(2).mean()  # (a backward that is not the attached forward's)
+    elif how == "other":
+        loss = other(x, y) + m.lin.weight.sum()  # the forward is another module's
+    else:
+        loss = m(x, y)
+    loss.backward()
+    words = {
+        "eval": r"attached model is in eval mode.*call model\.train\(\) before training forwards",
+        "no_grad": r"ran with grad disabled",
+        "other": r"attach the module whose forward the loop calls",
+    }[how]
+    with pytest.raises(RuntimeError, match=words):
+        opt.step()

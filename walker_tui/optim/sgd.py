@@ -18,7 +18,7 @@ from walker_tui.catalog import DIRECTIONS, model_lrs
 from walker_tui.core.adaptive import log_span
 from walker_tui.core.edges import EdgeWatch
 from walker_tui.core.grid import grid_and_spec
-from walker_tui.optim.attached import decide_on, flush_pending, hold, landing_loss
+from walker_tui.optim.attached import NOT_SCORED, decide_on, flush_pending, hold, landing_loss
 from walker_tui.optim.closure import step_closure
 from walker_tui.optim.info import StepInfo
 from walker_tui.optim.scoring import Scorer, unwrapped
@@ -337,8 +337,13 @@ class WalkerSGD(torch.optim.Optimizer):
 
     def _before_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
         scorer = getattr(self, "scorer", None)  # (None in a deep copy: torch's __getstate__)
-        if scorer is None or scorer.busy or not module.training or not torch.is_grad_enabled():
+        if scorer is None or scorer.busy:
             return
+        if not module.training or not torch.is_grad_enabled():
+            if module.training and self.state["walker"].get("pending"):
+                self.flags.no_grad = True  # (said if no training forward comes: step's error)
+            return
+        self.flags.no_grad = False
         if self.state["walker"].get("pending"):
             walk = self._walk()
             decide_on(walk, scorer, args, kwargs)
@@ -387,12 +392,31 @@ class WalkerSGD(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 result = closure()
+        if self.state["walker"].get("pending"):
+            raise RuntimeError(self._not_scored())
         walk = self._walk()
         hold(walk)
         if result is not None:
             return torch.as_tensor(result).detach()
         loss = self.state["walker"]["loss"]
         return None if loss is None else torch.tensor(loss)
+
+    def _not_scored(self) -> str:
+        """Why the step the last ``step()`` held was never scored, as the error says it."""
+        assert self.scorer is not None
+        if not self.scorer.module.training:
+            return (
+                "WalkerSGD.step: the attached model is in eval mode, so no training forward "
+                "scored the step the last step() held: call model.train() before training "
+                "forwards (Lightning 2.x can keep a module in eval mode at fit)"
+            )
+        if self.flags.no_grad:
+            return (
+                "WalkerSGD.step: the attached model's forwards since the last step() ran with "
+                "grad disabled (torch.no_grad or inference_mode), so none scored the step it "
+                "held: run training forwards with grad enabled"
+            )
+        return NOT_SCORED
 
 
 class _Flags:
@@ -402,3 +426,4 @@ class _Flags:
     grad_on_warned = False  # the forward_only warning was given (closure.py)
     landing = False  # the attached model's next forward is at a reused rate (attached.py)
     landed: torch.Tensor | None = None  # its loss, until step() tells the schedule
+    no_grad = False  # a train-mode forward came under no_grad while a step was pending
