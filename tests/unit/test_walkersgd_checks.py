@@ -238,3 +238,23 @@ def test_an_unscored_attached_step_says_why(how):
     }[how]
     with pytest.raises(RuntimeError, match=words):
         opt.step()
+
+
+def test_the_forward_only_warning_lands_on_the_users_line_past_a_frameworks_frames():
+    x, y = _data()
+    m = torch.nn.Linear(4, 1)
+    opt = WalkerSGD(m.parameters(), lrs="log:0.01:1:5", forward_only=True)
+
+    def closure():  # as Lightning's: grad on, backward always
+        with torch.enable_grad():
+            opt.zero_grad()
+            loss = F.mse_loss(m(x), y)
+            loss.backward()
+        return loss
+
+    framework = {"__name__": "lightning.pytorch.plugins.precision.fake"}
+    code = "def optimizer_step(opt, closure):\n    return opt.step(closure)\n"
+    exec(compile(code, "/site-packages/lightning/pytorch/fake.py", "exec"), framework)
+    with pytest.warns(UserWarning, match="forward_only=True. cannot take effect") as seen:
+        framework["optimizer_step"](opt, closure)
+    assert [w.filename for w in seen] == [__file__]

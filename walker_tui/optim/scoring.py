@@ -22,13 +22,20 @@ __all__ = [
 ]
 
 
+# packages between the user's code and the step: a warning skips their frames (Lightning's
+# precision plugin, the Trainer's loop) to land on the user's line (``trainer.fit(...)``)
+NOT_USER = (
+    *("walker_tui.", "torch.", "lightning.", "pytorch_lightning.", "lightning_fabric."),
+    *("transformers.", "accelerate."),
+)
+
+
 def warn_at_user(message: str, category: type[Warning] = UserWarning) -> None:
-    """Warn at the first line outside walker_tui and torch (the user's loop, or the framework
-    that called step)."""
+    """Warn at the first line outside walker_tui, torch and the training frameworks that call
+    step (Lightning, Hugging Face's Trainer, Accelerate): the user's loop, or their
+    ``trainer.fit(...)`` / ``trainer.train()``."""
     level, frame = 1, sys._getframe(0)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(
-        ("walker_tui.", "torch.")
-    ):
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(NOT_USER):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)
 
