@@ -258,3 +258,24 @@ def test_the_forward_only_warning_lands_on_the_users_line_past_a_frameworks_fram
     with pytest.warns(UserWarning, match="forward_only=True. cannot take effect") as seen:
         framework["optimizer_step"](opt, closure)
     assert [w.filename for w in seen] == [__file__]
+
+
+@pytest.mark.parametrize(
+    "name,text,why",
+    [
+        ("junk.csv", "hello\n", "its first line, 'hello', is not a walker-tui head"),
+        ("empty.csv", "", "it is empty"),
+        ("cut.csv", "# walker-tui record; options: {}\n", "it was cut in its head"),
+        ("junk.npz.part", "hello\n", "its first line is not a walker-tui record stream's head"),
+    ],
+)
+def test_a_file_that_is_not_a_recording_is_named_and_said_so_once(tmp_path, name, text, why):
+    from walker_tui.viewmodel.replay import ReplayError, load_replay
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ReplayError) as error:
+        load_replay(tmp_path / name.removesuffix(".part"))
+    message = str(error.value)
+    assert message.startswith(f"{str(path)!r} is not a walker-tui recording: {why}")
+    assert message.count(str(path)) == 1  # (it named the file twice, saying it twice)

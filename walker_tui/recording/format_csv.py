@@ -157,6 +157,16 @@ def fixed_columns(names: list[str]) -> int:
 # --- reading it whole ---
 
 
+def not_a_head(first: str) -> str:
+    """Why a file is not a recording, without its name (the caller's message names it)."""
+    if not first:
+        return "it is empty (or was cut before its head was written)"
+    if first.startswith(CSV_HEAD):
+        return "it was cut in its head (before its column names were written)"
+    shown = first if len(first) <= 40 else first[:40] + "..."
+    return f"its first line, {shown!r}, is not a walker-tui head (or the file was cut in its head)"
+
+
 def read(path: Path) -> Contents:
     """A ``.csv`` recording, finished or cut short."""
     with open(path, newline="") as fh:
@@ -165,7 +175,7 @@ def read(path: Path) -> Contents:
     end, logs = _comments(text)
     lines = text.split("\n", 3)
     if len(lines) < 3 or not lines[0].startswith(CSV_HEAD):
-        raise ValueError(f"{str(path)!r} is not a walker-tui record (or was cut in its head)")
+        raise ValueError(not_a_head(lines[0]))
     options = json.loads(lines[0].split("options: ", 1)[1])
     lrs = [float(r) for r in json.loads(lines[1].split("lrs: ", 1)[1])]
     k = len(lrs)

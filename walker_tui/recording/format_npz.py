@@ -186,10 +186,10 @@ def _read_sidecar(path: Path) -> tuple[list[float], dict[str, Any], dict[str, np
     with open(path, "rb") as fh:
         version = MAGICS.get(fh.readline())
         if version is None:
-            raise ValueError(f"{str(path)!r} is not a walker-tui record stream")
+            raise ValueError("its first line is not a walker-tui record stream's head")
         head = fh.readline()
         if not head.endswith(b"\n"):
-            raise ValueError(f"{str(path)!r} was cut before its options were written")
+            raise ValueError("it was cut before its options were written")
         doc = json.loads(head)
         lrs, k = [float(r) for r in doc["lrs"]], len(doc["lrs"])
         dims = fh.readline()
