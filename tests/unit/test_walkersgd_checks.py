@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from walker_tui import WalkerSGD
 
@@ -279,3 +280,35 @@ def test_a_file_that_is_not_a_recording_is_named_and_said_so_once(tmp_path, name
     message = str(error.value)
     assert message.startswith(f"{str(path)!r} is not a walker-tui recording: {why}")
     assert message.count(str(path)) == 1  # (it named the file twice, saying it twice)
+
+
+def test_flush_along_adam_takes_no_step_after_a_scoring_that_diverged():
+    """Along adam, as along sgd and momentum: a last scoring whose candidates all diverged
+    (the walk stayed put) leaves flush nothing to repeat; it stepped at the winners' mean."""
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randn(64, 1) * 0.1
+
+    class Exp(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 1)
+
+        def forward(self, xb, yb):
+            return torch.exp(((self.lin(xb) - yb) ** 2).mean())
+
+    for direction in ("adam", "sgd", "momentum"):
+        torch.manual_seed(3)
+        model = Exp()
+        opt = WalkerSGD(model.parameters(), model=model, direction=direction, lrs="log:0.001:0.1:5")
+        for i in range(1, 6):
+            model(x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8]).backward()
+            opt.step()
+            opt.zero_grad()
+        model(x[48:56], torch.full((8, 1), 1e3))  # every candidate's loss inf: stays put
+        assert opt.last.diverged and not opt.last.moved, direction
+        model(x[:8], y[:8]).backward()
+        opt.step()
+        opt.zero_grad()
+        before = [p.detach().clone() for p in model.parameters()]
+        assert opt.flush() is False, direction
+        assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

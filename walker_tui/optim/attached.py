@@ -95,8 +95,8 @@ def flush_pending(walk: Walk) -> bool:
     walker = walk.walker
     if not walker.get("pending"):
         return False
-    if walk.lazy:
-        if "shown" not in walker or schedule_of(walker).rate is None:
+    if walk.lazy:  # (won 0: the last scoring stayed put, diverged or ran at lr 0)
+        if "shown" not in walker or schedule_of(walker).rate is None or not walker.get("won"):
             return False
         reused(walk, reuse_move(walk), None, 0)  # (its loss never comes: landed(None) at step)
     else:
