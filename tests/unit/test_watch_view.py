@@ -10,6 +10,7 @@ import numpy as np
 import walker_tui.viewmodel.watch_frames as watch_frames
 from walker_tui.recording.schema import Row
 from walker_tui.recording.writer import RecordWriter
+from walker_tui.ui.widgets.candidates import CandidateBars
 from walker_tui.viewmodel.view import Note
 from walker_tui.viewmodel.watch import Reader
 from walker_tui.viewmodel.watch_view import SMOOTHING, WatchView
@@ -118,3 +119,18 @@ def test_the_start_takes_no_rate_and_a_finished_file_counts_nothing_new(tmp_path
     growing = recorded(tmp_path / "g.csv", rows, ended=False)
     growing.travel(1, -1)
     assert first_words(growing, 1)[0] == "back at epoch 1: 0 new epochs since, end follows"
+
+
+def test_a_flushed_steps_rate_says_what_it_averages(tmp_path):
+    """WalkerSGD's flush() takes an unscored step at any time: along adam at the mean of the
+    winners so far (3 here, not the rule's 8), along sgd at the last winner's rate; the bars'
+    title says which (it said '8-winner mean' for both)."""
+    rows = [row(1, 1.0), row(2, 0.8), row(3, 0.6), row(4, 0.5, None, 0.2, False)]
+    for direction, said in (("adam", "3-winner mean"), ("sgd", "last winner's")):
+        view = recorded(tmp_path / f"{direction}.csv", rows, direction=direction,
+                        source="WalkerSGD")  # fmt: skip
+        view.view_epoch = 4
+        bars = watch_frames.panels(view).bars
+        assert bars.reused == 0.2 and bars.mean_of == (3 if direction == "adam" else 0)
+        title = CandidateBars().reused_title(bars, ["0.10", "0.20", "0.30"], bars.losses, 1, 60)
+        assert said in title, title

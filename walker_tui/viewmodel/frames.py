@@ -12,6 +12,7 @@ import numpy as np
 
 from walker_tui.catalog import entry, walker_name
 from walker_tui.core.grid import format_rate
+from walker_tui.core.schedule import WINDOW, schedules
 from walker_tui.core.surface import SurfaceData
 from walker_tui.numbers import rates as count_rates
 from walker_tui.recording.ends import describe_end
@@ -64,6 +65,9 @@ class BarsFrame:
     unit: str = "epoch"  # what a row is: a WalkerSGD recording's is a step (its 1 is no start)
     on_batch: bool = False  # mini-batches: the losses on the epoch's last batch, not all the data
     direction: str = "sgd"  # what the walker walks along (named where it is not sgd)
+    # the winners the reused rate averages: WINDOW (core/schedule.py); fewer, or 0 (the last
+    # winner's rate), only where WalkerSGD's flush() took a step (see reused_basis)
+    mean_of: int = WINDOW
 
 
 @dataclass
@@ -165,14 +169,15 @@ def panels(view: RunView) -> Panels:
         named, view.target, marker, view.x_axis, view.log_x, view.unit, walker_as, styles=styles
     )
     walk = win = None
-    bars = bars_frame(rec, view.rates, view.target, view.unit, view.histories.get("walker"))
+    cfg = view.cfg
+    lazy = schedules(cfg.direction, cfg.grid == "adaptive", cfg.stay)
+    bars = bars_frame(rec, view.rates, view.target, view.unit, view.histories.get("walker"), lazy)
     if rec is not None and not (rec.epoch == 1 and view.unit == "epoch"):  # (1: the start)
         if rec.scored:  # (a reused rate scored none: its record's are an earlier step's, not
             walk_xy = view.to_plane(rec.weights)  # this step's: the surface draws none)
             walk = (walk_xy[0], walk_xy[1])
         at = view.to_plane(rec.position)  # (an adaptive walk may have stayed put)
         win = (float(at[0]), float(at[1]))
-    cfg = view.cfg
     bars.direction = cfg.direction
     bars.on_batch = bool(entry(cfg.problem).model and cfg.batch_size)
     surface = SurfaceFrame(
@@ -183,7 +188,12 @@ def panels(view: RunView) -> Panels:
 
 
 def bars_frame(
-    rec: HostEpoch | None, rates: list[float], target: float, unit: str, walker: History | None
+    rec: HostEpoch | None,
+    rates: list[float],
+    target: float,
+    unit: str,
+    walker: History | None,
+    lazy: bool = True,
 ) -> BarsFrame:
     """The candidates of the walker's record ``rec`` (None: nothing yet, ``rates`` the grid),
     live, replayed or watched alike: epoch 1 is the start (every candidate is w0 with the same
@@ -198,6 +208,7 @@ def bars_frame(
         if not rec.scored:
             bars.reused = rec.lr
             bars.source, bars.earlier_batch = bars_source(walker, rec)
+            bars.mean_of = reused_basis(walker, rec, lazy, unit)
     bars.unit = unit
     return bars
 
@@ -221,6 +232,26 @@ def rate_words(step: str | None, rate: float | None, rates: list[float], reused:
     if rate is None:
         return ""
     return f"lr {format_rate(rate, rates)}{' (reused)' if reused else ''}"
+
+
+def reused_basis(walker: History | None, rec: HostEpoch, lazy: bool, unit: str) -> int:
+    """How many winners the rate of ``rec``, a step that scored nothing, averages. The rule's
+    reused steps come after WINDOW winners (core/schedule.py); WalkerSGD's ``flush()`` takes an
+    unscored step at any time (rows in steps): along a walk that reuses rates, at the mean of
+    the winners so far (counted back here: the rows that scored, up to WINDOW), else at the
+    last winner's rate (0). A row not held: WINDOW, as the rule."""
+    if not lazy:
+        return 0
+    if unit != "step" or walker is None:
+        return WINDOW
+    count, epoch = 0, rec.epoch - 1
+    while epoch >= 1 and count < WINDOW:
+        before = walker.at(epoch)
+        if before is None:
+            return WINDOW
+        count += bool(before.scored)
+        epoch -= 1
+    return count
 
 
 def bars_source(walker: History | None, rec: HostEpoch) -> tuple[int | None, bool]:

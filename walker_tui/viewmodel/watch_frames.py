@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from walker_tui.core.schedule import schedules
 from walker_tui.core.surface import SurfaceData, fit_window, grow
 from walker_tui.core.trainers.loop import HostEpoch
 from walker_tui.numbers import format_loss, format_metric
@@ -66,7 +67,10 @@ def panels(view: WatchView) -> Panels:
     )  # fmt: skip
     rec = view.walker_at(epoch)
     rates = list(run.head.lrs) if run.head is not None else []
-    bars = bars_frame(rec, rates, target, run.unit, run.history)  # (as replay's and live's)
+    opts = run.options
+    adaptive, stay = opts.get("grid") == "adaptive", bool(opts.get("stay"))
+    lazy = schedules(opts.get("direction", "sgd"), adaptive, stay)
+    bars = bars_frame(rec, rates, target, run.unit, run.history, lazy)  # (as replay's and live's)
     surface = path_frame(view, run, rec, epoch)
     return Panels(epoch, view.latest_epoch, rec, curve, bars, surface)
 

@@ -10,7 +10,6 @@ import numpy as np
 from textual import events
 
 from walker_tui.core.grid import format_rate
-from walker_tui.core.schedule import WINDOW
 from walker_tui.numbers import format_loss
 from walker_tui.ui.widgets import (
     WINNER_COLOR,
@@ -212,7 +211,15 @@ class CandidateBars(PaintedPlot):
             loss = format_loss(losses[winner], frame.target)
             won = f" (won by lr {names[winner]} → {loss})"
         tail = "earlier" if frame.source is None else f"ep {frame.source}"
-        mean = f"mean of the last {WINDOW} winners"  # (core/schedule.py's reused rate)
+        n = frame.mean_of  # (core/schedule.py's reused rate: the mean of WINDOW winners)
+        if n > 0:
+            mean, mid_mean, short_mean = (
+                f"mean of the last {n} winner{'s' * (n != 1)}",
+                f"mean of {n} winner{'s' * (n != 1)}",
+                f"{n}-winner mean",
+            )
+        else:  # WalkerSGD's flush() along a walk that reuses no rate: the last winner's
+            mean, mid_mean, short_mean = "the last winner's rate", "last winner's", "last winner's"
         head = (
             f"epoch {epoch}: rate {rate} reused ({mean}), no candidates scored; bars from {where}"
         )
@@ -220,9 +227,9 @@ class CandidateBars(PaintedPlot):
             head + won,
             head,
             f"epoch {epoch}: rate {rate} reused ({mean}); bars from {where}",
-            f"ep {epoch}: {rate} reused (mean of {WINDOW} winners); bars from {short}",
-            f"ep {epoch}: {rate} reused ({WINDOW}-winner mean); bars from {short}",
-            f"ep {epoch}: {rate} reused ({WINDOW}-winner mean); bars {tail}",
+            f"ep {epoch}: {rate} reused ({mid_mean}); bars from {short}",
+            f"ep {epoch}: {rate} reused ({short_mean}); bars from {short}",
+            f"ep {epoch}: {rate} reused ({short_mean}); bars {tail}",
             f"epoch {epoch}: rate {rate} reused; bars from {where}",
             f"epoch {epoch}: {rate} reused; bars from {mid}",
             f"ep {epoch}: {rate} reused; bars from {short}",
