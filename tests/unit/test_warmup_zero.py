@@ -45,3 +45,26 @@ def test_a_warm_up_from_lr_0_along_adam_is_adams_own():
         pairs = zip(a.parameters(), b.parameters(), strict=True)
         apart = max((p - q).abs().max().item() for p, q in pairs)
         assert apart < 1e-6, (step, apart)
+
+
+def test_a_step_at_lr_0_reads_as_lr_0_not_as_stay():
+    """Replayed, such a step (every rate 0, moved False) read 'stayed put, best lr stay' with
+    every bar labelled 'stay' and the status 'lr stay', as if the run had --stay."""
+    import numpy as np
+
+    from walker_tui.core.trainers.loop import HostEpoch
+    from walker_tui.ui.widgets.candidates import CandidateBars, rate_label
+    from walker_tui.viewmodel.frames import rate_words, taken
+
+    rec = HostEpoch(epoch=1, weights=np.zeros((2, 3)), losses=np.array([0.5, 0.5, 0.5]),
+                    winner=1, lr=0.0, loss=0.5, diverged=False, rates=np.zeros(3),
+                    moved=False, evals=3)  # fmt: skip
+    assert rate_words(*taken(rec, "step")[:2], [0.0] * 3, False) == "lr 0"
+    assert rate_label(0.0, [0.0, 0.0]) == "0" and rate_label(0.0, [0.1, 0.0]) == "stay"
+    names = [rate_label(r, [0.0] * 3) for r in [0.0] * 3]
+    title = CandidateBars().title(2, names, rec.losses, 1, 0, False, None, True, 60, 0.5)
+    assert "lr 0" in title and "stay" not in title, title
+    stayed = HostEpoch(epoch=3, weights=np.zeros((2, 3)), losses=np.array([0.5, 0.4, 0.6]),
+                       winner=1, lr=0.0, loss=0.5, diverged=False, rates=np.array([0.1, 0.2, 0.0]),
+                       moved=False, evals=9)  # fmt: skip
+    assert taken(stayed, "step")[0] == "stay"  # (a real stay still says so)

@@ -219,7 +219,10 @@ def taken(rec: HostEpoch | None, unit: str) -> tuple[str | None, float | None, b
     (diverged, or nothing yet); whether it was a reused one, no candidate scored)."""
     if rec is None:
         return None, None, False
-    step = "start" if rec.epoch == 1 and unit == "epoch" else None if rec.moved else "stay"
+    # every rate 0 (a scheduler's lr 0, WalkerSGD): nothing moved, and no walk stayed put
+    zero = not np.any(np.asarray(rec.rates) != 0)
+    stay = "stay" if not (rec.moved or zero) else None
+    step = "start" if rec.epoch == 1 and unit == "epoch" else stay
     rate = None if rec.diverged else rec.lr
     return step, rate, not rec.scored and not rec.diverged
 

@@ -170,7 +170,16 @@ class CandidateBars(PaintedPlot):
         elif winner >= 0:
             loss, lr = format_loss(losses[winner], target), names[winner]
             extra = [f" ({bad} not finite)", f" ({bad} inf)"] if bad else ["", ""]
-            if stayed:
+            if stayed and all(n == "0" for n in names):  # (a scheduler's lr 0: WalkerSGD)
+                forms = [
+                    f"epoch {epoch} {what}, {axis}: every rate 0 (lr 0), nothing moved → {loss}",
+                    f"epoch {epoch} {what}: every rate 0 (lr 0), nothing moved → {loss}",
+                    f"epoch {epoch}: every rate 0 (lr 0) → {loss}",
+                    f"ep {epoch}: lr 0 → {loss}",
+                    f"lr 0 → {loss}",
+                    "lr 0",
+                ]
+            elif stayed:
                 forms = [
                     f"epoch {epoch} {what}, {axis}: stayed put, best lr {lr} → {loss}",
                     f"epoch {epoch} {what}: stayed put, best lr {lr} → {loss}",
@@ -347,8 +356,9 @@ class Hits:
 
 
 def rate_label(rate: float, rates: list[float]) -> str:
-    """A rate as the bars label it: ``stay`` for the zero-rate candidate of --stay."""
-    return "stay" if rate == 0 else format_rate(rate, rates)
+    """A rate as the bars label it: ``stay`` for the zero-rate candidate of --stay (every rate
+    0 is a scheduler's lr 0 on WalkerSGD's grid, no --stay: ``0``)."""
+    return "stay" if rate == 0 and any(r != 0 for r in rates) else format_rate(rate, rates)
 
 
 def linear_ticks(lo: float, hi: float, most: int) -> tuple[list[float], list[str]]:
