@@ -483,3 +483,38 @@ def test_stopped_is_a_keyboard_interrupt_with_its_signal():
     assert ending(Stopped(signal.SIGTERM)) == ("Terminated", 143)
     assert ending(Stopped(signal.SIGHUP)) == ("Hung up", 129)
     assert ending(KeyboardInterrupt()) == ("Interrupted", 130)
+
+
+@pytest.mark.parametrize(
+    "cut,why",
+    [
+        (300, "it was cut in its head"),  # inside its first line, the options
+        (5, "it was cut in its head"),  # inside "# walker-tui record"
+        (0, "it is empty"),
+    ],
+)
+def test_a_csv_cut_inside_its_first_line_says_it_was_cut_in_its_head(tmp_path, cut, why):
+    """A recording cut before its first newline (``head -c 300``) is not empty: the reader
+    dropped the cut line and said 'it is empty' of a 300-byte file (beside
+    test_walkersgd_checks' test of the files that are not recordings)."""
+    from walker_tui.viewmodel.replay import ReplayError, load_replay
+
+    model = torch.nn.Linear(4, 1)
+    whole = tmp_path / "run.csv"
+    with WalkerSGD(model.parameters(), lrs=[0.1, 0.01], record=whole) as opt:
+
+        def closure():
+            opt.zero_grad()
+            loss = model(torch.ones(2, 4)).pow(2).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            opt.step(closure)
+    text = whole.read_bytes()
+    assert text.index(b"\n") > 300  # (the options line is longer than the cut)
+    path = tmp_path / "cut.csv"
+    path.write_bytes(text[:cut])
+    with pytest.raises(ReplayError) as error:
+        load_replay(path)
+    assert str(error.value).startswith(f"{str(path)!r} is not a walker-tui recording: {why}")

@@ -158,10 +158,12 @@ def fixed_columns(names: list[str]) -> int:
 
 
 def not_a_head(first: str) -> str:
-    """Why a file is not a recording, without its name (the caller's message names it)."""
+    """Why a file is not a recording, without its name (the caller's message names it).
+    ``first``: the file's first line as it is, a line cut by a kill kept ("" only for an empty
+    file): a file cut inside its first line is cut in its head, not empty."""
     if not first:
         return "it is empty (or was cut before its head was written)"
-    if first.startswith(CSV_HEAD):
+    if first.startswith(CSV_HEAD) or CSV_HEAD.startswith(first):
         return "it was cut in its head (before its column names were written)"
     shown = first if len(first) <= 40 else first[:40] + "..."
     return f"its first line, {shown!r}, is not a walker-tui head (or the file was cut in its head)"
@@ -171,11 +173,12 @@ def read(path: Path) -> Contents:
     """A ``.csv`` recording, finished or cut short."""
     with open(path, newline="") as fh:
         text = fh.read()
+    first = text.split("\n", 1)[0] if text else ""  # (before a cut line is dropped)
     text = text[: text.rfind("\n") + 1]  # a line cut by a kill is dropped
     end, logs = _comments(text)
     lines = text.split("\n", 3)
     if len(lines) < 3 or not lines[0].startswith(CSV_HEAD):
-        raise ValueError(not_a_head(lines[0]))
+        raise ValueError(not_a_head(first))
     options = json.loads(lines[0].split("options: ", 1)[1])
     lrs = [float(r) for r in json.loads(lines[1].split("lrs: ", 1)[1])]
     k = len(lrs)
