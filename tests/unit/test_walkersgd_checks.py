@@ -312,3 +312,22 @@ def test_flush_along_adam_takes_no_step_after_a_scoring_that_diverged():
         before = [p.detach().clone() for p in model.parameters()]
         assert opt.flush() is False, direction
         assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_a_walk_over_frozen_parameters_says_they_are_frozen():
+    """Every parameter frozen after WalkerSGD was made: the closure does call backward, so 'the
+    closure ran no backward' was the wrong advice."""
+    model = nn.Linear(4, 1)
+    opt = WalkerSGD(model.parameters(), lrs="log:0.01:1:5")
+    head = nn.Linear(4, 1)  # (the loss still needs a backward: a trainable head)
+    model.requires_grad_(False)
+    x = torch.randn(8, 4)
+
+    def closure():
+        opt.zero_grad()
+        loss = (model(x) + head(x)).pow(2).mean()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="requires_grad False"):
+        opt.step(closure)

@@ -70,6 +70,11 @@ def call(walk: Walk, closure: Callable[[], Any], grad: bool, start: tuple) -> An
             out = closure()
         check_returned(out)
         if all(p.grad is None for p in params):
+            if not any(p.requires_grad for p in params):  # (frozen after the optimizer was made)
+                raise RuntimeError(
+                    "WalkerSGD.step(closure): every parameter it walks has requires_grad False "
+                    "(frozen): nothing to walk; unfreeze them or leave them out of WalkerSGD"
+                )
             raise RuntimeError(NO_BACKWARD)
         return out
     try:
