@@ -188,6 +188,19 @@ class RecordWriter:
         self.kept, self.gone = kept, gone is not None
         self._unflushed = False
 
+    def _written_epoch(self) -> int | None:
+        """(Holding the lock.) The last epoch written: :attr:`last_epoch`, or the row on disk
+        where a signal (Ctrl+C) landed after a row's write and before :meth:`add` counted it
+        (the end record said epoch 1958 over a last row 1959)."""
+        try:
+            self._sink.flush()
+            on_disk = self._sink.last_epoch()
+        except (OSError, ValueError):
+            return self.last_epoch
+        if on_disk is not None and (self.last_epoch is None or on_disk > self.last_epoch):
+            return on_disk
+        return self.last_epoch
+
     def _stop_timer(self) -> None:
         self._stop.set()
         if self._timer is not None and self._timer is not threading.current_thread():
@@ -215,6 +228,8 @@ class RecordWriter:
             if gone is not None:
                 self._fail(gone=gone)
                 return
+            if not self.atomic and isinstance(end, str):
+                ending = _end_of(end, self._written_epoch())
             try:
                 self._sink.close(self.path, ending)
             except OSError as error:
