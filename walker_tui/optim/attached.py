@@ -13,7 +13,7 @@ import torch
 from walker_tui.optim.info import StepInfo
 from walker_tui.optim.reuse import landed, reuse_move, reused, reusing
 from walker_tui.optim.scoring import Scorer, loss_of
-from walker_tui.optim.walk import Walk, conclude, propose, reduce, schedule_of, set_weights, settle
+from walker_tui.optim.walk import Walk, conclude, propose, reduce, schedule_of
 
 __all__ = ["NOT_SCORED", "decide_on", "flush_pending", "hold", "landing_loss"]
 
@@ -100,13 +100,10 @@ def flush_pending(walk: Walk) -> bool:
             return False
         reused(walk, reuse_move(walk), None, 0)  # (its loss never comes: landed(None) at step)
     else:
-        rate = walker.get("won", 0.0) * walker.get("scale", walk.scale)
-        if not rate > 0:
+        won = walker.get("won", 0.0)
+        if not won * walker.get("scale", walk.scale) > 0:
             return False
-        w = [p.detach().clone() for p in walk.params]
-        u, fed = propose(walk, walk.grads())
-        set_weights(walk.params, w, u, rate)
-        settle(walk, fed, True)
+        rate, (w, u) = reuse_move(walk, won)
         walker["step"] += 1
         before = walk.last
         rates = before.rates if before is not None else walk.rates(walker.get("scale"))

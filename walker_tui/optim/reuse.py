@@ -20,13 +20,15 @@ def reusing(walk: Walk) -> bool:
     return walk.lazy and not schedule_of(walk.walker).due()
 
 
-def reuse_move(walk: Walk) -> tuple[float, tuple]:
+def reuse_move(walk: Walk, grid_rate: float | None = None) -> tuple[float, tuple]:
     """The weights moved at the reused rate along the direction (its state fed and kept);
-    returns the rate taken (the schedule's, in the grid's units, times the groups' lr) and the
-    line (w, u), for a recording."""
+    returns the rate taken (``grid_rate``, default the schedule's, in the grid's units, times
+    the groups' lr) and the line (w, u), for a recording."""
     w = [p.detach().clone() for p in walk.params]
     u, fed = propose(walk, walk.grads())
-    rate = schedule_of(walk.walker).rate * walk.walker.get("scale", walk.scale)
+    if grid_rate is None:
+        grid_rate = schedule_of(walk.walker).rate
+    rate = grid_rate * walk.walker.get("scale", walk.scale)
     set_weights(walk.params, w, u, rate)
     settle(walk, fed, True)
     return rate, (w, u)
