@@ -145,12 +145,7 @@ def test_walkersgd_takes_the_same_rule(mode):
         mirror, before, flags = Schedule(), None, []
         for _ in range(40):
             idx = torch.randint(0, 256, (32,), generator=gen)
-            if mode == "attached":
-                model(x[idx], y[idx]).backward()
-                opt.step()
-                opt.zero_grad()
-            else:
-                opt.step(lambda o=opt, m=model, i=idx: _closure(o, m, x[i], y[i]))
+            _one_step(opt, model, mode, x[idx], y[idx])
             last = opt.last
             if last is None:
                 continue
@@ -167,6 +162,16 @@ def test_walkersgd_takes_the_same_rule(mode):
                 mirror.reused(last.loss, before)
             before = last.loss
         assert all(flags) if direction != "adam" else not all(flags)
+
+
+def _one_step(opt, model, mode, xb, yb):
+    """A loop's step on one batch: attached (forward, backward, step) or with a closure."""
+    if mode == "attached":
+        model(xb, yb).backward()
+        opt.step()
+        opt.zero_grad()
+    else:
+        opt.step(lambda: _closure(opt, model, xb, yb))
 
 
 def _closure(opt, model, xb, yb):
@@ -237,12 +242,7 @@ def test_a_reused_step_shows_the_rates_its_scoring_tried_though_a_scheduler_move
     tried, reused = None, 0
     for _ in range(60):
         idx = torch.randint(0, 256, (32,), generator=gen)
-        if mode == "attached":
-            model(x[idx], y[idx]).backward()
-            opt.step()
-            opt.zero_grad()
-        else:
-            opt.step(lambda o=opt, m=model, i=idx: _closure(o, m, x[i], y[i]))
+        _one_step(opt, model, mode, x[idx], y[idx])
         sched.step()
         last = opt.last
         if last is None:
