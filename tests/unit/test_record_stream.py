@@ -319,3 +319,20 @@ def test_the_end_record_names_the_last_row_written_though_a_signal_beat_its_coun
     out.close("interrupted")
     back = Recording.load(path)
     assert back.rows[-1].epoch == 6 and back.end["epoch"] == 6
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_an_end_record_built_from_the_count_names_the_row_written(tmp_path, suffix):
+    """As `run` ends a file on Ctrl+C: an end record built from ``last_epoch`` (the count) is
+    corrected to the row on disk where a signal beat the count."""
+    from walker_tui.recording.ends import end_record
+    from walker_tui.recording.schema import as_row
+
+    path = tmp_path / f"e{suffix}"
+    out = RecordWriter(path, list(np.geomspace(1e-3, 1.0, 4)), {"seed": 5})
+    for e in range(1, 6):
+        out.add(fake(e))
+    out._sink.write(as_row(fake(6), out.lrs))  # written, the count beaten to it
+    out.close(end_record("interrupted", out.last_epoch, "Ctrl+C"))
+    back = Recording.load(path)
+    assert back.rows[-1].epoch == 6 and back.end["epoch"] == 6 and back.end["how"] == "Ctrl+C"

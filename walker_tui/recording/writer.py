@@ -228,8 +228,12 @@ class RecordWriter:
             if gone is not None:
                 self._fail(gone=gone)
                 return
-            if not self.atomic and isinstance(end, str):
-                ending = _end_of(end, self._written_epoch())
+            if not self.atomic and ending is not None and ending.get("epoch") == self.last_epoch:
+                # the end names the last epoch counted: the last written, where a signal beat
+                # the count (see _written_epoch); a record naming another epoch is kept as given
+                written = self._written_epoch()
+                if written is not None:
+                    ending = {**ending, "epoch": written}
             try:
                 self._sink.close(self.path, ending)
             except OSError as error:
